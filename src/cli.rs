@@ -1,0 +1,58 @@
+//! The command line: every flag is defined once, here.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Train and compare image classifiers (NN vs CNN on MNIST, Fashion-MNIST, CIFAR-10) from a TOML spec.
+///
+/// Each run writes per-epoch metrics, checkpoints, the resolved spec and a manifest to a new
+/// timestamped folder under runs/. Values are layered: built-in defaults < spec file <
+/// RUNNER_<KEY> environment variables < --set KEY=VALUE.
+#[derive(Debug, Parser)]
+#[command(name = "runner", version, args_conflicts_with_subcommands = true)]
+#[command(after_help = "Examples:\n  runner configs/mnist_cnn.toml\n  runner configs/nn_vs_cnn.toml --dry-run\n  runner configs/mnist_nn.toml --set lr=0.1 --set 'sweep.seed=[1,2,3]'")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the experiment (or sweep) a spec file describes (the default command).
+    Run(RunArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// The experiment spec (TOML), e.g. configs/mnist_cnn.toml.
+    #[arg(value_name = "SPEC")]
+    pub spec: Option<PathBuf>,
+
+    /// Override a spec key, e.g. --set lr=0.1 or --set 'sweep.model=["nn","cnn"]'. Repeatable.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
+
+    /// Print the trials (every resolved field) and exit without training or writing anything.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Where run folders are created.
+    #[arg(long, value_name = "DIR", default_value = "runs")]
+    pub runs_dir: PathBuf,
+
+    /// Root of the data sets (mnist/, fashion-mnist/, cifar10/); overrides RUNNER_DATA_DIR and data_dir.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Never download: fail at once, saying which data files to put where.
+    #[arg(long)]
+    pub offline: bool,
+
+    /// No progress bars or per-epoch lines; errors and the final table only.
+    #[arg(long, short)]
+    pub quiet: bool,
+}

@@ -1,0 +1,99 @@
+//! Every error a user can meet, each with a message that says what is wrong and how to fix it.
+
+use std::path::PathBuf;
+
+use thiserror::Error;
+
+/// Where a value came from: a place in the spec file, an environment variable or `--set`.
+pub type Origin = String;
+
+#[derive(Debug, Error)]
+pub enum Error {
+    // ---- the spec (exit code 2) ----
+    #[error("cannot read spec file {path}: {source}\n  hint: check the path; shipped specs are in configs/")]
+    SpecRead {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+
+    #[error("{origin}: invalid TOML: {message}")]
+    SpecSyntax { origin: Origin, message: String },
+
+    #[error("{origin}: unknown key `{key}`{}\n  allowed keys: {allowed}",
+        suggestion.as_ref().map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default())]
+    UnknownKey {
+        origin: Origin,
+        key: String,
+        suggestion: Option<String>,
+        allowed: String,
+    },
+
+    #[error("{origin}: `{key}`: {message}")]
+    InvalidValue {
+        origin: Origin,
+        key: String,
+        message: String,
+    },
+
+    #[error("--set {arg:?}: expected KEY=VALUE, e.g. --set lr=0.1 or --set 'sweep.model=[\"nn\",\"cnn\"]'")]
+    BadOverride { arg: String },
+
+    // ---- the data (exit code 2: the user must put the right files in place) ----
+    #[error("{path}: {message}")]
+    DataFormat { path: PathBuf, message: String },
+
+    #[error("{path}: cannot read: {source}")]
+    DataRead {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+
+    #[error("{dataset} is not in {root} and {why}.\n  Put these files there (gzip or uncompressed):\n{files}")]
+    DataMissing {
+        dataset: String,
+        root: PathBuf,
+        why: String,
+        files: String,
+    },
+
+    #[error("could not download {file}: {message}")]
+    Download { file: String, message: String },
+
+    // ---- backends (exit code 2) ----
+    #[error("{0}")]
+    Backend(String),
+
+    // ---- run folders and outputs (exit code 1) ----
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+
+    #[error("{0}")]
+    Checkpoint(String),
+
+    #[error("{failed} of {total} trials failed; see summary.csv in {run_dir}")]
+    TrialsFailed {
+        failed: usize,
+        total: usize,
+        run_dir: PathBuf,
+    },
+}
+
+impl Error {
+    /// 2 for input the user must fix (spec, data, backend), 1 for failures while running.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Io { .. } | Error::Checkpoint(_) | Error::TrialsFailed { .. } => 1,
+            _ => 2,
+        }
+    }
+
+    pub fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
+        let path = path.into();
+        move |source| Error::Io { path, source }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

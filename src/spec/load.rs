@@ -1,0 +1,468 @@
+//! Layering: built-in defaults < TOML file < `RUNNER_*` environment < `--set key=value`.
+//! Errors name the file, line and column (or the variable, or the `--set` argument) a value came from.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::value::{Dict, Map};
+use figment::{Figment, Metadata, Profile, Provider};
+use toml::de::{DeTable, DeValue};
+
+use super::sweep::{SweepError, Trial, expand};
+use super::{FIELDS, SWEEPABLE, Spec};
+use crate::error::{Error, Result};
+
+/// What the command line adds on top of the spec file.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    /// `--set key=value` arguments, in order (later ones win).
+    pub sets: Vec<String>,
+    /// `--data-dir`.
+    pub data_dir: Option<PathBuf>,
+}
+
+/// `RUNNER_NAME` is left out on purpose: CI services (GitHub Actions) set it for their own use.
+const ENV_FIELDS: &[&str] = &[
+    "model",
+    "dataset",
+    "backend",
+    "device",
+    "epochs",
+    "batch_size",
+    "lr",
+    "optimizer",
+    "momentum",
+    "weight_decay",
+    "seed",
+    "hidden",
+    "mean",
+    "std",
+    "limit_train",
+    "limit_test",
+    "data_dir",
+    "mirror",
+];
+
+/// Reads, layers and validates the spec at `path`, and expands it into its trials.
+pub fn load(path: &Path, overrides: &Overrides) -> Result<(Spec, Vec<Trial>)> {
+    let text = std::fs::read_to_string(path).map_err(|source| Error::SpecRead {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let file = SpecFile::parse(path, &text)?;
+    let sets = parse_sets(&overrides.sets)?;
+
+    let mut figment = Figment::from(Serialized::defaults(Spec::default()))
+        .merge(Toml::file_exact(path))
+        .merge(Env::prefixed("RUNNER_").only(ENV_FIELDS))
+        .merge(Layer::new("--set", sets.table));
+    if let Some(dir) = &overrides.data_dir {
+        let mut table = toml::Table::new();
+        table.insert("data_dir".into(), dir.display().to_string().into());
+        figment = figment.merge(Layer::new("--data-dir", table));
+    }
+    let origins = Origins {
+        figment: &figment,
+        file: &file,
+        sets: &sets.args,
+    };
+
+    let spec: Spec = figment.extract().map_err(|e| origins.figment_error(e))?;
+    let trials = expand(&spec).map_err(|e| origins.sweep_error(e))?;
+    Ok((spec, trials))
+}
+
+/// The spec file's own checks (syntax, key names, sweep shape), with positions of every key.
+struct SpecFile {
+    path: PathBuf,
+    /// "lr" -> (line, column); "sweep.lr" and "sweep.lr[1]" for sweep entries.
+    positions: HashMap<String, (usize, usize)>,
+}
+
+impl SpecFile {
+    fn parse(path: &Path, text: &str) -> Result<SpecFile> {
+        let at = |offset: usize| {
+            let (line, col) = line_col(text, offset);
+            format!("{}:{line}:{col}", path.display())
+        };
+        let doc = DeTable::parse(text).map_err(|e| Error::SpecSyntax {
+            origin: e.span().map_or_else(|| path.display().to_string(), |s| at(s.start)),
+            message: e.message().to_string(),
+        })?;
+        let mut positions = HashMap::new();
+        for (key, value) in doc.get_ref() {
+            let name: &str = key.get_ref();
+            positions.insert(name.to_string(), line_col(text, key.span().start));
+            check_key(name, FIELDS, || at(key.span().start))?;
+            if name != "sweep" {
+                continue;
+            }
+            let Some(sweep) = value.get_ref().as_table() else {
+                return Err(not_a_sweep_table(at(value.span().start)));
+            };
+            for (axis, values) in sweep {
+                let axis_name: &str = axis.get_ref();
+                let key_path = format!("sweep.{axis_name}");
+                check_sweep_axis(axis_name, || at(axis.span().start))?;
+                positions.insert(key_path.clone(), line_col(text, axis.span().start));
+                let DeValue::Array(list) = values.get_ref() else {
+                    return Err(not_a_list(&key_path, at(values.span().start)));
+                };
+                if list.is_empty() {
+                    return Err(not_a_list(&key_path, at(values.span().start)));
+                }
+                for (i, item) in list.iter().enumerate() {
+                    positions.insert(format!("{key_path}[{i}]"), line_col(text, item.span().start));
+                }
+            }
+        }
+        Ok(SpecFile {
+            path: path.to_path_buf(),
+            positions,
+        })
+    }
+
+    fn origin(&self, key: &str) -> String {
+        match self.positions.get(key) {
+            Some((line, col)) => format!("{}:{line}:{col}", self.path.display()),
+            None => self.path.display().to_string(),
+        }
+    }
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
+}
+
+fn check_key(key: &str, allowed: &[&str], origin: impl FnOnce() -> String) -> Result<()> {
+    if allowed.contains(&key) {
+        return Ok(());
+    }
+    let suggestion = allowed
+        .iter()
+        .map(|candidate| (strsim::jaro_winkler(key, candidate), candidate))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, candidate)| candidate.to_string());
+    Err(Error::UnknownKey {
+        origin: origin(),
+        key: key.to_string(),
+        suggestion,
+        allowed: allowed.join(", "),
+    })
+}
+
+fn check_sweep_axis(axis: &str, origin: impl FnOnce() -> String) -> Result<()> {
+    if FIELDS.contains(&axis) && !SWEEPABLE.contains(&axis) {
+        return Err(Error::InvalidValue {
+            origin: origin(),
+            key: format!("sweep.{axis}"),
+            message: format!("`{axis}` cannot be swept; sweepable keys: {}", SWEEPABLE.join(", ")),
+        });
+    }
+    check_key(axis, SWEEPABLE, origin).map_err(|e| match e {
+        Error::UnknownKey { origin, key, suggestion, allowed } => Error::UnknownKey {
+            origin,
+            key: format!("sweep.{key}"),
+            suggestion: suggestion.map(|s| format!("sweep.{s}")),
+            allowed,
+        },
+        other => other,
+    })
+}
+
+fn not_a_sweep_table(origin: String) -> Error {
+    Error::InvalidValue {
+        origin,
+        key: "sweep".into(),
+        message: "must be a table of lists, e.g.\n  [sweep]\n  model = [\"nn\", \"cnn\"]".into(),
+    }
+}
+
+fn not_a_list(key: &str, origin: String) -> Error {
+    Error::InvalidValue {
+        origin,
+        key: key.into(),
+        message: "must be a non-empty list of values, e.g. [0.1, 0.01]".into(),
+    }
+}
+
+/// `--set` arguments as one TOML table, and which argument set each key.
+struct Sets {
+    table: toml::Table,
+    args: HashMap<String, String>,
+}
+
+fn parse_sets(args: &[String]) -> Result<Sets> {
+    let mut sets = Sets {
+        table: toml::Table::new(),
+        args: HashMap::new(),
+    };
+    for arg in args {
+        let Some((key, raw)) = arg.split_once('=') else {
+            return Err(Error::BadOverride { arg: arg.clone() });
+        };
+        let key = key.trim();
+        let origin = || format!("--set {arg}");
+        let value = parse_value(raw.trim());
+        match key.split_once('.') {
+            None if key != "sweep" => {
+                check_key(key, FIELDS, origin)?;
+                sets.table.insert(key.to_string(), value);
+            }
+            Some(("sweep", axis)) => {
+                check_sweep_axis(axis, origin)?;
+                match &value {
+                    toml::Value::Array(list) if !list.is_empty() => {}
+                    _ => return Err(not_a_list(key, origin())),
+                }
+                let sweep = sets
+                    .table
+                    .entry("sweep")
+                    .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+                if let toml::Value::Table(sweep) = sweep {
+                    sweep.insert(axis.to_string(), value);
+                }
+            }
+            _ => {
+                let first = key.split('.').next().unwrap_or(key);
+                check_key(first, FIELDS, origin)?;
+                return Err(Error::InvalidValue {
+                    origin: origin(),
+                    key: key.to_string(),
+                    message: "only sweep axes take a dotted key (sweep.lr=[0.1,0.01]); \
+                              other keys are plain (lr=0.1)"
+                        .into(),
+                });
+            }
+        }
+        sets.args.insert(key.to_string(), arg.clone());
+    }
+    Ok(sets)
+}
+
+/// A TOML value (`0.1`, `[1, 2]`, `"cnn"`), or the raw text as a string (`cnn`).
+fn parse_value(raw: &str) -> toml::Value {
+    format!("v = {raw}")
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.to_string()))
+}
+
+/// A named layer of values from the command line.
+struct Layer {
+    name: &'static str,
+    table: toml::Table,
+}
+
+impl Layer {
+    fn new(name: &'static str, table: toml::Table) -> Layer {
+        Layer { name, table }
+    }
+}
+
+impl Provider for Layer {
+    fn metadata(&self) -> Metadata {
+        Metadata::named(self.name)
+    }
+
+    fn data(&self) -> figment::Result<Map<Profile, Dict>> {
+        Serialized::defaults(&self.table).data()
+    }
+}
+
+/// Turns a key into the place its value came from.
+struct Origins<'a> {
+    figment: &'a Figment,
+    file: &'a SpecFile,
+    sets: &'a HashMap<String, String>,
+}
+
+impl Origins<'_> {
+    /// `key` is "lr", "sweep.lr" or "sweep.lr[1]".
+    fn of(&self, key: &str) -> String {
+        let base = key.split('[').next().unwrap_or(key);
+        let Some(meta) = self.figment.find_metadata(base) else {
+            return self.file.origin(key);
+        };
+        if meta.source.as_ref().and_then(|s| s.file_path()).is_some() {
+            return self.file.origin(key);
+        }
+        match meta.name.as_ref() {
+            "--set" => format!("--set {}", self.sets.get(base).map_or(base, |a| a.as_str())),
+            "--data-dir" => "--data-dir".into(),
+            name if name.contains("environment") => {
+                format!("environment variable RUNNER_{}", base.to_uppercase())
+            }
+            _ => "built-in default".into(),
+        }
+    }
+
+    fn figment_error(&self, error: figment::Error) -> Error {
+        let key = error.path.join(".");
+        let message = match &error.kind {
+            figment::error::Kind::UnknownVariant(found, allowed) => {
+                format!("unknown value \"{found}\"; allowed: {}", allowed.join(", "))
+            }
+            figment::error::Kind::InvalidType(found, expected) => {
+                format!("expected {}, found {found}", friendly_type(expected))
+            }
+            figment::error::Kind::InvalidValue(found, expected) => {
+                format!("expected {}, found {found}", friendly_type(expected))
+            }
+            kind => kind.to_string(),
+        };
+        Error::InvalidValue {
+            origin: self.of(&key),
+            key,
+            message,
+        }
+    }
+
+    fn sweep_error(&self, error: SweepError) -> Error {
+        let (origin, key) = match error.value_index {
+            Some(i) => (self.of(&format!("sweep.{}[{i}]", error.key)), format!("sweep.{}", error.key)),
+            None => (self.of(&error.key), error.key),
+        };
+        Error::InvalidValue {
+            origin,
+            key,
+            message: error.message,
+        }
+    }
+}
+
+fn friendly_type(expected: &str) -> String {
+    match expected {
+        "u32" | "u64" => "a non-negative integer".into(),
+        "i64" => "an integer".into(),
+        "f64" => "a number".into(),
+        "a string" | "a sequence" => expected.into(),
+        other => other.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::{BackendName, ModelKind};
+    use figment::Jail;
+
+    fn load_str(jail: &mut Jail, text: &str, sets: &[&str]) -> Result<(Spec, Vec<Trial>)> {
+        jail.create_file("spec.toml", text).unwrap();
+        let overrides = Overrides {
+            sets: sets.iter().map(|s| s.to_string()).collect(),
+            data_dir: None,
+        };
+        load(Path::new("spec.toml"), &overrides)
+    }
+
+    fn message(result: Result<(Spec, Vec<Trial>)>) -> String {
+        result.unwrap_err().to_string()
+    }
+
+    #[test]
+    fn layers_defaults_file_env_and_sets_in_order() {
+        Jail::expect_with(|jail| {
+            let text = "name = \"x\"\nlr = 0.5\nepochs = 3\nbatch_size = 10\n";
+            let (spec, _) = load_str(jail, text, &[]).unwrap();
+            assert_eq!((spec.lr, spec.epochs, spec.batch_size), (0.5, 3, 10));
+            assert_eq!(spec.model, ModelKind::Cnn, "default kept");
+
+            jail.set_env("RUNNER_LR", "0.25");
+            jail.set_env("RUNNER_BACKEND", "ndarray");
+            let (spec, _) = load_str(jail, text, &[]).unwrap();
+            assert_eq!((spec.lr, spec.backend), (0.25, BackendName::Ndarray));
+
+            let (spec, _) = load_str(jail, text, &["lr=0.125", "epochs=7", "lr=0.0625"]).unwrap();
+            assert_eq!((spec.lr, spec.epochs), (0.0625, 7), "--set wins, last one first");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn ci_variables_named_like_ours_are_ignored() {
+        Jail::expect_with(|jail| {
+            jail.set_env("RUNNER_NAME", "GitHub Actions 2");
+            jail.set_env("RUNNER_OS", "Linux");
+            let (spec, _) = load_str(jail, "name = \"mine\"\n", &[]).unwrap();
+            assert_eq!(spec.name, "mine");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn errors_point_at_line_and_column() {
+        Jail::expect_with(|jail| {
+            let err = message(load_str(jail, "lr = 0.1\nepochs = \"five\"\n", &[]));
+            assert!(err.starts_with("spec.toml:2:1: `epochs`: expected a non-negative integer"), "{err}");
+
+            let err = message(load_str(jail, "lr = 0.1\nlrr = 0.2\n", &[]));
+            assert!(err.starts_with("spec.toml:2:1: unknown key `lrr` (did you mean `lr`?)"), "{err}");
+
+            let err = message(load_str(jail, "model = \"rnn\"\n", &[]));
+            assert!(err.contains("spec.toml:1:1: `model`: unknown value \"rnn\"; allowed: nn, cnn"), "{err}");
+
+            let err = message(load_str(jail, "epochs = 5\nlr = [\n", &[]));
+            assert!(err.starts_with("spec.toml:2:"), "{err}");
+            assert!(err.contains("invalid TOML"), "{err}");
+
+            let err = message(load_str(jail, "\n\nlr = -1.0\n", &[]));
+            assert!(err.starts_with("spec.toml:3:1: `lr`: must be a finite number greater than 0"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn sweep_shape_errors() {
+        Jail::expect_with(|jail| {
+            let err = message(load_str(jail, "[sweep]\nlr = []\n", &[]));
+            assert!(err.contains("spec.toml:2:6: `sweep.lr`: must be a non-empty list"), "{err}");
+            let err = message(load_str(jail, "[sweep]\nlr = 0.1\n", &[]));
+            assert!(err.contains("`sweep.lr`: must be a non-empty list"), "{err}");
+            let err = message(load_str(jail, "[sweep]\nlearning_rate = [0.1]\n", &[]));
+            assert!(err.contains("unknown key `sweep.learning_rate`"), "{err}");
+            let err = message(load_str(jail, "[sweep]\nname = [\"a\"]\n", &[]));
+            assert!(err.contains("`name` cannot be swept"), "{err}");
+            let err = message(load_str(jail, "sweep = 3\n", &[]));
+            assert!(err.contains("`sweep`: must be a table"), "{err}");
+            let err = message(load_str(jail, "[sweep]\nlr = [0.1, -2.0]\n", &[]));
+            assert!(err.starts_with("spec.toml:2:12: `sweep.lr`: must be a finite number"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn set_errors_name_the_argument() {
+        Jail::expect_with(|jail| {
+            let err = message(load_str(jail, "", &["lr"]));
+            assert!(err.contains("--set \"lr\": expected KEY=VALUE"), "{err}");
+            let err = message(load_str(jail, "", &["epoch=3"]));
+            assert!(err.contains("--set epoch=3: unknown key `epoch` (did you mean `epochs`?)"), "{err}");
+            let err = message(load_str(jail, "", &["epochs=0"]));
+            assert!(err.contains("--set epochs=0: `epochs`: must be at least 1"), "{err}");
+            let err = message(load_str(jail, "", &["sweep.lr=0.1"]));
+            assert!(err.contains("must be a non-empty list"), "{err}");
+            jail.set_env("RUNNER_BATCH_SIZE", "0");
+            let err = message(load_str(jail, "", &[]));
+            assert!(err.contains("environment variable RUNNER_BATCH_SIZE: `batch_size`: must be at least 1"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn sets_can_add_a_sweep_and_strings_need_no_quotes() {
+        Jail::expect_with(|jail| {
+            let (spec, trials) = load_str(jail, "", &["model=nn", "sweep.lr=[0.1, 0.01]"]).unwrap();
+            assert_eq!(spec.model, ModelKind::Nn);
+            assert_eq!(trials.len(), 2);
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,319 @@
+//! The experiment spec: its fields, defaults and validation. `load` layers the sources, `sweep`
+//! expands a spec into trials.
+
+mod load;
+mod sweep;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+pub use load::{Overrides, load};
+pub use sweep::{Trial, display_value, expand};
+
+/// One experiment as the user wrote it, after layering; `sweep` lists the axes to expand.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Spec {
+    /// Used in the run folder name.
+    pub name: String,
+    pub model: ModelKind,
+    pub dataset: DatasetName,
+    pub backend: BackendName,
+    /// GPU index for `backend = "cuda"`.
+    pub device: u32,
+    pub epochs: u32,
+    pub batch_size: u32,
+    pub lr: f64,
+    pub optimizer: OptimizerName,
+    /// SGD momentum (PyTorch semantics: no dampening).
+    pub momentum: f64,
+    /// L2 penalty added to the gradient, for both optimizers.
+    pub weight_decay: f64,
+    pub seed: i64,
+    /// Hidden layer sizes of the `nn` model; `[]` is logistic regression.
+    pub hidden: Vec<u32>,
+    /// Per-channel normalization: one value for all channels, or one per channel.
+    pub mean: Vec<f64>,
+    pub std: Vec<f64>,
+    /// Train on the first N training images only (smoke runs, tests); 0 means all.
+    pub limit_train: u32,
+    /// Evaluate on the first N test images only; 0 means all.
+    pub limit_test: u32,
+    /// Root of the data sets; `--data-dir` and `RUNNER_DATA_DIR` override it.
+    pub data_dir: PathBuf,
+    /// Base URL to download the data set from instead of the official mirrors.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub mirror: String,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub sweep: BTreeMap<String, Vec<toml::Value>>,
+}
+
+impl Default for Spec {
+    /// The reference experiment: the seed's PyTorch script.
+    fn default() -> Self {
+        Spec {
+            name: "experiment".into(),
+            model: ModelKind::Cnn,
+            dataset: DatasetName::Mnist,
+            backend: BackendName::Cpu,
+            device: 0,
+            epochs: 5,
+            batch_size: 100,
+            lr: 0.01,
+            optimizer: OptimizerName::Sgd,
+            momentum: 0.0,
+            weight_decay: 0.0,
+            seed: 42,
+            hidden: vec![128],
+            mean: vec![0.5],
+            std: vec![0.5],
+            limit_train: 0,
+            limit_test: 0,
+            data_dir: PathBuf::from("data"),
+            mirror: String::new(),
+            sweep: BTreeMap::new(),
+        }
+    }
+}
+
+/// Every key a spec file may hold, in the order the README documents them.
+pub const FIELDS: &[&str] = &[
+    "name",
+    "model",
+    "dataset",
+    "backend",
+    "device",
+    "epochs",
+    "batch_size",
+    "lr",
+    "optimizer",
+    "momentum",
+    "weight_decay",
+    "seed",
+    "hidden",
+    "mean",
+    "std",
+    "limit_train",
+    "limit_test",
+    "data_dir",
+    "mirror",
+    "sweep",
+];
+
+/// Keys a sweep may vary: everything that changes what a trial computes.
+pub const SWEEPABLE: &[&str] = &[
+    "model",
+    "dataset",
+    "backend",
+    "device",
+    "epochs",
+    "batch_size",
+    "lr",
+    "optimizer",
+    "momentum",
+    "weight_decay",
+    "seed",
+    "hidden",
+    "mean",
+    "std",
+    "limit_train",
+    "limit_test",
+];
+
+macro_rules! names {
+    ($(#[$doc:meta])* $ty:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        pub enum $ty {
+            $(#[serde(rename = $text)] $variant),+
+        }
+        impl $ty {
+            pub const ALL: &[$ty] = &[$($ty::$variant),+];
+            pub fn as_str(self) -> &'static str {
+                match self { $($ty::$variant => $text),+ }
+            }
+        }
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+names!(
+    /// Which network to train.
+    ModelKind { Nn = "nn", Cnn = "cnn" }
+);
+names!(
+    /// Which data set to train and test on.
+    DatasetName { Mnist = "mnist", FashionMnist = "fashion-mnist", Cifar10 = "cifar10" }
+);
+names!(
+    /// Where to compute: `cpu` is the fast CPU backend (flex), `ndarray` the older one.
+    BackendName { Cpu = "cpu", Flex = "flex", Ndarray = "ndarray", Cuda = "cuda" }
+);
+names!(
+    /// How to update the weights.
+    OptimizerName { Sgd = "sgd", Adam = "adam" }
+);
+
+/// A value outside its allowed range: the key and what is allowed.
+#[derive(Debug, PartialEq)]
+pub struct RangeError {
+    pub key: &'static str,
+    pub message: String,
+}
+
+impl Spec {
+    /// Checks every value is in range. Types and names were already checked by serde.
+    pub fn validate(&self) -> Result<(), RangeError> {
+        let fail = |key, message: &str| {
+            Err(RangeError {
+                key,
+                message: message.to_string(),
+            })
+        };
+        if !is_safe_name(&self.name) {
+            return fail(
+                "name",
+                "must be 1-64 characters of letters, digits, '-', '_' or '.', not starting with '.' \
+                 (it becomes a folder name under runs/)",
+            );
+        }
+        if self.epochs == 0 {
+            return fail("epochs", "must be at least 1");
+        }
+        if self.batch_size == 0 {
+            return fail("batch_size", "must be at least 1");
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return fail("lr", "must be a finite number greater than 0, e.g. 0.01");
+        }
+        if !(self.momentum.is_finite() && (0.0..1.0).contains(&self.momentum)) {
+            return fail("momentum", "must be in [0, 1), e.g. 0.9");
+        }
+        if self.momentum > 0.0 && self.optimizer != OptimizerName::Sgd {
+            return fail("momentum", "only applies to optimizer = \"sgd\"; remove it or set it to 0");
+        }
+        if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
+            return fail("weight_decay", "must be a finite number >= 0, e.g. 5e-4");
+        }
+        if self.seed < 0 {
+            return fail("seed", "must be a non-negative integer");
+        }
+        if self.hidden.contains(&0) {
+            return fail("hidden", "layer sizes must be at least 1, e.g. [128]; [] means no hidden layer");
+        }
+        let channels = self.dataset.channels();
+        for (key, values) in [("mean", &self.mean), ("std", &self.std)] {
+            if values.len() != 1 && values.len() != channels {
+                return Err(RangeError {
+                    key,
+                    message: format!(
+                        "needs 1 value or {channels} (one per channel of {}), got {}",
+                        self.dataset,
+                        values.len()
+                    ),
+                });
+            }
+            if values.iter().any(|v| !v.is_finite()) {
+                return fail(key, "values must be finite numbers");
+            }
+        }
+        if self.std.iter().any(|v| *v <= 0.0) {
+            return fail("std", "values must be greater than 0, e.g. [0.5]");
+        }
+        Ok(())
+    }
+}
+
+impl DatasetName {
+    pub fn channels(self) -> usize {
+        match self {
+            DatasetName::Cifar10 => 3,
+            DatasetName::Mnist | DatasetName::FashionMnist => 1,
+        }
+    }
+}
+
+/// A name that is safe as one path component on every OS and cannot escape its parent.
+pub fn is_safe_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_seed_experiment_and_valid() {
+        let spec = Spec::default();
+        assert_eq!((spec.model, spec.dataset), (ModelKind::Cnn, DatasetName::Mnist));
+        assert_eq!((spec.epochs, spec.batch_size, spec.lr), (5, 100, 0.01));
+        assert_eq!(spec.optimizer, OptimizerName::Sgd);
+        assert_eq!(spec.validate(), Ok(()));
+    }
+
+    #[test]
+    fn fields_list_matches_the_struct() {
+        let table = toml::Table::try_from(Spec {
+            mirror: "x".into(),
+            sweep: [("lr".to_string(), vec![toml::Value::Float(0.1)])].into(),
+            ..Spec::default()
+        })
+        .unwrap();
+        let keys: Vec<&str> = table.keys().map(String::as_str).collect();
+        let mut expected = FIELDS.to_vec();
+        expected.sort();
+        assert_eq!(keys, expected);
+        assert!(SWEEPABLE.iter().all(|k| FIELDS.contains(k)));
+    }
+
+    #[test]
+    fn out_of_range_values_name_their_key() {
+        let cases: Vec<(&str, Spec)> = vec![
+            ("epochs", Spec { epochs: 0, ..Spec::default() }),
+            ("batch_size", Spec { batch_size: 0, ..Spec::default() }),
+            ("lr", Spec { lr: 0.0, ..Spec::default() }),
+            ("lr", Spec { lr: -0.1, ..Spec::default() }),
+            ("lr", Spec { lr: f64::NAN, ..Spec::default() }),
+            ("lr", Spec { lr: f64::INFINITY, ..Spec::default() }),
+            ("seed", Spec { seed: -1, ..Spec::default() }),
+            ("momentum", Spec { momentum: 1.0, ..Spec::default() }),
+            ("weight_decay", Spec { weight_decay: -1.0, ..Spec::default() }),
+            ("hidden", Spec { hidden: vec![128, 0], ..Spec::default() }),
+            ("std", Spec { std: vec![0.0], ..Spec::default() }),
+            ("mean", Spec { mean: vec![0.5, 0.5], ..Spec::default() }),
+            ("name", Spec { name: "../escape".into(), ..Spec::default() }),
+            ("name", Spec { name: "a/b".into(), ..Spec::default() }),
+            ("name", Spec { name: "".into(), ..Spec::default() }),
+            (
+                "momentum",
+                Spec { momentum: 0.9, optimizer: OptimizerName::Adam, ..Spec::default() },
+            ),
+        ];
+        for (key, spec) in cases {
+            assert_eq!(spec.validate().unwrap_err().key, key, "{spec:?}");
+        }
+    }
+
+    #[test]
+    fn per_channel_normalization_for_cifar() {
+        let spec = Spec {
+            dataset: DatasetName::Cifar10,
+            mean: vec![0.49, 0.48, 0.45],
+            std: vec![0.25, 0.24, 0.26],
+            ..Spec::default()
+        };
+        assert_eq!(spec.validate(), Ok(()));
+    }
+}

@@ -1,0 +1,254 @@
+//! Grid expansion: a spec with `[sweep]` lists becomes the cartesian product of its trials.
+
+use serde::Serialize;
+
+use super::Spec;
+
+/// One point of the grid: a complete spec with no sweep left, and a name built from the swept values.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Trial {
+    pub index: usize,
+    /// `model=cnn,lr=0.01`, or the experiment name when nothing is swept. Filesystem-safe.
+    pub name: String,
+    /// The swept keys and this trial's values, as written in the spec.
+    pub swept: Vec<(String, String)>,
+    pub spec: Spec,
+}
+
+impl Trial {
+    /// Folder name under `trials/`: the index keeps trials sorted and unique.
+    pub fn dir_name(&self) -> String {
+        format!("{:03}_{}", self.index, self.name)
+    }
+}
+
+/// A value in the sweep that is wrong; `value_index` is its place in the list.
+#[derive(Debug, PartialEq)]
+pub struct SweepError {
+    pub key: String,
+    pub value_index: Option<usize>,
+    pub message: String,
+}
+
+/// Expands `spec` into its trials (one when there is no sweep), each one validated.
+/// The first sweep key (alphabetically) varies slowest.
+pub fn expand(spec: &Spec) -> Result<Vec<Trial>, SweepError> {
+    let base = Spec {
+        sweep: Default::default(),
+        ..spec.clone()
+    };
+    let axes: Vec<(&String, &Vec<toml::Value>)> = spec.sweep.iter().collect();
+    for (key, values) in &axes {
+        check_axis(&base, key, values)?;
+    }
+
+    let total: usize = axes.iter().map(|(_, values)| values.len()).product();
+    let mut trials = Vec::with_capacity(total);
+    for index in 0..total {
+        // Mixed-radix digits of `index`, the last axis varying fastest.
+        let mut rest = index;
+        let mut picks = vec![0; axes.len()];
+        for (slot, (_, values)) in picks.iter_mut().zip(&axes).rev() {
+            *slot = rest % values.len();
+            rest /= values.len();
+        }
+        let mut table = to_table(&base);
+        let mut swept = Vec::new();
+        for ((key, values), &pick) in axes.iter().zip(&picks) {
+            table.insert(key.to_string(), values[pick].clone());
+            swept.push((key.to_string(), display_value(&values[pick])));
+        }
+        let trial_spec: Spec = table.try_into().map_err(|e: toml::de::Error| SweepError {
+            key: "sweep".into(),
+            value_index: None,
+            message: e.message().to_string(),
+        })?;
+        if let Err(e) = trial_spec.validate() {
+            let value_index = axes.iter().zip(&picks).find(|((k, _), _)| k.as_str() == e.key);
+            return Err(match value_index {
+                Some(((key, _), &pick)) => SweepError {
+                    key: key.to_string(),
+                    value_index: Some(pick),
+                    message: e.message,
+                },
+                None => SweepError {
+                    key: e.key.into(),
+                    value_index: None,
+                    message: e.message,
+                },
+            });
+        }
+        let name = if swept.is_empty() {
+            trial_spec.name.clone()
+        } else {
+            safe_component(
+                &swept
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(","),
+            )
+        };
+        trials.push(Trial {
+            index,
+            name,
+            swept,
+            spec: trial_spec,
+        });
+    }
+    Ok(trials)
+}
+
+/// Each value of an axis must have the field's type, and appear once.
+fn check_axis(base: &Spec, key: &str, values: &[toml::Value]) -> Result<(), SweepError> {
+    let error = |i, message: String| SweepError {
+        key: key.to_string(),
+        value_index: Some(i),
+        message,
+    };
+    for (i, value) in values.iter().enumerate() {
+        let mut table = to_table(base);
+        table.insert(key.to_string(), value.clone());
+        if let Err(e) = Spec::deserialize_table(table) {
+            return Err(error(i, e));
+        }
+        if values[..i].contains(value) {
+            return Err(error(i, format!("{} is listed twice", display_value(value))));
+        }
+    }
+    Ok(())
+}
+
+impl Spec {
+    fn deserialize_table(table: toml::Table) -> Result<Spec, String> {
+        table
+            .try_into()
+            .map_err(|e: toml::de::Error| e.message().trim().to_string())
+    }
+}
+
+fn to_table(spec: &Spec) -> toml::Table {
+    toml::Table::try_from(spec).expect("a Spec always serializes to a TOML table")
+}
+
+/// `cnn`, `0.01`, `[256, 128]` -> `256-128`.
+pub fn display_value(value: &toml::Value) -> String {
+    match value {
+        toml::Value::String(s) => s.clone(),
+        toml::Value::Array(items) => items.iter().map(display_value).collect::<Vec<_>>().join("-"),
+        other => other.to_string(),
+    }
+}
+
+/// Keeps letters, digits and `-_.,=+`; anything else becomes `_`. Never empty, never hidden.
+fn safe_component(raw: &str) -> String {
+    let mut name: String = raw
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.,=+".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(120)
+        .collect();
+    if name.is_empty() || name.starts_with('.') {
+        name.insert(0, '_');
+    }
+    name
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::{DatasetName, ModelKind};
+
+    fn with_sweep(axes: &[(&str, Vec<toml::Value>)]) -> Spec {
+        Spec {
+            sweep: axes.iter().map(|(k, v)| (k.to_string(), v.clone())).collect(),
+            ..Spec::default()
+        }
+    }
+
+    fn s(v: &str) -> toml::Value {
+        toml::Value::String(v.into())
+    }
+
+    #[test]
+    fn no_sweep_is_one_trial_named_after_the_experiment() {
+        let trials = expand(&Spec::default()).unwrap();
+        assert_eq!(trials.len(), 1);
+        assert_eq!(trials[0].name, "experiment");
+        assert_eq!(trials[0].dir_name(), "000_experiment");
+        assert!(trials[0].swept.is_empty());
+    }
+
+    #[test]
+    fn cartesian_product_first_key_slowest() {
+        let spec = with_sweep(&[
+            ("model", vec![s("nn"), s("cnn")]),
+            ("lr", vec![0.1.into(), 0.01.into()]),
+            ("dataset", vec![s("mnist"), s("fashion-mnist"), s("cifar10")]),
+        ]);
+        let trials = expand(&spec).unwrap();
+        assert_eq!(trials.len(), 12);
+        // Keys are ordered alphabetically: dataset, lr, model.
+        assert_eq!(trials[0].name, "dataset=mnist,lr=0.1,model=nn");
+        assert_eq!(trials[1].name, "dataset=mnist,lr=0.1,model=cnn");
+        assert_eq!(trials[2].name, "dataset=mnist,lr=0.01,model=nn");
+        assert_eq!(trials[11].name, "dataset=cifar10,lr=0.01,model=cnn");
+        assert_eq!(trials[11].spec.dataset, DatasetName::Cifar10);
+        assert_eq!(trials[11].spec.model, ModelKind::Cnn);
+        assert_eq!(trials[11].spec.lr, 0.01);
+        assert!(trials.iter().all(|t| t.spec.sweep.is_empty()));
+        let indices: Vec<usize> = trials.iter().map(|t| t.index).collect();
+        assert_eq!(indices, (0..12).collect::<Vec<_>>());
+        let mut names: Vec<&str> = trials.iter().map(|t| t.name.as_str()).collect();
+        names.dedup();
+        assert_eq!(names.len(), 12, "names are unique");
+    }
+
+    #[test]
+    fn list_values_and_odd_strings_make_safe_names() {
+        let spec = with_sweep(&[(
+            "hidden",
+            vec![toml::Value::Array(vec![256.into(), 128.into()]), toml::Value::Array(vec![])],
+        )]);
+        let names: Vec<String> = expand(&spec).unwrap().into_iter().map(|t| t.name).collect();
+        assert_eq!(names, ["hidden=256-128", "hidden="]);
+        assert_eq!(safe_component("a/b c"), "a_b_c");
+        assert_eq!(safe_component("..x"), "_..x");
+    }
+
+    #[test]
+    fn bad_values_name_axis_and_position() {
+        let spec = with_sweep(&[("lr", vec![0.1.into(), s("fast")])]);
+        let err = expand(&spec).unwrap_err();
+        assert_eq!((err.key.as_str(), err.value_index), ("lr", Some(1)));
+
+        let spec = with_sweep(&[("epochs", vec![1.into(), 0.into()])]);
+        let err = expand(&spec).unwrap_err();
+        assert_eq!((err.key.as_str(), err.value_index), ("epochs", Some(1)));
+        assert!(err.message.contains("at least 1"));
+
+        let spec = with_sweep(&[("model", vec![s("nn"), s("rnn")])]);
+        let err = expand(&spec).unwrap_err();
+        assert_eq!(err.value_index, Some(1));
+        assert!(err.message.contains("unknown variant"), "{}", err.message);
+
+        let spec = with_sweep(&[("seed", vec![1.into(), 1.into()])]);
+        let err = expand(&spec).unwrap_err();
+        assert!(err.message.contains("listed twice"), "{}", err.message);
+    }
+
+    #[test]
+    fn invalid_base_value_is_reported_on_its_key() {
+        let spec = Spec {
+            batch_size: 0,
+            ..with_sweep(&[("lr", vec![0.1.into()])])
+        };
+        let err = expand(&spec).unwrap_err();
+        assert_eq!((err.key.as_str(), err.value_index), ("batch_size", None));
+    }
+}
