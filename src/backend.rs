@@ -1,0 +1,89 @@
+//! Backend name from the spec -> Burn device, with clear errors when one is not available.
+
+use burn::prelude::Device;
+
+use crate::error::{Error, Result};
+use crate::spec::BackendName;
+
+/// The plain (inference) device for a backend; `.autodiff()` on it gives the training device.
+pub fn device(backend: BackendName, index: u32) -> Result<Device> {
+    match backend {
+        BackendName::Cpu | BackendName::Flex => Ok(Device::flex()),
+        #[allow(deprecated)] // burn-ndarray is deprecated in Burn 0.22 but users asked for it.
+        BackendName::Ndarray => Ok(Device::ndarray()),
+        BackendName::Cuda => cuda(index),
+    }
+}
+
+/// What the manifest records about a device.
+pub fn describe(backend: BackendName, index: u32) -> String {
+    match backend {
+        BackendName::Cpu => "cpu (burn-flex)".into(),
+        BackendName::Flex => "flex (burn-flex)".into(),
+        BackendName::Ndarray => "ndarray (burn-ndarray)".into(),
+        BackendName::Cuda => format!("cuda:{index}"),
+    }
+}
+
+#[cfg(feature = "cuda")]
+fn cuda(index: u32) -> Result<Device> {
+    use burn::tensor::DeviceType;
+    // Without a driver or a GPU, CUDA fails later as a panic on a background thread: ask first.
+    let found = std::panic::catch_unwind(|| Device::enumerate(DeviceType::Cuda).into_iter().count()).unwrap_or(0);
+    pick_cuda(index, found)?;
+    Ok(Device::cuda(index as usize))
+}
+
+#[cfg(not(feature = "cuda"))]
+fn cuda(_index: u32) -> Result<Device> {
+    Err(Error::Backend(
+        "backend = \"cuda\": this runner was built without CUDA support.\n  Rebuild with `cargo build --release --features cuda` \
+         (see README, \"GPU\"), or set backend = \"cpu\"."
+            .into(),
+    ))
+}
+
+/// Checks a GPU index against the number of GPUs found.
+pub fn pick_cuda(index: u32, found: usize) -> Result<()> {
+    if found == 0 {
+        return Err(Error::Backend(
+            "backend = \"cuda\": no CUDA GPU is visible (no NVIDIA driver, no GPU, or CUDA_VISIBLE_DEVICES hides them).\n  \
+             Check `nvidia-smi`, or set backend = \"cpu\"."
+                .into(),
+        ));
+    }
+    if index as usize >= found {
+        return Err(Error::Backend(format!(
+            "device = {index}: only {found} CUDA GPU(s) are visible (indices 0-{}); set device to one of them",
+            found - 1
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_backends_are_always_there() {
+        for backend in [BackendName::Cpu, BackendName::Flex, BackendName::Ndarray] {
+            assert!(device(backend, 0).is_ok(), "{backend}");
+        }
+    }
+
+    #[test]
+    fn gpu_index_checks() {
+        assert!(pick_cuda(0, 0).unwrap_err().to_string().contains("no CUDA GPU is visible"));
+        assert!(pick_cuda(1, 1).unwrap_err().to_string().contains("device = 1: only 1 CUDA GPU(s)"));
+        assert!(pick_cuda(1, 2).is_ok());
+    }
+
+    #[cfg(not(feature = "cuda"))]
+    #[test]
+    fn cuda_without_the_feature_says_how_to_rebuild() {
+        let err = device(BackendName::Cuda, 0).unwrap_err();
+        assert!(err.to_string().contains("--features cuda"));
+        assert_eq!(err.exit_code(), 2);
+    }
+}

@@ -1,0 +1,13 @@
+//! One function per command; `dispatch` picks it from the parsed command line.
+
+mod run;
+
+use crate::cli::{Cli, Command};
+use crate::error::Result;
+
+pub fn dispatch(cli: Cli) -> Result<()> {
+    match cli.command {
+        Some(Command::Run(args)) => run::run(args),
+        None => run::run(cli.run),
+    }
+}

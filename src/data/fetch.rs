@@ -1,0 +1,199 @@
+//! Downloads what is missing from the official mirrors, verifies it, and only then puts it in place.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use md5::{Digest, Md5};
+
+use super::{CIFAR_ARCHIVE, CIFAR_FOLDER, gunzip_if_needed};
+use crate::error::{Error, Result};
+use crate::spec::DatasetName;
+
+#[derive(Debug, Clone, Default)]
+pub struct FetchOptions {
+    /// Fail instead of downloading.
+    pub offline: bool,
+    /// Base URL from the spec's `mirror` key, tried instead of the official mirrors.
+    pub mirror: Option<String>,
+    /// No progress bar.
+    pub quiet: bool,
+}
+
+/// A file as the mirrors serve it, and the md5 that identifies it.
+pub struct RemoteFile {
+    pub name: &'static str,
+    /// md5 of the uncompressed content for IDX files (mirrors re-compress; the raw files are the
+    /// identity); md5 of the archive itself for CIFAR-10.
+    pub md5: &'static str,
+}
+
+pub struct Source {
+    pub files: &'static [RemoteFile],
+    pub mirrors: &'static [&'static str],
+    /// Environment variable that overrides the mirror.
+    pub env: &'static str,
+}
+
+pub fn source(name: DatasetName) -> Source {
+    match name {
+        DatasetName::Mnist => Source {
+            files: &[
+                RemoteFile { name: "train-images-idx3-ubyte.gz", md5: "6bbc9ace898e44ae57da46a324031adb" },
+                RemoteFile { name: "train-labels-idx1-ubyte.gz", md5: "a25bea736e30d166cdddb491f175f624" },
+                RemoteFile { name: "t10k-images-idx3-ubyte.gz", md5: "2646ac647ad5339dbf082846283269ea" },
+                RemoteFile { name: "t10k-labels-idx1-ubyte.gz", md5: "27ae3e4e09519cfbb04c329615203637" },
+            ],
+            mirrors: &["https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/"],
+            env: "RUNNER_MNIST_MIRROR",
+        },
+        DatasetName::FashionMnist => Source {
+            files: &[
+                RemoteFile { name: "train-images-idx3-ubyte.gz", md5: "f4a8712d7a061bf5bd6d2ca38dc4d50a" },
+                RemoteFile { name: "train-labels-idx1-ubyte.gz", md5: "9018921c3c673c538a1fc5bad174d6f9" },
+                RemoteFile { name: "t10k-images-idx3-ubyte.gz", md5: "8181f5470baa50b63fa0f6fddb340f0a" },
+                RemoteFile { name: "t10k-labels-idx1-ubyte.gz", md5: "15d484375f8d13e6eb1aabb0c3f46965" },
+            ],
+            mirrors: &["http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"],
+            env: "RUNNER_FASHION_MNIST_MIRROR",
+        },
+        DatasetName::Cifar10 => Source {
+            files: &[RemoteFile { name: CIFAR_ARCHIVE, md5: "c32a1d4ab5d03f1284b67883e8d87530" }],
+            mirrors: &["https://www.cs.toronto.edu/~kriz/"],
+            env: "RUNNER_CIFAR10_MIRROR",
+        },
+    }
+}
+
+/// Whether a file is already there in a form the loader reads.
+fn present(dir: &Path, file: &RemoteFile) -> bool {
+    if file.name == CIFAR_ARCHIVE {
+        return dir.join(file.name).is_file() || dir.join(CIFAR_FOLDER).join("test_batch.bin").is_file();
+    }
+    let plain = file.name.trim_end_matches(".gz");
+    dir.join(file.name).exists() || dir.join(plain).exists()
+}
+
+/// Makes sure every file of the data set is under `root`, downloading the missing ones.
+pub fn ensure(name: DatasetName, root: &Path, options: &FetchOptions) -> Result<()> {
+    let source = source(name);
+    let dir = super::dir(root, name);
+    let missing: Vec<&RemoteFile> = source.files.iter().filter(|f| !present(&dir, f)).collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let mirrors: Vec<String> = match (std::env::var(source.env).ok().filter(|m| !m.is_empty()), &options.mirror) {
+        (Some(env), _) => vec![env],
+        (None, Some(spec)) => vec![spec.clone()],
+        (None, None) => source.mirrors.iter().map(|m| m.to_string()).collect(),
+    };
+    let listing = missing
+        .iter()
+        .map(|f| format!("    {}  (from {}{})", dir.join(f.name).display(), mirrors[0], f.name))
+        .collect::<Vec<_>>()
+        .join("\n");
+    if options.offline {
+        return Err(Error::DataMissing {
+            dataset: name.to_string(),
+            root: root.to_path_buf(),
+            why: "--offline forbids downloading".into(),
+            files: listing,
+        });
+    }
+    std::fs::create_dir_all(&dir).map_err(Error::io(&dir))?;
+    for file in missing {
+        download(file, &mirrors, &dir, options.quiet).map_err(|message| Error::Download {
+            file: file.name.to_string(),
+            message: format!(
+                "{message}\n  To install by hand, put the files here (or point --data-dir at a folder that has them):\n{listing}"
+            ),
+        })?;
+    }
+    Ok(())
+}
+
+/// Tries each mirror in turn; returns why every one failed.
+fn download(file: &RemoteFile, mirrors: &[String], dir: &Path, quiet: bool) -> Result<(), String> {
+    let mut failures = Vec::new();
+    for mirror in mirrors {
+        let url = format!("{}/{}", mirror.trim_end_matches('/'), file.name);
+        match fetch_verified(&url, file, quiet) {
+            Ok(bytes) => return write_atomically(&dir.join(file.name), &bytes).map_err(|e| format!("{}: {e}", dir.display())),
+            Err(why) => failures.push(format!("  {url}: {why}")),
+        }
+    }
+    Err(format!("every mirror failed:\n{}", failures.join("\n")))
+}
+
+fn fetch_verified(url: &str, file: &RemoteFile, quiet: bool) -> Result<Vec<u8>, String> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_connect(Some(Duration::from_secs(10)))
+        .timeout_recv_response(Some(Duration::from_secs(30)))
+        .timeout_recv_body(Some(Duration::from_secs(600)))
+        .build()
+        .into();
+    let response = agent.get(url).call().map_err(|e| e.to_string())?;
+    let body = response.into_body();
+    let length = body.content_length();
+    let bar = progress_bar(file.name, length, quiet);
+    let mut reader = body.into_with_config().limit(1 << 30).reader();
+    let mut bytes = Vec::with_capacity(length.unwrap_or(1 << 20) as usize);
+    let mut chunk = vec![0u8; 1 << 16];
+    loop {
+        let n = reader.read(&mut chunk).map_err(|e| format!("connection broke off: {e}"))?;
+        if n == 0 {
+            break;
+        }
+        bytes.extend_from_slice(&chunk[..n]);
+        bar.inc(n as u64);
+    }
+    bar.finish_and_clear();
+    let content = if file.name == CIFAR_ARCHIVE {
+        bytes.clone()
+    } else {
+        gunzip_if_needed(&bytes)?
+    };
+    let digest = format!("{:x}", Md5::digest(&content));
+    if digest != file.md5 {
+        return Err(format!("checksum mismatch: md5 {digest}, expected {} (file discarded)", file.md5));
+    }
+    Ok(bytes)
+}
+
+fn progress_bar(name: &str, length: Option<u64>, quiet: bool) -> indicatif::ProgressBar {
+    if quiet {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = match length {
+        Some(n) => indicatif::ProgressBar::new(n),
+        None => indicatif::ProgressBar::no_length(),
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}")
+            .expect("the template is valid")
+            .progress_chars("=> "),
+    );
+    bar.set_message(format!("downloading {name}"));
+    bar
+}
+
+/// Writes to a temporary file beside `path`, syncs it, then renames: readers never see half a file.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = temp_path(path);
+    let result = (|| {
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// `dir/.name.tmp-<pid>`: hidden, and unique per process.
+pub fn temp_path(path: &Path) -> PathBuf {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
+}

@@ -1,0 +1,363 @@
+//! Data sets in their original formats, held as u8 pixels; converted to floats per batch.
+
+pub mod batch;
+pub mod cifar;
+pub mod fetch;
+pub mod idx;
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::spec::DatasetName;
+
+pub use fetch::FetchOptions;
+
+/// Channels x height x width of every image of a data set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct ImageShape {
+    pub channels: usize,
+    pub height: usize,
+    pub width: usize,
+}
+
+impl ImageShape {
+    pub fn pixels(&self) -> usize {
+        self.channels * self.height * self.width
+    }
+}
+
+/// Images (CHW per image, u8) and their labels (0-9).
+#[derive(Debug, Default)]
+pub struct Split {
+    pub images: Vec<u8>,
+    pub labels: Vec<u8>,
+}
+
+impl Split {
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    /// Images per class, for checks and reports.
+    pub fn class_counts(&self) -> [usize; 10] {
+        let mut counts = [0; 10];
+        for &label in &self.labels {
+            counts[label as usize] += 1;
+        }
+        counts
+    }
+}
+
+#[derive(Debug)]
+pub struct Dataset {
+    pub name: DatasetName,
+    pub shape: ImageShape,
+    pub train: Split,
+    pub test: Split,
+    pub classes: Vec<String>,
+}
+
+/// Where a data set lives under the data root.
+pub fn dir(root: &Path, name: DatasetName) -> PathBuf {
+    root.join(name.as_str())
+}
+
+/// Loads a data set from `root`, downloading what is missing unless `fetch.offline`.
+pub fn load(name: DatasetName, root: &Path, fetch: &FetchOptions) -> Result<Dataset> {
+    fetch::ensure(name, root, fetch)?;
+    let dir = dir(root, name);
+    match name {
+        DatasetName::Mnist | DatasetName::FashionMnist => load_idx(name, &dir),
+        DatasetName::Cifar10 => load_cifar(&dir),
+    }
+}
+
+fn load_idx(name: DatasetName, dir: &Path) -> Result<Dataset> {
+    let split = |prefix: &str| -> Result<(Split, ImageShape)> {
+        let (images_path, images) = read_present(dir, &format!("{prefix}-images-idx3-ubyte"))?;
+        let images = idx::parse_images(&images).map_err(|m| format_error(&images_path, m))?;
+        let (labels_path, labels) = read_present(dir, &format!("{prefix}-labels-idx1-ubyte"))?;
+        let labels = idx::parse_labels(&labels).map_err(|m| format_error(&labels_path, m))?;
+        if images.count() != labels.len() {
+            return Err(format_error(
+                &labels_path,
+                format!("holds {} labels but {} holds {} images", labels.len(), images_path.display(), images.count()),
+            ));
+        }
+        let shape = ImageShape { channels: 1, height: images.rows, width: images.cols };
+        Ok((Split { images: images.pixels, labels }, shape))
+    };
+    let (train, test) = std::thread::scope(|s| {
+        let test = s.spawn(|| split("t10k"));
+        let train = split("train");
+        (train, test.join().expect("the test-split loader does not panic"))
+    });
+    let ((train, shape), (test, test_shape)) = (train?, test?);
+    if shape != test_shape {
+        return Err(format_error(
+            dir,
+            format!("train images are {}x{} but test images are {}x{}", shape.height, shape.width, test_shape.height, test_shape.width),
+        ));
+    }
+    let classes = match name {
+        DatasetName::FashionMnist => FASHION_CLASSES.iter().map(|c| c.to_string()).collect(),
+        _ => (0..10).map(|d| d.to_string()).collect(),
+    };
+    Ok(Dataset { name, shape, train, test, classes })
+}
+
+const FASHION_CLASSES: [&str; 10] = [
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+];
+
+pub const CIFAR_CLASSES: [&str; 10] = [
+    "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck",
+];
+
+const CIFAR_TRAIN: [&str; 5] = ["data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin", "data_batch_4.bin", "data_batch_5.bin"];
+const CIFAR_TEST: &str = "test_batch.bin";
+pub const CIFAR_FOLDER: &str = "cifar-10-batches-bin";
+pub const CIFAR_ARCHIVE: &str = "cifar-10-binary.tar.gz";
+
+/// CIFAR-10 from `cifar-10-batches-bin/` if present, else straight from the original archive.
+fn load_cifar(dir: &Path) -> Result<Dataset> {
+    let unpacked = dir.join(CIFAR_FOLDER);
+    let mut files: Vec<(String, PathBuf, Vec<u8>)> = Vec::new();
+    if unpacked.join(CIFAR_TEST).exists() {
+        for name in CIFAR_TRAIN.iter().chain([&CIFAR_TEST]) {
+            let path = unpacked.join(name);
+            files.push((name.to_string(), path.clone(), read_file(&path)?));
+        }
+        if let Ok(meta) = std::fs::read_to_string(unpacked.join("batches.meta.txt")) {
+            files.push(("batches.meta.txt".into(), unpacked.join("batches.meta.txt"), meta.into_bytes()));
+        }
+    } else {
+        let archive = dir.join(CIFAR_ARCHIVE);
+        files = read_cifar_archive(&archive)?;
+    }
+    let mut train = Split::default();
+    let mut test = Split::default();
+    let mut classes: Vec<String> = CIFAR_CLASSES.iter().map(|c| c.to_string()).collect();
+    let mut seen = Vec::new();
+    for (name, path, bytes) in &files {
+        let split = if name == CIFAR_TEST {
+            &mut test
+        } else if CIFAR_TRAIN.contains(&name.as_str()) {
+            &mut train
+        } else {
+            if name == "batches.meta.txt" {
+                let names: Vec<String> = String::from_utf8_lossy(bytes).lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect();
+                if names.len() == 10 {
+                    classes = names;
+                }
+            }
+            continue;
+        };
+        cifar::parse_records(bytes, &mut split.images, &mut split.labels).map_err(|m| format_error(path, m))?;
+        seen.push(name.as_str());
+    }
+    for name in CIFAR_TRAIN.iter().chain([&CIFAR_TEST]) {
+        if !seen.contains(name) {
+            return Err(format_error(dir, format!("{name} is missing from the CIFAR-10 files")));
+        }
+    }
+    let shape = ImageShape { channels: 3, height: cifar::SIDE, width: cifar::SIDE };
+    Ok(Dataset { name: DatasetName::Cifar10, shape, train, test, classes })
+}
+
+/// The batch files inside the original `cifar-10-binary.tar.gz`, by file name.
+fn read_cifar_archive(archive: &Path) -> Result<Vec<(String, PathBuf, Vec<u8>)>> {
+    let file = std::fs::File::open(archive).map_err(|source| Error::DataRead { path: archive.into(), source })?;
+    let corrupt = |e: std::io::Error| format_error(archive, format!("corrupt or truncated archive: {e}; delete it to download it again"));
+    let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(std::io::BufReader::new(file)));
+    let mut files = Vec::new();
+    for entry in tar.entries().map_err(corrupt)? {
+        let mut entry = entry.map_err(corrupt)?;
+        let path = entry.path().map_err(corrupt)?.into_owned();
+        let Some(name) = path.file_name().and_then(|n| n.to_str()).map(String::from) else { continue };
+        if name.ends_with(".bin") || name == "batches.meta.txt" {
+            let mut bytes = Vec::with_capacity(entry.size() as usize);
+            entry.read_to_end(&mut bytes).map_err(corrupt)?;
+            files.push((name, archive.join(&path), bytes));
+        }
+    }
+    Ok(files)
+}
+
+/// Reads `<dir>/<name>.gz`, or `<dir>/<name>` if only the uncompressed file is there.
+fn read_present(dir: &Path, name: &str) -> Result<(PathBuf, Vec<u8>)> {
+    let gz = dir.join(format!("{name}.gz"));
+    let path = if gz.exists() { gz } else { dir.join(name) };
+    let bytes = read_file(&path)?;
+    Ok((path, bytes))
+}
+
+/// Reads a file, gunzipping it when it starts with the gzip magic bytes.
+pub fn read_file(path: &Path) -> Result<Vec<u8>> {
+    if path.is_dir() {
+        return Err(format_error(path, "is a directory, expected a data file".into()));
+    }
+    let raw = std::fs::read(path).map_err(|source| Error::DataRead { path: path.into(), source })?;
+    gunzip_if_needed(&raw).map_err(|m| format_error(path, m))
+}
+
+/// The content of a gzip stream, or the bytes themselves when they are not gzip.
+pub fn gunzip_if_needed(raw: &[u8]) -> Result<Vec<u8>, String> {
+    if !raw.starts_with(&[0x1f, 0x8b]) {
+        return Ok(raw.to_vec());
+    }
+    let mut out = Vec::with_capacity(raw.len() * 5);
+    flate2::read::MultiGzDecoder::new(raw)
+        .read_to_end(&mut out)
+        .map_err(|e| format!("corrupt or truncated gzip data ({e}); replace the file or delete it to download it again"))?;
+    Ok(out)
+}
+
+fn format_error(path: &Path, message: String) -> Error {
+    Error::DataFormat { path: path.to_path_buf(), message }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub fn shared_data() -> PathBuf {
+        PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data"))
+    }
+
+    fn offline() -> FetchOptions {
+        FetchOptions { offline: true, ..FetchOptions::default() }
+    }
+
+    #[test]
+    fn real_mnist_from_gz() {
+        let data = load(DatasetName::Mnist, &shared_data(), &offline()).unwrap();
+        assert_eq!(data.shape, ImageShape { channels: 1, height: 28, width: 28 });
+        assert_eq!((data.train.len(), data.test.len()), (60_000, 10_000));
+        assert_eq!(data.train.images.len(), 60_000 * 784);
+        assert_eq!(data.train.class_counts(), [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]);
+        assert_eq!(data.test.class_counts(), [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]);
+        assert_eq!(&data.train.labels[..5], &[5, 0, 4, 1, 9]);
+        assert_eq!(&data.test.labels[..5], &[7, 2, 1, 0, 4]);
+    }
+
+    #[test]
+    fn real_fashion_mnist_from_gz() {
+        let data = load(DatasetName::FashionMnist, &shared_data(), &offline()).unwrap();
+        assert_eq!((data.train.len(), data.test.len()), (60_000, 10_000));
+        assert_eq!(data.train.class_counts(), [6000; 10]);
+        assert_eq!(data.test.class_counts(), [1000; 10]);
+        assert_eq!(&data.train.labels[..3], &[9, 0, 0]);
+        assert_eq!(data.classes[9], "Ankle boot");
+    }
+
+    fn write(path: &Path, bytes: &[u8]) {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, bytes).unwrap();
+    }
+
+    fn gz(bytes: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(bytes).unwrap();
+        enc.finish().unwrap()
+    }
+
+    /// A small MNIST layout: uncompressed train files, gzipped test files.
+    pub fn fake_mnist(root: &Path, train: usize, test: usize) {
+        let dir = root.join("mnist");
+        let labels = |n: usize| (0..n).map(|i| (i % 10) as u8).collect::<Vec<_>>();
+        write(&dir.join("train-images-idx3-ubyte"), &idx::tests::images(train, 28, 28, |i| (i * 25) as u8));
+        write(&dir.join("train-labels-idx1-ubyte"), &idx::tests::labels(&labels(train)));
+        write(&dir.join("t10k-images-idx3-ubyte.gz"), &gz(&idx::tests::images(test, 28, 28, |i| i as u8)));
+        write(&dir.join("t10k-labels-idx1-ubyte.gz"), &gz(&idx::tests::labels(&labels(test))));
+    }
+
+    #[test]
+    fn mixed_plain_and_gz_files() {
+        let root = tempfile::tempdir().unwrap();
+        fake_mnist(root.path(), 30, 20);
+        let data = load(DatasetName::Mnist, root.path(), &offline()).unwrap();
+        assert_eq!((data.train.len(), data.test.len()), (30, 20));
+    }
+
+    #[test]
+    fn corrupt_files_are_named_in_the_error() {
+        let root = tempfile::tempdir().unwrap();
+        fake_mnist(root.path(), 30, 20);
+        let dir = root.path().join("mnist");
+        let check = |needle: &str, file: &str| {
+            let err = load(DatasetName::Mnist, root.path(), &offline()).unwrap_err().to_string();
+            assert!(err.contains(needle) && err.contains(file), "{err}");
+        };
+
+        // Count mismatch between images and labels.
+        write(&dir.join("train-labels-idx1-ubyte"), &idx::tests::labels(&[1; 29]));
+        check("holds 29 labels but", "train-labels-idx1-ubyte");
+
+        // Truncated gzip.
+        write(&dir.join("train-labels-idx1-ubyte"), &idx::tests::labels(&[1; 30]));
+        let whole = gz(&idx::tests::images(20, 28, 28, |_| 3));
+        write(&dir.join("t10k-images-idx3-ubyte.gz"), &whole[..whole.len() / 2]);
+        check("corrupt or truncated gzip", "t10k-images-idx3-ubyte.gz");
+
+        // Wrong dimensions between splits.
+        write(&dir.join("t10k-images-idx3-ubyte.gz"), &gz(&idx::tests::images(20, 14, 14, |_| 3)));
+        check("train images are 28x28 but test images are 14x14", "mnist");
+
+        // A directory where a file should be.
+        std::fs::remove_file(dir.join("t10k-images-idx3-ubyte.gz")).unwrap();
+        std::fs::create_dir(dir.join("t10k-images-idx3-ubyte")).unwrap();
+        check("is a directory", "t10k-images-idx3-ubyte");
+    }
+
+    /// A CIFAR-10 layout of synthetic records, unpacked or as the original archive.
+    pub fn fake_cifar(root: &Path, per_batch: usize, archive: bool) {
+        let dir = root.join("cifar10");
+        let mut files: Vec<(String, Vec<u8>)> = CIFAR_TRAIN.iter().map(|n| (n.to_string(), cifar::tests::records(per_batch))).collect();
+        files.push((CIFAR_TEST.into(), cifar::tests::records(per_batch)));
+        files.push(("batches.meta.txt".into(), CIFAR_CLASSES.join("\n").into_bytes()));
+        if archive {
+            let mut builder = tar::Builder::new(Vec::new());
+            for (name, bytes) in &files {
+                let mut header = tar::Header::new_gnu();
+                header.set_size(bytes.len() as u64);
+                header.set_mode(0o644);
+                header.set_cksum();
+                builder.append_data(&mut header, format!("{CIFAR_FOLDER}/{name}"), bytes.as_slice()).unwrap();
+            }
+            write(&dir.join(CIFAR_ARCHIVE), &gz(&builder.into_inner().unwrap()));
+        } else {
+            for (name, bytes) in &files {
+                write(&dir.join(CIFAR_FOLDER).join(name), bytes);
+            }
+        }
+    }
+
+    #[test]
+    fn cifar_unpacked_and_archived_load_the_same() {
+        for archive in [false, true] {
+            let root = tempfile::tempdir().unwrap();
+            fake_cifar(root.path(), 7, archive);
+            let data = load(DatasetName::Cifar10, root.path(), &offline()).unwrap();
+            assert_eq!((data.train.len(), data.test.len()), (35, 7), "archive: {archive}");
+            assert_eq!(data.shape.pixels(), 3072);
+            assert_eq!(data.classes[0], "airplane");
+        }
+    }
+
+    #[test]
+    fn cifar_partial_record_is_an_error() {
+        let root = tempfile::tempdir().unwrap();
+        fake_cifar(root.path(), 3, false);
+        let path = root.path().join("cifar10").join(CIFAR_FOLDER).join("data_batch_2.bin");
+        write(&path, &cifar::tests::records(3)[..3 * cifar::RECORD - 5]);
+        let err = load(DatasetName::Cifar10, root.path(), &offline()).unwrap_err().to_string();
+        assert!(err.contains("data_batch_2.bin") && err.contains("bytes left over"), "{err}");
+    }
+}

@@ -1,0 +1,91 @@
+//! The networks: a plain NN (MLP) and the seed's CNN, built for a data set's image shape.
+
+mod cnn;
+mod nn;
+
+use burn::module::Module;
+use burn::prelude::*;
+
+pub use cnn::Cnn;
+pub use nn::Mlp;
+
+use crate::data::ImageShape;
+use crate::spec::{ModelKind, Spec};
+
+pub const CLASSES: usize = 10;
+
+/// Either network; the variant name is part of every parameter's path in a checkpoint, so a
+/// checkpoint of one kind never loads into the other.
+#[derive(Module, Debug)]
+pub enum Model {
+    Nn(Mlp),
+    Cnn(Cnn),
+}
+
+impl Model {
+    /// A freshly initialized model; seed the device first for reproducible weights.
+    pub fn new(spec: &Spec, shape: ImageShape, device: &Device) -> Result<Model, String> {
+        Ok(match spec.model {
+            ModelKind::Nn => {
+                let hidden: Vec<usize> = spec.hidden.iter().map(|&h| h as usize).collect();
+                Model::Nn(Mlp::new(shape.pixels(), &hidden, device))
+            }
+            ModelKind::Cnn => Model::Cnn(Cnn::new(shape, device)?),
+        })
+    }
+
+    /// Logits `[batch, 10]` for images `[batch, channels, height, width]`.
+    pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
+        match self {
+            Model::Nn(m) => m.forward(images),
+            Model::Cnn(m) => m.forward(images),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::DatasetName;
+
+    fn shapes() -> [ImageShape; 2] {
+        [
+            ImageShape { channels: 1, height: 28, width: 28 },
+            ImageShape { channels: 3, height: 32, width: 32 },
+        ]
+    }
+
+    #[test]
+    fn both_models_give_ten_logits_on_both_input_sizes() {
+        let device = Device::flex();
+        for model in [ModelKind::Nn, ModelKind::Cnn] {
+            for shape in shapes() {
+                let spec = Spec { model, ..Spec::default() };
+                let net = Model::new(&spec, shape, &device).unwrap();
+                let x = Tensor::<4>::zeros([3, shape.channels, shape.height, shape.width], &device);
+                assert_eq!(net.forward(x).dims(), [3, CLASSES], "{model} on {shape:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn parameter_counts_match_the_pytorch_reference() {
+        let device = Device::flex();
+        let [mnist, cifar] = shapes();
+        let count = |model, shape| Model::new(&Spec { model, ..Spec::default() }, shape, &device).unwrap().num_params();
+        // torch: sum(p.numel() for p in model.parameters())
+        assert_eq!(count(ModelKind::Nn, mnist), 784 * 128 + 128 + 128 * 10 + 10);
+        let convs = (9 * 32 + 32) + (32 * 9 * 64 + 64);
+        assert_eq!(count(ModelKind::Cnn, mnist), convs + 1600 * 128 + 128 + 1290);
+        assert_eq!(count(ModelKind::Cnn, cifar), (3 * 9 * 32 + 32) + 32 * 64 * 9 + 64 + 2304 * 128 + 128 + 1290);
+        let logistic = Spec { model: ModelKind::Nn, hidden: vec![], dataset: DatasetName::Cifar10, ..Spec::default() };
+        assert_eq!(Model::new(&logistic, cifar, &device).unwrap().num_params(), 3072 * 10 + 10);
+    }
+
+    #[test]
+    fn cnn_refuses_images_too_small_for_two_pools() {
+        let spec = Spec::default();
+        let tiny = ImageShape { channels: 1, height: 8, width: 8 };
+        assert!(Model::new(&spec, tiny, &Device::flex()).unwrap_err().contains("8x8"));
+    }
+}

@@ -1,0 +1,73 @@
+//! manifest.json: exactly what ran, where, and when.
+
+use serde::Serialize;
+
+/// The Burn version this binary is built against (pinned in Cargo.toml).
+pub const BURN_VERSION: &str = "0.22.1";
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Manifest {
+    pub runner_version: String,
+    pub burn_version: String,
+    /// `git rev-parse HEAD` of the working directory, with "-dirty" if it has changes.
+    pub git_commit: Option<String>,
+    pub host: String,
+    pub os: String,
+    pub cpus: usize,
+    /// Backend and device of each trial, deduplicated.
+    pub devices: Vec<String>,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub command_line: Vec<String>,
+    pub trials: usize,
+}
+
+impl Manifest {
+    pub fn new(devices: Vec<String>, trials: usize) -> Manifest {
+        Manifest {
+            runner_version: env!("CARGO_PKG_VERSION").into(),
+            burn_version: BURN_VERSION.into(),
+            git_commit: git_commit(),
+            host: gethostname::gethostname().to_string_lossy().into_owned(),
+            os: format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
+            cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            devices,
+            started_at: now(),
+            finished_at: None,
+            command_line: std::env::args().collect(),
+            trials,
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("a Manifest always serializes") + "\n"
+    }
+}
+
+pub fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+fn git_commit() -> Option<String> {
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .args(args)
+            .stderr(std::process::Stdio::null())
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    let commit = git(&["rev-parse", "HEAD"])?;
+    let dirty = git(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
+    Some(if dirty { format!("{commit}-dirty") } else { commit })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn burn_version_matches_the_pin_in_cargo_toml() {
+        let cargo = include_str!("../../Cargo.toml");
+        assert!(cargo.contains(&format!("burn = {{ version = \"={}\"", super::BURN_VERSION)));
+    }
+}

@@ -1,0 +1,81 @@
+//! The run folder: `runs/<UTC timestamp>_<name>/` with spec.toml, manifest.json, summary.csv and
+//! one folder per trial. Every file is either appended row by row or replaced atomically.
+
+pub mod checkpoint;
+pub mod manifest;
+pub mod metrics;
+pub mod summary;
+
+use std::path::{Path, PathBuf};
+
+use crate::data::fetch::write_atomically;
+use crate::error::{Error, Result};
+use crate::spec::{Spec, Trial};
+
+pub use manifest::Manifest;
+
+pub struct RunDir {
+    pub path: PathBuf,
+}
+
+impl RunDir {
+    /// Creates a new, never reused folder `<runs_dir>/<timestamp>_<name>[-N]`.
+    pub fn create(runs_dir: &Path, name: &str, now: chrono::DateTime<chrono::Utc>) -> Result<RunDir> {
+        std::fs::create_dir_all(runs_dir).map_err(Error::io(runs_dir))?;
+        let stem = format!("{}_{name}", now.format("%Y-%m-%dT%H-%M-%SZ"));
+        for attempt in 1.. {
+            let candidate = match attempt {
+                1 => runs_dir.join(&stem),
+                n => runs_dir.join(format!("{stem}-{n}")),
+            };
+            // create_dir is atomic: of two runners racing for a name, exactly one gets it.
+            match std::fs::create_dir(&candidate) {
+                Ok(()) => return Ok(RunDir { path: candidate }),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(Error::io(&candidate)(e)),
+            }
+        }
+        unreachable!("the loop only ends by returning")
+    }
+
+    pub fn trial_dir(&self, trial: &Trial) -> PathBuf {
+        self.path.join("trials").join(trial.dir_name())
+    }
+
+    /// Writes a file at the run's root atomically.
+    pub fn write(&self, name: &str, bytes: &[u8]) -> Result<()> {
+        write_file(&self.path.join(name), bytes)
+    }
+}
+
+/// Writes a file atomically, naming it in the error.
+pub fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomically(path, bytes).map_err(Error::io(path))
+}
+
+/// The spec as TOML, the way `spec.toml` records it.
+pub fn spec_toml(spec: &Spec) -> String {
+    toml::to_string(spec).expect("a Spec always serializes to TOML")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_second_gives_distinct_folders() {
+        let runs = tempfile::tempdir().unwrap();
+        let now = chrono::DateTime::parse_from_rfc3339("2026-11-28T17:05:12Z").unwrap().to_utc();
+        let a = RunDir::create(runs.path(), "x", now).unwrap();
+        let b = RunDir::create(runs.path(), "x", now).unwrap();
+        assert_eq!(a.path.file_name().unwrap(), "2026-11-28T17-05-12Z_x");
+        assert_eq!(b.path.file_name().unwrap(), "2026-11-28T17-05-12Z_x-2");
+    }
+
+    #[test]
+    fn spec_toml_round_trips() {
+        let spec = Spec { lr: 0.125, sweep: [("seed".to_string(), vec![1.into(), 2.into()])].into(), ..Spec::default() };
+        let back: Spec = toml::from_str(&spec_toml(&spec)).unwrap();
+        assert_eq!(back, spec);
+    }
+}

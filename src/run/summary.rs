@@ -1,0 +1,112 @@
+//! summary.csv: one row per trial, rewritten atomically as each trial ends.
+
+use crate::spec::Trial;
+use crate::train::EpochMetrics;
+
+pub const FILE: &str = "summary.csv";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Pending,
+    Done,
+    Failed,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pending => "pending",
+            Status::Done => "done",
+            Status::Failed => "failed",
+        }
+    }
+}
+
+/// Where one trial stands, and its results so far.
+#[derive(Debug, Clone)]
+pub struct TrialSummary {
+    pub trial: Trial,
+    pub status: Status,
+    pub reason: String,
+    pub epochs: Vec<EpochMetrics>,
+}
+
+impl TrialSummary {
+    pub fn pending(trial: &Trial) -> TrialSummary {
+        TrialSummary { trial: trial.clone(), status: Status::Pending, reason: String::new(), epochs: Vec::new() }
+    }
+
+    fn best(&self) -> Option<&EpochMetrics> {
+        // The first epoch reaching the highest accuracy.
+        self.epochs.iter().fold(None, |best: Option<&EpochMetrics>, e| match best {
+            Some(b) if b.test_acc >= e.test_acc => Some(b),
+            _ => Some(e),
+        })
+    }
+
+    pub fn train_seconds(&self) -> f64 {
+        self.epochs.iter().map(|e| e.epoch_seconds).sum()
+    }
+}
+
+/// The swept keys of a sweep (model and dataset always shown), in trial order.
+fn columns(trials: &[TrialSummary]) -> Vec<String> {
+    let mut keys = vec!["model".to_string(), "dataset".to_string()];
+    for t in trials {
+        for (k, _) in &t.trial.swept {
+            if !keys.contains(k) {
+                keys.push(k.clone());
+            }
+        }
+    }
+    keys
+}
+
+fn field(trial: &Trial, key: &str) -> String {
+    if let Some((_, v)) = trial.swept.iter().find(|(k, _)| k == key) {
+        return v.clone();
+    }
+    match key {
+        "model" => trial.spec.model.to_string(),
+        "dataset" => trial.spec.dataset.to_string(),
+        _ => String::new(),
+    }
+}
+
+/// Header and rows of the summary table, as text cells.
+pub fn table(trials: &[TrialSummary]) -> (Vec<String>, Vec<Vec<String>>) {
+    let keys = columns(trials);
+    let mut header = vec!["index".to_string(), "name".to_string()];
+    header.extend(keys.iter().cloned());
+    header.extend(
+        ["final_test_acc", "best_test_acc", "best_epoch", "final_test_loss", "train_seconds", "status", "reason"]
+            .map(String::from),
+    );
+    let rows = trials
+        .iter()
+        .map(|t| {
+            let mut row = vec![t.trial.index.to_string(), t.trial.name.clone()];
+            row.extend(keys.iter().map(|k| field(&t.trial, k)));
+            let last = t.epochs.last();
+            let best = t.best();
+            row.push(last.map(|e| format!("{:.4}", e.test_acc)).unwrap_or_default());
+            row.push(best.map(|e| format!("{:.4}", e.test_acc)).unwrap_or_default());
+            row.push(best.map(|e| e.epoch.to_string()).unwrap_or_default());
+            row.push(last.map(|e| format!("{:.4}", e.test_loss)).unwrap_or_default());
+            row.push(if t.epochs.is_empty() { String::new() } else { format!("{:.1}", t.train_seconds()) });
+            row.push(t.status.as_str().into());
+            row.push(t.reason.clone());
+            row
+        })
+        .collect();
+    (header, rows)
+}
+
+pub fn to_csv(trials: &[TrialSummary]) -> String {
+    let (header, rows) = table(trials);
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    for record in std::iter::once(&header).chain(&rows) {
+        writer.write_record(record).expect("writing to memory cannot fail");
+    }
+    String::from_utf8(writer.into_inner().expect("writing to memory cannot fail")).expect("cells are UTF-8")
+}

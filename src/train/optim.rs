@@ -1,0 +1,22 @@
+//! Optimizers from the spec, with PyTorch's semantics (no momentum dampening, Adam eps 1e-8).
+
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::momentum::MomentumConfig;
+use burn::optim::{AdamConfig, ModuleOptimizer, SgdConfig};
+
+use crate::spec::{OptimizerName, Spec};
+
+pub fn optimizer(spec: &Spec) -> ModuleOptimizer {
+    let weight_decay = (spec.weight_decay > 0.0).then(|| WeightDecayConfig::new(spec.weight_decay as f32));
+    match spec.optimizer {
+        OptimizerName::Sgd => SgdConfig::new()
+            .with_momentum((spec.momentum > 0.0).then(|| MomentumConfig {
+                momentum: spec.momentum,
+                dampening: 0.0,
+                nesterov: false,
+            }))
+            .with_weight_decay(weight_decay)
+            .init(),
+        OptimizerName::Adam => AdamConfig::new().with_epsilon(1e-8).with_weight_decay(weight_decay).init(),
+    }
+}

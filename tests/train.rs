@@ -1,0 +1,145 @@
+//! End to end: train short runs on real MNIST and check every file the run folder holds.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{runner, shared_data, tree};
+use runner::data::{self, FetchOptions};
+use runner::spec::{DatasetName, Spec};
+
+const SMOKE: &str = "name = \"smoke\"\nmodel = \"cnn\"\ndataset = \"mnist\"\nepochs = 2\nbatch_size = 20\nlr = 0.05\nmomentum = 0.9\nlimit_train = 600\nlimit_test = 300\nseed = 7\n";
+
+/// Runs the spec and returns the one run folder it made.
+fn run(spec: &str, args: &[&str], expected_code: i32) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("spec.toml"), spec).unwrap();
+    let output = runner(dir.path())
+        .arg("spec.toml")
+        .arg("--data-dir")
+        .arg(shared_data())
+        .args(["--runs-dir", "out", "--quiet"])
+        .args(args)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(expected_code), "stderr: {stderr}");
+    let runs: Vec<PathBuf> = std::fs::read_dir(dir.path().join("out")).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(runs.len(), 1);
+    let run_dir = runs[0].clone();
+    (dir, run_dir)
+}
+
+fn csv_rows(path: &Path) -> Vec<Vec<String>> {
+    let mut reader = csv::ReaderBuilder::new().has_headers(false).from_path(path).unwrap();
+    reader.records().map(|r| r.unwrap().iter().map(String::from).collect()).collect()
+}
+
+/// metrics.csv without the timing columns, which differ between runs.
+fn deterministic_metrics(run_dir: &Path, trial: &str) -> Vec<Vec<String>> {
+    csv_rows(&run_dir.join("trials").join(trial).join("metrics.csv"))
+        .into_iter()
+        .map(|row| row[..6].to_vec())
+        .collect()
+}
+
+#[test]
+fn a_short_run_writes_every_file() {
+    let (_dir, run_dir) = run(SMOKE, &[], 0);
+    let name = run_dir.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(name.ends_with("Z_smoke") && name.len() == "2026-11-28T17-05-12Z_smoke".len(), "{name}");
+    assert_eq!(
+        tree(&run_dir),
+        [
+            "manifest.json",
+            "spec.toml",
+            "summary.csv",
+            "trials",
+            "trials/000_smoke",
+            "trials/000_smoke/checkpoints",
+            "trials/000_smoke/checkpoints/best.bpk",
+            "trials/000_smoke/checkpoints/last.bpk",
+            "trials/000_smoke/metrics.csv",
+            "trials/000_smoke/spec.toml",
+        ]
+    );
+
+    let metrics = csv_rows(&run_dir.join("trials/000_smoke/metrics.csv"));
+    assert_eq!(
+        metrics[0],
+        ["epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr", "epoch_seconds", "images_per_second", "finished_at"]
+    );
+    assert_eq!(metrics.len(), 3, "header + one row per epoch");
+    assert_eq!((metrics[1][0].as_str(), metrics[2][0].as_str()), ("1", "2"));
+    let test_acc: f64 = metrics[2][4].parse().unwrap();
+    assert!(test_acc > 0.5, "600 images for 2 epochs already learn something: {test_acc}");
+    let first_loss: f64 = metrics[1][1].parse().unwrap();
+    let second_loss: f64 = metrics[2][1].parse().unwrap();
+    assert!(second_loss < first_loss, "mean train loss falls: {first_loss} -> {second_loss}");
+
+    let summary = csv_rows(&run_dir.join("summary.csv"));
+    assert_eq!(summary.len(), 2);
+    let col = |key: &str| summary[0].iter().position(|h| h == key).unwrap();
+    assert_eq!(summary[1][col("status")], "done");
+    assert_eq!(summary[1][col("model")], "cnn");
+    assert_eq!(summary[1][col("final_test_acc")], format!("{test_acc:.4}"));
+
+    let manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run_dir.join("manifest.json")).unwrap()).unwrap();
+    for key in ["runner_version", "burn_version", "host", "os", "cpus", "devices", "started_at", "finished_at", "command_line"] {
+        assert!(!manifest[key].is_null(), "manifest.{key}");
+    }
+    assert_eq!(manifest["devices"][0], "cpu (burn-flex)");
+
+    let recorded: Spec = toml::from_str(&std::fs::read_to_string(run_dir.join("spec.toml")).unwrap()).unwrap();
+    assert_eq!((recorded.epochs, recorded.limit_train, recorded.seed), (2, 600, 7));
+    assert_eq!(recorded.data_dir, shared_data(), "the --data-dir override is recorded");
+
+    // The last checkpoint loads and reproduces the last epoch's test accuracy.
+    let dataset = data::load(DatasetName::Mnist, &shared_data(), &FetchOptions { offline: true, ..Default::default() }).unwrap();
+    let device = runner::backend::device(recorded.backend, 0).unwrap();
+    let trial_data = runner::train::TrialData::new(&dataset, &recorded);
+    let fresh = runner::model::Model::new(&recorded, dataset.shape, &device).unwrap();
+    let model = runner::run::checkpoint::load(fresh, &run_dir.join("trials/000_smoke/checkpoints/last.bpk")).unwrap();
+    let (_, acc) = runner::train::evaluate(&model, &dataset.test, trial_data.test_len, &trial_data, &device);
+    assert!((acc - test_acc).abs() < 1e-9, "checkpoint {acc} vs metrics {test_acc}");
+
+    // A checkpoint of a CNN does not load into an NN.
+    let nn = Spec { model: runner::spec::ModelKind::Nn, ..recorded.clone() };
+    let fresh_nn = runner::model::Model::new(&nn, dataset.shape, &device).unwrap();
+    let err = runner::run::checkpoint::load(fresh_nn, &run_dir.join("trials/000_smoke/checkpoints/last.bpk")).unwrap_err();
+    assert!(err.to_string().contains("does not fit this model"), "{err}");
+}
+
+#[test]
+fn same_seed_same_metrics() {
+    let (_a, first) = run(SMOKE, &[], 0);
+    let (_b, second) = run(SMOKE, &[], 0);
+    assert_eq!(deterministic_metrics(&first, "000_smoke"), deterministic_metrics(&second, "000_smoke"));
+    let (_c, other_seed) = run(SMOKE, &["--set", "seed=8"], 0);
+    assert_ne!(deterministic_metrics(&first, "000_smoke"), deterministic_metrics(&other_seed, "000_smoke"));
+}
+
+#[test]
+fn a_diverging_trial_fails_and_the_sweep_goes_on() {
+    let spec = "name = \"lrs\"\nmodel = \"nn\"\nepochs = 2\nlimit_train = 300\nlimit_test = 100\n[sweep]\nlr = [1e12, 0.05]\n";
+    let (_dir, run_dir) = run(spec, &[], 1);
+    let summary = csv_rows(&run_dir.join("summary.csv"));
+    let col = |key: &str| summary[0].iter().position(|h| h == key).unwrap();
+    assert_eq!(summary[1][col("lr")], "1000000000000.0");
+    assert_eq!(summary[1][col("status")], "failed");
+    assert!(summary[1][col("reason")].contains("diverged"), "{:?}", summary[1]);
+    assert_eq!(summary[2][col("status")], "done");
+    assert_eq!(csv_rows(&run_dir.join("trials/001_lr=0.05/metrics.csv")).len(), 3);
+}
+
+#[test]
+fn sweep_with_missing_data_runs_what_is_there() {
+    // CIFAR-10 is not in the shared data (only a 20-record sample): its trials fail, MNIST's run.
+    let spec = "name = \"mixed\"\nmodel = \"nn\"\nepochs = 1\nlimit_train = 200\nlimit_test = 100\n[sweep]\ndataset = [\"mnist\", \"cifar10\"]\n";
+    let (_dir, run_dir) = run(spec, &["--offline"], 1);
+    let summary = csv_rows(&run_dir.join("summary.csv"));
+    let col = |key: &str| summary[0].iter().position(|h| h == key).unwrap();
+    assert_eq!(summary[1][col("status")], "done");
+    assert_eq!(summary[2][col("status")], "failed");
+    assert!(summary[2][col("reason")].contains("cifar10 is not in"), "{:?}", summary[2]);
+}
