@@ -87,3 +87,42 @@ mod tests {
         assert_eq!(err.exit_code(), 2);
     }
 }
+
+/// GPU name, driver and CUDA versions as `nvidia-smi` reports them, for the manifest.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct GpuInfo {
+    pub name: String,
+    pub driver_version: String,
+    pub cuda_version: String,
+}
+
+pub fn gpu_info(index: u32) -> Option<GpuInfo> {
+    let smi = |args: &[&str]| {
+        std::process::Command::new("nvidia-smi")
+            .args(args)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+    };
+    let query = smi(&["--query-gpu=name,driver_version", "--format=csv,noheader", &format!("--id={index}")])?;
+    let (name, driver) = query.trim().split_once(", ")?;
+    let cuda_version = smi(&[]).and_then(|banner| parse_cuda_version(&banner)).unwrap_or_default();
+    Some(GpuInfo { name: name.into(), driver_version: driver.into(), cuda_version })
+}
+
+/// "CUDA Version: 13.0" from nvidia-smi's banner.
+fn parse_cuda_version(banner: &str) -> Option<String> {
+    let rest = &banner[banner.find("CUDA Version:")? + "CUDA Version:".len()..];
+    rest.split_whitespace().next().map(String::from)
+}
+
+#[cfg(test)]
+mod gpu_info_tests {
+    #[test]
+    fn reads_the_cuda_version_from_the_banner() {
+        let banner = "| NVIDIA-SMI 580.159.03   Driver Version: 580.159.03   CUDA Version: 13.0     |";
+        assert_eq!(super::parse_cuda_version(banner).as_deref(), Some("13.0"));
+        assert_eq!(super::parse_cuda_version("no gpu"), None);
+    }
+}

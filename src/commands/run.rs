@@ -15,7 +15,7 @@ use crate::model::Model;
 use crate::report;
 use crate::run::summary::{self, Status, TrialSummary};
 use crate::run::{Manifest, RunDir, checkpoint, manifest, metrics::MetricsWriter, spec_toml, write_file};
-use crate::spec::{self, DatasetName, FIELDS, Overrides, Spec, Trial};
+use crate::spec::{self, BackendName, DatasetName, FIELDS, Overrides, Spec, Trial};
 use crate::train::{self, EpochMetrics, Observer, TrainError, TrialData};
 use crate::backend;
 
@@ -47,6 +47,9 @@ pub fn run(args: RunArgs) -> Result<()> {
 
     let run_dir = RunDir::create(&args.runs_dir, &spec.name, chrono::Utc::now())?;
     let mut manifest = Manifest::new(devices, trials.len());
+    let mut gpu_indices: Vec<u32> = trials.iter().filter(|t| t.spec.backend == BackendName::Cuda).map(|t| t.spec.device).collect();
+    gpu_indices.dedup();
+    manifest.gpus = gpu_indices.into_iter().filter_map(backend::gpu_info).collect();
     run_dir.write("spec.toml", spec_toml(&spec).as_bytes())?;
     run_dir.write("manifest.json", manifest.to_json().as_bytes())?;
     if !args.quiet {
@@ -56,7 +59,7 @@ pub fn run(args: RunArgs) -> Result<()> {
     let mut summaries: Vec<TrialSummary> = trials.iter().map(TrialSummary::pending).collect();
     for (i, trial) in trials.iter().enumerate() {
         let data = &datasets[&data_key(&trial.spec)];
-        summaries[i] = run_trial(trial, data, &run_dir, args.quiet)?;
+        summaries[i] = run_trial(trial, data, &run_dir, &mut manifest, args.quiet)?;
         run_dir.write(summary::FILE, summary::to_csv(&summaries).as_bytes())?;
     }
 
@@ -109,7 +112,13 @@ fn load_datasets(trials: &[Trial], args: &RunArgs) -> Result<HashMap<DataKey, Re
     Ok(loaded)
 }
 
-fn run_trial(trial: &Trial, data: &Result<Arc<Dataset>, String>, run_dir: &RunDir, quiet: bool) -> Result<TrialSummary> {
+fn run_trial(
+    trial: &Trial,
+    data: &Result<Arc<Dataset>, String>,
+    run_dir: &RunDir,
+    manifest: &mut Manifest,
+    quiet: bool,
+) -> Result<TrialSummary> {
     let mut summary = TrialSummary::pending(trial);
     let dir = run_dir.trial_dir(trial);
     std::fs::create_dir_all(dir.join(checkpoint::DIR)).map_err(Error::io(&dir))?;
@@ -127,6 +136,17 @@ fn run_trial(trial: &Trial, data: &Result<Arc<Dataset>, String>, run_dir: &RunDi
     }
     let device = backend::device(trial.spec.backend, trial.spec.device)?;
     let data = TrialData::new(dataset, &trial.spec);
+    if trial.spec.backend == BackendName::Cuda {
+        // Kernels compile once per process: only the first trial of a shape pays much here.
+        let seconds = train::warm_up(&trial.spec, &data, &device).map_err(|e| match e {
+            TrainError::Run(e) => e,
+            other => Error::Backend(other.to_string()),
+        })?;
+        manifest.warmup_seconds.insert(trial.dir_name(), seconds);
+        if !quiet {
+            eprintln!("  GPU warm-up (kernel compilation and autotuning): {seconds:.1}s");
+        }
+    }
     let mut files = TrialFiles::new(&dir, trial, quiet)?;
     let outcome = train::fit(&trial.spec, &data, &device, &mut files);
     files.bar.finish_and_clear();

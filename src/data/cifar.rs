@@ -20,15 +20,15 @@ pub fn parse_records(bytes: &[u8], pixels: &mut Vec<u8>, labels: &mut Vec<u8>) -
             bytes.len() % RECORD
         ));
     }
-    let first_label = labels.len();
+    let (first_label, first_pixel) = (labels.len(), pixels.len());
     pixels.reserve(bytes.len() / RECORD * PIXELS);
     for record in bytes.chunks_exact(RECORD) {
         labels.push(record[0]);
         pixels.extend_from_slice(&record[1..]);
     }
-    check_labels(&labels[first_label..]).map_err(|e| {
+    check_labels(&labels[first_label..]).inspect_err(|_| {
         labels.truncate(first_label);
-        e
+        pixels.truncate(first_pixel);
     })
 }
 
@@ -67,7 +67,7 @@ pub(crate) mod tests {
         let mut bad = records(2);
         bad[RECORD] = 12;
         assert!(parse_records(&bad, &mut pixels, &mut labels).unwrap_err().contains("label 12 at record 1"));
-        assert!(labels.is_empty());
+        assert!(labels.is_empty() && pixels.is_empty(), "nothing kept from a bad file");
         assert!(parse_records(&[], &mut pixels, &mut labels).is_err());
     }
 

@@ -197,3 +197,129 @@ pub fn temp_path(path: &Path) -> PathBuf {
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::io::{BufRead, BufReader};
+    use std::net::TcpListener;
+
+    use super::*;
+
+    fn shared_mnist() -> PathBuf {
+        PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/mnist"))
+    }
+
+    /// A plain HTTP server on 127.0.0.1 serving `routes` (path -> body; others 404) until the
+    /// test process ends. Returns its base URL.
+    fn serve(routes: HashMap<String, Vec<u8>>) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut request = String::new();
+                let _ = reader.read_line(&mut request);
+                let mut line = String::new();
+                while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                    line.clear();
+                }
+                let path = request.split_whitespace().nth(1).unwrap_or("/").to_string();
+                let (status, body) = match routes.get(&path) {
+                    Some(body) => ("200 OK", body.as_slice()),
+                    None => ("404 Not Found", &b"not found"[..]),
+                };
+                let head = format!("HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+                let _ = stream.write_all(head.as_bytes()).and_then(|_| stream.write_all(body));
+            }
+        });
+        base
+    }
+
+    fn real(name: &str) -> Vec<u8> {
+        std::fs::read(shared_mnist().join(name)).unwrap()
+    }
+
+    /// A data root holding every MNIST file but the test labels.
+    fn root_missing_test_labels() -> tempfile::TempDir {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("mnist");
+        std::fs::create_dir_all(&dir).unwrap();
+        for name in ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz"] {
+            std::fs::copy(shared_mnist().join(name), dir.join(name)).unwrap();
+        }
+        root
+    }
+
+    fn options(mirror: &str) -> FetchOptions {
+        FetchOptions { offline: false, mirror: Some(mirror.to_string()), quiet: true }
+    }
+
+    fn listing(root: &Path) -> Vec<String> {
+        let mut names: Vec<String> =
+            std::fs::read_dir(root.join("mnist")).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn downloads_every_missing_file_and_verifies_it() {
+        let names = ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"];
+        let base = serve(names.iter().map(|n| (format!("/mnist/{n}"), real(n))).collect());
+        let root = tempfile::tempdir().unwrap();
+        ensure(DatasetName::Mnist, root.path(), &options(&format!("{base}/mnist/"))).unwrap();
+        assert_eq!(listing(root.path()), ["t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz", "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"]);
+        let offline = FetchOptions { offline: true, ..FetchOptions::default() };
+        let data = super::super::load(DatasetName::Mnist, root.path(), &offline).unwrap();
+        assert_eq!((data.train.len(), data.test.len()), (60_000, 10_000));
+    }
+
+    #[test]
+    fn checksum_mismatch_keeps_nothing() {
+        // A valid gzip of other labels: right format, wrong content.
+        let mut other = super::super::gunzip_if_needed(&real("t10k-labels-idx1-ubyte.gz")).unwrap();
+        other[100] = (other[100] + 1) % 10;
+        let base = serve([("/t10k-labels-idx1-ubyte.gz".to_string(), other)].into());
+        let root = root_missing_test_labels();
+        let err = ensure(DatasetName::Mnist, root.path(), &options(&base)).unwrap_err().to_string();
+        assert!(err.contains("checksum mismatch") && err.contains("27ae3e4e09519cfbb04c329615203637"), "{err}");
+        assert!(err.contains("put the files here"), "{err}");
+        assert_eq!(listing(root.path()).len(), 3, "no partial or temporary file is left");
+    }
+
+    #[test]
+    fn not_found_and_unreachable_mirrors_are_reported() {
+        let base = serve(HashMap::new());
+        let root = root_missing_test_labels();
+        let err = ensure(DatasetName::Mnist, root.path(), &options(&base)).unwrap_err().to_string();
+        assert!(err.contains("t10k-labels-idx1-ubyte.gz") && err.contains("404"), "{err}");
+        let err = ensure(DatasetName::Mnist, root.path(), &options("http://127.0.0.1:9/")).unwrap_err().to_string();
+        assert!(err.contains("every mirror failed") && err.contains("127.0.0.1:9"), "{err}");
+        assert_eq!(listing(root.path()).len(), 3);
+    }
+
+    #[test]
+    fn falls_back_to_the_next_mirror() {
+        let name = "t10k-labels-idx1-ubyte.gz";
+        let base = serve([(format!("/good/{name}"), real(name))].into());
+        let root = root_missing_test_labels();
+        let file = &source(DatasetName::Mnist).files[3];
+        assert_eq!(file.name, name);
+        download(file, &[format!("{base}/bad"), format!("{base}/good")], &root.path().join("mnist"), true).unwrap();
+        assert_eq!(listing(root.path()).len(), 4);
+        assert_eq!(std::fs::read(root.path().join("mnist").join(name)).unwrap(), real(name));
+    }
+
+    #[test]
+    fn offline_lists_what_to_put_where() {
+        let root = root_missing_test_labels();
+        let offline = FetchOptions { offline: true, ..FetchOptions::default() };
+        let err = ensure(DatasetName::Mnist, root.path(), &offline).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("--offline forbids downloading"), "{text}");
+        assert!(text.contains("mnist/t10k-labels-idx1-ubyte.gz  (from https://ossci-datasets.s3.amazonaws.com/mnist/t10k-labels-idx1-ubyte.gz)"), "{text}");
+        assert!(!text.contains("train-images"), "only the missing file: {text}");
+        assert_eq!(err.exit_code(), 2);
+    }
+}

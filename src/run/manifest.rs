@@ -20,6 +20,12 @@ pub struct Manifest {
     pub finished_at: Option<String>,
     pub command_line: Vec<String>,
     pub trials: usize,
+    /// GPUs used (cuda backend): name, driver and CUDA versions.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub gpus: Vec<crate::backend::GpuInfo>,
+    /// Seconds each GPU trial spent compiling and autotuning kernels before its first epoch.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub warmup_seconds: std::collections::BTreeMap<String, f64>,
 }
 
 impl Manifest {
@@ -36,6 +42,8 @@ impl Manifest {
             finished_at: None,
             command_line: std::env::args().collect(),
             trials,
+            gpus: Vec::new(),
+            warmup_seconds: Default::default(),
         }
     }
 
