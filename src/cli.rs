@@ -24,6 +24,19 @@ pub struct Cli {
 pub enum Command {
     /// Run the experiment (or sweep) a spec file describes (the default command).
     Run(RunArgs),
+    /// Write report.md, report.csv and SVG plots (NN vs CNN per data set) from run folders.
+    Report(ReportArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ReportArgs {
+    /// Run folders (runs/<timestamp>_<name>); several are compared in one table.
+    #[arg(value_name = "RUN", required = true)]
+    pub runs: Vec<PathBuf>,
+
+    /// Where to write the report (default: the first run folder).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -51,7 +51,11 @@ fn a_short_run_writes_every_file() {
     assert_eq!(
         tree(&run_dir),
         [
+            "curves_mnist.svg",
+            "final_accuracy.svg",
             "manifest.json",
+            "report.csv",
+            "report.md",
             "spec.toml",
             "summary.csv",
             "trials",

@@ -1,5 +1,6 @@
 //! One function per command; `dispatch` picks it from the parsed command line.
 
+mod report;
 mod run;
 
 use crate::cli::{Cli, Command};
@@ -8,6 +9,7 @@ use crate::error::Result;
 pub fn dispatch(cli: Cli) -> Result<()> {
     match cli.command {
         Some(Command::Run(args)) => run::run(args),
+        Some(Command::Report(args)) => report::report(args),
         None => run::run(cli.run),
     }
 }

@@ -67,6 +67,14 @@ pub fn run(args: RunArgs) -> Result<()> {
     run_dir.write("manifest.json", manifest.to_json().as_bytes())?;
     let (header, rows) = summary::table(&summaries);
     print!("{}", report::markdown(&header, &rows));
+    // The report is a convenience: a failure to draw it must not fail a finished run.
+    let report = crate::report::collect::read_run(&run_dir.path)
+        .and_then(|trials| super::report::write(&trials, std::slice::from_ref(&run_dir.path), &run_dir.path));
+    match report {
+        Ok(_) if !args.quiet => eprintln!("report: {}", run_dir.path.join("report.md").display()),
+        Ok(_) => {}
+        Err(e) => eprintln!("warning: could not write the report: {e}"),
+    }
 
     let failed = summaries.iter().filter(|s| s.status == Status::Failed).count();
     if failed > 0 {

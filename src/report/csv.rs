@@ -1,0 +1,46 @@
+//! report.csv: the results table with plain numbers, one row per group.
+
+use super::table::Report;
+
+pub fn render(report: &Report) -> String {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    let mut header: Vec<String> = vec!["dataset".into(), "model".into()];
+    header.extend(report.keys.iter().cloned());
+    header.extend(
+        [
+            "trials",
+            "finished",
+            "final_test_acc_mean",
+            "final_test_acc_std",
+            "best_test_acc_mean",
+            "best_test_acc_std",
+            "final_test_loss_mean",
+            "train_seconds_mean",
+            "images_per_second_mean",
+            "status",
+            "best",
+        ]
+        .map(String::from),
+    );
+    writer.write_record(&header).expect("writing to memory cannot fail");
+    for g in &report.groups {
+        let mut row = vec![g.dataset.clone(), g.model.clone()];
+        row.extend(g.values.iter().cloned());
+        let num = |v: f64, n: usize| if n == 0 { String::new() } else { format!("{v:.6}") };
+        row.extend([
+            g.trials.to_string(),
+            g.final_acc.n.to_string(),
+            num(g.final_acc.mean, g.final_acc.n),
+            num(g.final_acc.std, g.final_acc.n),
+            num(g.best_acc.mean, g.best_acc.n),
+            num(g.best_acc.std, g.best_acc.n),
+            num(g.final_loss.mean, g.final_loss.n),
+            num(g.train_seconds.mean, g.train_seconds.n),
+            num(g.images_per_second.mean, g.images_per_second.n),
+            g.status.clone(),
+            g.best.to_string(),
+        ]);
+        writer.write_record(&row).expect("writing to memory cannot fail");
+    }
+    String::from_utf8(writer.into_inner().expect("writing to memory cannot fail")).expect("cells are UTF-8")
+}

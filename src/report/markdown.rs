@@ -1,0 +1,92 @@
+//! report.md: the results table and the NN-vs-CNN comparison, as Markdown.
+
+use super::table::{Report, Stat, comparisons};
+
+/// A Markdown table with padded columns, readable in a terminal too.
+pub fn table(header: &[String], rows: &[Vec<String>]) -> String {
+    let widths: Vec<usize> = (0..header.len())
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).chain([header[c].chars().count(), 3]).max().unwrap_or(3))
+        .collect();
+    let line = |cells: &[String]| {
+        let padded: Vec<String> = cells.iter().zip(&widths).map(|(cell, w)| format!("{cell:<w$}")).collect();
+        format!("| {} |\n", padded.join(" | "))
+    };
+    let mut out = line(header);
+    out += &line(&widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>());
+    for row in rows {
+        out += &line(row);
+    }
+    out
+}
+
+/// "97.12%", or "97.12 ± 0.08%" over several seeds; blank when nothing finished.
+fn percent(s: Stat) -> String {
+    match s.n {
+        0 => String::new(),
+        1 => format!("{:.2}%", s.mean * 100.0),
+        _ => format!("{:.2} ± {:.2}%", s.mean * 100.0, s.std * 100.0),
+    }
+}
+
+fn number(s: Stat, decimals: usize) -> String {
+    match s.n {
+        0 => String::new(),
+        1 => format!("{:.decimals$}", s.mean),
+        _ => format!("{:.decimals$} ± {:.decimals$}", s.mean, s.std),
+    }
+}
+
+pub fn render(report: &Report, sources: &[String]) -> String {
+    let mut header: Vec<String> = vec!["dataset".into(), "model".into()];
+    header.extend(report.keys.iter().cloned());
+    header.extend(
+        ["trials", "final test acc", "best test acc", "final test loss", "train s", "img/s", "status"].map(String::from),
+    );
+    let rows: Vec<Vec<String>> = report
+        .groups
+        .iter()
+        .map(|g| {
+            let mut row = vec![g.dataset.clone(), g.model.clone()];
+            row.extend(g.values.iter().cloned());
+            row.push(g.trials.to_string());
+            row.push(percent(g.final_acc));
+            row.push(percent(g.best_acc));
+            row.push(number(g.final_loss, 4));
+            row.push(number(g.train_seconds, 1));
+            row.push(number(g.images_per_second, 0));
+            row.push(g.status.clone());
+            if g.best {
+                for cell in row.iter_mut().filter(|c| !c.is_empty()) {
+                    *cell = format!("**{cell}**");
+                }
+            }
+            row
+        })
+        .collect();
+    let mut out = String::from("# Results\n\n");
+    out += &format!("Runs: {}\n\n", sources.join(", "));
+    out += &table(&header, &rows);
+    out += "\nBold: where a model was tried in several configurations on a data set, the best one (highest mean final test accuracy). \
+            Accuracy and loss are on the test set after the last epoch; with several seeds, mean ± standard deviation.\n";
+    let lines = comparisons(report);
+    if !lines.is_empty() {
+        out += "\n## CNN vs NN\n\n";
+        for line in lines {
+            out += &format!("- {line}\n");
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn aligned_markdown() {
+        let header = vec!["a".to_string(), "long name".to_string()];
+        let rows = vec![vec!["1".to_string(), "x".to_string()], vec!["22222".to_string(), "y".to_string()]];
+        assert_eq!(
+            super::table(&header, &rows),
+            "| a     | long name |\n| ----- | --------- |\n| 1     | x         |\n| 22222 | y         |\n"
+        );
+    }
+}

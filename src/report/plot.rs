@@ -1,0 +1,126 @@
+//! SVG plots: per data set, test accuracy and train loss per epoch for every trial (NN in
+//! blues, CNN in reds); and a bar chart of final test accuracy per configuration.
+
+use std::path::Path;
+
+use plotters::prelude::*;
+
+use super::collect::TrialRecord;
+use super::table::Report;
+use crate::error::{Error, Result};
+
+const NN_COLORS: [RGBColor; 4] = [RGBColor(31, 119, 180), RGBColor(23, 190, 207), RGBColor(44, 160, 44), RGBColor(148, 103, 189)];
+const CNN_COLORS: [RGBColor; 4] = [RGBColor(214, 39, 40), RGBColor(255, 127, 14), RGBColor(227, 119, 194), RGBColor(140, 86, 75)];
+
+fn color(model: &str, nth: usize) -> RGBColor {
+    let palette = if model == "nn" { &NN_COLORS } else { &CNN_COLORS };
+    palette[nth % palette.len()]
+}
+
+fn plot_error(path: &Path, e: impl std::fmt::Display) -> Error {
+    Error::Io { path: path.to_path_buf(), source: std::io::Error::other(e.to_string()) }
+}
+
+/// `curves_<dataset>.svg`: two panels, test accuracy and train loss against the epoch.
+pub fn curves(trials: &[&TrialRecord], dataset: &str, path: &Path) -> Result<()> {
+    draw_curves(trials, dataset, path).map_err(|e| plot_error(path, e))
+}
+
+fn draw_curves(trials: &[&TrialRecord], dataset: &str, path: &Path) -> Result<(), Box<dyn std::error::Error>> {
+    let root = SVGBackend::new(path, (1200, 500)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let root = root.titled(&format!("{dataset}: NN (blues) vs CNN (reds)"), ("sans-serif", 24))?;
+    let panels = root.split_evenly((1, 2));
+    let max_epoch = trials.iter().flat_map(|t| t.epochs.iter().map(|e| e.epoch)).max().unwrap_or(1).max(2) as f64;
+    let finite = |v: f64| if v.is_finite() { v } else { 0.0 };
+    let max_loss = trials.iter().flat_map(|t| t.epochs.iter().map(|e| finite(e.train_loss))).fold(0.1, f64::max) * 1.05;
+    let min_acc = trials.iter().flat_map(|t| t.epochs.iter().map(|e| e.test_acc)).fold(1.0, f64::min);
+    let acc_floor = (min_acc * 100.0 / 5.0).floor() * 5.0;
+
+    type Pick = fn(&crate::train::EpochMetrics) -> f64;
+    let specs: [(&str, &str, f64, f64, Pick); 2] = [
+        ("Test accuracy", "test accuracy (%)", acc_floor.min(90.0), 100.0, |e| e.test_acc * 100.0),
+        ("Train loss", "mean train loss", 0.0, max_loss, |e| e.train_loss),
+    ];
+    for (panel, (title, y_desc, y_min, y_max, pick)) in panels.iter().zip(specs) {
+        let mut chart = ChartBuilder::on(panel)
+            .caption(title, ("sans-serif", 18))
+            .margin(15)
+            .x_label_area_size(40)
+            .y_label_area_size(60)
+            .build_cartesian_2d(1.0..max_epoch, y_min..y_max)?;
+        chart
+            .configure_mesh()
+            .x_desc("epoch")
+            .y_desc(y_desc)
+            .x_labels(max_epoch as usize)
+            .x_label_formatter(&|x| format!("{x:.0}"))
+            .draw()?;
+        let mut seen = [0usize; 2];
+        for t in trials {
+            let model = t.spec.model.to_string();
+            let slot = &mut seen[usize::from(model != "nn")];
+            let c = color(&model, *slot);
+            *slot += 1;
+            let points: Vec<(f64, f64)> = t.epochs.iter().map(|e| (e.epoch as f64, pick(e))).filter(|p| p.1.is_finite()).collect();
+            chart
+                .draw_series(LineSeries::new(points.clone(), c.stroke_width(2)))?
+                .label(format!("{model}: {}", t.name))
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
+            chart.draw_series(points.iter().map(|p| Circle::new(*p, 3, c.filled())))?;
+        }
+        chart
+            .configure_series_labels()
+            .position(if title == "Train loss" { SeriesLabelPosition::UpperRight } else { SeriesLabelPosition::LowerRight })
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .label_font(("sans-serif", 13))
+            .draw()?;
+    }
+    root.present()?;
+    Ok(())
+}
+
+/// `final_accuracy.svg`: one bar per configuration, grouped by data set.
+pub fn bars(report: &Report, path: &Path) -> Result<()> {
+    draw_bars(report, path).map_err(|e| plot_error(path, e))
+}
+
+fn draw_bars(report: &Report, path: &Path) -> Result<(), Box<dyn std::error::Error>> {
+    let groups: Vec<_> = report.groups.iter().filter(|g| g.final_acc.n > 0).collect();
+    let width = (groups.len() as u32 * 110 + 200).max(600);
+    let root = SVGBackend::new(path, (width, 500)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let labels: Vec<String> = groups
+        .iter()
+        .map(|g| {
+            let extra = if g.values.is_empty() { String::new() } else { format!(" {}", g.values.join(",")) };
+            format!("{} {}{extra}", g.dataset, g.model)
+        })
+        .collect();
+    let mut chart = ChartBuilder::on(&root)
+        .caption("Final test accuracy (NN blue, CNN red)", ("sans-serif", 22))
+        .margin(15)
+        .x_label_area_size(60)
+        .y_label_area_size(60)
+        .build_cartesian_2d(-0.5..(groups.len() as f64 - 0.5).max(0.5), 0.0..100.0)?;
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .y_desc("test accuracy (%)")
+        .x_labels(groups.len().max(1))
+        .x_label_formatter(&|x| {
+            let i = x.round();
+            if (x - i).abs() < 1e-6 && i >= 0.0 { labels.get(i as usize).cloned().unwrap_or_default() } else { String::new() }
+        })
+        .draw()?;
+    chart.draw_series(groups.iter().enumerate().map(|(i, g)| {
+        let c = color(&g.model, 0);
+        Rectangle::new([(i as f64 - 0.35, 0.0), (i as f64 + 0.35, g.final_acc.mean * 100.0)], c.filled())
+    }))?;
+    chart.draw_series(groups.iter().enumerate().map(|(i, g)| {
+        Text::new(format!("{:.1}%", g.final_acc.mean * 100.0), (i as f64 - 0.2, g.final_acc.mean * 100.0 + 4.0), ("sans-serif", 14))
+    }))?;
+    root.present()?;
+    Ok(())
+}

@@ -1,0 +1,215 @@
+//! The results table: trials grouped by data set, model and every swept field but the seed;
+//! means and standard deviations over seeds; the best group per data set and model marked.
+
+use super::collect::TrialRecord;
+
+/// Mean and sample standard deviation of a few values.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Stat {
+    pub mean: f64,
+    pub std: f64,
+    pub n: usize,
+}
+
+impl Stat {
+    pub fn of(values: &[f64]) -> Stat {
+        let n = values.len();
+        if n == 0 {
+            return Stat::default();
+        }
+        let mean = values.iter().sum::<f64>() / n as f64;
+        let var = if n > 1 { values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64 } else { 0.0 };
+        Stat { mean, std: var.sqrt(), n }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Group {
+    pub dataset: String,
+    pub model: String,
+    /// Values of the other swept fields (same order as `Report::keys`).
+    pub values: Vec<String>,
+    /// Trials in the group (one per seed), and how many have metrics.
+    pub trials: usize,
+    pub final_acc: Stat,
+    pub best_acc: Stat,
+    pub final_loss: Stat,
+    pub train_seconds: Stat,
+    pub images_per_second: Stat,
+    /// "done", or a count per status ("2 done, 1 failed").
+    pub status: String,
+    /// Highest mean final accuracy among two or more groups of its data set and model.
+    pub best: bool,
+    /// Trial names, for the plots' legends.
+    pub names: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// Swept fields shown as columns besides dataset and model.
+    pub keys: Vec<String>,
+    pub groups: Vec<Group>,
+}
+
+pub fn build(trials: &[TrialRecord]) -> Report {
+    let mut keys: Vec<String> = Vec::new();
+    for t in trials {
+        for (k, _) in &t.swept {
+            if !["dataset", "model", "seed"].contains(&k.as_str()) && !keys.contains(k) {
+                keys.push(k.clone());
+            }
+        }
+    }
+    let mut groups: Vec<(Group, Vec<&TrialRecord>)> = Vec::new();
+    for t in trials {
+        let values: Vec<String> =
+            keys.iter().map(|k| t.swept.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone()).unwrap_or_default()).collect();
+        let (dataset, model) = (t.spec.dataset.to_string(), t.spec.model.to_string());
+        match groups.iter_mut().find(|(g, _)| g.dataset == dataset && g.model == model && g.values == values) {
+            Some((_, members)) => members.push(t),
+            None => groups.push((
+                Group {
+                    dataset,
+                    model,
+                    values,
+                    trials: 0,
+                    final_acc: Stat::default(),
+                    best_acc: Stat::default(),
+                    final_loss: Stat::default(),
+                    train_seconds: Stat::default(),
+                    images_per_second: Stat::default(),
+                    status: String::new(),
+                    best: false,
+                    names: Vec::new(),
+                },
+                vec![t],
+            )),
+        }
+    }
+    let mut groups: Vec<Group> = groups.into_iter().map(|(g, members)| summarize(g, &members)).collect();
+    for i in 0..groups.len() {
+        let rival = |g: &Group| g.dataset == groups[i].dataset && g.model == groups[i].model;
+        let rivals = groups.iter().filter(|g| rival(g)).count();
+        let top = groups.iter().filter(|g| rival(g) && g.final_acc.n > 0).map(|g| g.final_acc.mean).fold(f64::NAN, f64::max);
+        groups[i].best = rivals > 1 && groups[i].final_acc.n > 0 && groups[i].final_acc.mean == top;
+    }
+    // Data sets in order of appearance, NN before CNN.
+    let order: Vec<String> = groups.iter().fold(Vec::new(), |mut seen, g| {
+        if !seen.contains(&g.dataset) {
+            seen.push(g.dataset.clone());
+        }
+        seen
+    });
+    groups.sort_by_key(|g| (order.iter().position(|d| *d == g.dataset), g.model != "nn"));
+    Report { keys, groups }
+}
+
+fn summarize(mut group: Group, members: &[&TrialRecord]) -> Group {
+    // A failed trial's last epoch says nothing about the configuration: its status says it.
+    let finished: Vec<&TrialRecord> = members.iter().copied().filter(|t| !t.epochs.is_empty() && t.status != "failed").collect();
+    let take = |f: &dyn Fn(&TrialRecord) -> f64| Stat::of(&finished.iter().map(|t| f(t)).collect::<Vec<_>>());
+    group.trials = members.len();
+    group.final_acc = take(&|t| t.epochs.last().map_or(0.0, |e| e.test_acc));
+    group.best_acc = take(&|t| t.epochs.iter().map(|e| e.test_acc).fold(0.0, f64::max));
+    group.final_loss = take(&|t| t.epochs.last().map_or(0.0, |e| e.test_loss));
+    group.train_seconds = take(&|t| t.epochs.iter().map(|e| e.epoch_seconds).sum());
+    group.images_per_second = take(&|t| t.epochs.iter().map(|e| e.images_per_second).sum::<f64>() / t.epochs.len() as f64);
+    let mut counts: Vec<(String, usize)> = Vec::new();
+    for t in members {
+        match counts.iter_mut().find(|(s, _)| *s == t.status) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((t.status.clone(), 1)),
+        }
+    }
+    group.status = match counts.as_slice() {
+        [(status, _)] => status.clone(),
+        _ => counts.iter().map(|(s, n)| format!("{n} {s}")).collect::<Vec<_>>().join(", "),
+    };
+    group.names = members.iter().map(|t| t.name.clone()).collect();
+    group
+}
+
+/// "mnist: cnn 97.21% vs nn 92.30%: +4.91 pt at 6.2x the train time", per data set with both.
+pub fn comparisons(report: &Report) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut datasets: Vec<&str> = Vec::new();
+    for g in &report.groups {
+        if !datasets.contains(&g.dataset.as_str()) {
+            datasets.push(&g.dataset);
+        }
+    }
+    for dataset in datasets {
+        let best = |model: &str| {
+            report
+                .groups
+                .iter()
+                .filter(|g| g.dataset == dataset && g.model == model && g.final_acc.n > 0)
+                .max_by(|a, b| a.final_acc.mean.total_cmp(&b.final_acc.mean))
+        };
+        if let (Some(nn), Some(cnn)) = (best("nn"), best("cnn")) {
+            lines.push(format!(
+                "{dataset}: cnn {:.2}% vs nn {:.2}%: {:+.2} pt, at {:.1}x the train time",
+                cnn.final_acc.mean * 100.0,
+                nn.final_acc.mean * 100.0,
+                (cnn.final_acc.mean - nn.final_acc.mean) * 100.0,
+                cnn.train_seconds.mean / nn.train_seconds.mean.max(1e-9)
+            ));
+        }
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::ModelKind;
+
+    #[test]
+    fn stats_over_seeds() {
+        let s = Stat::of(&[0.9, 0.92, 0.94]);
+        assert!((s.mean - 0.92).abs() < 1e-12 && (s.std - 0.02).abs() < 1e-12 && s.n == 3);
+        assert_eq!(Stat::of(&[0.5]), Stat { mean: 0.5, std: 0.0, n: 1 });
+        assert_eq!(Stat::of(&[]).n, 0);
+    }
+
+    fn record(model: &str, lr: &str, acc: f64, status: &str) -> TrialRecord {
+        let spec = crate::spec::Spec { model: if model == "nn" { ModelKind::Nn } else { ModelKind::Cnn }, ..Default::default() };
+        let epoch = crate::train::EpochMetrics {
+            epoch: 1,
+            train_loss: 0.1,
+            train_acc: acc,
+            test_loss: 0.1,
+            test_acc: acc,
+            lr: 0.1,
+            epoch_seconds: 1.0,
+            images_per_second: 1.0,
+            finished_at: String::new(),
+        };
+        TrialRecord {
+            run: "r".into(),
+            index: 0,
+            name: format!("lr={lr},model={model}"),
+            spec,
+            swept: vec![("lr".into(), lr.into()), ("model".into(), model.into())],
+            status: status.into(),
+            epochs: vec![epoch],
+        }
+    }
+
+    #[test]
+    fn best_configuration_per_model_and_failed_trials_left_out() {
+        let trials = [
+            record("nn", "0.1", 0.90, "done"),
+            record("nn", "0.01", 0.92, "done"),
+            record("cnn", "0.1", 0.99, "failed"),
+            record("cnn", "0.01", 0.97, "done"),
+        ];
+        let report = build(&trials);
+        assert_eq!(report.keys, ["lr"]);
+        let best: Vec<(&str, &str, bool)> =
+            report.groups.iter().map(|g| (g.model.as_str(), g.values[0].as_str(), g.best)).collect();
+        assert_eq!(best, [("nn", "0.1", false), ("nn", "0.01", true), ("cnn", "0.1", false), ("cnn", "0.01", true)]);
+        assert_eq!(report.groups[2].final_acc.n, 0, "the failed trial has no statistics");
+        assert_eq!(comparisons(&report), ["mnist: cnn 97.00% vs nn 92.00%: +5.00 pt, at 1.0x the train time"]);
+    }
+}

@@ -1,0 +1,92 @@
+//! `runner report` on a synthetic run folder: the table matches a snapshot, plots are drawn.
+
+mod common;
+
+use std::path::Path;
+
+use common::{runner, tree};
+use predicates::prelude::*;
+
+const HEADER: &str = "epoch,train_loss,train_acc,test_loss,test_acc,lr,epoch_seconds,images_per_second,finished_at\n";
+
+/// A sweep over dataset x model x seed (2 seeds), 3 epochs each; the CIFAR CNN with seed 2
+/// failed in epoch 2 and the one with seed 1 is still running.
+fn synthetic_run(dir: &Path) {
+    std::fs::write(dir.join("spec.toml"), "name = \"synthetic\"\n").unwrap();
+    let mut summary = String::from("index,name,model,dataset,seed,status\n");
+    let mut index = 0;
+    for dataset in ["mnist", "cifar10"] {
+        for model in ["nn", "cnn"] {
+            for seed in [1, 2] {
+                let name = format!("dataset={dataset},model={model},seed={seed}");
+                let trial = dir.join("trials").join(format!("{index:03}_{name}"));
+                std::fs::create_dir_all(&trial).unwrap();
+                std::fs::write(
+                    trial.join("spec.toml"),
+                    format!("name = \"synthetic\"\nmodel = \"{model}\"\ndataset = \"{dataset}\"\nseed = {seed}\n"),
+                )
+                .unwrap();
+                let base = match (dataset, model) {
+                    ("mnist", "nn") => 0.90,
+                    ("mnist", "cnn") => 0.96,
+                    ("cifar10", "nn") => 0.40,
+                    _ => 0.55,
+                };
+                let (epochs, status) = match (dataset, model, seed) {
+                    ("cifar10", "cnn", 1) => (2, "pending"),
+                    ("cifar10", "cnn", 2) => (1, "failed"),
+                    _ => (3, "done"),
+                };
+                let mut metrics = String::from(HEADER);
+                for epoch in 1..=epochs {
+                    let acc = base + 0.01 * epoch as f64 + 0.002 * seed as f64;
+                    let loss = 1.0 / (epoch as f64 + seed as f64);
+                    let seconds = if model == "cnn" { 30.0 } else { 0.5 };
+                    metrics += &format!("{epoch},{loss},{acc},{loss},{acc},0.01,{seconds},{},2026-11-28T17:00:00Z\n", 60000.0 / seconds);
+                }
+                std::fs::write(trial.join("metrics.csv"), metrics).unwrap();
+                summary += &format!("{index},\"{name}\",{model},{dataset},{seed},{status}\n");
+                index += 1;
+            }
+        }
+    }
+    std::fs::write(dir.join("summary.csv"), summary).unwrap();
+}
+
+#[test]
+fn report_of_a_partly_failed_sweep() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("2026-11-28T17-00-00Z_synthetic");
+    std::fs::create_dir(&run).unwrap();
+    synthetic_run(&run);
+    let output = runner(dir.path()).args(["report", "2026-11-28T17-00-00Z_synthetic"]).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let markdown = std::fs::read_to_string(run.join("report.md")).unwrap();
+    assert_eq!(String::from_utf8(output.stdout).unwrap(), markdown, "printed and written");
+    insta::assert_snapshot!("report_md", markdown);
+    insta::assert_snapshot!("report_csv", std::fs::read_to_string(run.join("report.csv")).unwrap());
+
+    for (plot, lines) in [("curves_mnist.svg", 4), ("curves_cifar10.svg", 4)] {
+        let svg = std::fs::read_to_string(run.join(plot)).unwrap();
+        assert!(svg.starts_with("<svg"), "{plot}");
+        // One polyline per trial and panel, and the legends name every trial.
+        assert!(svg.matches("<polyline").count() >= 2 * lines, "{plot}");
+        assert!(svg.contains("cnn: dataset=") && svg.contains("nn: dataset="), "{plot}");
+        assert!(svg.contains("Test accuracy") && svg.contains("Train loss") && svg.contains("epoch"), "{plot}");
+    }
+    let bars = std::fs::read_to_string(run.join("final_accuracy.svg")).unwrap();
+    assert_eq!(bars.matches("<rect").count() - 1, 4, "one bar per configuration, plus the background");
+    assert!(tree(&run).contains(&"report.csv".to_string()));
+}
+
+#[test]
+fn a_folder_that_is_not_a_run_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    runner(dir.path())
+        .args(["report", "."])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no spec.toml: not a run folder"));
+    runner(dir.path()).args(["report", "missing"]).assert().code(2).stderr(predicate::str::contains("not a run folder"));
+    assert!(tree(dir.path()).is_empty());
+}
