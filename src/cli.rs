@@ -26,6 +26,35 @@ pub enum Command {
     Run(RunArgs),
     /// Write report.md, report.csv and SVG plots (NN vs CNN per data set) from run folders.
     Report(ReportArgs),
+    /// Time the runner's hot paths: data loading, batch assembly, train step and evaluation per backend.
+    Bench(BenchArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BenchArgs {
+    /// Backends to time, comma-separated.
+    #[arg(long, value_delimiter = ',', default_values = ["cpu", "ndarray"], value_parser = parse_backend)]
+    pub backends: Vec<crate::spec::BackendName>,
+
+    /// Timed train steps (and evaluation batches) per backend and model.
+    #[arg(long, default_value_t = 10)]
+    pub steps: usize,
+
+    /// Repetitions of the data loading and batch assembly measurements.
+    #[arg(long, default_value_t = 5)]
+    pub repeats: usize,
+
+    /// Data root holding mnist/ (data loading is skipped when it is missing).
+    #[arg(long, value_name = "DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+}
+
+fn parse_backend(name: &str) -> Result<crate::spec::BackendName, String> {
+    crate::spec::BackendName::ALL
+        .iter()
+        .copied()
+        .find(|b| b.as_str() == name)
+        .ok_or_else(|| format!("unknown backend; allowed: cpu, flex, ndarray, cuda"))
 }
 
 #[derive(Debug, Clone, Args)]

@@ -1,5 +1,6 @@
 //! One function per command; `dispatch` picks it from the parsed command line.
 
+mod bench;
 mod report;
 mod run;
 
@@ -10,6 +11,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
     match cli.command {
         Some(Command::Run(args)) => run::run(args),
         Some(Command::Report(args)) => report::report(args),
+        Some(Command::Bench(args)) => bench::bench(args),
         None => run::run(cli.run),
     }
 }

@@ -1,0 +1,123 @@
+//! `runner bench`: times the runner's own hot paths and prints medians (and min-max).
+//! Data loading, batch assembly and normalization, then a train step and an evaluation pass
+//! per backend and model on pre-made batches of 100.
+
+use std::time::Instant;
+
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::optim::GradientsParams;
+use burn::prelude::*;
+
+use crate::backend;
+use crate::cli::BenchArgs;
+use crate::data::batch::{HostBatch, Normalizer};
+use crate::data::{self, FetchOptions, ImageShape, Split};
+use crate::error::Result;
+use crate::model::Model;
+use crate::report::markdown;
+use crate::spec::{DatasetName, ModelKind, Spec};
+use crate::train::optimizer;
+
+const BATCH: usize = 100;
+
+pub fn bench(args: BenchArgs) -> Result<()> {
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    let mut row = |what: &str, samples: &mut Vec<f64>, unit: &str| {
+        samples.sort_by(f64::total_cmp);
+        let median = samples[samples.len() / 2];
+        let fmt = |v: f64| if v >= 100.0 { format!("{v:.0}") } else { format!("{v:.3}") };
+        let range = format!("{}-{}", fmt(samples[0]), fmt(samples[samples.len() - 1]));
+        rows.push(vec![what.to_string(), fmt(median), range, unit.to_string(), samples.len().to_string()]);
+        eprintln!("  {what}: {} {unit}", fmt(median));
+    };
+
+    let offline = FetchOptions { offline: true, quiet: true, mirror: None };
+    match data::load(DatasetName::Mnist, &args.data_dir, &offline) {
+        Ok(_) => {
+            let mut seconds: Vec<f64> = (0..args.repeats.max(3))
+                .map(|_| {
+                    let t = Instant::now();
+                    let _ = data::load(DatasetName::Mnist, &args.data_dir, &offline);
+                    t.elapsed().as_secs_f64()
+                })
+                .collect();
+            row("load MNIST (4 gz files, parse, checks)", &mut seconds, "s");
+        }
+        Err(e) => eprintln!("  skipping data loading: {e}"),
+    }
+
+    let mnist = ImageShape { channels: 1, height: 28, width: 28 };
+    let split = synthetic_split(mnist, 10_000);
+    let norm = Normalizer::new(&[0.5], &[0.5], mnist);
+    let mut host = HostBatch::default();
+    let mut rate: Vec<f64> = (0..args.repeats.max(3))
+        .map(|r| {
+            let t = Instant::now();
+            for b in 0..50 {
+                let start = (r * 7919 + b * BATCH * 3) % (split.len() - BATCH);
+                host.fill(&split, (start..start + BATCH).rev(), mnist, &norm);
+            }
+            (50 * BATCH) as f64 / t.elapsed().as_secs_f64()
+        })
+        .collect();
+    row("batch assembly + normalization (MNIST, batch 100)", &mut rate, "img/s");
+
+    let cifar = ImageShape { channels: 3, height: 32, width: 32 };
+    for backend_name in &args.backends {
+        let device = backend::device(*backend_name, 0)?;
+        for (model, shape, label) in [
+            (ModelKind::Nn, mnist, "nn 784-128-10"),
+            (ModelKind::Cnn, mnist, "cnn, MNIST"),
+            (ModelKind::Cnn, cifar, "cnn, 3x32x32"),
+        ] {
+            let (mut train, mut eval) = train_and_eval_rates(model, shape, &device, args.steps);
+            row(&format!("{backend_name}: train step, {label}"), &mut train, "img/s");
+            row(&format!("{backend_name}: evaluation, {label}"), &mut eval, "img/s");
+        }
+    }
+    let header = ["hot path", "median", "min-max", "unit", "samples"].map(String::from);
+    print!("{}", markdown(&header, &rows));
+    Ok(())
+}
+
+/// Images per second of single train steps (forward, backward, SGD) and of evaluation batches,
+/// each timed alone after two warm-up steps.
+fn train_and_eval_rates(model: ModelKind, shape: ImageShape, device: &Device, steps: usize) -> (Vec<f64>, Vec<f64>) {
+    let spec = Spec { model, ..Spec::default() };
+    let train_device = device.clone().autodiff();
+    let mut net = Model::new(&spec, shape, &train_device).expect("the bench shapes fit both models");
+    let mut optim = optimizer(&spec);
+    let loss_fn = CrossEntropyLossConfig::new().init(&train_device);
+    let images = Tensor::<4>::random([BATCH, shape.channels, shape.height, shape.width], burn::tensor::Distribution::Default, device);
+    let labels: Vec<i64> = (0..BATCH as i64).map(|i| i % 10).collect();
+    let labels = Tensor::<1, Int>::from_data(TensorData::new(labels, [BATCH]), device);
+    let mut train = Vec::new();
+    for step in 0..steps + 2 {
+        let t = Instant::now();
+        let loss = loss_fn.forward(net.forward(images.clone().autodiff()), labels.clone().autodiff());
+        let grads = GradientsParams::from_grads(loss.backward(), &net);
+        net = optim.step(0.01, net, grads);
+        let _ = device.sync();
+        if step >= 2 {
+            train.push(BATCH as f64 / t.elapsed().as_secs_f64());
+        }
+    }
+    let valid = net.valid();
+    let mut eval = Vec::new();
+    for step in 0..steps + 2 {
+        let t = Instant::now();
+        let _ = valid.forward(images.clone()).argmax(1).into_data();
+        if step >= 2 {
+            eval.push(BATCH as f64 / t.elapsed().as_secs_f64());
+        }
+    }
+    (train, eval)
+}
+
+fn synthetic_split(shape: ImageShape, n: usize) -> Split {
+    Split {
+        images: (0..n * shape.pixels()).map(|i| (i.wrapping_mul(2654435761) >> 7) as u8).collect(),
+        labels: (0..n).map(|i| (i % 10) as u8).collect(),
+    }
+}
+
