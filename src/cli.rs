@@ -26,8 +26,41 @@ pub enum Command {
     Run(RunArgs),
     /// Write report.md, report.csv and SVG plots (NN vs CNN per data set) from run folders.
     Report(ReportArgs),
+    /// Test loss, accuracy and confusion matrix of a trial's checkpoint.
+    Eval(EvalArgs),
     /// Time the runner's hot paths: data loading, batch assembly, train step and evaluation per backend.
     Bench(BenchArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct EvalArgs {
+    /// A trial folder (uses checkpoints/last.bpk) or a checkpoint file in one.
+    #[arg(value_name = "CHECKPOINT|TRIAL")]
+    pub target: PathBuf,
+
+    /// Evaluate on another data set of the same image shape (e.g. fashion-mnist for an MNIST model).
+    #[arg(long, value_parser = parse_dataset)]
+    pub dataset: Option<crate::spec::DatasetName>,
+
+    /// Data root (default: the trial's data_dir).
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Never download missing data.
+    #[arg(long)]
+    pub offline: bool,
+
+    /// Where to write the confusion matrix CSV (default: confusion_<dataset>.csv in the trial folder).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+fn parse_dataset(name: &str) -> Result<crate::spec::DatasetName, String> {
+    crate::spec::DatasetName::ALL
+        .iter()
+        .copied()
+        .find(|d| d.as_str() == name)
+        .ok_or_else(|| "unknown data set; allowed: mnist, fashion-mnist, cifar10".to_string())
 }
 
 #[derive(Debug, Clone, Args)]
@@ -54,7 +87,7 @@ fn parse_backend(name: &str) -> Result<crate::spec::BackendName, String> {
         .iter()
         .copied()
         .find(|b| b.as_str() == name)
-        .ok_or_else(|| format!("unknown backend; allowed: cpu, flex, ndarray, cuda"))
+        .ok_or_else(|| "unknown backend; allowed: cpu, flex, ndarray, cuda".to_string())
 }
 
 #[derive(Debug, Clone, Args)]

@@ -107,6 +107,18 @@ fn a_short_run_writes_every_file() {
     let (_, acc) = runner::train::evaluate(&model, &dataset.test, trial_data.test_len, &trial_data, &device);
     assert!((acc - test_acc).abs() < 1e-9, "checkpoint {acc} vs metrics {test_acc}");
 
+    // `runner eval` on the trial folder reports the same accuracy and writes a confusion matrix.
+    let trial = run_dir.join("trials/000_smoke");
+    let output = runner(&run_dir).arg("eval").arg(&trial).arg("--data-dir").arg(shared_data()).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(stdout.contains(&format!("accuracy {:.2}%", test_acc * 100.0)), "{stdout}");
+    let confusion = csv_rows(&trial.join("confusion_mnist.csv"));
+    assert_eq!(confusion.len(), 11);
+    let total: u64 = confusion[1..].iter().flat_map(|r| r[1..].iter().map(|c| c.parse::<u64>().unwrap())).sum();
+    assert_eq!(total, 300, "one count per test image");
+    runner(&run_dir).arg("eval").arg(&run_dir).assert().code(2).stderr(predicates::str::contains("not a trial folder"));
+
     // A checkpoint of a CNN does not load into an NN.
     let nn = Spec { model: runner::spec::ModelKind::Nn, ..recorded.clone() };
     let fresh_nn = runner::model::Model::new(&nn, dataset.shape, &device).unwrap();

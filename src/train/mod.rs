@@ -170,6 +170,19 @@ pub fn evaluate(model: &Model, split: &Split, len: usize, data: &TrialData, devi
     (loss, acc)
 }
 
+/// The predicted class of each of the first `len` images of `split`.
+pub fn predict(model: &Model, split: &Split, len: usize, data: &TrialData, device: &Device) -> Vec<u8> {
+    let mut batches = Batches::new(split, len, data, device, data.resident);
+    let mut out = Vec::with_capacity(len);
+    for start in (0..len).step_by(EVAL_BATCH) {
+        let end = (start + EVAL_BATCH).min(len);
+        let (images, _) = batches.range(start..end, data, device);
+        let classes = model.forward(images).argmax(1).into_data();
+        out.extend(classes.iter::<i64>().map(|c| c as u8));
+    }
+    out
+}
+
 fn batch_loss(loss_fn: &CrossEntropyLoss, logits: Tensor<2>, labels: Tensor<1, Int>) -> Tensor<1> {
     loss_fn.forward(logits, labels)
 }
