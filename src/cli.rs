@@ -39,7 +39,7 @@ pub struct EvalArgs {
     pub target: PathBuf,
 
     /// Evaluate on another data set of the same image shape (e.g. fashion-mnist for an MNIST model).
-    #[arg(long, value_parser = parse_dataset)]
+    #[arg(long)]
     pub dataset: Option<crate::spec::DatasetName>,
 
     /// Data root (default: the trial's data_dir).
@@ -55,18 +55,11 @@ pub struct EvalArgs {
     pub out: Option<PathBuf>,
 }
 
-fn parse_dataset(name: &str) -> Result<crate::spec::DatasetName, String> {
-    crate::spec::DatasetName::ALL
-        .iter()
-        .copied()
-        .find(|d| d.as_str() == name)
-        .ok_or_else(|| "unknown data set; allowed: mnist, fashion-mnist, cifar10".to_string())
-}
 
 #[derive(Debug, Clone, Args)]
 pub struct BenchArgs {
     /// Backends to time, comma-separated.
-    #[arg(long, value_delimiter = ',', default_values = ["cpu", "ndarray"], value_parser = parse_backend)]
+    #[arg(long, value_delimiter = ',', default_values = ["cpu", "ndarray"])]
     pub backends: Vec<crate::spec::BackendName>,
 
     /// Timed train steps (and evaluation batches) per backend and model.
@@ -82,13 +75,6 @@ pub struct BenchArgs {
     pub data_dir: PathBuf,
 }
 
-fn parse_backend(name: &str) -> Result<crate::spec::BackendName, String> {
-    crate::spec::BackendName::ALL
-        .iter()
-        .copied()
-        .find(|b| b.as_str() == name)
-        .ok_or_else(|| "unknown backend; allowed: cpu, flex, ndarray, cuda".to_string())
-}
 
 #[derive(Debug, Clone, Args)]
 pub struct ReportArgs {

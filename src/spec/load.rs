@@ -10,7 +10,7 @@ use figment::{Figment, Metadata, Profile, Provider};
 use toml::de::{DeTable, DeValue};
 
 use super::sweep::{SweepError, Trial, expand};
-use super::{FIELDS, SWEEPABLE, Spec};
+use super::{FIELDS, Spec, sweepable};
 use crate::error::{Error, Result};
 
 /// What the command line adds on top of the spec file.
@@ -21,28 +21,6 @@ pub struct Overrides {
     /// `--data-dir`.
     pub data_dir: Option<PathBuf>,
 }
-
-/// `RUNNER_NAME` is left out on purpose: CI services (GitHub Actions) set it for their own use.
-const ENV_FIELDS: &[&str] = &[
-    "model",
-    "dataset",
-    "backend",
-    "device",
-    "epochs",
-    "batch_size",
-    "lr",
-    "optimizer",
-    "momentum",
-    "weight_decay",
-    "seed",
-    "hidden",
-    "mean",
-    "std",
-    "limit_train",
-    "limit_test",
-    "data_dir",
-    "mirror",
-];
 
 /// Reads, layers and validates the spec at `path`, and expands it into its trials.
 pub fn load(path: &Path, overrides: &Overrides) -> Result<(Spec, Vec<Trial>)> {
@@ -55,7 +33,11 @@ pub fn load(path: &Path, overrides: &Overrides) -> Result<(Spec, Vec<Trial>)> {
 
     let mut figment = Figment::from(Serialized::defaults(Spec::default()))
         .merge(Toml::file_exact(path))
-        .merge(Env::prefixed("RUNNER_").only(ENV_FIELDS))
+        // `RUNNER_NAME` is left out on purpose: CI services (GitHub Actions) set it for their own use.
+        .merge(Env::prefixed("RUNNER_").filter(|key| {
+            let key = key.as_str().to_ascii_lowercase();
+            key != "name" && key != "sweep" && FIELDS.contains(&key.as_str())
+        }))
         .merge(Layer::new("--set", sets.table));
     if let Some(dir) = &overrides.data_dir {
         let mut table = toml::Table::new();
@@ -158,14 +140,15 @@ fn check_key(key: &str, allowed: &[&str], origin: impl FnOnce() -> String) -> Re
 }
 
 fn check_sweep_axis(axis: &str, origin: impl FnOnce() -> String) -> Result<()> {
-    if FIELDS.contains(&axis) && !SWEEPABLE.contains(&axis) {
+    let allowed = sweepable();
+    if FIELDS.contains(&axis) && !allowed.contains(&axis) {
         return Err(Error::InvalidValue {
             origin: origin(),
             key: format!("sweep.{axis}"),
-            message: format!("`{axis}` cannot be swept; sweepable keys: {}", SWEEPABLE.join(", ")),
+            message: format!("`{axis}` cannot be swept; sweepable keys: {}", allowed.join(", ")),
         });
     }
-    check_key(axis, SWEEPABLE, origin).map_err(|e| match e {
+    check_key(axis, &allowed, origin).map_err(|e| match e {
         Error::UnknownKey { origin, key, suggestion, allowed } => Error::UnknownKey {
             origin,
             key: format!("sweep.{key}"),

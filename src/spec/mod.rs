@@ -103,25 +103,13 @@ pub const FIELDS: &[&str] = &[
     "sweep",
 ];
 
-/// Keys a sweep may vary: everything that changes what a trial computes.
-pub const SWEEPABLE: &[&str] = &[
-    "model",
-    "dataset",
-    "backend",
-    "device",
-    "epochs",
-    "batch_size",
-    "lr",
-    "optimizer",
-    "momentum",
-    "weight_decay",
-    "seed",
-    "hidden",
-    "mean",
-    "std",
-    "limit_train",
-    "limit_test",
-];
+/// Keys a sweep cannot vary: they name or place the run, they do not change what a trial computes.
+const NOT_SWEPT: &[&str] = &["name", "data_dir", "mirror", "sweep"];
+
+/// Keys a sweep may vary.
+pub fn sweepable() -> Vec<&'static str> {
+    FIELDS.iter().copied().filter(|k| !NOT_SWEPT.contains(k)).collect()
+}
 
 macro_rules! names {
     ($(#[$doc:meta])* $ty:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
@@ -134,6 +122,15 @@ macro_rules! names {
             pub const ALL: &[$ty] = &[$($ty::$variant),+];
             pub fn as_str(self) -> &'static str {
                 match self { $($ty::$variant => $text),+ }
+            }
+        }
+        impl std::str::FromStr for $ty {
+            type Err = String;
+            fn from_str(name: &str) -> Result<Self, String> {
+                $ty::ALL.iter().copied().find(|v| v.as_str() == name).ok_or_else(|| {
+                    let allowed: Vec<&str> = $ty::ALL.iter().map(|v| v.as_str()).collect();
+                    format!("unknown value \"{name}\"; allowed: {}", allowed.join(", "))
+                })
             }
         }
         impl fmt::Display for $ty {
@@ -275,7 +272,7 @@ mod tests {
         let mut expected = FIELDS.to_vec();
         expected.sort();
         assert_eq!(keys, expected);
-        assert!(SWEEPABLE.iter().all(|k| FIELDS.contains(k)));
+        assert_eq!(sweepable().len(), FIELDS.len() - NOT_SWEPT.len());
     }
 
     #[test]
