@@ -14,3 +14,11 @@ pub mod spec;
 pub mod train;
 
 pub use error::{Error, Result};
+
+/// Burn's CPU backends seed one process-wide RNG: tests that create weights take this lock so
+/// that a seeded test never sees another test's draws in between.
+#[cfg(test)]
+pub(crate) fn burn_rng_lock() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}

@@ -48,6 +48,7 @@ pub fn run(args: RunArgs) -> Result<()> {
     let run_dir = RunDir::create(&args.runs_dir, &spec.name, chrono::Utc::now())?;
     let mut manifest = Manifest::new(devices, trials.len());
     let mut gpu_indices: Vec<u32> = trials.iter().filter(|t| t.spec.backend == BackendName::Cuda).map(|t| t.spec.device).collect();
+    gpu_indices.sort_unstable();
     gpu_indices.dedup();
     manifest.gpus = gpu_indices.into_iter().filter_map(backend::gpu_info).collect();
     run_dir.write("spec.toml", spec_toml(&spec).as_bytes())?;
@@ -57,6 +58,7 @@ pub fn run(args: RunArgs) -> Result<()> {
     }
 
     let mut summaries: Vec<TrialSummary> = trials.iter().map(TrialSummary::pending).collect();
+    run_dir.write(summary::FILE, summary::to_csv(&summaries).as_bytes())?;
     for (i, trial) in trials.iter().enumerate() {
         let data = &datasets[&data_key(&trial.spec)];
         summaries[i] = run_trial(trial, data, &run_dir, &mut manifest, args.quiet)?;

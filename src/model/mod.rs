@@ -57,6 +57,7 @@ mod tests {
 
     #[test]
     fn both_models_give_ten_logits_on_both_input_sizes() {
+        let _rng = crate::burn_rng_lock();
         let device = Device::flex();
         for model in [ModelKind::Nn, ModelKind::Cnn] {
             for shape in shapes() {
@@ -70,6 +71,7 @@ mod tests {
 
     #[test]
     fn parameter_counts_match_the_pytorch_reference() {
+        let _rng = crate::burn_rng_lock();
         let device = Device::flex();
         let [mnist, cifar] = shapes();
         let count = |model, shape| Model::new(&Spec { model, ..Spec::default() }, shape, &device).unwrap().num_params();
@@ -84,6 +86,7 @@ mod tests {
 
     #[test]
     fn cnn_refuses_images_too_small_for_two_pools() {
+        let _rng = crate::burn_rng_lock();
         let spec = Spec::default();
         let tiny = ImageShape { channels: 1, height: 8, width: 8 };
         assert!(Model::new(&spec, tiny, &Device::flex()).unwrap_err().contains("8x8"));

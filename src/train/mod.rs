@@ -253,8 +253,54 @@ mod tests {
     use crate::data::ImageShape;
     use crate::spec::ModelKind;
 
+    /// Remembers the deterministic part of every epoch's metrics.
+    #[derive(Default)]
+    struct Record(Vec<(u32, f64, f64, f64, f64)>);
+
+    impl Observer for Record {
+        fn epoch_started(&mut self, _: u32, _: usize) {}
+        fn batch_done(&mut self, _: usize) {}
+        fn epoch_done(&mut self, m: &EpochMetrics, _: &Model) -> crate::Result<()> {
+            self.0.push((m.epoch, m.train_loss, m.train_acc, m.test_loss, m.test_acc));
+            Ok(())
+        }
+    }
+
+    fn synthetic(n: usize) -> Dataset {
+        let shape = ImageShape { channels: 1, height: 12, width: 12 };
+        let split = |salt: usize| Split {
+            images: (0..n * shape.pixels()).map(|i| ((i * 31 + salt) % 251) as u8).collect(),
+            labels: (0..n).map(|i| (i % 10) as u8).collect(),
+        };
+        Dataset { name: crate::spec::DatasetName::Mnist, shape, train: split(0), test: split(7), classes: vec![] }
+    }
+
+    #[test]
+    fn device_resident_batches_and_warm_up_change_nothing() {
+        let _rng = crate::burn_rng_lock();
+        let dataset = synthetic(90);
+        let spec = Spec { model: ModelKind::Cnn, epochs: 2, batch_size: 20, lr: 0.05, ..Spec::default() };
+        let device = Device::flex();
+        let run = |resident: bool, warm: bool| {
+            let mut data = TrialData::new(&dataset, &spec);
+            data.resident = resident;
+            if warm {
+                assert!(warm_up(&spec, &data, &device).unwrap() > 0.0);
+            }
+            let mut record = Record::default();
+            fit(&spec, &data, &device, &mut record).unwrap();
+            record.0
+        };
+        let host = run(false, false);
+        assert_eq!(host.len(), 2);
+        assert_eq!(run(false, false), host, "same process, same seed, same metrics");
+        assert_eq!(run(true, false), host, "slicing batches on the device = assembling them on the host");
+        assert_eq!(run(false, true), host, "the warm-up does not disturb the seeded run");
+    }
+
     #[test]
     fn a_few_steps_on_a_fixed_batch_lower_the_loss() {
+        let _rng = crate::burn_rng_lock();
         for (model, shape) in [
             (ModelKind::Nn, ImageShape { channels: 1, height: 28, width: 28 }),
             (ModelKind::Cnn, ImageShape { channels: 3, height: 32, width: 32 }),
