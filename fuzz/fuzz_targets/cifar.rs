@@ -5,7 +5,7 @@
 mod parsers;
 
 use libfuzzer_sys::fuzz_target;
-use parsers::data::cifar;
+use parsers::cifar;
 
 fuzz_target!(|bytes: &[u8]| {
     let (mut pixels, mut labels) = (Vec::new(), Vec::new());

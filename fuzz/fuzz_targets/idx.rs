@@ -4,7 +4,7 @@
 mod parsers;
 
 use libfuzzer_sys::fuzz_target;
-use parsers::data::idx;
+use parsers::idx;
 
 fuzz_target!(|bytes: &[u8]| {
     if let Ok(images) = idx::parse_images(bytes) {
