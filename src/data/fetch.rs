@@ -100,7 +100,6 @@ pub fn ensure(name: DatasetName, root: &Path, options: &FetchOptions) -> Result<
             files: listing,
         });
     }
-    std::fs::create_dir_all(&dir).map_err(Error::io(&dir))?;
     for file in missing {
         download(file, &mirrors, &dir, options.quiet).map_err(|message| Error::Download {
             file: file.name.to_string(),
@@ -118,7 +117,12 @@ fn download(file: &RemoteFile, mirrors: &[String], dir: &Path, quiet: bool) -> R
     for mirror in mirrors {
         let url = format!("{}/{}", mirror.trim_end_matches('/'), file.name);
         match fetch_verified(&url, file, quiet) {
-            Ok(bytes) => return write_atomically(&dir.join(file.name), &bytes).map_err(|e| format!("{}: {e}", dir.display())),
+            Ok(bytes) => {
+                // The folder appears only once there is a verified file to put in it.
+                return std::fs::create_dir_all(dir)
+                    .and_then(|()| write_atomically(&dir.join(file.name), &bytes))
+                    .map_err(|e| format!("{}: {e}", dir.display()));
+            }
             Err(why) => failures.push(format!("  {url}: {why}")),
         }
     }
@@ -297,6 +301,9 @@ mod tests {
         let err = ensure(DatasetName::Mnist, root.path(), &options("http://127.0.0.1:9/")).unwrap_err().to_string();
         assert!(err.contains("every mirror failed") && err.contains("127.0.0.1:9"), "{err}");
         assert_eq!(listing(root.path()).len(), 3);
+        let empty = tempfile::tempdir().unwrap();
+        assert!(ensure(DatasetName::Cifar10, empty.path(), &options(&base)).is_err());
+        assert!(!empty.path().join("cifar10").exists(), "a failed download leaves no folder behind");
     }
 
     #[test]
