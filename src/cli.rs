@@ -28,6 +28,8 @@ pub enum Command {
     Report(ReportArgs),
     /// Test loss, accuracy and confusion matrix of a trial's checkpoint.
     Eval(EvalArgs),
+    /// Write a trial's weights for PyTorch (safetensors, nn.Conv2d/nn.Linear layouts).
+    Export(ExportArgs),
     /// Time the runner's hot paths: data loading, batch assembly, train step and evaluation per backend.
     Bench(BenchArgs),
 }
@@ -55,6 +57,26 @@ pub struct EvalArgs {
     pub out: Option<PathBuf>,
 }
 
+
+#[derive(Debug, Clone, Args)]
+pub struct ExportArgs {
+    /// A trial folder (uses checkpoints/last.bpk) or a checkpoint file in one.
+    #[arg(value_name = "CHECKPOINT|TRIAL")]
+    pub target: PathBuf,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ExportFormat::Safetensors)]
+    pub format: ExportFormat,
+
+    /// Output file (default: model.safetensors in the trial folder).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    Safetensors,
+}
 
 #[derive(Debug, Clone, Args)]
 pub struct BenchArgs {

@@ -119,6 +119,26 @@ fn a_short_run_writes_every_file() {
     assert_eq!(total, 300, "one count per test image");
     runner(&run_dir).arg("eval").arg(&run_dir).assert().code(2).stderr(predicates::str::contains("not a trial folder"));
 
+    // `runner export` writes the weights under PyTorch's names and layouts.
+    runner(&run_dir).arg("export").arg(&trial).assert().success();
+    let bytes = std::fs::read(trial.join("model.safetensors")).unwrap();
+    let tensors = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let mut shapes: Vec<(String, Vec<usize>)> = tensors.tensors().into_iter().map(|(n, v)| (n, v.shape().to_vec())).collect();
+    shapes.sort();
+    assert_eq!(
+        shapes,
+        [
+            ("conv1.bias".to_string(), vec![32]),
+            ("conv1.weight".to_string(), vec![32, 1, 3, 3]),
+            ("conv2.bias".to_string(), vec![64]),
+            ("conv2.weight".to_string(), vec![64, 32, 3, 3]),
+            ("fc1.bias".to_string(), vec![128]),
+            ("fc1.weight".to_string(), vec![128, 1600]),
+            ("fc2.bias".to_string(), vec![10]),
+            ("fc2.weight".to_string(), vec![10, 128]),
+        ]
+    );
+
     // A checkpoint of a CNN does not load into an NN.
     let nn = Spec { model: runner::spec::ModelKind::Nn, ..recorded.clone() };
     let fresh_nn = runner::model::Model::new(&nn, dataset.shape, &device).unwrap();

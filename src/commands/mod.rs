@@ -2,8 +2,10 @@
 
 mod bench;
 mod eval;
+mod export;
 mod report;
 mod run;
+mod trial;
 
 use crate::cli::{Cli, Command};
 use crate::error::Result;
@@ -13,6 +15,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Some(Command::Run(args)) => run::run(args),
         Some(Command::Report(args)) => report::report(args),
         Some(Command::Eval(args)) => eval::eval(args),
+        Some(Command::Export(args)) => export::export(args),
         Some(Command::Bench(args)) => bench::bench(args),
         None => run::run(cli.run),
     }

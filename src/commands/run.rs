@@ -119,6 +119,11 @@ fn load_datasets(trials: &[Trial], args: &RunArgs) -> Result<HashMap<DataKey, Re
     {
         return Err(error);
     }
+    for ((dataset, _), result) in &loaded {
+        if let Err(message) = result {
+            eprintln!("warning: the {dataset} trials will fail: {message}");
+        }
+    }
     Ok(loaded)
 }
 

@@ -30,3 +30,11 @@ impl Mlp {
         x
     }
 }
+
+#[cfg(test)]
+impl Mlp {
+    /// The first layer's weight as Burn stores it ([inputs, outputs], row-major).
+    pub fn first_weight(&self) -> Vec<f32> {
+        self.layers[0].weight.val().into_data().try_to_vec::<f32>().unwrap()
+    }
+}

@@ -2,6 +2,7 @@
 //! one folder per trial. Every file is either appended row by row or replaced atomically.
 
 pub mod checkpoint;
+pub mod export;
 pub mod manifest;
 pub mod metrics;
 pub mod summary;

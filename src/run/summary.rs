@@ -95,7 +95,8 @@ pub fn table(trials: &[TrialSummary]) -> (Vec<String>, Vec<Vec<String>>) {
             row.push(last.map(|e| format!("{:.4}", e.test_loss)).unwrap_or_default());
             row.push(if t.epochs.is_empty() { String::new() } else { format!("{:.1}", t.train_seconds()) });
             row.push(t.status.as_str().into());
-            row.push(t.reason.clone());
+            // One line per cell: the full reason was printed when it happened.
+            row.push(t.reason.lines().next().unwrap_or_default().to_string());
             row
         })
         .collect();

@@ -1,0 +1,37 @@
+"""Loads a `runner export` file into the seed's PyTorch model and prints its test accuracy.
+
+    runner export runs/<run>/trials/<trial>            # writes model.safetensors there
+    python scripts/check_export.py runs/<run>/trials/<trial>/model.safetensors --model cnn \\
+        --data data/mnist
+
+The accuracy must match `runner eval` on the same trial (same data, same normalization).
+"""
+import argparse
+import os
+import sys
+
+import torch
+from safetensors.torch import load_file
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "bench"))
+from reference import CNNModel, NNModel, load  # noqa: E402
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("weights")
+    parser.add_argument("--model", choices=["nn", "cnn"], required=True)
+    parser.add_argument("--data", default="data/mnist")
+    args = parser.parse_args()
+    model = NNModel() if args.model == "nn" else CNNModel()
+    model.load_state_dict(load_file(args.weights), strict=True)
+    model.eval()
+    test = load(args.data, "test")
+    with torch.no_grad():
+        x, y = test.tensors
+        correct = sum((model(x[i:i + 1000]).argmax(1) == y[i:i + 1000]).sum().item() for i in range(0, len(y), 1000))
+    print(f"PyTorch {type(model).__name__} with {args.weights}: test accuracy {100 * correct / len(y):.2f}%")
+
+
+if __name__ == "__main__":
+    main()

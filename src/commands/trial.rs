@@ -1,0 +1,64 @@
+//! A trial folder of a run, as `eval` and `export` open it: its spec and a checkpoint.
+
+use std::path::{Path, PathBuf};
+
+use burn::prelude::Device;
+
+use crate::data::ImageShape;
+use crate::error::{Error, Result};
+use crate::model::Model;
+use crate::run::checkpoint;
+use crate::spec::Spec;
+
+pub struct TrialFolder {
+    pub dir: PathBuf,
+    pub checkpoint: PathBuf,
+    pub spec: Spec,
+}
+
+impl TrialFolder {
+    /// A trial folder (its last checkpoint) or a checkpoint file inside one.
+    pub fn open(target: &Path) -> Result<TrialFolder> {
+        let (dir, checkpoint) = locate(target)?;
+        let spec_path = dir.join("spec.toml");
+        let text = std::fs::read_to_string(&spec_path).map_err(|_| not_a_trial(target))?;
+        let spec: Spec = toml::from_str(&text).map_err(|e| Error::InvalidValue {
+            origin: spec_path.display().to_string(),
+            key: "spec".into(),
+            message: e.message().to_string(),
+        })?;
+        Ok(TrialFolder { dir, checkpoint, spec })
+    }
+}
+
+/// The trial's model with the checkpoint's weights.
+pub fn load_model(spec: &Spec, shape: ImageShape, checkpoint: &Path, device: &Device) -> Result<Model> {
+    let fresh = Model::new(spec, shape, device).map_err(Error::Checkpoint)?;
+    checkpoint::load(fresh, checkpoint)
+}
+
+/// A trial folder (its last checkpoint) or a checkpoint file inside one.
+fn locate(target: &Path) -> Result<(PathBuf, PathBuf)> {
+    if target.is_dir() {
+        let checkpoint = checkpoint::path(target, "last");
+        if !checkpoint.is_file() {
+            return Err(not_a_trial(target));
+        }
+        return Ok((target.to_path_buf(), checkpoint));
+    }
+    let trial = target.parent().and_then(Path::parent).filter(|t| t.join("spec.toml").is_file());
+    match trial {
+        Some(trial) if target.is_file() => Ok((trial.to_path_buf(), target.to_path_buf())),
+        _ => Err(not_a_trial(target)),
+    }
+}
+
+fn not_a_trial(target: &Path) -> Error {
+    Error::InvalidValue {
+        origin: target.display().to_string(),
+        key: "checkpoint".into(),
+        message: "not a trial folder (runs/<run>/trials/<trial>/ with spec.toml and checkpoints/last.bpk) \
+                  nor a checkpoint file inside one"
+            .into(),
+    }
+}
