@@ -89,6 +89,9 @@ fn load_idx(name: DatasetName, dir: &Path) -> Result<Dataset> {
                 format!("holds {} labels but {} holds {} images", labels.len(), images_path.display(), images.count()),
             ));
         }
+        if labels.is_empty() {
+            return Err(format_error(&labels_path, "holds no images: nothing to train or test on".into()));
+        }
         let shape = ImageShape { channels: 1, height: images.rows, width: images.cols };
         Ok((Split { images: images.pixels, labels }, shape))
     };
@@ -309,6 +312,11 @@ mod tests {
         // Wrong dimensions between splits.
         write(&dir.join("t10k-images-idx3-ubyte.gz"), &gz(&idx::tests::images(20, 14, 14, |_| 3)));
         check("train images are 28x28 but test images are 14x14", "mnist");
+
+        // No images at all.
+        write(&dir.join("t10k-images-idx3-ubyte.gz"), &gz(&idx::tests::images(0, 28, 28, |_| 3)));
+        write(&dir.join("t10k-labels-idx1-ubyte.gz"), &gz(&idx::tests::labels(&[])));
+        check("holds no images", "t10k-labels-idx1-ubyte.gz");
 
         // A directory where a file should be.
         std::fs::remove_file(dir.join("t10k-images-idx3-ubyte.gz")).unwrap();
