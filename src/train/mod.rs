@@ -5,7 +5,7 @@ mod optim;
 use std::time::Instant;
 
 use burn::optim::GradientsParams;
-use burn::nn::loss::{CrossEntropyLoss, CrossEntropyLossConfig};
+use burn::nn::loss::CrossEntropyLossConfig;
 use burn::prelude::*;
 
 use crate::data::batch::{HostBatch, Normalizer, epoch_order};
@@ -87,6 +87,7 @@ pub fn fit(spec: &Spec, data: &TrialData, device: &Device, observer: &mut dyn Ob
     let mut optim = optimizer(spec);
     let loss_fn = CrossEntropyLossConfig::new().init(&train_device);
     let mut train_batches = Batches::new(&data.dataset.train, data.train_len, data, device, data.resident);
+    let mut test_batches = Batches::new(&data.dataset.test, data.test_len, data, device, data.resident);
 
     for epoch in 1..=spec.epochs {
         let started = Instant::now();
@@ -112,7 +113,7 @@ pub fn fit(spec: &Spec, data: &TrialData, device: &Device, observer: &mut dyn Ob
             return Err(TrainError::Diverged { epoch, value: train_loss, lr: spec.lr });
         }
 
-        let (test_loss, test_acc) = evaluate(&model.valid(), &data.dataset.test, data.test_len, data, device);
+        let (test_loss, test_acc) = evaluate_batches(&model.valid(), &mut test_batches, data.test_len, data, device);
         let metrics = EpochMetrics {
             epoch,
             train_loss,
@@ -154,15 +155,20 @@ pub fn warm_up(spec: &Spec, data: &TrialData, device: &Device) -> Result<f64, Tr
 
 /// Mean cross-entropy and accuracy of `model` (without autodiff) on the first `len` images of `split`.
 pub fn evaluate(model: &Model, split: &Split, len: usize, data: &TrialData, device: &Device) -> (f64, f64) {
-    let loss_fn = CrossEntropyLossConfig::new().init(device);
     let mut batches = Batches::new(split, len, data, device, data.resident);
+    evaluate_batches(model, &mut batches, len, data, device)
+}
+
+/// [`evaluate`] on batches already prepared (a GPU keeps the test set resident across epochs).
+fn evaluate_batches(model: &Model, batches: &mut Batches, len: usize, data: &TrialData, device: &Device) -> (f64, f64) {
+    let loss_fn = CrossEntropyLossConfig::new().init(device);
     let mut loss_sum = Tensor::<1>::zeros([1], device);
     let mut correct = Tensor::<1, Int>::zeros([1], device);
     for start in (0..len).step_by(EVAL_BATCH) {
         let end = (start + EVAL_BATCH).min(len);
         let (images, labels) = batches.range(start..end, data, device);
         let logits = model.forward(images);
-        loss_sum = loss_sum + batch_loss(&loss_fn, logits.clone(), labels.clone()) * (end - start) as f32;
+        loss_sum = loss_sum + loss_fn.forward(logits.clone(), labels.clone()) * (end - start) as f32;
         correct = correct + count_correct(logits, labels);
     }
     let loss = loss_sum.into_scalar::<f32>() as f64 / len as f64;
@@ -183,9 +189,6 @@ pub fn predict(model: &Model, split: &Split, len: usize, data: &TrialData, devic
     out
 }
 
-fn batch_loss(loss_fn: &CrossEntropyLoss, logits: Tensor<2>, labels: Tensor<1, Int>) -> Tensor<1> {
-    loss_fn.forward(logits, labels)
-}
 
 /// Where batches come from: assembled on the host for each batch (CPU backends: the tensor is
 /// the host memory), or sliced from a copy of the split kept on the device (GPUs: no host work
