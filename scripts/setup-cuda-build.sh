@@ -34,13 +34,16 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 data_home="${RUNNER_LLVM_HOME:-$root/target/llvm-home}"
 prefix="$data_home/tracel/tracel-llvm-$bundle_version"
 mkdir -p "$prefix/bin"
-ln -sfn "$llvm/include" "$prefix/include"
-ln -sfn "$llvm/lib" "$prefix/lib"
+[ -e "$prefix/include" ] || ln -s "$llvm/include" "$prefix/include"
+[ -e "$prefix/lib" ] || ln -s "$llvm/lib" "$prefix/lib"
 # Debian's llvm-config names libz3 by its full path; the bundler wants plain -l names.
-cat >"$prefix/bin/llvm-config" <<WRAPPER
-#!/bin/sh
-"$llvm/bin/llvm-config" "\$@" | sed -e 's#[^ ]*/libz3\.so[^ ]*#-lz3#g'
-WRAPPER
-chmod +x "$prefix/bin/llvm-config"
-touch "$prefix/.tracel-llvm-installed"
+wrapper="#!/bin/sh
+\"$llvm/bin/llvm-config\" \"\$@\" | sed -e 's#[^ ]*/libz3\\.so[^ ]*#-lz3#g'"
+if [ "$(cat "$prefix/bin/llvm-config" 2>/dev/null)" != "$wrapper" ]; then
+  printf '%s\n' "$wrapper" >"$prefix/bin/llvm-config"
+  chmod +x "$prefix/bin/llvm-config"
+fi
+# The bundler's build script reruns when this marker changes, and everything built on LLVM
+# with it: create it once, never touch it again.
+[ -e "$prefix/.tracel-llvm-installed" ] || touch "$prefix/.tracel-llvm-installed"
 echo "$data_home"
