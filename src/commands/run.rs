@@ -230,7 +230,7 @@ impl Observer for TrialFiles {
         let last = checkpoint::path(&self.dir, "last");
         checkpoint::save(model, &last)?;
         if self.epochs.iter().all(|e| metrics.test_acc > e.test_acc) {
-            checkpoint::save(model, &checkpoint::path(&self.dir, "best"))?;
+            checkpoint::copy(&last, &checkpoint::path(&self.dir, "best"))?;
         }
         self.epochs.push(metrics.clone());
         if !self.quiet {

@@ -30,6 +30,17 @@ pub fn save(model: &Model, path: &Path) -> Result<()> {
     result
 }
 
+/// Copies a written checkpoint to `to` (temp file + rename): the same bytes, without reading the
+/// weights off the device a second time.
+pub fn copy(from: &Path, to: &Path) -> Result<()> {
+    let tmp = temp_path(to);
+    let result = std::fs::copy(from, &tmp).and_then(|_| std::fs::rename(&tmp, to)).map_err(Error::io(to));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
 /// Loads weights into `model` (built for the same spec and data set).
 pub fn load(model: Model, path: &Path) -> Result<Model> {
     let record = burn::store::ModuleRecord::load(path)
