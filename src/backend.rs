@@ -89,7 +89,7 @@ mod tests {
 }
 
 /// GPU name, driver and CUDA versions as `nvidia-smi` reports them, for the manifest.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct GpuInfo {
     pub name: String,
     pub driver_version: String,

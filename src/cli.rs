@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand};
 /// RUNNER_<KEY> environment variables < --set KEY=VALUE.
 #[derive(Debug, Parser)]
 #[command(name = "runner", version, args_conflicts_with_subcommands = true)]
-#[command(after_help = "Examples:\n  runner configs/mnist_cnn.toml\n  runner configs/nn_vs_cnn.toml --dry-run\n  runner configs/mnist_nn.toml --set lr=0.1 --set 'sweep.seed=[1,2,3]'")]
+#[command(after_help = "Examples:\n  runner configs/mnist_cnn.toml\n  runner configs/nn_vs_cnn.toml --dry-run\n  runner configs/mnist_nn.toml --set lr=0.1 --set 'sweep.seed=[1,2,3]'\n  runner resume runs/2026-11-28T17-05-12Z_mnist_cnn\n  runner report runs/2026-11-28T17-05-12Z_mnist_cnn")]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -24,14 +24,43 @@ pub struct Cli {
 pub enum Command {
     /// Run the experiment (or sweep) a spec file describes (the default command).
     Run(RunArgs),
+    /// Continue an interrupted run: skip finished trials, restart cut-off ones from their last epoch.
+    Resume(ResumeArgs),
     /// Write report.md, report.csv and SVG plots (NN vs CNN per data set) from run folders.
     Report(ReportArgs),
     /// Test loss, accuracy and confusion matrix of a trial's checkpoint.
     Eval(EvalArgs),
+    /// Classify image files (PNG, JPEG) with a trial's model: class and top-3 probabilities.
+    Predict(PredictArgs),
     /// Write a trial's weights for PyTorch (safetensors, nn.Conv2d/nn.Linear layouts).
     Export(ExportArgs),
     /// Time the runner's hot paths: data loading, batch assembly, train step and evaluation per backend.
     Bench(BenchArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ResumeArgs {
+    /// The run folder to continue (runs/<timestamp>_<name>).
+    #[arg(value_name = "RUN")]
+    pub run: PathBuf,
+
+    #[command(flatten)]
+    pub train: TrainArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PredictArgs {
+    /// A trial folder (uses checkpoints/last.bpk) or a checkpoint file in one.
+    #[arg(value_name = "CHECKPOINT|TRIAL")]
+    pub target: PathBuf,
+
+    /// Images to classify (PNG or JPEG, any size: they are converted to the data set's shape).
+    #[arg(value_name = "IMAGE", required = true)]
+    pub images: Vec<PathBuf>,
+
+    /// How many of the most likely classes to print.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(1..=10))]
+    pub top: u8,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -115,9 +144,9 @@ pub struct RunArgs {
     #[arg(value_name = "SPEC")]
     pub spec: Option<PathBuf>,
 
-    /// Override a spec key, e.g. --set lr=0.1 or --set 'sweep.model=["nn","cnn"]'. Repeatable.
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    pub sets: Vec<String>,
+    /// Continue an interrupted run folder instead (same as `runner resume RUN`).
+    #[arg(long, value_name = "RUN", conflicts_with_all = ["spec", "dry_run", "runs_dir"])]
+    pub resume: Option<PathBuf>,
 
     /// Print the trials (every resolved field) and exit without training or writing anything.
     #[arg(long)]
@@ -126,6 +155,18 @@ pub struct RunArgs {
     /// Where run folders are created.
     #[arg(long, value_name = "DIR", default_value = "runs")]
     pub runs_dir: PathBuf,
+
+    #[command(flatten)]
+    pub train: TrainArgs,
+}
+
+/// What a run and a resumed run share.
+#[derive(Debug, Clone, Args)]
+pub struct TrainArgs {
+    /// Override a spec key, e.g. --set lr=0.1 or --set 'sweep.model=["nn","cnn"]'. Repeatable.
+    /// A resumed run refuses overrides that would change a trial it has started.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
 
     /// Root of the data sets (mnist/, fashion-mnist/, cifar10/); overrides RUNNER_DATA_DIR and data_dir.
     #[arg(long, value_name = "DIR")]

@@ -73,6 +73,12 @@ pub enum Error {
     #[error("{0}")]
     Checkpoint(String),
 
+    #[error("{0}")]
+    RunLocked(String),
+
+    #[error("interrupted: {trial} stopped in epoch {epoch}; finished epochs are saved.\n  Resume with: runner resume {}", run_dir.display())]
+    Interrupted { trial: String, epoch: u32, run_dir: PathBuf },
+
     #[error("{failed} of {total} trials failed; see summary.csv in {run_dir}")]
     TrialsFailed {
         failed: usize,
@@ -86,6 +92,7 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Io { .. } | Error::Checkpoint(_) | Error::TrialsFailed { .. } => 1,
+            Error::Interrupted { .. } => crate::interrupt::EXIT_CODE,
             _ => 2,
         }
     }

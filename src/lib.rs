@@ -7,6 +7,8 @@ pub mod cli;
 pub mod commands;
 pub mod data;
 pub mod error;
+pub mod failpoint;
+pub mod interrupt;
 pub mod model;
 pub mod report;
 pub mod run;

@@ -5,6 +5,7 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::{runner, shared_data, tree};
+use predicates::prelude::*;
 use runner::data::{self, FetchOptions};
 use runner::spec::{DatasetName, Spec};
 
@@ -138,6 +139,47 @@ fn a_short_run_writes_every_file() {
             ("fc2.weight".to_string(), vec![10, 128]),
         ]
     );
+
+    // `runner predict` on PNGs of real MNIST test images gives the model's own predictions.
+    let predicted = runner::train::predict(&model, &dataset.test, 8, &trial_data, &device);
+    let mut pngs = Vec::new();
+    for i in 0..8 {
+        let pixels = dataset.test.images[i * 784..(i + 1) * 784].to_vec();
+        let path = run_dir.join(format!("test{i}.png"));
+        image::GrayImage::from_raw(28, 28, pixels).unwrap().save(&path).unwrap();
+        pngs.push(path);
+    }
+    assert_eq!(dataset.test.labels[0], 7);
+    assert_eq!(predicted[0], 7, "the first test image, a 7, is classified right");
+    // The same 7 as a 56x56 RGB JPEG: converted to 28x28 grayscale on the way in.
+    let big = image::imageops::resize(
+        &image::GrayImage::from_raw(28, 28, dataset.test.images[..784].to_vec()).unwrap(),
+        56,
+        56,
+        image::imageops::FilterType::Nearest,
+    );
+    let jpeg = run_dir.join("seven.jpg");
+    image::DynamicImage::ImageLuma8(big).to_rgb8().save(&jpeg).unwrap();
+    let output = runner(&run_dir).arg("predict").arg(&trial).args(&pngs).arg(&jpeg).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 9, "{stdout}");
+    for (i, line) in lines[..8].iter().enumerate() {
+        let class = line.split(": ").nth(1).unwrap().split(' ').next().unwrap();
+        assert_eq!(class, predicted[i].to_string(), "{line}");
+        assert_eq!(line.matches('%').count(), 3, "top-3 probabilities: {line}");
+    }
+    assert!(lines[8].contains("seven.jpg: 7 "), "{}", lines[8]);
+    std::fs::write(run_dir.join("broken.png"), "not an image").unwrap();
+    runner(&run_dir)
+        .arg("predict")
+        .arg(&trial)
+        .arg(run_dir.join("broken.png"))
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("broken.png").and(predicates::str::contains("not a readable PNG or JPEG")));
+    runner(&run_dir).arg("predict").arg(&run_dir).arg(&pngs[0]).assert().code(2).stderr(predicates::str::contains("not a trial folder"));
 
     // A checkpoint of a CNN does not load into an NN.
     let nn = Spec { model: runner::spec::ModelKind::Nn, ..recorded.clone() };

@@ -3,6 +3,7 @@
 mod bench;
 mod eval;
 mod export;
+mod predict;
 mod report;
 mod run;
 mod trial;
@@ -13,6 +14,8 @@ use crate::error::Result;
 pub fn dispatch(cli: Cli) -> Result<()> {
     match cli.command {
         Some(Command::Run(args)) => run::run(args),
+        Some(Command::Resume(args)) => run::resume(args),
+        Some(Command::Predict(args)) => predict::predict(args),
         Some(Command::Report(args)) => report::report(args),
         Some(Command::Eval(args)) => eval::eval(args),
         Some(Command::Export(args)) => export::export(args),

@@ -1,25 +1,31 @@
-//! `runner SPEC`: load the spec, check everything a user could get wrong, then train each trial
-//! and write its files as it goes.
+//! `runner SPEC` and `runner resume RUN`: check everything a user could get wrong, then train
+//! each trial and write its files as it goes.
 
 use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use burn::optim::ModuleOptimizer;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::cli::RunArgs;
+use crate::cli::{ResumeArgs, RunArgs, TrainArgs};
 use crate::data::{self, Dataset, FetchOptions};
 use crate::error::{Error, Result};
 use crate::model::Model;
-use crate::report;
+use crate::run::lock::RunLock;
+use crate::run::manifest::Resumed;
+use crate::run::resume::{self, Progress};
 use crate::run::summary::{self, Status, TrialSummary};
 use crate::run::{Manifest, RunDir, checkpoint, manifest, metrics::MetricsWriter, spec_toml, write_file};
 use crate::spec::{self, BackendName, DatasetName, FIELDS, Overrides, Spec, Trial};
-use crate::train::{self, EpochMetrics, Observer, TrainError, TrialData};
-use crate::backend;
+use crate::train::{self, EpochMetrics, Observer, TrainError, TrainState, TrialData};
+use crate::{backend, failpoint, interrupt, report};
 
 pub fn run(args: RunArgs) -> Result<()> {
+    if let Some(run_dir) = args.resume {
+        return resume(ResumeArgs { run: run_dir, train: args.train });
+    }
     let Some(spec_path) = &args.spec else {
         return Err(Error::InvalidValue {
             origin: "command line".into(),
@@ -27,46 +33,167 @@ pub fn run(args: RunArgs) -> Result<()> {
             message: "give a spec file, e.g. `runner configs/mnist_cnn.toml` (see `runner --help`)".into(),
         });
     };
-    let overrides = Overrides { sets: args.sets.clone(), data_dir: args.data_dir.clone() };
-    let (spec, trials) = spec::load(spec_path, &overrides)?;
+    let (spec, trials) = spec::load(spec_path, &overrides(&args.train))?;
     if args.dry_run {
         print!("{}", trial_table(&trials));
         return Ok(());
     }
 
     // Everything that can be wrong with the input is found before anything is written.
+    let devices = check_devices(&trials)?;
+    let datasets = load_datasets(&trials, &args.train)?;
+
+    let run_dir = RunDir::create(&args.runs_dir, &spec.name, chrono::Utc::now())?;
+    let lock = RunLock::acquire(&run_dir.path)?;
+    let mut manifest = Manifest::new(devices, trials.len());
+    manifest.gpus = gpus(&trials);
+    run_dir.write("spec.toml", spec_toml(&spec).as_bytes())?;
+    run_dir.write("manifest.json", manifest.to_json().as_bytes())?;
+    if !args.train.quiet {
+        eprintln!("run folder: {}  ({} trial{})", run_dir.path.display(), trials.len(), plural(trials.len()));
+    }
+    let progress = trials.iter().map(|_| Progress::default()).collect();
+    execute(&run_dir, &trials, progress, &datasets, manifest, &args.train, lock)
+}
+
+/// `runner resume RUN` (or `runner --resume RUN`).
+pub fn resume(args: ResumeArgs) -> Result<()> {
+    let run_dir = RunDir::open(&args.run)?;
+    let lock = RunLock::acquire(&run_dir.path)?;
+    let spec_path = run_dir.path.join("spec.toml");
+    let (_, recorded) = spec::load(&spec_path, &Overrides::default())?;
+    let (spec, trials) = spec::load(&spec_path, &overrides(&args.train))?;
+    // The trial folder's spec.toml is what that trial ran with.
+    let recorded: Vec<Trial> = recorded
+        .into_iter()
+        .map(|mut trial| {
+            let path = run_dir.trial_dir(&trial).join("spec.toml");
+            if let Some(ran) = std::fs::read_to_string(path).ok().and_then(|t| toml::from_str(&t).ok()) {
+                trial.spec = ran;
+            }
+            trial
+        })
+        .collect();
+    let progress: Vec<Progress> = recorded.iter().map(|t| Progress::read(&run_dir.trial_dir(t))).collect();
+    resume::check_changes(&run_dir.path, &recorded, &trials, &progress)?;
+
+    let mut manifest = Manifest::read(&run_dir.path.join("manifest.json"))?;
+    let to_run: Vec<Trial> = trials.iter().zip(&progress).filter(|(t, p)| !p.is_done(&t.spec)).map(|(t, _)| t.clone()).collect();
+    let recorded_done = summary::read_statuses(&run_dir.path.join(summary::FILE)).iter().filter(|(_, s)| s == "done").count();
+    if to_run.is_empty() && manifest.finished_at.is_some() && recorded_done == trials.len() {
+        eprintln!("nothing to resume: all {} trial{} of {} are done", trials.len(), plural(trials.len()), run_dir.path.display());
+        return Ok(());
+    }
+    let devices = check_devices(&to_run)?;
+    let datasets = load_datasets(&to_run, &args.train)?;
+    for (trial, progress) in trials.iter().zip(&progress) {
+        resume::settle(&run_dir.trial_dir(trial), progress)?;
+    }
+    for device in devices {
+        if !manifest.devices.contains(&device) {
+            manifest.devices.push(device);
+        }
+    }
+    for gpu in gpus(&to_run) {
+        if !manifest.gpus.contains(&gpu) {
+            manifest.gpus.push(gpu);
+        }
+    }
+    manifest.resumed.push(Resumed::now());
+    manifest.finished_at = None;
+    run_dir.write("spec.toml", spec_toml(&spec).as_bytes())?;
+    run_dir.write("manifest.json", manifest.to_json().as_bytes())?;
+    if !args.train.quiet {
+        let started = progress.iter().filter(|p| !p.epochs.is_empty()).count();
+        eprintln!(
+            "resuming {}: {} of {} trial{} to run ({} already started)",
+            run_dir.path.display(),
+            to_run.len(),
+            trials.len(),
+            plural(trials.len()),
+            started.min(to_run.len())
+        );
+    }
+    execute(&run_dir, &trials, progress, &datasets, manifest, &args.train, lock)
+}
+
+fn overrides(args: &TrainArgs) -> Overrides {
+    Overrides { sets: args.sets.clone(), data_dir: args.data_dir.clone() }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+/// Checks every trial's backend and device; returns them described, deduplicated.
+fn check_devices(trials: &[Trial]) -> Result<Vec<String>> {
     let mut devices = Vec::new();
-    for trial in &trials {
+    for trial in trials {
         backend::device(trial.spec.backend, trial.spec.device)?;
         let described = backend::describe(trial.spec.backend, trial.spec.device);
         if !devices.contains(&described) {
             devices.push(described);
         }
     }
-    let datasets = load_datasets(&trials, &args)?;
+    Ok(devices)
+}
 
-    let run_dir = RunDir::create(&args.runs_dir, &spec.name, chrono::Utc::now())?;
-    let mut manifest = Manifest::new(devices, trials.len());
-    let mut gpu_indices: Vec<u32> = trials.iter().filter(|t| t.spec.backend == BackendName::Cuda).map(|t| t.spec.device).collect();
-    gpu_indices.sort_unstable();
-    gpu_indices.dedup();
-    manifest.gpus = gpu_indices.into_iter().filter_map(backend::gpu_info).collect();
-    run_dir.write("spec.toml", spec_toml(&spec).as_bytes())?;
-    run_dir.write("manifest.json", manifest.to_json().as_bytes())?;
-    if !args.quiet {
-        eprintln!("run folder: {}  ({} trial{})", run_dir.path.display(), trials.len(), if trials.len() == 1 { "" } else { "s" });
-    }
+fn gpus(trials: &[Trial]) -> Vec<backend::GpuInfo> {
+    let mut indices: Vec<u32> = trials.iter().filter(|t| t.spec.backend == BackendName::Cuda).map(|t| t.spec.device).collect();
+    indices.sort_unstable();
+    indices.dedup();
+    indices.into_iter().filter_map(backend::gpu_info).collect()
+}
 
-    let mut summaries: Vec<TrialSummary> = trials.iter().map(TrialSummary::pending).collect();
+/// Trains every trial not done yet, keeping summary.csv and manifest.json current, then writes
+/// the report. `progress` says how far each trial got in an earlier process.
+fn execute(
+    run_dir: &RunDir,
+    trials: &[Trial],
+    progress: Vec<Progress>,
+    datasets: &HashMap<DataKey, Result<Arc<Dataset>, String>>,
+    mut manifest: Manifest,
+    args: &TrainArgs,
+    lock: RunLock,
+) -> Result<()> {
+    interrupt::install();
+    let mut summaries: Vec<TrialSummary> = trials
+        .iter()
+        .zip(&progress)
+        .map(|(trial, p)| {
+            let mut summary = TrialSummary::pending(trial);
+            if p.is_done(&trial.spec) {
+                summary.status = Status::Done;
+                summary.epochs = p.epochs.clone();
+            }
+            summary
+        })
+        .collect();
     run_dir.write(summary::FILE, summary::to_csv(&summaries).as_bytes())?;
-    for (i, trial) in trials.iter().enumerate() {
+    for ((i, trial), progress) in trials.iter().enumerate().zip(progress) {
+        if summaries[i].status == Status::Done {
+            // A runner killed right after the last epoch may have left its state behind.
+            checkpoint::remove_stale(&run_dir.trial_dir(trial), None)?;
+            continue;
+        }
         let data = &datasets[&data_key(&trial.spec)];
-        summaries[i] = run_trial(trial, data, &run_dir, &mut manifest, args.quiet)?;
+        summaries[i] = run_trial(trial, data, progress, run_dir, &mut manifest, args.quiet)?;
         run_dir.write(summary::FILE, summary::to_csv(&summaries).as_bytes())?;
+        if summaries[i].status == Status::Interrupted {
+            run_dir.write("manifest.json", manifest.to_json().as_bytes())?;
+            drop(lock);
+            return Err(Error::Interrupted {
+                trial: trial.dir_name(),
+                epoch: summaries[i].epochs.len() as u32 + 1,
+                run_dir: run_dir.path.clone(),
+            });
+        }
+        failpoint::hit(|| format!("trial-done:{}", trial.dir_name()));
     }
 
     manifest.finished_at = Some(manifest::now());
     run_dir.write("manifest.json", manifest.to_json().as_bytes())?;
+    drop(lock);
     let (header, rows) = summary::table(&summaries);
     print!("{}", report::markdown(&header, &rows));
     // The report is a convenience: a failure to draw it must not fail a finished run.
@@ -93,7 +220,7 @@ fn data_key(spec: &Spec) -> DataKey {
 
 /// Loads each data set the trials need, once. A data set that cannot be loaded fails only its
 /// own trials, unless no trial can run at all: then it is an input error and nothing is written.
-fn load_datasets(trials: &[Trial], args: &RunArgs) -> Result<HashMap<DataKey, Result<Arc<Dataset>, String>>> {
+fn load_datasets(trials: &[Trial], args: &TrainArgs) -> Result<HashMap<DataKey, Result<Arc<Dataset>, String>>> {
     let mut loaded = HashMap::new();
     let mut first_error = None;
     for trial in trials {
@@ -130,6 +257,7 @@ fn load_datasets(trials: &[Trial], args: &RunArgs) -> Result<HashMap<DataKey, Re
 fn run_trial(
     trial: &Trial,
     data: &Result<Arc<Dataset>, String>,
+    progress: Progress,
     run_dir: &RunDir,
     manifest: &mut Manifest,
     quiet: bool,
@@ -143,31 +271,48 @@ fn run_trial(
         Err(message) => {
             summary.status = Status::Failed;
             summary.reason = format!("data: {message}");
+            summary.epochs = progress.epochs;
             return Ok(summary);
         }
     };
-    if !quiet {
-        eprintln!("trial {} {}: {} on {} ({})", trial.index, trial.name, trial.spec.model, trial.spec.dataset, trial.spec.backend);
-    }
     let device = backend::device(trial.spec.backend, trial.spec.device)?;
     let data = TrialData::new(dataset, &trial.spec);
+    let mut state = TrainState::fresh(&trial.spec, dataset.shape, &device).map_err(into_error)?;
+    let kept = if progress.has_state {
+        let (model, optim) = checkpoint::epoch_paths(&dir, progress.epochs.len() as u32);
+        state.model = checkpoint::load(state.model, &model)?;
+        state.optim = checkpoint::load_optimizer(state.optim, &optim)?;
+        state.epochs_done = progress.epochs.len() as u32;
+        progress.epochs
+    } else {
+        if !progress.epochs.is_empty() {
+            eprintln!("warning: {}: no saved state after epoch {}; restarting the trial", dir.display(), progress.epochs.len());
+            resume::settle_fresh(&dir)?;
+        }
+        Vec::new()
+    };
+    if !quiet {
+        let from = if kept.is_empty() { String::new() } else { format!(", from epoch {}", kept.len() + 1) };
+        eprintln!("trial {} {}: {} on {} ({}{from})", trial.index, trial.name, trial.spec.model, trial.spec.dataset, trial.spec.backend);
+    }
     if trial.spec.backend == BackendName::Cuda {
         // Kernels compile once per process: only the first trial of a shape pays much here.
-        let seconds = train::warm_up(&trial.spec, &data, &device).map_err(|e| match e {
-            TrainError::Run(e) => e,
-            other => Error::Backend(other.to_string()),
-        })?;
+        let seconds = train::warm_up(&trial.spec, &data, &device).map_err(into_error)?;
         manifest.warmup_seconds.insert(trial.dir_name(), seconds);
         if !quiet {
             eprintln!("  GPU warm-up (kernel compilation and autotuning): {seconds:.1}s");
         }
     }
-    let mut files = TrialFiles::new(&dir, trial, quiet)?;
-    let outcome = train::fit(&trial.spec, &data, &device, &mut files);
+    let mut files = TrialFiles::new(&dir, trial, kept, quiet)?;
+    let outcome = train::fit(&trial.spec, &data, &device, state, &mut files);
     files.bar.finish_and_clear();
-    summary.epochs = files.epochs;
+    summary.epochs = std::mem::take(&mut files.epochs);
     match outcome {
-        Ok(_) => summary.status = Status::Done,
+        Ok(_) => {
+            summary.status = Status::Done;
+            // The epoch state is only needed to resume; last.bpk and best.bpk stay.
+            checkpoint::remove_stale(&dir, None)?;
+        }
         Err(TrainError::Diverged { epoch, value, lr }) => {
             summary.status = Status::Failed;
             summary.reason = TrainError::Diverged { epoch, value, lr }.to_string();
@@ -175,23 +320,35 @@ fn run_trial(
                 eprintln!("  failed: {}", summary.reason);
             }
         }
+        Err(TrainError::Interrupted { .. }) => summary.status = Status::Interrupted,
         Err(TrainError::Run(e)) => return Err(e),
     }
     Ok(summary)
 }
 
+fn into_error(e: TrainError) -> Error {
+    match e {
+        TrainError::Run(e) => e,
+        other => Error::Backend(other.to_string()),
+    }
+}
+
 /// Writes a trial's metrics and checkpoints as epochs end, and shows progress.
 struct TrialFiles {
     dir: PathBuf,
+    name: String,
     metrics: MetricsWriter,
     epochs: Vec<EpochMetrics>,
     total_epochs: u32,
+    /// Epoch and batch in progress, for failpoints.
+    position: (u32, u32),
     bar: ProgressBar,
     quiet: bool,
 }
 
 impl TrialFiles {
-    fn new(dir: &Path, trial: &Trial, quiet: bool) -> Result<TrialFiles> {
+    /// `kept`: the epochs a resumed trial already has in metrics.csv.
+    fn new(dir: &Path, trial: &Trial, kept: Vec<EpochMetrics>, quiet: bool) -> Result<TrialFiles> {
         let bar = if quiet || !std::io::stderr().is_terminal() {
             ProgressBar::hidden()
         } else {
@@ -203,11 +360,19 @@ impl TrialFiles {
             );
             bar
         };
+        let metrics_path = dir.join(crate::run::metrics::FILE);
+        let metrics = if kept.is_empty() && !metrics_path.exists() {
+            MetricsWriter::create(dir)?
+        } else {
+            MetricsWriter::resume(dir, &kept)?
+        };
         Ok(TrialFiles {
             dir: dir.to_path_buf(),
-            metrics: MetricsWriter::create(dir)?,
-            epochs: Vec::new(),
+            name: trial.dir_name(),
+            metrics,
+            epochs: kept,
             total_epochs: trial.spec.epochs,
+            position: (0, 0),
             bar,
             quiet,
         })
@@ -216,22 +381,35 @@ impl TrialFiles {
 
 impl Observer for TrialFiles {
     fn epoch_started(&mut self, epoch: u32, images: usize) {
+        self.position = (epoch, 0);
         self.bar.reset();
         self.bar.set_length(images as u64);
         self.bar.set_message(format!("epoch {epoch}/{}", self.total_epochs));
     }
 
     fn batch_done(&mut self, images: usize) {
+        self.position.1 += 1;
         self.bar.inc(images as u64);
+        failpoint::hit(|| format!("batch:{}:{}:{}", self.name, self.position.0, self.position.1));
     }
 
-    fn epoch_done(&mut self, metrics: &EpochMetrics, model: &Model) -> Result<()> {
+    fn stop_requested(&self) -> bool {
+        interrupt::requested()
+    }
+
+    /// Saves the epoch's state, then commits the epoch by appending its row to metrics.csv, then
+    /// points last.bpk (and best.bpk) at it. See `run::checkpoint` for why in this order.
+    fn epoch_done(&mut self, metrics: &EpochMetrics, model: &Model, optim: &ModuleOptimizer) -> Result<()> {
+        let (model_path, optim_path) = checkpoint::epoch_paths(&self.dir, metrics.epoch);
+        checkpoint::save(model, &model_path)?;
+        checkpoint::save_optimizer(optim, &optim_path)?;
         self.metrics.append(metrics)?;
-        let last = checkpoint::path(&self.dir, "last");
-        checkpoint::save(model, &last)?;
+        failpoint::hit(|| format!("committed:{}:{}", self.name, metrics.epoch));
+        checkpoint::link(&model_path, &checkpoint::path(&self.dir, "last"))?;
         if self.epochs.iter().all(|e| metrics.test_acc > e.test_acc) {
-            checkpoint::copy(&last, &checkpoint::path(&self.dir, "best"))?;
+            checkpoint::link(&model_path, &checkpoint::path(&self.dir, "best"))?;
         }
+        checkpoint::remove_stale(&self.dir, Some(metrics.epoch))?;
         self.epochs.push(metrics.clone());
         if !self.quiet {
             self.bar.suspend(|| {

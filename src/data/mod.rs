@@ -107,11 +107,25 @@ fn load_idx(name: DatasetName, dir: &Path) -> Result<Dataset> {
             format!("train images are {}x{} but test images are {}x{}", shape.height, shape.width, test_shape.height, test_shape.width),
         ));
     }
-    let classes = match name {
-        DatasetName::FashionMnist => FASHION_CLASSES.iter().map(|c| c.to_string()).collect(),
-        _ => (0..10).map(|d| d.to_string()).collect(),
-    };
+    let classes = class_names(name).iter().map(|c| c.to_string()).collect();
     Ok(Dataset { name, shape, train, test, classes })
+}
+
+/// The shape of the data set's images as its official files hold them.
+pub fn image_shape(name: DatasetName) -> ImageShape {
+    match name {
+        DatasetName::Mnist | DatasetName::FashionMnist => ImageShape { channels: 1, height: 28, width: 28 },
+        DatasetName::Cifar10 => ImageShape { channels: 3, height: cifar::SIDE, width: cifar::SIDE },
+    }
+}
+
+/// The name of each label, 0 to 9.
+pub fn class_names(name: DatasetName) -> [&'static str; 10] {
+    match name {
+        DatasetName::Mnist => ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"],
+        DatasetName::FashionMnist => FASHION_CLASSES,
+        DatasetName::Cifar10 => CIFAR_CLASSES,
+    }
 }
 
 const FASHION_CLASSES: [&str; 10] = [

@@ -33,7 +33,7 @@ pub fn read_run(dir: &Path) -> Result<Vec<TrialRecord>> {
     }
     let trials_dir = dir.join("trials");
     let entries = std::fs::read_dir(&trials_dir).map_err(|_| not_a_run("no trials/ folder"))?;
-    let statuses = read_statuses(&dir.join(summary::FILE));
+    let statuses = summary::read_statuses(&dir.join(summary::FILE));
     let mut trials = Vec::new();
     for entry in entries {
         let path = entry.map_err(Error::io(&trials_dir))?.path();
@@ -75,20 +75,6 @@ fn parse_swept(name: &str) -> Vec<(String, String)> {
         return Vec::new();
     }
     name.split(',').filter_map(|kv| kv.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect()
-}
-
-/// (index, status) from summary.csv; empty if it is missing or unreadable.
-fn read_statuses(path: &Path) -> Vec<(usize, String)> {
-    let Ok(mut reader) = csv::Reader::from_path(path) else { return Vec::new() };
-    let Ok(header) = reader.headers().cloned() else { return Vec::new() };
-    let (Some(i), Some(s)) = (header.iter().position(|h| h == "index"), header.iter().position(|h| h == "status")) else {
-        return Vec::new();
-    };
-    reader
-        .records()
-        .flatten()
-        .filter_map(|r| Some((r.get(i)?.parse().ok()?, r.get(s)?.to_string())))
-        .collect()
 }
 
 #[cfg(test)]

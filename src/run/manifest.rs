@@ -1,11 +1,11 @@
 //! manifest.json: exactly what ran, where, and when.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The Burn version this binary is built against (pinned in Cargo.toml).
 pub const BURN_VERSION: &str = "0.22.1";
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Manifest {
     pub runner_version: String,
     pub burn_version: String,
@@ -21,11 +21,34 @@ pub struct Manifest {
     pub command_line: Vec<String>,
     pub trials: usize,
     /// GPUs used (cuda backend): name, driver and CUDA versions.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub gpus: Vec<crate::backend::GpuInfo>,
     /// Seconds each GPU trial spent compiling and autotuning kernels before its first epoch.
-    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub warmup_seconds: std::collections::BTreeMap<String, f64>,
+    /// Each `runner resume` of this run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resumed: Vec<Resumed>,
+}
+
+/// One continuation of an interrupted run: when, where, by which command and build.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Resumed {
+    pub at: String,
+    pub host: String,
+    pub git_commit: Option<String>,
+    pub command_line: Vec<String>,
+}
+
+impl Resumed {
+    pub fn now() -> Resumed {
+        Resumed {
+            at: now(),
+            host: gethostname::gethostname().to_string_lossy().into_owned(),
+            git_commit: git_commit(),
+            command_line: std::env::args().collect(),
+        }
+    }
 }
 
 impl Manifest {
@@ -44,7 +67,14 @@ impl Manifest {
             trials,
             gpus: Vec::new(),
             warmup_seconds: Default::default(),
+            resumed: Vec::new(),
         }
+    }
+
+    /// Reads a run's manifest.json back (to record a resume in it).
+    pub fn read(path: &std::path::Path) -> crate::Result<Manifest> {
+        let text = std::fs::read_to_string(path).map_err(crate::Error::io(path))?;
+        serde_json::from_str(&text).map_err(|e| crate::Error::io(path)(std::io::Error::new(std::io::ErrorKind::InvalidData, e)))
     }
 
     pub fn to_json(&self) -> String {

@@ -8,6 +8,9 @@ use crate::train::EpochMetrics;
 
 pub const FILE: &str = "metrics.csv";
 
+const HEADER: [&str; 9] =
+    ["epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr", "epoch_seconds", "images_per_second", "finished_at"];
+
 pub struct MetricsWriter {
     path: PathBuf,
     writer: csv::Writer<std::fs::File>,
@@ -21,11 +24,44 @@ impl MetricsWriter {
         Ok(MetricsWriter { writer: csv::Writer::from_writer(file), path })
     }
 
+    /// Reopens `dir/metrics.csv` for appending after exactly `rows` (the epochs a resumed trial
+    /// keeps): the file is first rewritten atomically with them, so a torn last line or rows of
+    /// an epoch that was not committed are dropped.
+    pub fn resume(dir: &Path, rows: &[EpochMetrics]) -> Result<MetricsWriter> {
+        let path = dir.join(FILE);
+        let mut text = csv::Writer::from_writer(Vec::new());
+        if rows.is_empty() {
+            text.write_record(HEADER).expect("writing to memory cannot fail");
+        }
+        for row in rows {
+            text.serialize(row).expect("writing to memory cannot fail");
+        }
+        let bytes = text.into_inner().expect("writing to memory cannot fail");
+        crate::run::write_file(&path, &bytes)?;
+        let file = OpenOptions::new().append(true).open(&path).map_err(Error::io(&path))?;
+        let writer = csv::WriterBuilder::new().has_headers(false).from_writer(file);
+        Ok(MetricsWriter { writer, path })
+    }
+
     pub fn append(&mut self, row: &EpochMetrics) -> Result<()> {
         let err = |e: csv::Error| Error::Io { path: self.path.clone(), source: e.into() };
         self.writer.serialize(row).map_err(err)?;
         self.writer.flush().map_err(Error::io(&self.path))
     }
+}
+
+/// The committed epochs of a metrics.csv: the rows 1, 2, ... up to the first one missing, torn
+/// or out of order. A missing file has none.
+pub fn read_committed(path: &Path) -> Vec<EpochMetrics> {
+    let Ok(mut reader) = csv::Reader::from_path(path) else { return Vec::new() };
+    let mut rows = Vec::new();
+    for row in reader.deserialize::<EpochMetrics>() {
+        match row {
+            Ok(row) if row.epoch as usize == rows.len() + 1 => rows.push(row),
+            _ => break,
+        }
+    }
+    rows
 }
 
 /// Reads every row of a metrics.csv.
@@ -38,10 +74,8 @@ pub fn read(path: &Path) -> Result<Vec<EpochMetrics>> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn header_and_rows_round_trip() {
-        let dir = tempfile::tempdir().unwrap();
-        let row = |epoch| EpochMetrics {
+    fn row(epoch: u32) -> EpochMetrics {
+        EpochMetrics {
             epoch,
             train_loss: 0.5,
             train_acc: 0.8,
@@ -51,16 +85,42 @@ mod tests {
             epoch_seconds: 1.5,
             images_per_second: 1000.0,
             finished_at: "2026-11-28T17:05:12Z".into(),
-        };
+        }
+    }
+
+    #[test]
+    fn header_and_rows_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
         let mut writer = MetricsWriter::create(dir.path()).unwrap();
         writer.append(&row(1)).unwrap();
         writer.append(&row(2)).unwrap();
         let text = std::fs::read_to_string(dir.path().join(FILE)).unwrap();
-        assert_eq!(
-            text.lines().next().unwrap(),
-            "epoch,train_loss,train_acc,test_loss,test_acc,lr,epoch_seconds,images_per_second,finished_at"
-        );
+        assert_eq!(text.lines().next().unwrap(), HEADER.join(","));
+        assert_eq!(HEADER.join(","), "epoch,train_loss,train_acc,test_loss,test_acc,lr,epoch_seconds,images_per_second,finished_at");
         assert_eq!(read(&dir.path().join(FILE)).unwrap(), vec![row(1), row(2)]);
         assert!(MetricsWriter::create(dir.path()).is_err(), "never overwrites");
+    }
+
+    #[test]
+    fn resume_keeps_the_committed_rows_and_drops_a_torn_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE);
+        let mut writer = MetricsWriter::create(dir.path()).unwrap();
+        writer.append(&row(1)).unwrap();
+        writer.append(&row(2)).unwrap();
+        drop(writer);
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        text.push_str("3,0.5,0.8");
+        std::fs::write(&path, text).unwrap();
+        assert_eq!(read_committed(&path), vec![row(1), row(2)]);
+
+        let mut writer = MetricsWriter::resume(dir.path(), &[row(1)]).unwrap();
+        writer.append(&row(2)).unwrap();
+        assert_eq!(read(&path).unwrap(), vec![row(1), row(2)], "no duplicate, no torn row");
+
+        let mut writer = MetricsWriter::resume(dir.path(), &[]).unwrap();
+        writer.append(&row(1)).unwrap();
+        assert_eq!(read(&path).unwrap(), vec![row(1)], "a trial restarted from scratch keeps its header");
+        assert!(read_committed(&dir.path().join("missing.csv")).is_empty());
     }
 }

@@ -3,8 +3,10 @@
 
 pub mod checkpoint;
 pub mod export;
+pub mod lock;
 pub mod manifest;
 pub mod metrics;
+pub mod resume;
 pub mod summary;
 
 use std::path::{Path, PathBuf};
@@ -37,6 +39,20 @@ impl RunDir {
             }
         }
         unreachable!("the loop only ends by returning")
+    }
+
+    /// An existing run folder, as `runner SPEC` made it.
+    pub fn open(path: &Path) -> Result<RunDir> {
+        if !path.join("spec.toml").is_file() || !path.join("manifest.json").is_file() {
+            return Err(Error::InvalidValue {
+                origin: path.display().to_string(),
+                key: "run folder".into(),
+                message: "not a run folder (expected spec.toml and manifest.json, as `runner SPEC` writes them \
+                          under runs/<timestamp>_<name>/)"
+                    .into(),
+            });
+        }
+        Ok(RunDir { path: path.to_path_buf() })
     }
 
     pub fn trial_dir(&self, trial: &Trial) -> PathBuf {

@@ -10,6 +10,8 @@ pub enum Status {
     Pending,
     Done,
     Failed,
+    /// Stopped by Ctrl-C; `runner resume` continues it from its last finished epoch.
+    Interrupted,
 }
 
 impl Status {
@@ -18,6 +20,7 @@ impl Status {
             Status::Pending => "pending",
             Status::Done => "done",
             Status::Failed => "failed",
+            Status::Interrupted => "interrupted",
         }
     }
 }
@@ -110,4 +113,18 @@ pub fn to_csv(trials: &[TrialSummary]) -> String {
         writer.write_record(record).expect("writing to memory cannot fail");
     }
     String::from_utf8(writer.into_inner().expect("writing to memory cannot fail")).expect("cells are UTF-8")
+}
+
+/// (index, status) of each row of a summary.csv; empty if it is missing or unreadable.
+pub fn read_statuses(path: &std::path::Path) -> Vec<(usize, String)> {
+    let Ok(mut reader) = csv::Reader::from_path(path) else { return Vec::new() };
+    let Ok(header) = reader.headers().cloned() else { return Vec::new() };
+    let (Some(i), Some(s)) = (header.iter().position(|h| h == "index"), header.iter().position(|h| h == "status")) else {
+        return Vec::new();
+    };
+    reader
+        .records()
+        .flatten()
+        .filter_map(|r| Some((r.get(i)?.parse().ok()?, r.get(s)?.to_string())))
+        .collect()
 }

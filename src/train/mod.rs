@@ -4,12 +4,12 @@ mod optim;
 
 use std::time::Instant;
 
-use burn::optim::GradientsParams;
+use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::prelude::*;
 
 use crate::data::batch::{HostBatch, Normalizer, epoch_order};
-use crate::data::{Dataset, Split};
+use crate::data::{Dataset, ImageShape, Split};
 use crate::model::Model;
 use crate::spec::{BackendName, Spec};
 
@@ -36,12 +36,16 @@ pub struct EpochMetrics {
     pub finished_at: String,
 }
 
-/// What the caller does as training goes: progress, files, checkpoints.
+/// What the caller does as training goes: progress, files, checkpoints, stopping.
 pub trait Observer {
     fn epoch_started(&mut self, epoch: u32, images: usize);
     fn batch_done(&mut self, images: usize);
-    /// Called after evaluation; an error stops training.
-    fn epoch_done(&mut self, metrics: &EpochMetrics, model: &Model) -> crate::Result<()>;
+    /// Asked before each batch: true stops training there ([`TrainError::Interrupted`]).
+    fn stop_requested(&self) -> bool {
+        false
+    }
+    /// Called after evaluation with the state after the epoch; an error stops training.
+    fn epoch_done(&mut self, metrics: &EpochMetrics, model: &Model, optim: &ModuleOptimizer) -> crate::Result<()>;
 }
 
 /// Why a trial stopped early.
@@ -49,6 +53,8 @@ pub trait Observer {
 pub enum TrainError {
     #[error("the loss became {value} in epoch {epoch}: training diverged; lower lr (now {lr})")]
     Diverged { epoch: u32, value: f64, lr: f64 },
+    #[error("interrupted in epoch {epoch}")]
+    Interrupted { epoch: u32 },
     #[error(transparent)]
     Run(#[from] crate::Error),
 }
@@ -76,26 +82,44 @@ impl<'a> TrialData<'a> {
     }
 }
 
-/// Builds a seeded model and trains it for `spec.epochs`, reporting each epoch to `observer`.
-pub fn fit(spec: &Spec, data: &TrialData, device: &Device, observer: &mut dyn Observer) -> Result<Model, TrainError> {
+/// Where training starts: the model (on the autodiff device), the optimizer and how many epochs
+/// they have been trained. A resumed trial loads both from its last epoch's checkpoint; nothing
+/// else carries over, because each epoch's shuffle is a function of the seed and the epoch.
+pub struct TrainState {
+    pub model: Model,
+    pub optim: ModuleOptimizer,
+    pub epochs_done: u32,
+}
+
+impl TrainState {
+    /// A freshly initialized model, seeded with `spec.seed`.
+    pub fn fresh(spec: &Spec, shape: ImageShape, device: &Device) -> Result<TrainState, TrainError> {
+        device.seed(spec.seed as u64);
+        let model = Model::new(spec, shape, &device.clone().autodiff())
+            .map_err(|m| crate::Error::InvalidValue { origin: "spec".into(), key: "model".into(), message: m })?;
+        Ok(TrainState { model, optim: optimizer(spec), epochs_done: 0 })
+    }
+}
+
+/// Trains `state` up to `spec.epochs`, reporting each epoch to `observer`.
+pub fn fit(spec: &Spec, data: &TrialData, device: &Device, state: TrainState, observer: &mut dyn Observer) -> Result<Model, TrainError> {
     let seed = spec.seed as u64;
-    device.seed(seed);
+    let TrainState { mut model, mut optim, epochs_done } = state;
     let train_device = device.clone().autodiff();
-    let mut model = Model::new(spec, data.dataset.shape, &train_device).map_err(|m| {
-        crate::Error::InvalidValue { origin: "spec".into(), key: "model".into(), message: m }
-    })?;
-    let mut optim = optimizer(spec);
     let loss_fn = CrossEntropyLossConfig::new().init(&train_device);
     let mut train_batches = Batches::new(&data.dataset.train, data.train_len, data, device, data.resident);
     let mut test_batches = Batches::new(&data.dataset.test, data.test_len, data, device, data.resident);
 
-    for epoch in 1..=spec.epochs {
+    for epoch in epochs_done + 1..=spec.epochs {
         let started = Instant::now();
         observer.epoch_started(epoch, data.train_len);
         let order = epoch_order(data.train_len, seed, epoch);
         let mut loss_sum = Tensor::<1>::zeros([1], device);
         let mut correct = Tensor::<1, Int>::zeros([1], device);
         for chunk in order.chunks(spec.batch_size as usize) {
+            if observer.stop_requested() {
+                return Err(TrainError::Interrupted { epoch });
+            }
             let (images, labels) = train_batches.pick(chunk, data, device);
             let images = images.autodiff();
             let logits = model.forward(images);
@@ -125,7 +149,7 @@ pub fn fit(spec: &Spec, data: &TrialData, device: &Device, observer: &mut dyn Ob
             images_per_second: data.train_len as f64 / train_seconds,
             finished_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         };
-        observer.epoch_done(&metrics, &model)?;
+        observer.epoch_done(&metrics, &model, &optim)?;
     }
     Ok(model)
 }
@@ -253,7 +277,6 @@ mod tests {
     use burn::tensor::Distribution;
 
     use super::*;
-    use crate::data::ImageShape;
     use crate::spec::ModelKind;
 
     /// Remembers the deterministic part of every epoch's metrics.
@@ -263,7 +286,7 @@ mod tests {
     impl Observer for Record {
         fn epoch_started(&mut self, _: u32, _: usize) {}
         fn batch_done(&mut self, _: usize) {}
-        fn epoch_done(&mut self, m: &EpochMetrics, _: &Model) -> crate::Result<()> {
+        fn epoch_done(&mut self, m: &EpochMetrics, _: &Model, _: &ModuleOptimizer) -> crate::Result<()> {
             self.0.push((m.epoch, m.train_loss, m.train_acc, m.test_loss, m.test_acc));
             Ok(())
         }
@@ -291,7 +314,8 @@ mod tests {
                 assert!(warm_up(&spec, &data, &device).unwrap() > 0.0);
             }
             let mut record = Record::default();
-            fit(&spec, &data, &device, &mut record).unwrap();
+            let state = TrainState::fresh(&spec, dataset.shape, &device).unwrap();
+            fit(&spec, &data, &device, state, &mut record).unwrap();
             record.0
         };
         let host = run(false, false);
@@ -299,6 +323,69 @@ mod tests {
         assert_eq!(run(false, false), host, "same process, same seed, same metrics");
         assert_eq!(run(true, false), host, "slicing batches on the device = assembling them on the host");
         assert_eq!(run(false, true), host, "the warm-up does not disturb the seeded run");
+    }
+
+    /// Saves the model and optimizer after each epoch, as a run folder does.
+    struct Saver(std::path::PathBuf, Record);
+
+    impl Observer for Saver {
+        fn epoch_started(&mut self, _: u32, _: usize) {}
+        fn batch_done(&mut self, _: usize) {}
+        fn epoch_done(&mut self, m: &EpochMetrics, model: &Model, optim: &ModuleOptimizer) -> crate::Result<()> {
+            let (model_path, optim_path) = crate::run::checkpoint::epoch_paths(&self.0, m.epoch);
+            crate::run::checkpoint::save(model, &model_path)?;
+            crate::run::checkpoint::save_optimizer(optim, &optim_path)?;
+            self.1.epoch_done(m, model, optim)
+        }
+    }
+
+    #[test]
+    fn resuming_from_a_saved_epoch_continues_exactly() {
+        let _rng = crate::burn_rng_lock();
+        let dataset = synthetic(90);
+        let device = Device::flex();
+        for (optimizer, momentum) in [(crate::spec::OptimizerName::Sgd, 0.9), (crate::spec::OptimizerName::Adam, 0.0)] {
+            let spec = Spec { model: ModelKind::Cnn, epochs: 3, batch_size: 20, lr: 0.01, optimizer, momentum, ..Spec::default() };
+            let data = TrialData::new(&dataset, &spec);
+            let dir = tempfile::tempdir().unwrap();
+            std::fs::create_dir(dir.path().join(crate::run::checkpoint::DIR)).unwrap();
+            let mut full = Saver(dir.path().to_path_buf(), Record::default());
+            fit(&spec, &data, &device, TrainState::fresh(&spec, dataset.shape, &device).unwrap(), &mut full).unwrap();
+
+            let mut state = TrainState::fresh(&Spec { seed: 99, ..spec.clone() }, dataset.shape, &device).unwrap();
+            let (model_path, optim_path) = crate::run::checkpoint::epoch_paths(dir.path(), 1);
+            state.model = crate::run::checkpoint::load(state.model, &model_path).unwrap();
+            state.optim = crate::run::checkpoint::load_optimizer(state.optim, &optim_path).unwrap();
+            state.epochs_done = 1;
+            let mut resumed = Record::default();
+            fit(&spec, &data, &device, state, &mut resumed).unwrap();
+            assert_eq!(resumed.0, full.1.0[1..], "{optimizer}: epochs 2 and 3 after a resume from epoch 1");
+        }
+    }
+
+    #[test]
+    fn a_stop_request_ends_training_at_a_batch_boundary() {
+        struct StopAfter(usize);
+        impl Observer for StopAfter {
+            fn epoch_started(&mut self, _: u32, _: usize) {}
+            fn batch_done(&mut self, _: usize) {
+                self.0 = self.0.saturating_sub(1);
+            }
+            fn stop_requested(&self) -> bool {
+                self.0 == 0
+            }
+            fn epoch_done(&mut self, _: &EpochMetrics, _: &Model, _: &ModuleOptimizer) -> crate::Result<()> {
+                panic!("no epoch may end")
+            }
+        }
+        let _rng = crate::burn_rng_lock();
+        let dataset = synthetic(90);
+        let spec = Spec { epochs: 1, batch_size: 20, ..Spec::default() };
+        let device = Device::flex();
+        let mut stop = StopAfter(2);
+        let state = TrainState::fresh(&spec, dataset.shape, &device).unwrap();
+        let err = fit(&spec, &TrialData::new(&dataset, &spec), &device, state, &mut stop).unwrap_err();
+        assert!(matches!(err, TrainError::Interrupted { epoch: 1 }), "{err}");
     }
 
     #[test]

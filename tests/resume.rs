@@ -1,0 +1,246 @@
+//! Crash safety: a run killed with SIGKILL at any point, then resumed, ends with exactly the
+//! files an uninterrupted run writes; Ctrl-C stops cleanly; a run folder has one writer at a time.
+
+mod common;
+
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use common::{shared_data, tree};
+
+/// Four trials (NN and CNN, SGD and Adam, whose moments must survive a resume), 3 epochs.
+const SPEC: &str = "name = \"crash\"\ndataset = \"mnist\"\nepochs = 3\nbatch_size = 50\nlr = 0.01\n\
+                    limit_train = 400\nlimit_test = 200\nseed = 3\n[sweep]\nmodel = [\"nn\", \"cnn\"]\noptimizer = [\"sgd\", \"adam\"]\n";
+const TRIALS: [&str; 4] =
+    ["000_model=nn,optimizer=sgd", "001_model=nn,optimizer=adam", "002_model=cnn,optimizer=sgd", "003_model=cnn,optimizer=adam"];
+
+/// The runner binary with no RUNNER_* variables from the caller, run in `dir`.
+fn runner(dir: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_runner"));
+    cmd.current_dir(dir);
+    for (key, _) in std::env::vars() {
+        if key.starts_with("RUNNER_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd
+}
+
+fn start(dir: &Path, spec: &str, failpoint: Option<&str>) -> Output {
+    std::fs::write(dir.join("spec.toml"), spec).unwrap();
+    let mut cmd = runner(dir);
+    cmd.arg("spec.toml").arg("--data-dir").arg(shared_data()).args(["--runs-dir", "out", "-q"]);
+    if let Some(point) = failpoint {
+        cmd.env("RUNNER_FAILPOINT", point);
+    }
+    cmd.output().unwrap()
+}
+
+fn resume(run_dir: &Path, failpoint: Option<&str>) -> Output {
+    let mut cmd = runner(run_dir.parent().unwrap());
+    cmd.arg("resume").arg(run_dir).arg("-q");
+    if let Some(point) = failpoint {
+        cmd.env("RUNNER_FAILPOINT", point);
+    }
+    cmd.output().unwrap()
+}
+
+fn the_run(dir: &Path) -> PathBuf {
+    let runs: Vec<PathBuf> = std::fs::read_dir(dir.join("out")).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(runs.len(), 1);
+    runs[0].clone()
+}
+
+fn assert_killed(output: &Output, point: &str) {
+    assert_eq!(output.status.signal(), Some(libc::SIGKILL), "{point} was not reached: {}", String::from_utf8_lossy(&output.stderr));
+}
+
+fn assert_success(output: &Output) {
+    assert!(output.status.success(), "exit {:?}: {}", output.status, String::from_utf8_lossy(&output.stderr));
+}
+
+fn csv_rows(path: &Path) -> Vec<Vec<String>> {
+    let mut reader = csv::ReaderBuilder::new().has_headers(false).from_path(path).unwrap();
+    reader.records().map(|r| r.unwrap().iter().map(String::from).collect()).collect()
+}
+
+/// Everything a run computes, without what depends on the clock: summary.csv without
+/// train_seconds, each metrics.csv without its timing columns, and the list of files.
+fn results(run_dir: &Path) -> (Vec<Vec<String>>, Vec<Vec<Vec<String>>>, Vec<String>) {
+    let summary = csv_rows(&run_dir.join("summary.csv"));
+    let seconds = summary[0].iter().position(|h| h == "train_seconds").unwrap();
+    let summary = summary.into_iter().map(|mut row| { row.remove(seconds); row }).collect();
+    let metrics = TRIALS
+        .iter()
+        .map(|t| csv_rows(&run_dir.join("trials").join(t).join("metrics.csv")).into_iter().map(|r| r[..6].to_vec()).collect())
+        .collect();
+    (summary, metrics, tree(run_dir))
+}
+
+/// The uninterrupted run, once for all tests.
+fn baseline() -> &'static (Vec<Vec<String>>, Vec<Vec<Vec<String>>>, Vec<String>) {
+    static BASELINE: OnceLock<(Vec<Vec<String>>, Vec<Vec<Vec<String>>>, Vec<String>)> = OnceLock::new();
+    BASELINE.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        assert_success(&start(dir.path(), SPEC, None));
+        let results = results(&the_run(dir.path()));
+        assert_eq!(results.0.len(), 5, "header + 4 trials");
+        assert!(results.1.iter().all(|m| m.len() == 4), "header + 3 epochs per trial");
+        results
+    })
+}
+
+/// Kills the run at each failpoint in turn (the first in the fresh run, the others in resumes),
+/// then resumes to the end and compares with the uninterrupted run.
+fn crash_and_resume(points: &[&str]) {
+    let dir = tempfile::tempdir().unwrap();
+    assert_killed(&start(dir.path(), SPEC, Some(points[0])), points[0]);
+    let run_dir = the_run(dir.path());
+    // A killed runner leaves its lock: it must be cleared by hand, as the message says.
+    assert!(run_dir.join("run.lock").exists());
+    let output = resume(&run_dir, None);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("stale lock") && stderr.contains("rm "), "{stderr}");
+    std::fs::remove_file(run_dir.join("run.lock")).unwrap();
+
+    for point in &points[1..] {
+        assert_killed(&resume(&run_dir, Some(point)), point);
+        std::fs::remove_file(run_dir.join("run.lock")).unwrap();
+    }
+    assert_success(&resume(&run_dir, None));
+    let (summary, metrics, files) = results(&run_dir);
+    let (base_summary, base_metrics, base_files) = baseline();
+    assert_eq!(&summary, base_summary);
+    assert_eq!(&metrics, base_metrics);
+    let files: Vec<&String> = files.iter().filter(|f| !f.ends_with("run.lock")).collect();
+    let base_files: Vec<&String> = base_files.iter().collect();
+    assert_eq!(files, base_files, "same files, no temporary or epoch state left");
+    let manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run_dir.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["resumed"].as_array().unwrap().len(), points.len());
+    assert!(manifest["finished_at"].is_string());
+
+    // A finished run has nothing to resume and is left as it is.
+    let output = resume(&run_dir, None);
+    assert_success(&output);
+    assert!(String::from_utf8_lossy(&output.stderr).contains("nothing to resume"));
+    assert_eq!(tree(&run_dir), files.into_iter().cloned().collect::<Vec<_>>());
+}
+
+#[test]
+fn killed_during_an_epoch() {
+    crash_and_resume(&["batch:001_model=nn,optimizer=adam:2:3"]);
+}
+
+#[test]
+fn killed_while_a_checkpoint_is_written() {
+    crash_and_resume(&["checkpoint-tmp:002_model=cnn,optimizer=sgd/epoch-002.optim.bpk"]);
+}
+
+#[test]
+fn killed_between_trials_and_again_after_an_epoch_commit() {
+    crash_and_resume(&[
+        "trial-done:000_model=nn,optimizer=sgd",
+        "committed:003_model=cnn,optimizer=adam:1",
+        "checkpoint-tmp:003_model=cnn,optimizer=adam/epoch-003.bpk",
+        "committed:003_model=cnn,optimizer=adam:3",
+    ]);
+}
+
+#[test]
+fn killed_in_the_first_batch() {
+    crash_and_resume(&["batch:000_model=nn,optimizer=sgd:1:1"]);
+}
+
+#[test]
+fn resume_refuses_overrides_that_change_started_trials() {
+    let dir = tempfile::tempdir().unwrap();
+    let point = "committed:001_model=nn,optimizer=adam:1";
+    assert_killed(&start(dir.path(), SPEC, Some(point)), point);
+    let run_dir = the_run(dir.path());
+    std::fs::remove_file(run_dir.join("run.lock")).unwrap();
+    let before = tree(&run_dir);
+    let spec_before = std::fs::read_to_string(run_dir.join("spec.toml")).unwrap();
+
+    let output = runner(dir.path()).arg("resume").arg(&run_dir).args(["--set", "lr=0.5"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("would change trial 000_model=nn,optimizer=sgd") && stderr.contains("lr 0.01 -> 0.5"), "{stderr}");
+
+    let output = runner(dir.path()).arg("resume").arg(&run_dir).args(["--set", "sweep.seed=[1,2]"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("change the trials"));
+
+    assert_eq!(tree(&run_dir), before, "a refused resume changes no file");
+    assert_eq!(std::fs::read_to_string(run_dir.join("spec.toml")).unwrap(), spec_before);
+
+    // Where it runs may change: --data-dir (here the same data under another path).
+    let output = runner(dir.path()).args(["--resume"]).arg(&run_dir).arg("--data-dir").arg(shared_data().join("../data")).arg("-q").output().unwrap();
+    assert_success(&output);
+}
+
+#[test]
+fn a_run_folder_in_use_is_refused_and_bad_folders_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let point = "trial-done:000_model=nn,optimizer=sgd";
+    assert_killed(&start(dir.path(), SPEC, Some(point)), point);
+    let run_dir = the_run(dir.path());
+    let host = gethostname::gethostname().to_string_lossy().into_owned();
+    std::fs::write(run_dir.join("run.lock"), format!("{} {host}\n", std::process::id())).unwrap();
+    let output = resume(&run_dir, None);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("is in use by runner pid"), "{}", String::from_utf8_lossy(&output.stderr));
+
+    let output = runner(dir.path()).args(["resume", "."]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("not a run folder"));
+    let output = runner(dir.path()).args(["resume", "no/such/run"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+}
+
+#[test]
+fn ctrl_c_marks_the_trial_interrupted_and_resume_finishes_it() {
+    let spec = SPEC.replace("[sweep]\nmodel = [\"nn\", \"cnn\"]\noptimizer = [\"sgd\", \"adam\"]\n", "model = \"cnn\"\nmomentum = 0.9\n")
+        .replace("limit_train = 400", "limit_train = 1500")
+        .replace("name = \"crash\"", "name = \"ctrlc\"");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("spec.toml"), &spec).unwrap();
+    let child = runner(dir.path())
+        .arg("spec.toml")
+        .arg("--data-dir")
+        .arg(shared_data())
+        .args(["--runs-dir", "out", "-q"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait for the first epoch's row, then press Ctrl-C in the second epoch.
+    let metrics = || std::fs::read_dir(dir.path().join("out")).ok()?.next()?.ok().map(|run| run.path().join("trials/000_ctrlc/metrics.csv"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+    while metrics().and_then(|m| std::fs::read_to_string(m).ok()).is_none_or(|t| t.lines().count() < 2) {
+        assert!(std::time::Instant::now() < deadline, "no epoch finished");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted") && stderr.contains("runner resume"), "{stderr}");
+    let run_dir = the_run(dir.path());
+    assert!(!run_dir.join("run.lock").exists(), "the lock is released");
+    let summary = csv_rows(&run_dir.join("summary.csv"));
+    let status = summary[0].iter().position(|h| h == "status").unwrap();
+    assert_eq!(summary[1][status], "interrupted");
+    let rows = csv_rows(&run_dir.join("trials/000_ctrlc/metrics.csv")).len() - 1;
+    assert!((1..3).contains(&rows), "{rows} epochs kept");
+
+    assert_success(&resume(&run_dir, None));
+    let resumed: Vec<Vec<String>> = csv_rows(&run_dir.join("trials/000_ctrlc/metrics.csv")).into_iter().map(|r| r[..6].to_vec()).collect();
+    let other = tempfile::tempdir().unwrap();
+    assert_success(&start(other.path(), &spec, None));
+    let straight: Vec<Vec<String>> =
+        csv_rows(&the_run(other.path()).join("trials/000_ctrlc/metrics.csv")).into_iter().map(|r| r[..6].to_vec()).collect();
+    assert_eq!(resumed, straight);
+}
