@@ -17,6 +17,9 @@ pub struct Cnn {
     fc1: Linear,
     fc2: Linear,
     activation: Relu,
+    /// Run conv1 as a matrix product over patches (CPU backends; see `forward`).
+    #[module(skip)]
+    conv1_as_product: bool,
 }
 
 /// Side after a valid 3x3 conv and a 2x2 max pool (floor), twice.
@@ -25,7 +28,8 @@ fn side_after_features(side: usize) -> usize {
 }
 
 impl Cnn {
-    pub fn new(shape: ImageShape, device: &Device) -> Result<Cnn, String> {
+    /// `conv1_as_product`: see [`Cnn::forward`]; the weights are the same either way.
+    pub fn new(shape: ImageShape, conv1_as_product: bool, device: &Device) -> Result<Cnn, String> {
         if shape.height < 10 || shape.width < 10 {
             return Err(format!("the cnn needs images of at least 10x10, got {}x{}", shape.height, shape.width));
         }
@@ -37,19 +41,91 @@ impl Cnn {
             fc1: LinearConfig::new(flat, 128).init(device),
             fc2: LinearConfig::new(128, CLASSES).init(device),
             activation: Relu::new(),
+            conv1_as_product,
         })
     }
 
+    /// The seed's CNN. On CPU backends conv1 runs as one matrix product over 3x3 patches in a
+    /// `[c, batch, h, w]` layout: with 1 or 3 input channels, Burn's CPU convolution (and above
+    /// all its weight gradient) is several times slower than that; conv2 (32 channels) is
+    /// faster as Burn's convolution. The tests check both paths compute the same function.
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
-        let x = self.pool.forward(self.activation.forward(self.conv1.forward(images)));
+        let x = if self.conv1_as_product {
+            let x = images.swap_dims(0, 1);
+            // Max pooling works on each [h, w] plane: no change of layout needed for it.
+            self.pool.forward(self.activation.forward(conv_cbhw(x, &self.conv1))).swap_dims(0, 1)
+        } else {
+            self.pool.forward(self.activation.forward(self.conv1.forward(images)))
+        };
         let x = self.pool.forward(self.activation.forward(self.conv2.forward(x)));
         let x = self.activation.forward(self.fc1.forward(x.flatten::<2>(1, 3)));
         self.fc2.forward(x)
     }
 }
 
+/// A valid 3x3 stride-1 convolution of `x` `[c, batch, h, w]`, giving `[out, batch, h-2, w-2]`:
+/// the weight `[out, c*9]` times the patches `[c*9, batch*(h-2)*(w-2)]` (im2col from 9 slices).
+fn conv_cbhw(x: Tensor<4>, conv: &Conv2d) -> Tensor<4> {
+    let [channels, batch, height, width] = x.dims();
+    let (out_h, out_w) = (height - 2, width - 2);
+    let mut patches = Vec::with_capacity(9);
+    for kh in 0..3 {
+        for kw in 0..3 {
+            patches.push(x.clone().slice([0..channels, 0..batch, kh..kh + out_h, kw..kw + out_w]));
+        }
+    }
+    // Patch rows are ordered (kh, kw, c); the weight [out, c, kh, kw] is laid out to match.
+    let columns = Tensor::cat(patches, 0).reshape([9 * channels, batch * out_h * out_w]);
+    let weight = conv.weight.val();
+    let out_channels = weight.dims()[0];
+    let weight = weight.permute([0, 2, 3, 1]).reshape([out_channels, 9 * channels]);
+    let mut y = weight.matmul(columns);
+    if let Some(bias) = &conv.bias {
+        y = y + bias.val().unsqueeze_dim::<2>(1);
+    }
+    y.reshape([out_channels, batch, out_h, out_w])
+}
+
 #[cfg(test)]
 mod tests {
+    use burn::tensor::Distribution;
+
+    use super::*;
+
+    #[test]
+    fn the_patch_product_computes_the_reference_function() {
+        let _rng = crate::burn_rng_lock();
+        let device = Device::flex();
+        for shape in [ImageShape { channels: 1, height: 28, width: 28 }, ImageShape { channels: 3, height: 32, width: 32 }] {
+            let cnn = Cnn::new(shape, true, &device).unwrap();
+            let reference = Cnn { conv1_as_product: false, ..cnn.clone() };
+            let x = Tensor::<4>::random([4, shape.channels, shape.height, shape.width], Distribution::Normal(0.0, 1.0), &device);
+            let diff = (reference.forward(x.clone()) - cnn.forward(x)).abs().max().into_scalar::<f32>();
+            assert!(diff < 1e-4, "{shape:?}: max difference {diff}");
+        }
+    }
+
+    #[test]
+    fn the_patch_product_has_the_reference_gradients() {
+        let _rng = crate::burn_rng_lock();
+        let device = Device::flex().autodiff();
+        let shape = ImageShape { channels: 3, height: 32, width: 32 };
+        let cnn = Cnn::new(shape, true, &device).unwrap();
+        let reference = Cnn { conv1_as_product: false, ..cnn.clone() };
+        let x = Tensor::<4>::random([4, 3, 32, 32], Distribution::Normal(0.0, 1.0), &device);
+        let r = Tensor::<2>::random([4, 10], Distribution::Normal(0.0, 1.0), &device);
+        let grads = |net: &Cnn| {
+            let grads = (net.forward(x.clone()) * r.clone()).sum().backward();
+            let bias = net.conv1.bias.as_ref().unwrap().val().grad(&grads).unwrap().unsqueeze::<4>();
+            [net.conv1.weight.val().grad(&grads).unwrap(), bias, net.conv2.weight.val().grad(&grads).unwrap()]
+        };
+        for (e, g) in grads(&reference).iter().zip(grads(&cnn)) {
+            let diff = (e.clone() - g).abs().max().into_scalar::<f32>();
+            let scale = e.clone().abs().max().into_scalar::<f32>();
+            assert!(diff < 1e-4 * scale.max(1.0), "max gradient difference {diff} (largest gradient {scale})");
+        }
+    }
+
     #[test]
     fn flatten_sizes_match_the_seed() {
         assert_eq!(64 * super::side_after_features(28).pow(2), 64 * 5 * 5);

@@ -10,7 +10,7 @@ pub use cnn::Cnn;
 pub use nn::Mlp;
 
 use crate::data::ImageShape;
-use crate::spec::{ModelKind, Spec};
+use crate::spec::{BackendName, ModelKind, Spec};
 
 pub const CLASSES: usize = 10;
 
@@ -30,7 +30,7 @@ impl Model {
                 let hidden: Vec<usize> = spec.hidden.iter().map(|&h| h as usize).collect();
                 Model::Nn(Mlp::new(shape.pixels(), &hidden, device))
             }
-            ModelKind::Cnn => Model::Cnn(Cnn::new(shape, device)?),
+            ModelKind::Cnn => Model::Cnn(Cnn::new(shape, spec.backend != BackendName::Cuda, device)?),
         })
     }
 
