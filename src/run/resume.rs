@@ -73,7 +73,7 @@ pub fn best_epoch(epochs: &[EpochMetrics]) -> u32 {
 }
 
 /// Keys that say where a trial runs, not what it computes: a resumed run may change them.
-const WHERE_IT_RUNS: [&str; 4] = ["backend", "device", "data_dir", "mirror"];
+const WHERE_IT_RUNS: [&str; 5] = ["backend", "device", "threads", "data_dir", "mirror"];
 
 /// Refuses overrides that would change the recorded sweep, or a trial that has started.
 /// `recorded` is each trial as the run folder has it; `progress` how far each got.

@@ -24,6 +24,8 @@ pub struct Spec {
     pub backend: BackendName,
     /// GPU index for `backend = "cuda"`.
     pub device: u32,
+    /// CPU threads for training on a CPU backend; 0 means one per core.
+    pub threads: u32,
     pub epochs: u32,
     pub batch_size: u32,
     pub lr: f64,
@@ -51,6 +53,16 @@ pub struct Spec {
     pub sweep: BTreeMap<String, Vec<toml::Value>>,
 }
 
+impl Spec {
+    /// The CPU threads to train with: `threads`, or one per core when it is 0.
+    pub fn cpu_threads(&self) -> usize {
+        match self.threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n as usize,
+        }
+    }
+}
+
 impl Default for Spec {
     /// The reference experiment: the seed's PyTorch script.
     fn default() -> Self {
@@ -60,6 +72,7 @@ impl Default for Spec {
             dataset: DatasetName::Mnist,
             backend: BackendName::Cpu,
             device: 0,
+            threads: 0,
             epochs: 5,
             batch_size: 100,
             lr: 0.01,
@@ -86,6 +99,7 @@ pub const FIELDS: &[&str] = &[
     "dataset",
     "backend",
     "device",
+    "threads",
     "epochs",
     "batch_size",
     "lr",
@@ -184,6 +198,9 @@ impl Spec {
         if self.epochs == 0 {
             return fail("epochs", "must be at least 1");
         }
+        if self.threads > 1024 {
+            return fail("threads", "must be at most 1024 (0 means one per core)");
+        }
         if self.batch_size == 0 {
             return fail("batch_size", "must be at least 1");
         }
@@ -276,9 +293,16 @@ mod tests {
     }
 
     #[test]
+    fn zero_threads_means_one_per_core() {
+        assert_eq!(Spec { threads: 3, ..Spec::default() }.cpu_threads(), 3);
+        assert_eq!(Spec::default().cpu_threads(), std::thread::available_parallelism().unwrap().get());
+    }
+
+    #[test]
     fn out_of_range_values_name_their_key() {
         let cases: Vec<(&str, Spec)> = vec![
             ("epochs", Spec { epochs: 0, ..Spec::default() }),
+            ("threads", Spec { threads: 5000, ..Spec::default() }),
             ("batch_size", Spec { batch_size: 0, ..Spec::default() }),
             ("lr", Spec { lr: 0.0, ..Spec::default() }),
             ("lr", Spec { lr: -0.1, ..Spec::default() }),
