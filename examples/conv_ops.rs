@@ -30,6 +30,11 @@ fn time<const D: usize>(f: impl Fn() -> Tensor<D>) -> f64 {
 }
 
 fn main() {
+    // As a run trains: on a thread of the pool Burn's CPU kernels use.
+    rayon::ThreadPoolBuilder::new().build().unwrap().install(run);
+}
+
+fn run() {
     let device = Device::flex();
     let random = |shape: [usize; 4]| Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), &device);
     let valid = ConvOptions::new([1, 1], [0, 0], [1, 1], 1);
@@ -46,7 +51,7 @@ fn main() {
         let w_grad = time(|| conv2d(x.clone().swap_dims(0, 1), dy.clone().swap_dims(0, 1), None, valid.clone()).swap_dims(0, 1));
 
         // The same three passes as products: patches [9c, batch*out*out] in a [c, batch, h, w] layout.
-        let xc = x.clone().swap_dims(0, 1);
+        let xc = if c_in == 1 { x.clone().reshape([1, BATCH, side, side]) } else { x.clone().swap_dims(0, 1) };
         let patches = || {
             let slices = (0..9).map(|k| xc.clone().slice([0..c_in, 0..BATCH, k / 3..k / 3 + out, k % 3..k % 3 + out])).collect();
             Tensor::cat(slices, 0).reshape([9 * c_in, BATCH * out * out])
@@ -62,4 +67,5 @@ fn main() {
         }
     }
     println!("\nThe patch product's input gradient omits folding the patches back (col2im); conv1 needs none.");
+    println!("What decides is a whole train step: `runner bench` (conv1 as the product since this was measured).");
 }
