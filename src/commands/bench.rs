@@ -12,10 +12,10 @@ use crate::backend;
 use crate::cli::BenchArgs;
 use crate::data::batch::{HostBatch, Normalizer};
 use crate::data::{self, FetchOptions, ImageShape, Split};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::model::Model;
 use crate::report::markdown;
-use crate::spec::{BackendName, DatasetName, ModelKind, Spec};
+use crate::spec::{DatasetName, ModelKind, Spec};
 use crate::train::optimizer;
 
 const BATCH: usize = 100;
@@ -63,7 +63,6 @@ pub fn bench(args: BenchArgs) -> Result<()> {
     row("batch assembly + normalization (MNIST, batch 100)", &mut rate, "img/s");
 
     let cifar = ImageShape { channels: 3, height: 32, width: 32 };
-    let pool = rayon::ThreadPoolBuilder::new().build().map_err(|e| Error::Backend(format!("cannot start CPU threads: {e}")))?;
     for backend_name in &args.backends {
         let device = backend::device(*backend_name, 0)?;
         for (model, shape, label) in [
@@ -71,11 +70,9 @@ pub fn bench(args: BenchArgs) -> Result<()> {
             (ModelKind::Cnn, mnist, "cnn, MNIST"),
             (ModelKind::Cnn, cifar, "cnn, 3x32x32"),
         ] {
-            // As a run trains: on a pool thread for the CPU backends (see commands::run).
-            let (mut train, mut eval) = match backend_name {
-                BackendName::Cuda => train_and_eval_rates(model, shape, &device, args.steps),
-                _ => pool.install(|| train_and_eval_rates(model, shape, &device, args.steps)),
-            };
+            // As a run trains (see backend::run_on), with one thread per core.
+            let (mut train, mut eval) =
+                backend::run_on(*backend_name, Spec::default().cpu_threads(), || train_and_eval_rates(model, shape, &device, args.steps))?;
             row(&format!("{backend_name}: train step, {label}"), &mut train, "img/s");
             row(&format!("{backend_name}: evaluation, {label}"), &mut eval, "img/s");
         }

@@ -22,8 +22,10 @@ pub fn eval(args: EvalArgs) -> Result<()> {
     let device = backend::device(spec.backend, spec.device)?;
     let model = load_model(&spec, dataset.shape, &checkpoint_path, &device)?;
     let data = TrialData::new(&dataset, &spec);
-    let (loss, accuracy) = train::evaluate(&model, &dataset.test, data.test_len, &data, &device);
-    let predicted = train::predict(&model, &dataset.test, data.test_len, &data, &device);
+    let (loss, accuracy, predicted) = backend::run_on(spec.backend, spec.cpu_threads(), || {
+        let (loss, accuracy) = train::evaluate(&model, &dataset.test, data.test_len, &data, &device);
+        (loss, accuracy, train::predict(&model, &dataset.test, data.test_len, &data, &device))
+    })?;
 
     let mut confusion = vec![vec![0u64; dataset.classes.len()]; dataset.classes.len()];
     for (&truth, &guess) in dataset.test.labels.iter().zip(&predicted) {
