@@ -51,7 +51,7 @@ fn run() {
         let w_grad = time(|| conv2d(x.clone().swap_dims(0, 1), dy.clone().swap_dims(0, 1), None, valid.clone()).swap_dims(0, 1));
 
         // The same three passes as products: patches [9c, batch*out*out] in a [c, batch, h, w] layout.
-        let xc = if c_in == 1 { x.clone().reshape([1, BATCH, side, side]) } else { x.clone().swap_dims(0, 1) };
+        let xc = x.clone().swap_dims(0, 1);
         let patches = || {
             let slices = (0..9).map(|k| xc.clone().slice([0..c_in, 0..BATCH, k / 3..k / 3 + out, k % 3..k % 3 + out])).collect();
             Tensor::cat(slices, 0).reshape([9 * c_in, BATCH * out * out])

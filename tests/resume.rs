@@ -53,6 +53,12 @@ fn the_run(dir: &Path) -> PathBuf {
     runs[0].clone()
 }
 
+/// Starts SPEC in `dir`, killed at `point`; returns the run folder it left.
+fn crashed_run(dir: &Path, point: &str) -> PathBuf {
+    assert_killed(&start(dir, SPEC, Some(point)), point);
+    the_run(dir)
+}
+
 fn assert_killed(output: &Output, point: &str) {
     assert_eq!(output.status.signal(), Some(libc::SIGKILL), "{point} was not reached: {}", String::from_utf8_lossy(&output.stderr));
 }
@@ -96,8 +102,7 @@ fn baseline() -> &'static (Vec<Vec<String>>, Vec<Vec<Vec<String>>>, Vec<String>)
 /// then resumes to the end and compares with the uninterrupted run.
 fn crash_and_resume(points: &[&str]) {
     let dir = tempfile::tempdir().unwrap();
-    assert_killed(&start(dir.path(), SPEC, Some(points[0])), points[0]);
-    let run_dir = the_run(dir.path());
+    let run_dir = crashed_run(dir.path(), points[0]);
     // A killed runner leaves its lock: it must be cleared by hand, as the message says.
     assert!(run_dir.join("run.lock").exists());
     let output = resume(&run_dir, None);
@@ -157,9 +162,7 @@ fn killed_in_the_first_batch() {
 #[test]
 fn resume_refuses_overrides_that_change_started_trials() {
     let dir = tempfile::tempdir().unwrap();
-    let point = "committed:001_model=nn,optimizer=adam:1";
-    assert_killed(&start(dir.path(), SPEC, Some(point)), point);
-    let run_dir = the_run(dir.path());
+    let run_dir = crashed_run(dir.path(), "committed:001_model=nn,optimizer=adam:1");
     std::fs::remove_file(run_dir.join("run.lock")).unwrap();
     let before = tree(&run_dir);
     let spec_before = std::fs::read_to_string(run_dir.join("spec.toml")).unwrap();
@@ -184,9 +187,7 @@ fn resume_refuses_overrides_that_change_started_trials() {
 #[test]
 fn a_run_folder_in_use_is_refused_and_bad_folders_are_named() {
     let dir = tempfile::tempdir().unwrap();
-    let point = "trial-done:000_model=nn,optimizer=sgd";
-    assert_killed(&start(dir.path(), SPEC, Some(point)), point);
-    let run_dir = the_run(dir.path());
+    let run_dir = crashed_run(dir.path(), "trial-done:000_model=nn,optimizer=sgd");
     let host = gethostname::gethostname().to_string_lossy().into_owned();
     std::fs::write(run_dir.join("run.lock"), format!("{} {host}\n", std::process::id())).unwrap();
     let output = resume(&run_dir, None);

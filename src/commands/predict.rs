@@ -9,8 +9,8 @@ use image::imageops::FilterType;
 use super::trial::{TrialFolder, load_model};
 use crate::backend;
 use crate::cli::PredictArgs;
-use crate::data::batch::Normalizer;
-use crate::data::{self, ImageShape};
+use crate::data::batch::{HostBatch, Normalizer};
+use crate::data::{self, ImageShape, Split};
 use crate::error::{Error, Result};
 
 pub fn predict(args: PredictArgs) -> Result<()> {
@@ -22,12 +22,12 @@ pub fn predict(args: PredictArgs) -> Result<()> {
 
     let device = backend::device(spec.backend, spec.device)?;
     let model = load_model(&spec, shape, &checkpoint, &device)?;
-    let normalizer = Normalizer::new(&spec.mean, &spec.std, shape);
-    let mut input = vec![0f32; pixels.len() * shape.pixels()];
-    for (image, out) in pixels.iter().zip(input.chunks_exact_mut(shape.pixels())) {
-        normalizer.apply(image, out);
-    }
-    let input = Tensor::<4>::from_data(TensorData::new(input, [pixels.len(), shape.channels, shape.height, shape.width]), &device);
+    // The images as a split, assembled into one batch the way training assembles them.
+    let n = pixels.len();
+    let split = Split { images: pixels.concat(), labels: vec![0; n] };
+    let mut batch = HostBatch::default();
+    batch.fill(&split, 0..n, shape, &Normalizer::new(&spec.mean, &spec.std, shape));
+    let input = Tensor::<4>::from_data(TensorData::new(batch.images, [n, shape.channels, shape.height, shape.width]), &device);
     let probabilities = softmax(model.forward(input), 1).into_data();
     let probabilities: Vec<f32> = probabilities.iter::<f32>().collect();
 

@@ -104,14 +104,13 @@ pub fn resume(args: ResumeArgs) -> Result<()> {
     run_dir.write("spec.toml", spec_toml(&spec).as_bytes())?;
     run_dir.write("manifest.json", manifest.to_json().as_bytes())?;
     if !args.train.quiet {
-        let started = progress.iter().filter(|p| !p.epochs.is_empty()).count();
+        let started = trials.iter().zip(&progress).filter(|(t, p)| !p.is_done(&t.spec) && !p.epochs.is_empty()).count();
         eprintln!(
-            "resuming {}: {} of {} trial{} to run ({} already started)",
+            "resuming {}: {} of {} trial{} to run ({started} already started)",
             run_dir.path.display(),
             to_run.len(),
             trials.len(),
             plural(trials.len()),
-            started.min(to_run.len())
         );
     }
     execute(&run_dir, &trials, progress, &datasets, manifest, &args.train, lock)

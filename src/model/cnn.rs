@@ -51,9 +51,7 @@ impl Cnn {
     /// faster as Burn's convolution. The tests check both paths compute the same function.
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
         let x = if self.conv1_as_product {
-            let [batch, channels, height, width] = images.dims();
-            // One channel: the same memory, and a contiguous tensor keeps the slices cheap.
-            let x = if channels == 1 { images.reshape([1, batch, height, width]) } else { images.swap_dims(0, 1) };
+            let x = images.swap_dims(0, 1);
             // Max pooling works on each [h, w] plane: no change of layout needed for it.
             self.pool.forward(self.activation.forward(conv_cbhw(x, &self.conv1))).swap_dims(0, 1)
         } else {
