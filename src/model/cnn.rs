@@ -5,6 +5,7 @@ use burn::nn::{Linear, LinearConfig, Relu};
 use burn::prelude::*;
 
 use super::CLASSES;
+use super::relu_pool::relu_max_pool2x2;
 use crate::data::ImageShape;
 
 /// The seed's CNN: Conv(c,32,3) -> ReLU -> MaxPool2 -> Conv(32,64,3) -> ReLU -> MaxPool2 ->
@@ -17,9 +18,9 @@ pub struct Cnn {
     fc1: Linear,
     fc2: Linear,
     activation: Relu,
-    /// Run conv1 as a matrix product over patches (CPU backends; see `forward`).
+    /// Use this crate's CPU formulations (see `forward`): set when the device is Burn flex.
     #[module(skip)]
-    conv1_as_product: bool,
+    flex_kernels: bool,
 }
 
 /// Side after a valid 3x3 conv and a 2x2 max pool (floor), twice.
@@ -28,8 +29,8 @@ fn side_after_features(side: usize) -> usize {
 }
 
 impl Cnn {
-    /// `conv1_as_product`: see [`Cnn::forward`]; the weights are the same either way.
-    pub fn new(shape: ImageShape, conv1_as_product: bool, device: &Device) -> Result<Cnn, String> {
+    /// The weights are the same whichever kernels [`Cnn::forward`] uses on `device`.
+    pub fn new(shape: ImageShape, device: &Device) -> Result<Cnn, String> {
         if shape.height < 10 || shape.width < 10 {
             return Err(format!("the cnn needs images of at least 10x10, got {}x{}", shape.height, shape.width));
         }
@@ -41,23 +42,26 @@ impl Cnn {
             fc1: LinearConfig::new(flat, 128).init(device),
             fc2: LinearConfig::new(128, CLASSES).init(device),
             activation: Relu::new(),
-            conv1_as_product,
+            flex_kernels: device.clone().inner() == Device::flex(),
         })
     }
 
-    /// The seed's CNN. On CPU backends conv1 runs as one matrix product over 3x3 patches in a
-    /// `[c, batch, h, w]` layout: with 1 or 3 input channels, Burn's CPU convolution (and above
-    /// all its weight gradient) is several times slower than that; conv2 (32 channels) is
-    /// faster as Burn's convolution. The tests check both paths compute the same function.
+    /// The seed's CNN. On Burn flex (the CPU backend) it runs two formulations of its own:
+    /// - conv1 as one matrix product over 3x3 patches in a `[c, batch, h, w]` layout: with 1 or
+    ///   3 input channels, flex's convolution (above all its weight gradient) is several times
+    ///   slower than that; conv2 (32 channels) is faster as flex's convolution;
+    /// - ReLU + 2x2 max pool as one kernel ([`relu_max_pool2x2`]).
+    ///
+    /// The tests check both paths compute the same function with the same gradients.
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
-        let x = if self.conv1_as_product {
-            let x = images.swap_dims(0, 1);
-            // Max pooling works on each [h, w] plane: no change of layout needed for it.
-            self.pool.forward(self.activation.forward(conv_cbhw(x, &self.conv1))).swap_dims(0, 1)
+        let x = if self.flex_kernels {
+            // Pooling works on each [h, w] plane: it runs in conv1's [c, batch, h, w] layout.
+            let x = relu_max_pool2x2(conv_cbhw(images.swap_dims(0, 1), &self.conv1)).swap_dims(0, 1);
+            relu_max_pool2x2(self.conv2.forward(x))
         } else {
-            self.pool.forward(self.activation.forward(self.conv1.forward(images)))
+            let x = self.pool.forward(self.activation.forward(self.conv1.forward(images)));
+            self.pool.forward(self.activation.forward(self.conv2.forward(x)))
         };
-        let x = self.pool.forward(self.activation.forward(self.conv2.forward(x)));
         let x = self.activation.forward(self.fc1.forward(x.flatten::<2>(1, 3)));
         self.fc2.forward(x)
     }
@@ -93,12 +97,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_patch_product_computes_the_reference_function() {
+    fn the_flex_kernels_compute_the_reference_function() {
         let _rng = crate::burn_rng_lock();
         let device = Device::flex();
         for shape in [ImageShape { channels: 1, height: 28, width: 28 }, ImageShape { channels: 3, height: 32, width: 32 }] {
-            let cnn = Cnn::new(shape, true, &device).unwrap();
-            let reference = Cnn { conv1_as_product: false, ..cnn.clone() };
+            let cnn = Cnn::new(shape, &device).unwrap();
+            let reference = Cnn { flex_kernels: false, ..cnn.clone() };
             let x = Tensor::<4>::random([4, shape.channels, shape.height, shape.width], Distribution::Normal(0.0, 1.0), &device);
             let diff = (reference.forward(x.clone()) - cnn.forward(x)).abs().max().into_scalar::<f32>();
             assert!(diff < 1e-4, "{shape:?}: max difference {diff}");
@@ -106,12 +110,12 @@ mod tests {
     }
 
     #[test]
-    fn the_patch_product_has_the_reference_gradients() {
+    fn the_flex_kernels_have_the_reference_gradients() {
         let _rng = crate::burn_rng_lock();
         let device = Device::flex().autodiff();
         let shape = ImageShape { channels: 3, height: 32, width: 32 };
-        let cnn = Cnn::new(shape, true, &device).unwrap();
-        let reference = Cnn { conv1_as_product: false, ..cnn.clone() };
+        let cnn = Cnn::new(shape, &device).unwrap();
+        let reference = Cnn { flex_kernels: false, ..cnn.clone() };
         let x = Tensor::<4>::random([4, 3, 32, 32], Distribution::Normal(0.0, 1.0), &device);
         let r = Tensor::<2>::random([4, 10], Distribution::Normal(0.0, 1.0), &device);
         let grads = |net: &Cnn| {
@@ -123,6 +127,16 @@ mod tests {
             let diff = (e.clone() - g).abs().max().into_scalar::<f32>();
             let scale = e.clone().abs().max().into_scalar::<f32>();
             assert!(diff < 1e-4 * scale.max(1.0), "max gradient difference {diff} (largest gradient {scale})");
+        }
+    }
+
+    #[test]
+    fn only_flex_devices_use_the_flex_kernels() {
+        let shape = ImageShape { channels: 1, height: 28, width: 28 };
+        #[allow(deprecated)]
+        let ndarray = Device::ndarray();
+        for (device, expected) in [(Device::flex(), true), (Device::flex().autodiff(), true), (ndarray.autodiff(), false)] {
+            assert_eq!(Cnn::new(shape, &device).unwrap().flex_kernels, expected, "{device:?}");
         }
     }
 

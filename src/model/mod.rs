@@ -2,6 +2,7 @@
 
 mod cnn;
 mod nn;
+mod relu_pool;
 
 use burn::module::Module;
 use burn::prelude::*;
@@ -10,7 +11,7 @@ pub use cnn::Cnn;
 pub use nn::Mlp;
 
 use crate::data::ImageShape;
-use crate::spec::{BackendName, ModelKind, Spec};
+use crate::spec::{ModelKind, Spec};
 
 pub const CLASSES: usize = 10;
 
@@ -30,7 +31,7 @@ impl Model {
                 let hidden: Vec<usize> = spec.hidden.iter().map(|&h| h as usize).collect();
                 Model::Nn(Mlp::new(shape.pixels(), &hidden, device))
             }
-            ModelKind::Cnn => Model::Cnn(Cnn::new(shape, spec.backend != BackendName::Cuda, device)?),
+            ModelKind::Cnn => Model::Cnn(Cnn::new(shape, device)?),
         })
     }
 
