@@ -5,7 +5,7 @@ use burn::nn::{Linear, LinearConfig, Relu};
 use burn::prelude::*;
 
 use super::CLASSES;
-use super::relu_pool::relu_max_pool2x2;
+use super::flex_kernels::{im2col3x3, relu_max_pool2x2};
 use crate::data::ImageShape;
 
 /// The seed's CNN: Conv(c,32,3) -> ReLU -> MaxPool2 -> Conv(32,64,3) -> ReLU -> MaxPool2 ->
@@ -46,18 +46,16 @@ impl Cnn {
         })
     }
 
-    /// The seed's CNN. On Burn flex (the CPU backend) it runs two formulations of its own:
-    /// - conv1 as one matrix product over 3x3 patches in a `[c, batch, h, w]` layout: with 1 or
-    ///   3 input channels, flex's convolution (above all its weight gradient) is several times
-    ///   slower than that; conv2 (32 channels) is faster as flex's convolution;
-    /// - ReLU + 2x2 max pool as one kernel ([`relu_max_pool2x2`]).
-    ///
-    /// The tests check both paths compute the same function with the same gradients.
+    /// The seed's CNN. On Burn flex (the CPU backend) the conv layers run in a `[c, batch, h, w]`
+    /// layout, each as one matrix product `weight [out, c*9] x patches [c*9, batch*h'*w']`, and
+    /// ReLU + max pool run as one kernel ([`super::flex_kernels`]). Flex's own convolution
+    /// spends much of its time transposing and, with 1-3 input channels, computes the weight
+    /// gradient several times slower. The tests check both paths compute the same function
+    /// with the same gradients.
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
         let x = if self.flex_kernels {
-            // Pooling works on each [h, w] plane: it runs in conv1's [c, batch, h, w] layout.
-            let x = relu_max_pool2x2(conv_cbhw(images.swap_dims(0, 1), &self.conv1)).swap_dims(0, 1);
-            relu_max_pool2x2(self.conv2.forward(x))
+            let x = relu_max_pool2x2(conv3x3_cbhw(images.swap_dims(0, 1), &self.conv1));
+            relu_max_pool2x2(conv3x3_cbhw(x, &self.conv2)).swap_dims(0, 1)
         } else {
             let x = self.pool.forward(self.activation.forward(self.conv1.forward(images)));
             self.pool.forward(self.activation.forward(self.conv2.forward(x)))
@@ -67,27 +65,16 @@ impl Cnn {
     }
 }
 
-/// A valid 3x3 stride-1 convolution of `x` `[c, batch, h, w]`, giving `[out, batch, h-2, w-2]`:
-/// the weight `[out, c*9]` times the patches `[c*9, batch*(h-2)*(w-2)]` (im2col from 9 slices).
-fn conv_cbhw(x: Tensor<4>, conv: &Conv2d) -> Tensor<4> {
-    let [channels, batch, height, width] = x.dims();
-    let (out_h, out_w) = (height - 2, width - 2);
-    let mut patches = Vec::with_capacity(9);
-    for kh in 0..3 {
-        for kw in 0..3 {
-            patches.push(x.clone().slice([0..channels, 0..batch, kh..kh + out_h, kw..kw + out_w]));
-        }
-    }
-    // Patch rows are ordered (kh, kw, c); the weight [out, c, kh, kw] is laid out to match.
-    let columns = Tensor::cat(patches, 0).reshape([9 * channels, batch * out_h * out_w]);
+/// A valid 3x3 stride-1 convolution of `x` `[c, batch, h, w]`, giving `[out, batch, h-2, w-2]`.
+fn conv3x3_cbhw(x: Tensor<4>, conv: &Conv2d) -> Tensor<4> {
+    let [_, batch, height, width] = x.dims();
     let weight = conv.weight.val();
-    let out_channels = weight.dims()[0];
-    let weight = weight.permute([0, 2, 3, 1]).reshape([out_channels, 9 * channels]);
-    let mut y = weight.matmul(columns);
+    let [out_channels, channels, _, _] = weight.dims();
+    let mut y = weight.reshape([out_channels, channels * 9]).matmul(im2col3x3(x));
     if let Some(bias) = &conv.bias {
         y = y + bias.val().unsqueeze_dim::<2>(1);
     }
-    y.reshape([out_channels, batch, out_h, out_w])
+    y.reshape([out_channels, batch, height - 2, width - 2])
 }
 
 #[cfg(test)]
@@ -121,7 +108,8 @@ mod tests {
         let grads = |net: &Cnn| {
             let grads = (net.forward(x.clone()) * r.clone()).sum().backward();
             let bias = net.conv1.bias.as_ref().unwrap().val().grad(&grads).unwrap().unsqueeze::<4>();
-            [net.conv1.weight.val().grad(&grads).unwrap(), bias, net.conv2.weight.val().grad(&grads).unwrap()]
+            let bias2 = net.conv2.bias.as_ref().unwrap().val().grad(&grads).unwrap().unsqueeze::<4>();
+            [net.conv1.weight.val().grad(&grads).unwrap(), bias, net.conv2.weight.val().grad(&grads).unwrap(), bias2]
         };
         for (e, g) in grads(&reference).iter().zip(grads(&cnn)) {
             let diff = (e.clone() - g).abs().max().into_scalar::<f32>();

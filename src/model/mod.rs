@@ -1,8 +1,8 @@
 //! The networks: a plain NN (MLP) and the seed's CNN, built for a data set's image shape.
 
 mod cnn;
+mod flex_kernels;
 mod nn;
-mod relu_pool;
 
 use burn::module::Module;
 use burn::prelude::*;
