@@ -1,26 +1,26 @@
-//! Times the seed CNN's convolutions on the CPU backend, each pass alone, the way Burn computes
-//! them (direct convolution; input gradient as a transposed convolution; weight gradient as a
-//! convolution of the swapped input and output gradient) and as matrix products over 3x3
-//! patches. Evidence for the formulation `model::cnn` picks:
+//! Times each layer of the seed CNN on the CPU backend (flex), batch 100, the way Burn computes
+//! it and the way `model::cnn` does on flex (`runner::model::flex_kernels`): forward alone and
+//! forward + backward. Evidence for the formulations the model picks:
 //!
 //!     cargo run --release --example conv_ops
 
 use std::time::Instant;
 
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::pool::MaxPool2dConfig;
 use burn::prelude::*;
 use burn::tensor::Distribution;
-use burn::tensor::module::{conv_transpose2d, conv2d};
-use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
+use runner::model::flex_kernels::{conv3x3, relu_max_pool2x2};
 
 const BATCH: usize = 100;
 const ROUNDS: usize = 15;
 
 /// Median milliseconds of `f`, after 3 warm-up calls.
-fn time<const D: usize>(f: impl Fn() -> Tensor<D>) -> f64 {
+fn time(f: impl Fn()) -> f64 {
     let mut ms: Vec<f64> = (0..ROUNDS + 3)
         .map(|_| {
             let t = Instant::now();
-            let _ = f().into_data();
+            f();
             t.elapsed().as_secs_f64() * 1e3
         })
         .skip(3)
@@ -29,43 +29,40 @@ fn time<const D: usize>(f: impl Fn() -> Tensor<D>) -> f64 {
     ms[ms.len() / 2]
 }
 
+/// Milliseconds of `layer`'s forward pass, and of forward + backward (input and parameters).
+fn forward_backward(layer: impl Fn(Tensor<4>) -> Tensor<4>, x: &Tensor<4>) -> (f64, f64) {
+    let forward = time(|| {
+        let _ = layer(x.clone()).into_data();
+    });
+    let r = Tensor::<4>::random(layer(x.clone()).dims(), Distribution::Normal(0.0, 1.0), &x.device());
+    let both = time(|| {
+        let _ = (layer(x.clone()) * r.clone()).sum().backward();
+    });
+    (forward, both)
+}
+
 fn main() {
-    // As a run trains: on a thread of the pool Burn's CPU kernels use.
+    // As a run trains (`backend::run_on`): on a thread of the pool Burn's CPU kernels use.
     rayon::ThreadPoolBuilder::new().build().unwrap().install(run);
 }
 
 fn run() {
-    let device = Device::flex();
-    let random = |shape: [usize; 4]| Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), &device);
-    let valid = ConvOptions::new([1, 1], [0, 0], [1, 1], 1);
-    println!("| layer | pass | Burn convolution (ms) | patch product (ms) |\n|---|---|---|---|");
+    let device = Device::flex().autodiff();
+    let random = |shape: [usize; 4]| Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), &device).require_grad();
+    println!("| layer | Burn forward (ms) | Burn fwd+bwd (ms) | runner forward (ms) | runner fwd+bwd (ms) |\n|---|---|---|---|---|");
+    let row = |name: &str, (burn_f, burn_b): (f64, f64), (ours_f, ours_b): (f64, f64)| {
+        println!("| {name} | {burn_f:.2} | {burn_b:.2} | {ours_f:.2} | {ours_b:.2} |");
+    };
     // (name, input channels, input side, output channels)
     for (name, c_in, side, c_out) in [("conv1 MNIST", 1, 28, 32), ("conv1 CIFAR", 3, 32, 32), ("conv2 MNIST", 32, 13, 64)] {
-        let out = side - 2;
+        let conv: Conv2d = Conv2dConfig::new([c_in, c_out], [3, 3]).init(&device);
         let x = random([BATCH, c_in, side, side]);
-        let w = random([c_out, c_in, 3, 3]);
-        let dy = random([BATCH, c_out, out, out]);
-        let forward = time(|| conv2d(x.clone(), w.clone(), None, valid.clone()));
-        let x_grad =
-            time(|| conv_transpose2d(dy.clone(), w.clone(), None, ConvTransposeOptions::new([1, 1], [0, 0], [0, 0], [1, 1], 1)));
-        let w_grad = time(|| conv2d(x.clone().swap_dims(0, 1), dy.clone().swap_dims(0, 1), None, valid.clone()).swap_dims(0, 1));
-
-        // The same three passes as products: patches [9c, batch*out*out] in a [c, batch, h, w] layout.
-        let xc = x.clone().swap_dims(0, 1);
-        let patches = || {
-            let slices = (0..9).map(|k| xc.clone().slice([0..c_in, 0..BATCH, k / 3..k / 3 + out, k % 3..k % 3 + out])).collect();
-            Tensor::cat(slices, 0).reshape([9 * c_in, BATCH * out * out])
-        };
-        let p = patches();
-        let wm = w.clone().permute([0, 2, 3, 1]).reshape([c_out, 9 * c_in]);
-        let dym = dy.clone().swap_dims(0, 1).reshape([c_out, BATCH * out * out]);
-        let forward_p = time(|| wm.clone().matmul(patches()));
-        let x_grad_p = time(|| wm.clone().transpose().matmul(dym.clone()));
-        let w_grad_p = time(|| dym.clone().matmul(p.clone().transpose()));
-        for (pass, burn, product) in [("forward", forward, forward_p), ("input gradient", x_grad, x_grad_p), ("weight gradient", w_grad, w_grad_p)] {
-            println!("| {name} | {pass} | {burn:.2} | {product:.2} |");
-        }
+        row(name, forward_backward(|x| conv.forward(x), &x), forward_backward(|x| conv3x3(x, &conv), &x));
     }
-    println!("\nThe patch product's input gradient omits folding the patches back (col2im); conv1 needs none.");
-    println!("What decides is a whole train step: `runner bench` (conv1 as the product since this was measured).");
+    for (name, channels, side) in [("relu + max pool, conv1 MNIST", 32, 26), ("relu + max pool, conv2 MNIST", 64, 11)] {
+        let pool = MaxPool2dConfig::new([2, 2]).init();
+        let x = random([BATCH, channels, side, side]);
+        row(name, forward_backward(|x| pool.forward(burn::tensor::activation::relu(x)), &x), forward_backward(relu_max_pool2x2, &x));
+    }
+    println!("\nWhat decides is a whole train step: `runner bench`.");
 }

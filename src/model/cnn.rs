@@ -5,7 +5,7 @@ use burn::nn::{Linear, LinearConfig, Relu};
 use burn::prelude::*;
 
 use super::CLASSES;
-use super::flex_kernels::{im2col3x3, relu_max_pool2x2};
+use super::flex_kernels::{conv3x3, relu_max_pool2x2};
 use crate::data::ImageShape;
 
 /// The seed's CNN: Conv(c,32,3) -> ReLU -> MaxPool2 -> Conv(32,64,3) -> ReLU -> MaxPool2 ->
@@ -46,16 +46,13 @@ impl Cnn {
         })
     }
 
-    /// The seed's CNN. On Burn flex (the CPU backend) the conv layers run in a `[c, batch, h, w]`
-    /// layout, each as one matrix product `weight [out, c*9] x patches [c*9, batch*h'*w']`, and
-    /// ReLU + max pool run as one kernel ([`super::flex_kernels`]). Flex's own convolution
-    /// spends much of its time transposing and, with 1-3 input channels, computes the weight
-    /// gradient several times slower. The tests check both paths compute the same function
-    /// with the same gradients.
+    /// The seed's CNN. On Burn flex (the CPU backend) the convolutions and ReLU + max pool run
+    /// as this crate's kernels ([`super::flex_kernels`]: measured faster than flex's own); the
+    /// tests check both paths compute the same function with the same gradients.
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
         let x = if self.flex_kernels {
-            let x = relu_max_pool2x2(conv3x3_cbhw(images.swap_dims(0, 1), &self.conv1));
-            relu_max_pool2x2(conv3x3_cbhw(x, &self.conv2)).swap_dims(0, 1)
+            let x = relu_max_pool2x2(conv3x3(images, &self.conv1));
+            relu_max_pool2x2(conv3x3(x, &self.conv2))
         } else {
             let x = self.pool.forward(self.activation.forward(self.conv1.forward(images)));
             self.pool.forward(self.activation.forward(self.conv2.forward(x)))
@@ -63,18 +60,6 @@ impl Cnn {
         let x = self.activation.forward(self.fc1.forward(x.flatten::<2>(1, 3)));
         self.fc2.forward(x)
     }
-}
-
-/// A valid 3x3 stride-1 convolution of `x` `[c, batch, h, w]`, giving `[out, batch, h-2, w-2]`.
-fn conv3x3_cbhw(x: Tensor<4>, conv: &Conv2d) -> Tensor<4> {
-    let [_, batch, height, width] = x.dims();
-    let weight = conv.weight.val();
-    let [out_channels, channels, _, _] = weight.dims();
-    let mut y = weight.reshape([out_channels, channels * 9]).matmul(im2col3x3(x));
-    if let Some(bias) = &conv.bias {
-        y = y + bias.val().unsqueeze_dim::<2>(1);
-    }
-    y.reshape([out_channels, batch, height - 2, width - 2])
 }
 
 #[cfg(test)]

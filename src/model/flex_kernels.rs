@@ -6,12 +6,13 @@
 //!   pass and keeps, per output, which of the four inputs won (one byte). ReLU is monotone, so
 //!   `relu(maxpool(x))` equals `maxpool(relu(x))`: ReLU runs on the pooled values only, and the
 //!   gradients agree with Burn's ReLU + max pool except on exact ties between positive inputs.
-//! - [`im2col3x3`]: the 3x3 patches of `[c, batch, h, w]` as the columns of one matrix, so that
-//!   a convolution is one matrix product (`Cnn::forward`). Its backward pass (col2im) adds the
-//!   patch gradients back in one pass; built from Burn slices instead, that backward was what
-//!   made the product slower than flex's convolution for conv2.
-//!
-//! Both work per `[h, w]` plane, whatever the order of the two leading dimensions.
+//! - [`conv3x3`]: a valid 3x3 stride-1 convolution with bias, image by image: the image's 3x3
+//!   patches as the columns of a matrix (im2col, small enough to stay in cache) times the weight,
+//!   with the `gemm` crate. The backward pass does the same per image for the weight gradient
+//!   and the input gradient (the transposed product, added back into place: col2im). Flex's own
+//!   convolution spends much of its time transposing, with 1-3 input channels computes the
+//!   weight gradient several times slower, and every flex matrix product zero-fills and then
+//!   copies its output buffer.
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -23,6 +24,7 @@ use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::flex::FlexTensor;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Backend, Dispatch, Flex, backend_extension};
+use burn::nn::conv::Conv2d;
 use burn::prelude::Tensor;
 use burn::tensor::{DType, TensorData};
 use rayon::prelude::*;
@@ -33,17 +35,23 @@ pub fn relu_max_pool2x2(x: Tensor<4>) -> Tensor<4> {
     Tensor::from_dispatch(<Dispatch as FlexKernels>::relu_max_pool2x2(x.into_dispatch()))
 }
 
-/// The 3x3 patches of `x` `[c, batch, h, w]` as `[c*9, batch*(h-2)*(w-2)]`: row `c*9 + kh*3 + kw`
-/// holds `x[c, b, y+kh, x+kw]` in column `(b, y, x)`, matching a conv weight `[out, c, 3, 3]`
-/// reshaped to `[out, c*9]`. Flex backend only, like [`relu_max_pool2x2`].
-pub fn im2col3x3(x: Tensor<4>) -> Tensor<2> {
-    Tensor::from_dispatch(<Dispatch as FlexKernels>::im2col3x3(x.into_dispatch()))
+/// `conv`'s valid 3x3 stride-1 convolution of `x` `[batch, c, h, w]` -> `[batch, out, h-2, w-2]`.
+/// Flex backend only, like [`relu_max_pool2x2`].
+pub fn conv3x3(x: Tensor<4>, conv: &Conv2d) -> Tensor<4> {
+    let weight = conv.weight.val();
+    assert_eq!(weight.dims()[2..], [3, 3], "conv3x3 takes a 3x3 kernel");
+    let bias = match &conv.bias {
+        Some(bias) => bias.val(),
+        None => Tensor::zeros([weight.dims()[0]], &weight.device()),
+    };
+    let [x, weight, bias] = [x.into_dispatch(), weight.into_dispatch(), bias.into_dispatch()];
+    Tensor::from_dispatch(<Dispatch as FlexKernels>::conv3x3(x, weight, bias))
 }
 
 #[backend_extension(Flex, Autodiff)]
 pub trait FlexKernels: Backend {
     fn relu_max_pool2x2(x: FloatTensor<Self>) -> FloatTensor<Self>;
-    fn im2col3x3(x: FloatTensor<Self>) -> FloatTensor<Self>;
+    fn conv3x3(x: FloatTensor<Self>, weight: FloatTensor<Self>, bias: FloatTensor<Self>) -> FloatTensor<Self>;
 }
 
 impl FlexKernels for Flex {
@@ -51,8 +59,8 @@ impl FlexKernels for Flex {
         pool_forward(x, false).0
     }
 
-    fn im2col3x3(x: FloatTensor<Self>) -> FloatTensor<Self> {
-        im2col(&x)
+    fn conv3x3(x: FloatTensor<Self>, weight: FloatTensor<Self>, bias: FloatTensor<Self>) -> FloatTensor<Self> {
+        conv_forward(&x, &weight, &bias)
     }
 }
 
@@ -68,73 +76,200 @@ impl<C: CheckpointStrategy> FlexKernels for Autodiff<Flex, C> {
         }
     }
 
-    fn im2col3x3(x: FloatTensor<Self>) -> FloatTensor<Self> {
-        let (x, node) = x.into_parts();
-        match Im2col.prepare::<C>([node]).compute_bound().stateful() {
+    fn conv3x3(x: FloatTensor<Self>, weight: FloatTensor<Self>, bias: FloatTensor<Self>) -> FloatTensor<Self> {
+        let ((x, x_node), (weight, weight_node), (bias, bias_node)) = (x.into_parts(), weight.into_parts(), bias.into_parts());
+        match Conv3x3.prepare::<C>([x_node, weight_node, bias_node]).compute_bound().stateful() {
             OpsKind::Tracked(prep) => {
-                let shape = dims4(&x);
-                prep.finish(shape, im2col(&x))
+                let y = conv_forward(&x, &weight, &bias);
+                prep.finish((x, weight), y)
             }
-            OpsKind::UnTracked(prep) => prep.finish(im2col(&x)),
+            OpsKind::UnTracked(prep) => prep.finish(conv_forward(&x, &weight, &bias)),
         }
     }
 }
 
 #[derive(Debug)]
-struct Im2col;
+struct Conv3x3;
 
-impl Backward<Flex, 1> for Im2col {
-    /// The input's shape.
-    type State = [usize; 4];
+impl Backward<Flex, 3> for Conv3x3 {
+    /// The input and the weight.
+    type State = (FlexTensor, FlexTensor);
 
-    fn backward(self, ops: Ops<[usize; 4], 1>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let [parent] = ops.parents;
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [x_parent, weight_parent, bias_parent] = ops.parents;
         let grad = grads.consume::<Flex>(&ops.node);
-        if let Some(parent) = parent {
-            grads.register::<Flex>(parent.id, col2im(grad, ops.state));
+        let (x, weight) = ops.state;
+        let parameters = weight_parent.is_some() || bias_parent.is_some();
+        let (x_grad, weight_grad, bias_grad) = conv_backward(&x, &weight, &grad, x_parent.is_some(), parameters);
+        for (parent, grad) in [(x_parent, x_grad), (weight_parent, weight_grad), (bias_parent, bias_grad)] {
+            if let (Some(parent), Some(grad)) = (parent, grad) {
+                grads.register::<Flex>(parent.id, grad);
+            }
         }
     }
 }
 
-fn im2col(x: &FlexTensor) -> FlexTensor {
-    let [channels, batch, h, w] = dims4(x);
-    let input = f32_values(x);
-    let (oh, ow) = (h - 2, w - 2);
-    let columns = batch * oh * ow;
-    let mut cols = vec![0f32; channels * 9 * columns];
-    cols.par_chunks_mut(columns.max(1)).enumerate().for_each(|(row, out)| {
-        let (c, kh, kw) = (row / 9, row % 9 / 3, row % 3);
-        for b in 0..batch {
-            let plane = &input[(c * batch + b) * h * w..][..h * w];
-            for y in 0..oh {
-                out[(b * oh + y) * ow..][..ow].copy_from_slice(&plane[(y + kh) * w + kw..][..ow]);
-            }
-        }
-    });
-    FlexTensor::from_data(TensorData::new(cols, [channels * 9, columns]))
+/// A matrix inside a slice: element (i, j) at `i * row_stride + j * col_stride`.
+#[derive(Clone, Copy)]
+struct Matrix<'a> {
+    data: &'a [f32],
+    rows: usize,
+    cols: usize,
+    row_stride: usize,
+    col_stride: usize,
 }
 
-/// The gradient of [`im2col`]: each input gets the sum of the patch entries it was copied to.
-fn col2im(grad: FlexTensor, [channels, batch, h, w]: [usize; 4]) -> FlexTensor {
+impl<'a> Matrix<'a> {
+    fn row_major(data: &'a [f32], rows: usize, cols: usize) -> Matrix<'a> {
+        Matrix { data, rows, cols, row_stride: cols, col_stride: 1 }
+    }
+
+    fn transposed(self) -> Matrix<'a> {
+        Matrix { rows: self.cols, cols: self.rows, row_stride: self.col_stride, col_stride: self.row_stride, ..self }
+    }
+}
+
+/// `dst` (row-major, `a.rows x b.cols`) `= a * b`, or `+= a * b` when `accumulate`; on this thread
+/// (the callers run one image per pool thread).
+fn matmul(dst: &mut [f32], accumulate: bool, a: Matrix, b: Matrix) {
+    let (m, k, n) = (a.rows, a.cols, b.cols);
+    assert_eq!(b.rows, k, "matmul: inner dimensions differ");
+    assert!(dst.len() >= m * n, "matmul: destination too small");
+    for x in [a, b] {
+        let last = (x.rows.max(1) - 1) * x.row_stride + (x.cols.max(1) - 1) * x.col_stride;
+        assert!(x.rows == 0 || x.cols == 0 || last < x.data.len(), "matmul: operand out of bounds");
+    }
+    let stride = |s: usize| s as isize;
+    // SAFETY: the asserts above keep every element gemm reads or writes inside the slices.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            stride(n),
+            accumulate,
+            a.data.as_ptr(),
+            stride(a.col_stride),
+            stride(a.row_stride),
+            b.data.as_ptr(),
+            stride(b.col_stride),
+            stride(b.row_stride),
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        );
+    }
+}
+
+/// One image `[c, h, w]` -> its patches `[c*9, (h-2)*(w-2)]`: row `c*9 + kh*3 + kw` holds
+/// `image[c, y+kh, x+kw]` in column `y*(w-2) + x`, matching a weight `[out, c, 3, 3]`.
+fn im2col(image: &[f32], [c, h, w]: [usize; 3], cols: &mut [f32]) {
     let (oh, ow) = (h - 2, w - 2);
-    let columns = batch * oh * ow;
-    let grad = f32_values(&grad);
-    let mut input_grad = vec![0f32; channels * batch * h * w];
-    input_grad.par_chunks_mut((batch * h * w).max(1)).enumerate().for_each(|(c, planes)| {
-        for k in 0..9 {
-            let (kh, kw) = (k / 3, k % 3);
-            let row = &grad[(c * 9 + k) * columns..][..columns];
-            for b in 0..batch {
-                for y in 0..oh {
-                    let target = &mut planes[(b * h + y + kh) * w + kw..][..ow];
-                    for (t, g) in target.iter_mut().zip(&row[(b * oh + y) * ow..][..ow]) {
-                        *t += g;
-                    }
-                }
+    for (row, out) in cols.chunks_exact_mut(oh * ow).enumerate().take(c * 9) {
+        let (ci, kh, kw) = (row / 9, row % 9 / 3, row % 3);
+        let plane = &image[ci * h * w..][..h * w];
+        for y in 0..oh {
+            out[y * ow..][..ow].copy_from_slice(&plane[(y + kh) * w + kw..][..ow]);
+        }
+    }
+}
+
+/// The gradient of [`im2col`]: each pixel gets the sum of the patch entries it was copied to.
+fn col2im(cols: &[f32], [c, h, w]: [usize; 3], image: &mut [f32]) {
+    let (oh, ow) = (h - 2, w - 2);
+    image.fill(0.0);
+    for (row, patch) in cols.chunks_exact(oh * ow).enumerate().take(c * 9) {
+        let (ci, kh, kw) = (row / 9, row % 9 / 3, row % 3);
+        let plane = &mut image[ci * h * w..][..h * w];
+        for y in 0..oh {
+            let target = &mut plane[(y + kh) * w + kw..][..ow];
+            for (t, g) in target.iter_mut().zip(&patch[y * ow..][..ow]) {
+                *t += g;
             }
         }
-    });
-    FlexTensor::from_data(TensorData::new(input_grad, [channels, batch, h, w]))
+    }
+}
+
+fn conv_forward(x: &FlexTensor, weight: &FlexTensor, bias: &FlexTensor) -> FlexTensor {
+    let [batch, c, h, w] = dims4(x);
+    let out = dims4(weight)[0];
+    let (x, weight, bias) = (f32_values(x), f32_values(weight), f32_values(bias));
+    let (k, p) = (c * 9, (h - 2) * (w - 2));
+    let mut y = vec![0f32; batch * out * p];
+    y.par_chunks_mut(out * p).enumerate().for_each_init(
+        || vec![0f32; k * p],
+        |cols, (i, y)| {
+            im2col(&x[i * c * h * w..][..c * h * w], [c, h, w], cols);
+            for (row, b) in y.chunks_exact_mut(p).zip(bias.iter()) {
+                row.fill(*b);
+            }
+            matmul(y, true, Matrix::row_major(&weight, out, k), Matrix::row_major(cols, k, p));
+        },
+    );
+    FlexTensor::from_data(TensorData::new(y, [batch, out, h - 2, w - 2]))
+}
+
+/// One pool thread's sums of the parameter gradients, and its patch buffer.
+struct Partial {
+    weight: Vec<f32>,
+    bias: Vec<f32>,
+    cols: Vec<f32>,
+}
+
+/// The gradients of [`conv_forward`]: for the input when `input`, for weight and bias when
+/// `parameters`.
+fn conv_backward(
+    x: &FlexTensor,
+    weight: &FlexTensor,
+    grad: &FlexTensor,
+    input: bool,
+    parameters: bool,
+) -> (Option<FlexTensor>, Option<FlexTensor>, Option<FlexTensor>) {
+    let [batch, c, h, w] = dims4(x);
+    let weight_shape = dims4(weight);
+    let out = weight_shape[0];
+    let (x, weight, grad) = (f32_values(x), f32_values(weight), f32_values(grad));
+    let (k, p) = (c * 9, (h - 2) * (w - 2));
+    let mut x_grad = vec![0f32; if input { batch * c * h * w } else { 0 }];
+    let new_partial = || Partial { weight: vec![0.0; out * k], bias: vec![0.0; out], cols: vec![0.0; k * p] };
+    let image = |mut partial: Partial, (i, x_grad): (usize, Option<&mut [f32]>)| {
+        let dy = &grad[i * out * p..][..out * p];
+        if parameters {
+            im2col(&x[i * c * h * w..][..c * h * w], [c, h, w], &mut partial.cols);
+            let patches = Matrix::row_major(&partial.cols, k, p).transposed();
+            matmul(&mut partial.weight, true, Matrix::row_major(dy, out, p), patches);
+            for (b, row) in partial.bias.iter_mut().zip(dy.chunks_exact(p)) {
+                *b += row.iter().sum::<f32>();
+            }
+        }
+        if let Some(x_grad) = x_grad {
+            matmul(&mut partial.cols, false, Matrix::row_major(&weight, out, k).transposed(), Matrix::row_major(dy, out, p));
+            col2im(&partial.cols, [c, h, w], x_grad);
+        }
+        partial
+    };
+    let add = |mut a: Partial, b: Partial| {
+        a.weight.iter_mut().zip(&b.weight).for_each(|(a, b)| *a += b);
+        a.bias.iter_mut().zip(&b.bias).for_each(|(a, b)| *a += b);
+        a
+    };
+    let sums = if input {
+        let images = x_grad.par_chunks_mut(c * h * w).enumerate().map(|(i, g)| (i, Some(g)));
+        images.fold(new_partial, image).reduce(new_partial, add)
+    } else {
+        (0..batch).into_par_iter().map(|i| (i, None)).fold(new_partial, image).reduce(new_partial, add)
+    };
+    let tensor = |values: Vec<f32>, shape: Vec<usize>| FlexTensor::from_data(TensorData::new(values, shape));
+    (
+        input.then(|| tensor(x_grad, vec![batch, c, h, w])),
+        parameters.then(|| tensor(sums.weight, weight_shape.to_vec())),
+        parameters.then(|| tensor(sums.bias, vec![out])),
+    )
 }
 
 /// Which input of each 2x2 window won: 0-3 (row-major in the window), or [`CUT`].
@@ -254,7 +389,9 @@ mod tests {
     use burn::prelude::*;
     use burn::tensor::{Distribution, Int};
 
-    use super::{im2col3x3, relu_max_pool2x2, window_max};
+    use burn::nn::conv::{Conv2d, Conv2dConfig};
+
+    use super::{conv3x3, relu_max_pool2x2, window_max};
 
     fn reference(x: Tensor<4>) -> Tensor<4> {
         MaxPool2dConfig::new([2, 2]).init().forward(Relu::new().forward(x))
@@ -294,32 +431,28 @@ mod tests {
         }
     }
 
-    /// im2col from Burn slices: what the kernel must equal, with Burn's autodiff for the gradient.
-    fn im2col_reference(x: Tensor<4>) -> Tensor<2> {
-        let [c, b, h, w] = x.dims();
-        let mut rows = Vec::new();
-        for c in 0..c {
-            for k in 0..9 {
-                let (kh, kw) = (k / 3, k % 3);
-                rows.push(x.clone().slice([c..c + 1, 0..b, kh..kh + h - 2, kw..kw + w - 2]).reshape([1, b * (h - 2) * (w - 2)]));
-            }
-        }
-        Tensor::cat(rows, 0)
-    }
-
     #[test]
-    fn im2col_matches_slices_and_has_their_gradient() {
+    fn conv3x3_matches_burn_conv2d_with_its_gradients() {
         let _rng = crate::burn_rng_lock();
         let device = Device::flex().autodiff();
-        for shape in [[1, 3, 28, 28], [3, 2, 7, 5]] {
-            let x = Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), &device).require_grad();
-            let (expected, got) = (im2col_reference(x.clone()), im2col3x3(x.clone()));
+        // (batch, input channels, h, w, output channels)
+        for (b, c, h, w, out) in [(2, 1, 28, 28, 32), (3, 3, 7, 5, 4), (2, 32, 13, 13, 64)] {
+            let conv: Conv2d = Conv2dConfig::new([c, out], [3, 3]).init(&device);
+            let x = Tensor::<4>::random([b, c, h, w], Distribution::Normal(0.0, 1.0), &device).require_grad();
+            let (expected, got) = (conv.forward(x.clone()), conv3x3(x.clone(), &conv));
             assert_eq!(expected.dims(), got.dims());
-            assert_eq!((expected.clone() - got.clone()).abs().max().into_scalar::<f32>(), 0.0, "{shape:?}");
-            let r = Tensor::<2>::random(expected.dims(), Distribution::Normal(0.0, 1.0), &device);
-            let gradient = |y: Tensor<2>| x.grad(&(y * r.clone()).sum().backward()).unwrap();
-            let (expected, got) = (gradient(expected), gradient(got));
-            assert!(max_diff(expected, got) < 1e-5, "{shape:?}");
+            let scale = expected.clone().abs().max().into_scalar::<f32>();
+            assert!(max_diff(expected.clone(), got.clone()) < 1e-5 * scale, "forward {:?}", [b, c, h, w]);
+            let r = Tensor::<4>::random(expected.dims(), Distribution::Normal(0.0, 1.0), &device);
+            let gradients = |y: Tensor<4>| {
+                let grads = (y * r.clone()).sum().backward();
+                let bias = conv.bias.as_ref().unwrap().val().grad(&grads).unwrap().reshape([1, 1, 1, out]);
+                [x.grad(&grads).unwrap(), conv.weight.val().grad(&grads).unwrap(), bias]
+            };
+            for (name, e, g) in ["input", "weight", "bias"].into_iter().zip(gradients(expected)).zip(gradients(got)).map(|((n, e), g)| (n, e, g)) {
+                let scale = e.clone().abs().max().into_scalar::<f32>();
+                assert!(scale > 0.0 && max_diff(e, g) < 1e-5 * scale, "{name} gradient, {:?}", [b, c, h, w]);
+            }
         }
     }
 
