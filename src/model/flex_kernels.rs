@@ -214,7 +214,10 @@ fn conv_forward(x: &FlexTensor, weight: &FlexTensor, bias: &FlexTensor) -> FlexT
     FlexTensor::from_data(TensorData::new(y, [batch, out, h - 2, w - 2]))
 }
 
-/// One pool thread's sums of the parameter gradients, and its patch buffer.
+/// Images whose parameter gradients one task sums (then the tasks' sums are added in order).
+const IMAGES_PER_GROUP: usize = 8;
+
+/// A group of images' sums of the parameter gradients, and its patch buffer.
 struct Partial {
     weight: Vec<f32>,
     bias: Vec<f32>,
@@ -258,12 +261,22 @@ fn conv_backward(
         a.bias.iter_mut().zip(&b.bias).for_each(|(a, b)| *a += b);
         a
     };
-    let sums = if input {
-        let images = x_grad.par_chunks_mut(c * h * w).enumerate().map(|(i, g)| (i, Some(g)));
-        images.fold(new_partial, image).reduce(new_partial, add)
-    } else {
-        (0..batch).into_par_iter().map(|i| (i, None)).fold(new_partial, image).reduce(new_partial, add)
+    // Fixed groups of images, summed in order: the same gradients whatever the thread count and
+    // scheduling, so a resumed run repeats an uninterrupted one exactly.
+    let group = |first: usize, x_grads: Option<&mut [f32]>| {
+        let images = first..batch.min(first + IMAGES_PER_GROUP);
+        match x_grads {
+            Some(x_grads) => images.zip(x_grads.chunks_mut(c * h * w)).fold(new_partial(), |part, (i, g)| image(part, (i, Some(g)))),
+            None => images.fold(new_partial(), |part, i| image(part, (i, None))),
+        }
     };
+    let partials: Vec<Partial> = if input {
+        let groups = x_grad.par_chunks_mut(IMAGES_PER_GROUP * c * h * w).enumerate();
+        groups.map(|(j, g)| group(j * IMAGES_PER_GROUP, Some(g))).collect()
+    } else {
+        (0..batch.div_ceil(IMAGES_PER_GROUP)).into_par_iter().map(|j| group(j * IMAGES_PER_GROUP, None)).collect()
+    };
+    let sums = partials.into_iter().reduce(add).unwrap_or_else(new_partial);
     let tensor = |values: Vec<f32>, shape: Vec<usize>| FlexTensor::from_data(TensorData::new(values, shape));
     (
         input.then(|| tensor(x_grad, vec![batch, c, h, w])),
@@ -453,6 +466,22 @@ mod tests {
                 let scale = e.clone().abs().max().into_scalar::<f32>();
                 assert!(scale > 0.0 && max_diff(e, g) < 1e-5 * scale, "{name} gradient, {:?}", [b, c, h, w]);
             }
+        }
+    }
+
+    #[test]
+    fn conv3x3_gradients_do_not_depend_on_the_thread_count() {
+        let _rng = crate::burn_rng_lock();
+        let device = Device::flex().autodiff();
+        let conv: Conv2d = Conv2dConfig::new([16, 8], [3, 3]).init(&device);
+        let x = Tensor::<4>::random([37, 16, 9, 9], Distribution::Normal(0.0, 1.0), &device).require_grad();
+        let weight_grad = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            pool.install(|| conv.weight.val().grad(&conv3x3(x.clone(), &conv).powi_scalar(2).sum().backward()).unwrap())
+        };
+        let one = weight_grad(1).into_data();
+        for threads in [2, 3, 5] {
+            assert_eq!(one, weight_grad(threads).into_data(), "{threads} threads");
         }
     }
 
