@@ -1,0 +1,260 @@
+//! [`super::conv3x3`]: im2col + `gemm` per image, forward and backward.
+
+use burn::backend::Flex;
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops};
+use burn::backend::flex::FlexTensor;
+use burn::tensor::TensorData;
+use rayon::prelude::*;
+
+use super::{dims4, f32_values};
+
+#[derive(Debug)]
+pub(super) struct Conv3x3;
+
+impl Backward<Flex, 3> for Conv3x3 {
+    /// The input and the weight.
+    type State = (FlexTensor, FlexTensor);
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [x_parent, weight_parent, bias_parent] = ops.parents;
+        let grad = grads.consume::<Flex>(&ops.node);
+        let (x, weight) = ops.state;
+        let parameters = weight_parent.is_some() || bias_parent.is_some();
+        let (x_grad, weight_grad, bias_grad) = conv_backward(&x, &weight, &grad, x_parent.is_some(), parameters);
+        for (parent, grad) in [(x_parent, x_grad), (weight_parent, weight_grad), (bias_parent, bias_grad)] {
+            if let (Some(parent), Some(grad)) = (parent, grad) {
+                grads.register::<Flex>(parent.id, grad);
+            }
+        }
+    }
+}
+
+/// A matrix inside a slice: element (i, j) at `i * row_stride + j * col_stride`.
+#[derive(Clone, Copy)]
+struct Matrix<'a> {
+    data: &'a [f32],
+    rows: usize,
+    cols: usize,
+    row_stride: usize,
+    col_stride: usize,
+}
+
+impl<'a> Matrix<'a> {
+    fn row_major(data: &'a [f32], rows: usize, cols: usize) -> Matrix<'a> {
+        Matrix { data, rows, cols, row_stride: cols, col_stride: 1 }
+    }
+
+    fn transposed(self) -> Matrix<'a> {
+        Matrix { rows: self.cols, cols: self.rows, row_stride: self.col_stride, col_stride: self.row_stride, ..self }
+    }
+}
+
+/// `dst` (row-major, `a.rows x b.cols`) `= a * b`, or `+= a * b` when `accumulate`; on this thread
+/// (the callers run one image per pool thread).
+fn matmul(dst: &mut [f32], accumulate: bool, a: Matrix, b: Matrix) {
+    let (m, k, n) = (a.rows, a.cols, b.cols);
+    assert_eq!(b.rows, k, "matmul: inner dimensions differ");
+    assert!(dst.len() >= m * n, "matmul: destination too small");
+    for x in [a, b] {
+        let last = (x.rows.max(1) - 1) * x.row_stride + (x.cols.max(1) - 1) * x.col_stride;
+        assert!(x.rows == 0 || x.cols == 0 || last < x.data.len(), "matmul: operand out of bounds");
+    }
+    let stride = |s: usize| s as isize;
+    // SAFETY: the asserts above keep every element gemm reads or writes inside the slices.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            stride(n),
+            accumulate,
+            a.data.as_ptr(),
+            stride(a.col_stride),
+            stride(a.row_stride),
+            b.data.as_ptr(),
+            stride(b.col_stride),
+            stride(b.row_stride),
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        );
+    }
+}
+
+/// One image `[c, h, w]` -> its patches `[c*9, (h-2)*(w-2)]`: row `c*9 + kh*3 + kw` holds
+/// `image[c, y+kh, x+kw]` in column `y*(w-2) + x`, matching a weight `[out, c, 3, 3]`.
+fn im2col(image: &[f32], [c, h, w]: [usize; 3], cols: &mut [f32]) {
+    let (oh, ow) = (h - 2, w - 2);
+    for (row, out) in cols.chunks_exact_mut(oh * ow).enumerate().take(c * 9) {
+        let (ci, kh, kw) = (row / 9, row % 9 / 3, row % 3);
+        let plane = &image[ci * h * w..][..h * w];
+        for y in 0..oh {
+            out[y * ow..][..ow].copy_from_slice(&plane[(y + kh) * w + kw..][..ow]);
+        }
+    }
+}
+
+/// The gradient of [`im2col`]: each pixel gets the sum of the patch entries it was copied to.
+fn col2im(cols: &[f32], [c, h, w]: [usize; 3], image: &mut [f32]) {
+    let (oh, ow) = (h - 2, w - 2);
+    image.fill(0.0);
+    for (row, patch) in cols.chunks_exact(oh * ow).enumerate().take(c * 9) {
+        let (ci, kh, kw) = (row / 9, row % 9 / 3, row % 3);
+        let plane = &mut image[ci * h * w..][..h * w];
+        for y in 0..oh {
+            let target = &mut plane[(y + kh) * w + kw..][..ow];
+            for (t, g) in target.iter_mut().zip(&patch[y * ow..][..ow]) {
+                *t += g;
+            }
+        }
+    }
+}
+
+pub(super) fn conv_forward(x: &FlexTensor, weight: &FlexTensor, bias: &FlexTensor) -> FlexTensor {
+    let [batch, c, h, w] = dims4(x);
+    let out = dims4(weight)[0];
+    let (x, weight, bias) = (f32_values(x), f32_values(weight), f32_values(bias));
+    let (k, p) = (c * 9, (h - 2) * (w - 2));
+    let mut y = vec![0f32; batch * out * p];
+    y.par_chunks_mut(out * p).enumerate().for_each_init(
+        || vec![0f32; k * p],
+        |cols, (i, y)| {
+            im2col(&x[i * c * h * w..][..c * h * w], [c, h, w], cols);
+            for (row, b) in y.chunks_exact_mut(p).zip(bias.iter()) {
+                row.fill(*b);
+            }
+            matmul(y, true, Matrix::row_major(&weight, out, k), Matrix::row_major(cols, k, p));
+        },
+    );
+    FlexTensor::from_data(TensorData::new(y, [batch, out, h - 2, w - 2]))
+}
+
+/// Images whose parameter gradients one task sums (then the tasks' sums are added in order).
+const IMAGES_PER_GROUP: usize = 8;
+
+/// A group of images' sums of the parameter gradients, and its patch buffer.
+struct Partial {
+    weight: Vec<f32>,
+    bias: Vec<f32>,
+    cols: Vec<f32>,
+}
+
+/// The gradients of [`conv_forward`]: for the input when `input`, for weight and bias when
+/// `parameters`.
+fn conv_backward(
+    x: &FlexTensor,
+    weight: &FlexTensor,
+    grad: &FlexTensor,
+    input: bool,
+    parameters: bool,
+) -> (Option<FlexTensor>, Option<FlexTensor>, Option<FlexTensor>) {
+    let [batch, c, h, w] = dims4(x);
+    let weight_shape = dims4(weight);
+    let out = weight_shape[0];
+    let (x, weight, grad) = (f32_values(x), f32_values(weight), f32_values(grad));
+    let (k, p) = (c * 9, (h - 2) * (w - 2));
+    let mut x_grad = vec![0f32; if input { batch * c * h * w } else { 0 }];
+    let new_partial = || Partial { weight: vec![0.0; out * k], bias: vec![0.0; out], cols: vec![0.0; k * p] };
+    let image = |mut partial: Partial, (i, x_grad): (usize, Option<&mut [f32]>)| {
+        let dy = &grad[i * out * p..][..out * p];
+        if parameters {
+            im2col(&x[i * c * h * w..][..c * h * w], [c, h, w], &mut partial.cols);
+            let patches = Matrix::row_major(&partial.cols, k, p).transposed();
+            matmul(&mut partial.weight, true, Matrix::row_major(dy, out, p), patches);
+            for (b, row) in partial.bias.iter_mut().zip(dy.chunks_exact(p)) {
+                *b += row.iter().sum::<f32>();
+            }
+        }
+        if let Some(x_grad) = x_grad {
+            matmul(&mut partial.cols, false, Matrix::row_major(&weight, out, k).transposed(), Matrix::row_major(dy, out, p));
+            col2im(&partial.cols, [c, h, w], x_grad);
+        }
+        partial
+    };
+    let add = |mut a: Partial, b: Partial| {
+        a.weight.iter_mut().zip(&b.weight).for_each(|(a, b)| *a += b);
+        a.bias.iter_mut().zip(&b.bias).for_each(|(a, b)| *a += b);
+        a
+    };
+    // Fixed groups of images, summed in order: the same gradients whatever the thread count and
+    // scheduling, so a resumed run repeats an uninterrupted one exactly.
+    let group = |first: usize, x_grads: Option<&mut [f32]>| {
+        let images = first..batch.min(first + IMAGES_PER_GROUP);
+        match x_grads {
+            Some(x_grads) => images.zip(x_grads.chunks_mut(c * h * w)).fold(new_partial(), |part, (i, g)| image(part, (i, Some(g)))),
+            None => images.fold(new_partial(), |part, i| image(part, (i, None))),
+        }
+    };
+    let partials: Vec<Partial> = if input {
+        let groups = x_grad.par_chunks_mut(IMAGES_PER_GROUP * c * h * w).enumerate();
+        groups.map(|(j, g)| group(j * IMAGES_PER_GROUP, Some(g))).collect()
+    } else {
+        (0..batch.div_ceil(IMAGES_PER_GROUP)).into_par_iter().map(|j| group(j * IMAGES_PER_GROUP, None)).collect()
+    };
+    let sums = partials.into_iter().reduce(add).unwrap_or_else(new_partial);
+    let tensor = |values: Vec<f32>, shape: Vec<usize>| FlexTensor::from_data(TensorData::new(values, shape));
+    (
+        input.then(|| tensor(x_grad, vec![batch, c, h, w])),
+        parameters.then(|| tensor(sums.weight, weight_shape.to_vec())),
+        parameters.then(|| tensor(sums.bias, vec![out])),
+    )
+}
+
+
+#[cfg(test)]
+mod tests {
+    use burn::nn::conv::{Conv2d, Conv2dConfig};
+    use burn::prelude::*;
+    use burn::tensor::Distribution;
+
+    use super::super::{conv3x3, max_diff};
+
+    #[test]
+    fn conv3x3_matches_burn_conv2d_with_its_gradients() {
+        let _rng = crate::burn_rng_lock();
+        let device = Device::flex().autodiff();
+        // (batch, input channels, h, w, output channels)
+        for (b, c, h, w, out) in [(2, 1, 28, 28, 32), (3, 3, 7, 5, 4), (2, 32, 13, 13, 64)] {
+            let conv: Conv2d = Conv2dConfig::new([c, out], [3, 3]).init(&device);
+            let x = Tensor::<4>::random([b, c, h, w], Distribution::Normal(0.0, 1.0), &device).require_grad();
+            let (expected, got) = (conv.forward(x.clone()), conv3x3(x.clone(), &conv));
+            assert_eq!(expected.dims(), got.dims());
+            let scale = expected.clone().abs().max().into_scalar::<f32>();
+            assert!(max_diff(expected.clone(), got.clone()) < 1e-5 * scale, "forward {:?}", [b, c, h, w]);
+            let r = Tensor::<4>::random(expected.dims(), Distribution::Normal(0.0, 1.0), &device);
+            let gradients = |y: Tensor<4>| {
+                let grads = (y * r.clone()).sum().backward();
+                let bias = conv.bias.as_ref().unwrap().val().grad(&grads).unwrap().reshape([1, 1, 1, out]);
+                [x.grad(&grads).unwrap(), conv.weight.val().grad(&grads).unwrap(), bias]
+            };
+            for (name, e, g) in ["input", "weight", "bias"].into_iter().zip(gradients(expected)).zip(gradients(got)).map(|((n, e), g)| (n, e, g)) {
+                let scale = e.clone().abs().max().into_scalar::<f32>();
+                assert!(scale > 0.0 && max_diff(e, g) < 1e-5 * scale, "{name} gradient, {:?}", [b, c, h, w]);
+            }
+        }
+    }
+
+    #[test]
+    fn conv3x3_gradients_do_not_depend_on_the_thread_count() {
+        let _rng = crate::burn_rng_lock();
+        let device = Device::flex().autodiff();
+        let conv: Conv2d = Conv2dConfig::new([16, 8], [3, 3]).init(&device);
+        let x = Tensor::<4>::random([37, 16, 9, 9], Distribution::Normal(0.0, 1.0), &device).require_grad();
+        let weight_grad = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            pool.install(|| conv.weight.val().grad(&conv3x3(x.clone(), &conv).powi_scalar(2).sum().backward()).unwrap())
+        };
+        let one = weight_grad(1).into_data();
+        for threads in [2, 3, 5] {
+            assert_eq!(one, weight_grad(threads).into_data(), "{threads} threads");
+        }
+    }
+
+}

@@ -1,0 +1,171 @@
+//! [`super::relu_max_pool2x2`]: ReLU + 2x2 max pool in one pass, and its backward.
+
+use std::sync::Arc;
+
+use burn::backend::Flex;
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops};
+use burn::backend::flex::FlexTensor;
+use burn::tensor::TensorData;
+use rayon::prelude::*;
+
+use super::{dims4, f32_values};
+
+/// Which input of each 2x2 window won: 0-3 (row-major in the window), or [`CUT`].
+#[derive(Clone, Debug)]
+pub(super) struct Winners {
+    input_shape: [usize; 4],
+    winner: Arc<Vec<u8>>,
+}
+
+/// The window's maximum was not positive: ReLU cut it, no gradient flows.
+const CUT: u8 = 4;
+
+#[derive(Debug)]
+pub(super) struct ReluMaxPool;
+
+impl Backward<Flex, 1> for ReluMaxPool {
+    type State = Winners;
+
+    fn backward(self, ops: Ops<Winners, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [parent] = ops.parents;
+        let grad = grads.consume::<Flex>(&ops.node);
+        if let Some(parent) = parent {
+            grads.register::<Flex>(parent.id, pool_backward(grad, &ops.state));
+        }
+    }
+}
+
+
+pub(super) fn pool_forward(x: FlexTensor, keep_winners: bool) -> (FlexTensor, Winners) {
+    let [batch, channels, h, w] = dims4(&x);
+    let input = f32_values(&x);
+    let (oh, ow) = (h / 2, w / 2);
+    let mut output = vec![0f32; batch * channels * oh * ow];
+    let mut winner = vec![CUT; if keep_winners { output.len() } else { 0 }];
+    let plane_out = (oh * ow).max(1);
+    let pool_plane = |(p, out): (usize, &mut [f32]), mut win: Option<&mut [u8]>| {
+        let plane = &input[p * h * w..(p + 1) * h * w];
+        for oy in 0..oh {
+            let pairs = plane[2 * oy * w..][..2 * ow].chunks_exact(2).zip(plane[(2 * oy + 1) * w..][..2 * ow].chunks_exact(2));
+            for (ox, (top, bottom)) in pairs.enumerate() {
+                let (best, k) = window_max(top[0], top[1], bottom[0], bottom[1]);
+                let cut = best <= 0.0;
+                out[oy * ow + ox] = if cut { 0.0 } else { best };
+                if let Some(win) = win.as_deref_mut() {
+                    win[oy * ow + ox] = if cut { CUT } else { k };
+                }
+            }
+        }
+    };
+    if keep_winners {
+        output
+            .par_chunks_mut(plane_out)
+            .zip(winner.par_chunks_mut(plane_out))
+            .enumerate()
+            .for_each(|(p, (out, win))| pool_plane((p, out), Some(win)));
+    } else {
+        output.par_chunks_mut(plane_out).enumerate().for_each(|po| pool_plane(po, None));
+    }
+    drop(input);
+    let output = FlexTensor::from_data(TensorData::new(output, [batch, channels, oh, ow]));
+    (output, Winners { input_shape: [batch, channels, h, w], winner: Arc::new(winner) })
+}
+
+/// The maximum of a 2x2 window `[a b; c d]` and which input it is (0-3). Like Burn's and
+/// PyTorch's max pool, the first maximum wins and a NaN wins.
+#[inline(always)]
+fn window_max(a: f32, b: f32, c: f32, d: f32) -> (f32, u8) {
+    let (top, kt) = if b > a { (b, 1) } else { (a, 0) };
+    let (bottom, kb) = if d > c { (d, 3) } else { (c, 2) };
+    let (best, k) = if bottom > top { (bottom, kb) } else { (top, kt) };
+    if a.is_nan() | b.is_nan() | c.is_nan() | d.is_nan() {
+        let k = [a, b, c, d].iter().position(|v| v.is_nan()).unwrap_or(0) as u8;
+        return (f32::NAN, k);
+    }
+    (best, k)
+}
+
+fn pool_backward(grad: FlexTensor, winners: &Winners) -> FlexTensor {
+    let [batch, channels, h, w] = winners.input_shape;
+    let (oh, ow) = (h / 2, w / 2);
+    let grad = f32_values(&grad);
+    let mut input_grad = vec![0f32; batch * channels * h * w];
+    input_grad.par_chunks_mut((h * w).max(1)).enumerate().for_each(|(p, plane)| {
+        let (grad, winner) = (&grad[p * oh * ow..][..oh * ow], &winners.winner[p * oh * ow..][..oh * ow]);
+        for oy in 0..oh {
+            for ox in 0..ow {
+                let k = winner[oy * ow + ox];
+                if k != CUT {
+                    let (dy, dx) = (k as usize / 2, k as usize % 2);
+                    plane[(2 * oy + dy) * w + 2 * ox + dx] = grad[oy * ow + ox];
+                }
+            }
+        }
+    });
+    FlexTensor::from_data(TensorData::new(input_grad, [batch, channels, h, w]))
+}
+
+
+#[cfg(test)]
+mod tests {
+    use burn::nn::Relu;
+    use burn::nn::pool::MaxPool2dConfig;
+    use burn::prelude::*;
+    use burn::tensor::{Distribution, Int};
+
+    use super::super::{max_diff, relu_max_pool2x2};
+    use super::window_max;
+
+    fn reference(x: Tensor<4>) -> Tensor<4> {
+        MaxPool2dConfig::new([2, 2]).init().forward(Relu::new().forward(x))
+    }
+
+    #[test]
+    fn matches_relu_then_burn_max_pool_on_even_and_odd_sides() {
+        let _rng = crate::burn_rng_lock();
+        let device = Device::flex();
+        for shape in [[3, 4, 26, 26], [2, 5, 11, 11], [1, 2, 7, 4]] {
+            let x = Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), &device);
+            let (expected, got) = (reference(x.clone()), relu_max_pool2x2(x));
+            assert_eq!(expected.dims(), got.dims());
+            assert_eq!(max_diff(expected, got), 0.0, "{shape:?}");
+        }
+    }
+
+    #[test]
+    fn has_the_gradient_of_relu_then_burn_max_pool() {
+        let _rng = crate::burn_rng_lock();
+        let device = Device::flex().autodiff();
+        for shape in [[3, 4, 26, 26], [2, 5, 11, 11]] {
+            let x = Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), &device).require_grad();
+            let [b, c, h, w] = shape;
+            let r = Tensor::<4>::random([b, c, h / 2, w / 2], Distribution::Normal(0.0, 1.0), &device);
+            let gradient = |y: Tensor<4>| {
+                let grads = (y * r.clone()).sum().backward();
+                x.grad(&grads).unwrap()
+            };
+            let (expected, got) = (gradient(reference(x.clone())), gradient(relu_max_pool2x2(x.clone())));
+            assert!(expected.clone().abs().sum().into_scalar::<f32>() > 0.0);
+            assert_eq!(max_diff(expected, got), 0.0, "{shape:?}");
+        }
+    }
+
+    #[test]
+    fn the_first_maximum_wins_and_nan_propagates() {
+        assert_eq!(window_max(1.0, 1.0, 1.0, 1.0), (1.0, 0));
+        assert_eq!(window_max(0.0, 2.0, 2.0, 1.0), (2.0, 1));
+        assert_eq!(window_max(0.0, 1.0, 2.0, 2.0), (2.0, 2));
+        assert_eq!(window_max(-3.0, -2.0, -4.0, -1.0), (-1.0, 3));
+        let (value, k) = window_max(5.0, 1.0, f32::NAN, 9.0);
+        assert!(value.is_nan() && k == 2);
+    }
+
+    #[test]
+    fn pools_a_non_contiguous_input() {
+        let device = Device::flex();
+        let x = Tensor::<1, Int>::arange(0..2 * 3 * 4 * 4, &device).float().reshape([3, 2, 4, 4]).swap_dims(0, 1) - 40.0;
+        assert_eq!(max_diff(reference(x.clone()), relu_max_pool2x2(x)), 0.0);
+    }
+}
