@@ -23,7 +23,6 @@ pub fn run_on<R: Send>(backend: BackendName, threads: usize, work: impl FnOnce()
     if backend == BackendName::Cuda {
         return Ok(work());
     }
-    keep_freed_memory();
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
@@ -31,21 +30,21 @@ pub fn run_on<R: Send>(backend: BackendName, threads: usize, work: impl FnOnce()
     Ok(pool.install(work))
 }
 
-/// Makes glibc's malloc keep freed memory for reuse. CPU kernels allocate and free tensors of
-/// megabytes every step; by default glibc maps each one fresh from the kernel (anything over
-/// 128 KiB) and returns it on free, so every step pays page faults to zero-fill new pages:
-/// 870k faults in a `runner bench` vs 21k kept, and a CNN train step ~2x faster. The working set
-/// of a training run is steady, so peak memory stays the same.
-fn keep_freed_memory() {
+/// Makes glibc's malloc keep freed memory for reuse; call it first thing, before any thread
+/// starts. CPU kernels allocate and free tensors of megabytes every step; by default glibc maps
+/// each one fresh from the kernel (anything over 128 KiB) and returns it on free, so every step
+/// pays page faults to zero-fill new pages: 870k faults in a `runner bench` vs 21k kept, and a
+/// CNN train step about twice as fast. A training run's working set is steady, so its peak
+/// memory stays the same.
+pub fn keep_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
-        static ONCE: std::sync::Once = std::sync::Once::new();
         const GIB: libc::c_int = 1 << 30;
-        // SAFETY: mallopt only changes allocator parameters; it is safe to call at any time.
-        ONCE.call_once(|| unsafe {
+        // SAFETY: mallopt only changes allocator parameters; no other thread exists yet.
+        unsafe {
             libc::mallopt(libc::M_MMAP_THRESHOLD, GIB);
             libc::mallopt(libc::M_TRIM_THRESHOLD, GIB);
-        });
+        }
     }
 }
 
