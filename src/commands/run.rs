@@ -89,16 +89,8 @@ pub fn resume(args: ResumeArgs) -> Result<()> {
     for (trial, progress) in trials.iter().zip(&progress) {
         resume::settle(&run_dir.trial_dir(trial), progress)?;
     }
-    for device in devices {
-        if !manifest.devices.contains(&device) {
-            manifest.devices.push(device);
-        }
-    }
-    for gpu in gpus(&to_run) {
-        if !manifest.gpus.contains(&gpu) {
-            manifest.gpus.push(gpu);
-        }
-    }
+    add_new(&mut manifest.devices, devices);
+    add_new(&mut manifest.gpus, gpus(&to_run));
     manifest.resumed.push(Resumed::now());
     manifest.finished_at = None;
     run_dir.write("spec.toml", spec_toml(&spec).as_bytes())?;
@@ -118,6 +110,15 @@ pub fn resume(args: ResumeArgs) -> Result<()> {
 
 fn overrides(args: &TrainArgs) -> Overrides {
     Overrides { sets: args.sets.clone(), data_dir: args.data_dir.clone() }
+}
+
+/// Appends the items `list` does not have yet.
+fn add_new<T: PartialEq>(list: &mut Vec<T>, items: Vec<T>) {
+    for item in items {
+        if !list.contains(&item) {
+            list.push(item);
+        }
+    }
 }
 
 fn plural(n: usize) -> &'static str {
@@ -278,10 +279,7 @@ fn run_trial(
     let data = TrialData::new(dataset, &trial.spec);
     let mut state = TrainState::fresh(&trial.spec, dataset.shape, &device).map_err(into_error)?;
     let kept = if progress.has_state {
-        let (model, optim) = checkpoint::epoch_paths(&dir, progress.epochs.len() as u32);
-        state.model = checkpoint::load(state.model, &model)?;
-        state.optim = checkpoint::load_optimizer(state.optim, &optim)?;
-        state.epochs_done = progress.epochs.len() as u32;
+        state = checkpoint::load_state(state, &dir, progress.epochs.len() as u32)?;
         progress.epochs
     } else {
         if !progress.epochs.is_empty() {
@@ -361,16 +359,10 @@ impl TrialFiles {
             );
             bar
         };
-        let metrics_path = dir.join(crate::run::metrics::FILE);
-        let metrics = if kept.is_empty() && !metrics_path.exists() {
-            MetricsWriter::create(dir)?
-        } else {
-            MetricsWriter::resume(dir, &kept)?
-        };
         Ok(TrialFiles {
             dir: dir.to_path_buf(),
             name: trial.dir_name(),
-            metrics,
+            metrics: MetricsWriter::start(dir, &kept)?,
             epochs: kept,
             total_epochs: trial.spec.epochs,
             position: (0, 0),
@@ -401,17 +393,12 @@ impl Observer for TrialFiles {
     /// Saves the epoch's state, then commits the epoch by appending its row to metrics.csv, then
     /// points last.bpk (and best.bpk) at it. See `run::checkpoint` for why in this order.
     fn epoch_done(&mut self, metrics: &EpochMetrics, model: &Model, optim: &ModuleOptimizer) -> Result<()> {
-        let (model_path, optim_path) = checkpoint::epoch_paths(&self.dir, metrics.epoch);
-        checkpoint::save(model, &model_path)?;
-        checkpoint::save_optimizer(optim, &optim_path)?;
+        checkpoint::save_state(&self.dir, metrics.epoch, model, optim)?;
         self.metrics.append(metrics)?;
         failpoint::hit(|| format!("committed:{}:{}", self.name, metrics.epoch));
-        checkpoint::link(&model_path, &checkpoint::path(&self.dir, "last"))?;
-        if self.epochs.iter().all(|e| metrics.test_acc > e.test_acc) {
-            checkpoint::link(&model_path, &checkpoint::path(&self.dir, "best"))?;
-        }
-        checkpoint::remove_stale(&self.dir, Some(metrics.epoch))?;
         self.epochs.push(metrics.clone());
+        checkpoint::link_last_and_best(&self.dir, &self.epochs)?;
+        checkpoint::remove_stale(&self.dir, Some(metrics.epoch))?;
         if !self.quiet {
             self.bar.suspend(|| {
                 eprintln!(

@@ -17,6 +17,8 @@ use crate::data::fetch::temp_path;
 use crate::error::{Error, Result};
 use crate::failpoint;
 use crate::model::Model;
+use crate::run::metrics;
+use crate::train::{EpochMetrics, TrainState};
 
 pub const DIR: &str = "checkpoints";
 pub const EXTENSION: &str = "bpk";
@@ -31,12 +33,38 @@ pub fn epoch_paths(trial_dir: &Path, epoch: u32) -> (PathBuf, PathBuf) {
     (path(trial_dir, &format!("epoch-{epoch:03}")), path(trial_dir, &format!("epoch-{epoch:03}.optim")))
 }
 
-pub fn save(model: &Model, path: &Path) -> Result<()> {
-    write_with(path, |tmp| model.clone().into_record().save(tmp).map_err(|e| e.to_string()))
+/// Writes the state after `epoch`: the model and the optimizer (momentum, Adam moments).
+pub fn save_state(trial_dir: &Path, epoch: u32, model: &Model, optim: &ModuleOptimizer) -> Result<()> {
+    let (model_path, optim_path) = epoch_paths(trial_dir, epoch);
+    save(model, &model_path)?;
+    write_with(&optim_path, |tmp| optim.save(tmp).map_err(|e| e.to_string()))
 }
 
-pub fn save_optimizer(optim: &ModuleOptimizer, path: &Path) -> Result<()> {
-    write_with(path, |tmp| optim.save(tmp).map_err(|e| e.to_string()))
+/// Loads the state [`save_state`] wrote after `epoch` into `state` (built for the same spec).
+pub fn load_state(state: TrainState, trial_dir: &Path, epoch: u32) -> Result<TrainState> {
+    let (model_path, optim_path) = epoch_paths(trial_dir, epoch);
+    let model = load(state.model, &model_path)?;
+    let optim = state
+        .optim
+        .load(&optim_path)
+        .map_err(|e| Error::Checkpoint(format!("{}: not a readable optimizer state: {e}", optim_path.display())))?;
+    Ok(TrainState { model, optim, epochs_done: epoch })
+}
+
+/// Points `last.bpk` at the state after the last of the committed `epochs`, and `best.bpk` too
+/// when that epoch is the best so far.
+pub fn link_last_and_best(trial_dir: &Path, epochs: &[EpochMetrics]) -> Result<()> {
+    let Some(last) = epochs.last() else { return Ok(()) };
+    let (model, _) = epoch_paths(trial_dir, last.epoch);
+    link(&model, &path(trial_dir, "last"))?;
+    if metrics::best(epochs).is_some_and(|best| best.epoch == last.epoch) {
+        link(&model, &path(trial_dir, "best"))?;
+    }
+    Ok(())
+}
+
+pub fn save(model: &Model, path: &Path) -> Result<()> {
+    write_with(path, |tmp| model.clone().into_record().save(tmp).map_err(|e| e.to_string()))
 }
 
 fn write_with(path: &Path, write: impl FnOnce(&Path) -> Result<(), String>) -> Result<()> {
@@ -98,11 +126,4 @@ pub fn load(model: Model, path: &Path) -> Result<Model> {
     model.try_load_record(record).map_err(|e| {
         Error::Checkpoint(format!("{}: does not fit this model (another model kind or data set?): {e}", path.display()))
     })
-}
-
-/// Loads an optimizer's state (momentum, Adam moments) saved by [`save_optimizer`].
-pub fn load_optimizer(optim: ModuleOptimizer, path: &Path) -> Result<ModuleOptimizer> {
-    optim
-        .load(path)
-        .map_err(|e| Error::Checkpoint(format!("{}: not a readable optimizer state: {e}", path.display())))
 }

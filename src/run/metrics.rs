@@ -17,23 +17,16 @@ pub struct MetricsWriter {
 }
 
 impl MetricsWriter {
-    /// Creates `dir/metrics.csv` with its header.
-    pub fn create(dir: &Path) -> Result<MetricsWriter> {
-        let path = dir.join(FILE);
-        let file = OpenOptions::new().create_new(true).write(true).open(&path).map_err(Error::io(&path))?;
-        Ok(MetricsWriter { writer: csv::Writer::from_writer(file), path })
-    }
-
-    /// Reopens `dir/metrics.csv` for appending after exactly `rows` (the epochs a resumed trial
-    /// keeps): the file is first rewritten atomically with them, so a torn last line or rows of
-    /// an epoch that was not committed are dropped.
-    pub fn resume(dir: &Path, rows: &[EpochMetrics]) -> Result<MetricsWriter> {
+    /// Starts `dir/metrics.csv` holding exactly `kept` (the epochs a resumed trial keeps; none for
+    /// a new trial), written atomically, and appends from there: a torn last line or the row of an
+    /// epoch that was not committed is dropped.
+    pub fn start(dir: &Path, kept: &[EpochMetrics]) -> Result<MetricsWriter> {
         let path = dir.join(FILE);
         let mut text = csv::Writer::from_writer(Vec::new());
-        if rows.is_empty() {
+        if kept.is_empty() {
             text.write_record(HEADER).expect("writing to memory cannot fail");
         }
-        for row in rows {
+        for row in kept {
             text.serialize(row).expect("writing to memory cannot fail");
         }
         let bytes = text.into_inner().expect("writing to memory cannot fail");
@@ -64,6 +57,14 @@ pub fn read_committed(path: &Path) -> Vec<EpochMetrics> {
     rows
 }
 
+/// The first epoch that reached the highest test accuracy: the one `best.bpk` holds.
+pub fn best(epochs: &[EpochMetrics]) -> Option<&EpochMetrics> {
+    epochs.iter().fold(None, |best: Option<&EpochMetrics>, e| match best {
+        Some(b) if b.test_acc >= e.test_acc => Some(b),
+        _ => Some(e),
+    })
+}
+
 /// Reads every row of a metrics.csv.
 pub fn read(path: &Path) -> Result<Vec<EpochMetrics>> {
     let err = |e: csv::Error| Error::Io { path: path.to_path_buf(), source: e.into() };
@@ -91,21 +92,28 @@ mod tests {
     #[test]
     fn header_and_rows_round_trip() {
         let dir = tempfile::tempdir().unwrap();
-        let mut writer = MetricsWriter::create(dir.path()).unwrap();
+        let mut writer = MetricsWriter::start(dir.path(), &[]).unwrap();
         writer.append(&row(1)).unwrap();
         writer.append(&row(2)).unwrap();
         let text = std::fs::read_to_string(dir.path().join(FILE)).unwrap();
         assert_eq!(text.lines().next().unwrap(), HEADER.join(","));
         assert_eq!(HEADER.join(","), "epoch,train_loss,train_acc,test_loss,test_acc,lr,epoch_seconds,images_per_second,finished_at");
         assert_eq!(read(&dir.path().join(FILE)).unwrap(), vec![row(1), row(2)]);
-        assert!(MetricsWriter::create(dir.path()).is_err(), "never overwrites");
     }
 
     #[test]
-    fn resume_keeps_the_committed_rows_and_drops_a_torn_line() {
+    fn best_is_the_first_epoch_at_the_highest_accuracy() {
+        let accs = [0.5, 0.9, 0.9, 0.7];
+        let epochs: Vec<EpochMetrics> = accs.iter().enumerate().map(|(i, &a)| EpochMetrics { test_acc: a, ..row(i as u32 + 1) }).collect();
+        assert_eq!(best(&epochs).map(|e| e.epoch), Some(2));
+        assert!(best(&[]).is_none());
+    }
+
+    #[test]
+    fn start_keeps_the_committed_rows_and_drops_a_torn_line() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(FILE);
-        let mut writer = MetricsWriter::create(dir.path()).unwrap();
+        let mut writer = MetricsWriter::start(dir.path(), &[]).unwrap();
         writer.append(&row(1)).unwrap();
         writer.append(&row(2)).unwrap();
         drop(writer);
@@ -114,11 +122,11 @@ mod tests {
         std::fs::write(&path, text).unwrap();
         assert_eq!(read_committed(&path), vec![row(1), row(2)]);
 
-        let mut writer = MetricsWriter::resume(dir.path(), &[row(1)]).unwrap();
+        let mut writer = MetricsWriter::start(dir.path(), &[row(1)]).unwrap();
         writer.append(&row(2)).unwrap();
         assert_eq!(read(&path).unwrap(), vec![row(1), row(2)], "no duplicate, no torn row");
 
-        let mut writer = MetricsWriter::resume(dir.path(), &[]).unwrap();
+        let mut writer = MetricsWriter::start(dir.path(), &[]).unwrap();
         writer.append(&row(1)).unwrap();
         assert_eq!(read(&path).unwrap(), vec![row(1)], "a trial restarted from scratch keeps its header");
         assert!(read_committed(&dir.path().join("missing.csv")).is_empty());

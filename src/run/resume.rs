@@ -20,9 +20,7 @@ impl Progress {
     pub fn is_done(&self, spec: &Spec) -> bool {
         self.epochs.len() as u32 >= spec.epochs
     }
-}
 
-impl Progress {
     /// Reads how far a trial got, changing nothing.
     pub fn read(trial_dir: &Path) -> Progress {
         let epochs = metrics::read_committed(&trial_dir.join(metrics::FILE));
@@ -42,11 +40,7 @@ pub fn settle(trial_dir: &Path, progress: &Progress) -> Result<()> {
         return settle_fresh(trial_dir);
     };
     if progress.has_state {
-        let (model, _) = checkpoint::epoch_paths(trial_dir, last);
-        checkpoint::link(&model, &checkpoint::path(trial_dir, "last"))?;
-        if best_epoch(&progress.epochs) == last {
-            checkpoint::link(&model, &checkpoint::path(trial_dir, "best"))?;
-        }
+        checkpoint::link_last_and_best(trial_dir, &progress.epochs)?;
     }
     checkpoint::remove_stale(trial_dir, progress.has_state.then_some(last))
 }
@@ -59,17 +53,6 @@ pub fn settle_fresh(trial_dir: &Path) -> Result<()> {
         let _ = std::fs::remove_file(checkpoint::path(trial_dir, name));
     }
     Ok(())
-}
-
-/// The first epoch that reached the highest test accuracy (the one `best.bpk` holds).
-pub fn best_epoch(epochs: &[EpochMetrics]) -> u32 {
-    let mut best: Option<&EpochMetrics> = None;
-    for e in epochs {
-        if best.is_none_or(|b| e.test_acc > b.test_acc) {
-            best = Some(e);
-        }
-    }
-    best.map_or(0, |b| b.epoch)
 }
 
 /// Keys that say where a trial runs, not what it computes: a resumed run may change them.
@@ -146,17 +129,11 @@ mod tests {
     }
 
     #[test]
-    fn best_is_the_first_epoch_at_the_highest_accuracy() {
-        assert_eq!(best_epoch(&epochs(&[0.5, 0.9, 0.9, 0.7])), 2);
-        assert_eq!(best_epoch(&[]), 0);
-    }
-
-    #[test]
     fn settle_relinks_last_and_best_and_drops_uncommitted_files() {
         let dir = tempfile::tempdir().unwrap();
         let trial = dir.path();
         std::fs::create_dir(trial.join(checkpoint::DIR)).unwrap();
-        let mut writer = metrics::MetricsWriter::create(trial).unwrap();
+        let mut writer = metrics::MetricsWriter::start(trial, &[]).unwrap();
         for e in epochs(&[0.5, 0.9]) {
             writer.append(&e).unwrap();
         }

@@ -40,11 +40,7 @@ impl TrialSummary {
     }
 
     fn best(&self) -> Option<&EpochMetrics> {
-        // The first epoch reaching the highest accuracy.
-        self.epochs.iter().fold(None, |best: Option<&EpochMetrics>, e| match best {
-            Some(b) if b.test_acc >= e.test_acc => Some(b),
-            _ => Some(e),
-        })
+        crate::run::metrics::best(&self.epochs)
     }
 
     pub fn train_seconds(&self) -> f64 {

@@ -213,7 +213,6 @@ pub fn predict(model: &Model, split: &Split, len: usize, data: &TrialData, devic
     out
 }
 
-
 /// Where batches come from: assembled on the host for each batch (CPU backends: the tensor is
 /// the host memory), or sliced from a copy of the split kept on the device (GPUs: no host work
 /// and no transfer per batch).
@@ -332,9 +331,7 @@ mod tests {
         fn epoch_started(&mut self, _: u32, _: usize) {}
         fn batch_done(&mut self, _: usize) {}
         fn epoch_done(&mut self, m: &EpochMetrics, model: &Model, optim: &ModuleOptimizer) -> crate::Result<()> {
-            let (model_path, optim_path) = crate::run::checkpoint::epoch_paths(&self.0, m.epoch);
-            crate::run::checkpoint::save(model, &model_path)?;
-            crate::run::checkpoint::save_optimizer(optim, &optim_path)?;
+            crate::run::checkpoint::save_state(&self.0, m.epoch, model, optim)?;
             self.1.epoch_done(m, model, optim)
         }
     }
@@ -352,11 +349,8 @@ mod tests {
             let mut full = Saver(dir.path().to_path_buf(), Record::default());
             fit(&spec, &data, &device, TrainState::fresh(&spec, dataset.shape, &device).unwrap(), &mut full).unwrap();
 
-            let mut state = TrainState::fresh(&Spec { seed: 99, ..spec.clone() }, dataset.shape, &device).unwrap();
-            let (model_path, optim_path) = crate::run::checkpoint::epoch_paths(dir.path(), 1);
-            state.model = crate::run::checkpoint::load(state.model, &model_path).unwrap();
-            state.optim = crate::run::checkpoint::load_optimizer(state.optim, &optim_path).unwrap();
-            state.epochs_done = 1;
+            let state = TrainState::fresh(&Spec { seed: 99, ..spec.clone() }, dataset.shape, &device).unwrap();
+            let state = crate::run::checkpoint::load_state(state, dir.path(), 1).unwrap();
             let mut resumed = Record::default();
             fit(&spec, &data, &device, state, &mut resumed).unwrap();
             assert_eq!(resumed.0, full.1.0[1..], "{optimizer}: epochs 2 and 3 after a resume from epoch 1");

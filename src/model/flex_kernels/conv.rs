@@ -101,10 +101,10 @@ fn im2col(image: &[f32], [c, h, w]: [usize; 3], cols: &mut [f32]) {
     }
 }
 
-/// The gradient of [`im2col`]: each pixel gets the sum of the patch entries it was copied to.
+/// The gradient of [`im2col`]: adds to each pixel of `image` (zeros) the patch entries it was
+/// copied to.
 fn col2im(cols: &[f32], [c, h, w]: [usize; 3], image: &mut [f32]) {
     let (oh, ow) = (h - 2, w - 2);
-    image.fill(0.0);
     for (row, patch) in cols.chunks_exact(oh * ow).enumerate().take(c * 9) {
         let (ci, kh, kw) = (row / 9, row % 9 / 3, row % 3);
         let plane = &mut image[ci * h * w..][..h * w];
