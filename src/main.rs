@@ -3,7 +3,6 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    runner::backend::keep_freed_memory();
     let cli = runner::cli::Cli::parse();
     match runner::commands::dispatch(cli) {
         Ok(()) => ExitCode::SUCCESS,
