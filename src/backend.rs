@@ -79,6 +79,17 @@ fn cuda(_index: u32) -> Result<Device> {
     ))
 }
 
+/// How many CUDA GPUs this process sees (0 in a build without CUDA).
+pub fn cuda_count() -> usize {
+    #[cfg(feature = "cuda")]
+    {
+        use burn::tensor::DeviceType;
+        std::panic::catch_unwind(|| Device::enumerate(DeviceType::Cuda).into_iter().count()).unwrap_or(0)
+    }
+    #[cfg(not(feature = "cuda"))]
+    0
+}
+
 /// Checks a GPU index against the number of GPUs found.
 pub fn pick_cuda(index: u32, found: usize) -> Result<()> {
     if found == 0 {

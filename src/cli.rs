@@ -36,6 +36,73 @@ pub enum Command {
     Export(ExportArgs),
     /// Time the runner's hot paths: data loading, batch assembly, train step and evaluation per backend.
     Bench(BenchArgs),
+    /// Submit a sweep to Slurm as one job array (one task per trial) and a report job.
+    Submit(SubmitArgs),
+    /// Train the trials of a run folder that no other worker holds (what --jobs and Slurm tasks run).
+    Worker(WorkerArgs),
+    /// Where each trial of a run stands: status, epochs, accuracy, who runs it, ETA.
+    Status(StatusArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SubmitArgs {
+    /// The experiment spec (TOML); its [slurm] table sets partition, time, cpus_per_task, ...
+    #[arg(value_name = "SPEC", required_unless_present = "resume")]
+    pub spec: Option<PathBuf>,
+
+    /// Submit the trials of an existing run folder that are not done (after cancellation,
+    /// preemption, time limits or lost nodes).
+    #[arg(long, value_name = "RUN", conflicts_with_all = ["spec", "runs_dir"])]
+    pub resume: Option<PathBuf>,
+
+    /// Print the batch scripts and the sbatch commands; submit and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Where run folders are created.
+    #[arg(long, value_name = "DIR", default_value = "runs")]
+    pub runs_dir: PathBuf,
+
+    #[command(flatten)]
+    pub train: TrainArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct WorkerArgs {
+    /// The run folder (runs/<timestamp>_<name>).
+    #[arg(value_name = "RUN")]
+    pub run: PathBuf,
+
+    /// Train only this trial (by index), e.g. a Slurm array task's $SLURM_ARRAY_TASK_ID.
+    #[arg(long, value_name = "INDEX")]
+    pub trial: Option<usize>,
+
+    /// CPU threads for trials whose spec leaves `threads` at 0 (0: one per core).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+
+    /// GPU index for cuda trials, instead of the spec's `device`.
+    #[arg(long, value_name = "INDEX")]
+    pub gpu: Option<u32>,
+
+    /// Never download missing data.
+    #[arg(long)]
+    pub offline: bool,
+
+    /// No per-epoch lines.
+    #[arg(long, short)]
+    pub quiet: bool,
+
+    /// Train nothing: rebuild summary.csv, record the end in manifest.json, write the report.
+    #[arg(long, conflicts_with_all = ["trial", "threads", "gpu"])]
+    pub finish: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct StatusArgs {
+    /// The run folder (runs/<timestamp>_<name>).
+    #[arg(value_name = "RUN")]
+    pub run: PathBuf,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -179,4 +246,9 @@ pub struct TrainArgs {
     /// No progress bars or per-epoch lines; errors and the final table only.
     #[arg(long, short)]
     pub quiet: bool,
+
+    /// Trials at once, each in a worker process with its share of the CPU cores (unless the
+    /// spec sets `threads`); with several GPUs, the workers take them in turn.
+    #[arg(long, short, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub jobs: u32,
 }

@@ -79,6 +79,13 @@ pub enum Error {
     #[error("interrupted: {trial} stopped in epoch {epoch}; finished epochs are saved.\n  Resume with: runner resume {}", run_dir.display())]
     Interrupted { trial: String, epoch: u32, run_dir: PathBuf },
 
+    #[error("{unfinished} of {total} trials did not finish (a worker was stopped or is still running elsewhere).\n  See: runner status {}\n  Continue with: runner resume {}", run_dir.display(), run_dir.display())]
+    Unfinished {
+        unfinished: usize,
+        total: usize,
+        run_dir: PathBuf,
+    },
+
     #[error("{failed} of {total} trials failed; see summary.csv in {run_dir}")]
     TrialsFailed {
         failed: usize,
@@ -91,8 +98,8 @@ impl Error {
     /// 2 for input the user must fix (spec, data, backend), 1 for failures while running.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Io { .. } | Error::Checkpoint(_) | Error::TrialsFailed { .. } => 1,
-            Error::Interrupted { .. } => crate::interrupt::EXIT_CODE,
+            Error::Io { .. } | Error::Checkpoint(_) | Error::TrialsFailed { .. } | Error::Unfinished { .. } => 1,
+            Error::Interrupted { .. } => crate::interrupt::exit_code(),
             _ => 2,
         }
     }
@@ -104,3 +111,25 @@ impl Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// `text` with control characters other than newlines and tabs escaped (`\u{1b}`): messages
+/// quote user input (file names, TOML values), which must not drive the terminal.
+pub fn escape_controls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() && c != '\n' && c != '\t' {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn control_characters_are_escaped_newlines_kept() {
+        assert_eq!(super::escape_controls("a\x1b[31mb\nc\u{7}\td"), "a\\u{1b}[31mb\nc\\u{7}\td");
+    }
+}

@@ -1,40 +1,85 @@
-//! Ctrl-C: the first one asks training to stop at the next batch boundary, so the trial is
-//! marked `interrupted` and every file stays consistent; a second one exits at once (files are
-//! always written atomically, so that is safe too).
+//! Ctrl-C (SIGINT) and SIGTERM (what `timeout`, systemd, `docker stop` and Slurm send to cancel,
+//! preempt or end a job): the first one asks training to stop at the next batch boundary, so the
+//! trial is marked `interrupted`, the lock is released and every file stays consistent; the exit
+//! status is then 128 + the signal (130, 143). A second signal exits at once (files are always
+//! written atomically, so that is safe too).
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Mutex, OnceLock};
 
-static REQUESTED: AtomicBool = AtomicBool::new(false);
-/// The run lock to remove when a second Ctrl-C exits at once.
+use signal_hook::consts::{SIGINT, SIGTERM};
+
+/// The first stopping signal received; 0 while none.
+static RECEIVED: AtomicI32 = AtomicI32::new(0);
+/// The run lock to remove when a second signal exits at once.
 static LOCK_FILE: Mutex<Option<std::path::PathBuf>> = Mutex::new(None);
+/// Worker processes to stop with this one when a second signal exits at once.
+static CHILDREN: Mutex<Vec<u32>> = Mutex::new(Vec::new());
 
-/// Exit status of a run stopped by Ctrl-C (128 + SIGINT, as shells report it).
-pub const EXIT_CODE: u8 = 130;
-
-/// Installs the handler (once per process; later calls do nothing).
+/// Installs the handlers (once per process; later calls do nothing). Signals are received on a
+/// thread of their own, so the handling code is ordinary code.
 pub fn install() {
     static INSTALLED: OnceLock<()> = OnceLock::new();
     INSTALLED.get_or_init(|| {
-        let handler = || {
-            if REQUESTED.swap(true, Ordering::SeqCst) {
-                if let Some(lock) = LOCK_FILE.lock().ok().and_then(|l| l.clone()) {
-                    let _ = std::fs::remove_file(lock);
-                }
-                eprintln!("\nstopped");
-                std::process::exit(i32::from(EXIT_CODE));
+        let mut signals = match signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) {
+            Ok(signals) => signals,
+            Err(e) => {
+                // Without handlers a signal still stops the process, and the files are consistent anyway.
+                eprintln!("warning: cannot handle Ctrl-C and SIGTERM ({e}); they will stop the run without marking the trial");
+                return;
             }
-            eprintln!("\nstopping after this batch (Ctrl-C again to stop now)");
         };
-        // Without a handler Ctrl-C still stops the process, and the files are consistent anyway.
-        if let Err(e) = ctrlc::set_handler(handler) {
-            eprintln!("warning: cannot handle Ctrl-C ({e}); it will stop the run without marking the trial");
-        }
+        std::thread::spawn(move || {
+            for signal in signals.forever() {
+                received(signal);
+            }
+        });
     });
 }
 
+fn received(signal: i32) {
+    if RECEIVED.compare_exchange(0, signal, Ordering::SeqCst, Ordering::SeqCst).is_err() {
+        if let Ok(children) = CHILDREN.lock() {
+            for &pid in children.iter() {
+                // SAFETY: kill(2) on our own children; their files are consistent at any point.
+                unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+            }
+        }
+        if let Some(lock) = LOCK_FILE.lock().ok().and_then(|l| l.clone()) {
+            let _ = std::fs::remove_file(lock);
+        }
+        eprintln!("\nstopped");
+        std::process::exit(128 + signal);
+    }
+    match signal {
+        SIGTERM => eprintln!("\nSIGTERM: stopping after this batch (send it again to stop now)"),
+        _ => eprintln!("\nstopping after this batch (Ctrl-C again to stop now)"),
+    }
+}
+
 pub fn requested() -> bool {
-    REQUESTED.load(Ordering::Relaxed)
+    RECEIVED.load(Ordering::Relaxed) != 0
+}
+
+/// The first stopping signal received (SIGINT or SIGTERM), if any.
+pub fn signal() -> Option<i32> {
+    Some(RECEIVED.load(Ordering::Relaxed)).filter(|&s| s != 0)
+}
+
+/// Remembers the worker processes a forced exit must stop too.
+pub fn set_children(pids: Vec<u32>) {
+    if let Ok(mut children) = CHILDREN.lock() {
+        *children = pids;
+    }
+}
+
+/// Exit status of a run stopped by a signal: 128 + the signal, as shells report it (130 for
+/// Ctrl-C, 143 for SIGTERM).
+pub fn exit_code() -> u8 {
+    match RECEIVED.load(Ordering::Relaxed) {
+        0 => 128 + SIGINT as u8,
+        signal => (128 + signal) as u8,
+    }
 }
 
 /// Remembers the lock file a forced exit must remove.

@@ -8,10 +8,12 @@ pub mod commands;
 pub mod data;
 pub mod error;
 pub mod failpoint;
+pub mod fs;
 pub mod interrupt;
 pub mod model;
 pub mod report;
 pub mod run;
+pub mod sched;
 pub mod spec;
 pub mod train;
 

@@ -7,7 +7,7 @@ fn main() -> ExitCode {
     match runner::commands::dispatch(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error}");
+            eprintln!("error: {}", runner::error::escape_controls(&error.to_string()));
             ExitCode::from(error.exit_code())
         }
     }

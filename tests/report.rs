@@ -77,6 +77,19 @@ fn report_of_a_partly_failed_sweep() {
     let bars = std::fs::read_to_string(run.join("final_accuracy.svg")).unwrap();
     assert_eq!(bars.matches("<rect").count() - 1, 4, "one bar per configuration, plus the background");
     assert!(tree(&run).contains(&"report.csv".to_string()));
+
+    // The same run named twice (two spellings) counts once, and a torn last row, as a killed
+    // runner leaves it (resume drops it), is left out rather than failing the report.
+    let metrics = run.join("trials/000_dataset=mnist,model=nn,seed=1/metrics.csv");
+    let mut text = std::fs::read_to_string(&metrics).unwrap();
+    text += "4,0.25,0.9";
+    std::fs::write(&metrics, text).unwrap();
+    let output = runner(dir.path())
+        .args(["report", "2026-11-28T17-00-00Z_synthetic", "./2026-11-28T17-00-00Z_synthetic/"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(String::from_utf8(output.stdout).unwrap(), markdown);
 }
 
 #[test]

@@ -59,6 +59,13 @@ fn crashed_run(dir: &Path, point: &str) -> PathBuf {
     the_run(dir)
 }
 
+fn dead_pid() -> u32 {
+    let mut child = Command::new("true").spawn().unwrap();
+    let pid = child.id();
+    child.wait().unwrap();
+    pid
+}
+
 fn assert_killed(output: &Output, point: &str) {
     assert_eq!(output.status.signal(), Some(libc::SIGKILL), "{point} was not reached: {}", String::from_utf8_lossy(&output.stderr));
 }
@@ -103,24 +110,30 @@ fn baseline() -> &'static (Vec<Vec<String>>, Vec<Vec<Vec<String>>>, Vec<String>)
 fn crash_and_resume(points: &[&str]) {
     let dir = tempfile::tempdir().unwrap();
     let run_dir = crashed_run(dir.path(), points[0]);
-    // A killed runner leaves its lock: it must be cleared by hand, as the message says.
+    // A killed runner leaves its lock, and temporary files when killed mid-write.
     assert!(run_dir.join("run.lock").exists());
-    let output = resume(&run_dir, None);
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("stale lock") && stderr.contains("rm "), "{stderr}");
-    std::fs::remove_file(run_dir.join("run.lock")).unwrap();
+    let dead = dead_pid();
+    let leftovers = [run_dir.join(format!(".summary.csv.tmp-{dead}")), run_dir.join(format!("trials/{}/.metrics.csv.tmp-{dead}", TRIALS[0]))];
+    for path in &leftovers {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, "half a file").unwrap();
+    }
 
     for point in &points[1..] {
-        assert_killed(&resume(&run_dir, Some(point)), point);
-        std::fs::remove_file(run_dir.join("run.lock")).unwrap();
+        let output = resume(&run_dir, Some(point));
+        assert_killed(&output, point);
+        assert!(String::from_utf8_lossy(&output.stderr).contains("note: took over"), "{}", String::from_utf8_lossy(&output.stderr));
     }
-    assert_success(&resume(&run_dir, None));
+    let output = resume(&run_dir, None);
+    assert_success(&output);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("note: took over") && stderr.contains("is no longer running (crashed or killed)"), "{stderr}");
+    assert!(leftovers.iter().all(|p| !p.exists()), "temporary files of dead writers are removed");
     let (summary, metrics, files) = results(&run_dir);
     let (base_summary, base_metrics, base_files) = baseline();
     assert_eq!(&summary, base_summary);
     assert_eq!(&metrics, base_metrics);
-    let files: Vec<&String> = files.iter().filter(|f| !f.ends_with("run.lock")).collect();
+    let files: Vec<&String> = files.iter().collect();
     let base_files: Vec<&String> = base_files.iter().collect();
     assert_eq!(files, base_files, "same files, no temporary or epoch state left");
     let manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run_dir.join("manifest.json")).unwrap()).unwrap();
@@ -157,6 +170,61 @@ fn killed_between_trials_and_again_after_an_epoch_commit() {
 #[test]
 fn killed_in_the_first_batch() {
     crash_and_resume(&["batch:000_model=nn,optimizer=sgd:1:1"]);
+}
+
+#[test]
+fn a_damaged_epoch_state_falls_back_to_the_previous_one_and_stays_exact() {
+    // Killed after epoch 2's commit, before epoch 1's state was removed; then epoch 2's model
+    // file is truncated. Resume must retrain epoch 2 from epoch 1's state, not lose both.
+    let dir = tempfile::tempdir().unwrap();
+    let trial = "002_model=cnn,optimizer=sgd";
+    let run_dir = crashed_run(dir.path(), &format!("committed:{trial}:2"));
+    let epoch2 = run_dir.join("trials").join(trial).join("checkpoints/epoch-002.bpk");
+    let len = std::fs::metadata(&epoch2).unwrap().len();
+    std::fs::OpenOptions::new().write(true).open(&epoch2).unwrap().set_len(len / 2).unwrap();
+    let output = resume(&run_dir, None);
+    assert_success(&output);
+    let (summary, metrics, files) = results(&run_dir);
+    let (base_summary, base_metrics, base_files) = baseline();
+    assert_eq!((&summary, &metrics, &files), (base_summary, base_metrics, base_files));
+}
+
+#[test]
+fn a_damaged_state_with_nothing_to_fall_back_to_leaves_every_file_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let trial = "001_model=nn,optimizer=adam";
+    let run_dir = crashed_run(dir.path(), &format!("batch:{trial}:3:1"));
+    let optim = run_dir.join("trials").join(trial).join("checkpoints/epoch-002.optim.bpk");
+    let mut bytes = std::fs::read(&optim).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    std::fs::write(&optim, &bytes).unwrap();
+    std::fs::remove_file(run_dir.join("run.lock")).unwrap();
+    let before: Vec<(String, Vec<u8>)> =
+        tree(&run_dir).into_iter().filter_map(|f| Some((f.clone(), std::fs::read(run_dir.join(&f)).ok()?))).collect();
+    let output = resume(&run_dir, None);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("epoch-002.optim.bpk: damaged checkpoint") && stderr.contains("rm -r"), "{stderr}");
+    let after: Vec<(String, Vec<u8>)> =
+        tree(&run_dir).into_iter().filter_map(|f| Some((f.clone(), std::fs::read(run_dir.join(&f)).ok()?))).collect();
+    assert!(before == after, "a refused resume changes no file");
+}
+
+#[test]
+fn a_hand_edited_spec_is_refused_by_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    let run_dir = crashed_run(dir.path(), "trial-done:000_model=nn,optimizer=sgd");
+    let spec = run_dir.join("spec.toml");
+    let text = std::fs::read_to_string(&spec).unwrap();
+    std::fs::write(&spec, text.replace("optimizer = [\"sgd\", \"adam\"]", "optimizer = [\"sgd\"]")).unwrap();
+    let output = resume(&run_dir, None);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("edited since the run started: sweep.optimizer [\"sgd\", \"adam\"] -> [\"sgd\"]"), "{stderr}");
+    // Where it runs may be edited.
+    std::fs::write(&spec, text.replace("threads = 0", "threads = 1")).unwrap();
+    assert_success(&resume(&run_dir, None));
 }
 
 #[test]
@@ -199,6 +267,38 @@ fn a_run_folder_in_use_is_refused_and_bad_folders_are_named() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("not a run folder"));
     let output = runner(dir.path()).args(["resume", "no/such/run"]).output().unwrap();
     assert_eq!(output.status.code(), Some(2));
+}
+
+#[test]
+fn sigterm_stops_like_ctrl_c_with_status_143() {
+    let spec = SPEC.replace("limit_train = 400", "limit_train = 4000").replace("epochs = 3", "epochs = 20");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("spec.toml"), &spec).unwrap();
+    let child = runner(dir.path())
+        .arg("spec.toml")
+        .arg("--data-dir")
+        .arg(shared_data())
+        .args(["--runs-dir", "out", "-q"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let metrics = || std::fs::read_dir(dir.path().join("out")).ok()?.next()?.ok().map(|run| run.path().join(format!("trials/{}/metrics.csv", TRIALS[0])));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+    while metrics().and_then(|m| std::fs::read_to_string(m).ok()).is_none_or(|t| t.lines().count() < 2) {
+        assert!(std::time::Instant::now() < deadline, "no epoch finished");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(143), "{stderr}");
+    assert!(stderr.contains("SIGTERM") && stderr.contains("runner resume"), "{stderr}");
+    let run_dir = the_run(dir.path());
+    assert!(!run_dir.join("run.lock").exists(), "the lock is released");
+    let summary = csv_rows(&run_dir.join("summary.csv"));
+    let status = summary[0].iter().position(|h| h == "status").unwrap();
+    assert_eq!(summary[1][status], "interrupted");
 }
 
 #[test]

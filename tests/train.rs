@@ -63,9 +63,12 @@ fn a_short_run_writes_every_file() {
             "trials/000_smoke",
             "trials/000_smoke/checkpoints",
             "trials/000_smoke/checkpoints/best.bpk",
+            "trials/000_smoke/checkpoints/best.bpk.sha256",
             "trials/000_smoke/checkpoints/last.bpk",
+            "trials/000_smoke/checkpoints/last.bpk.sha256",
             "trials/000_smoke/metrics.csv",
             "trials/000_smoke/spec.toml",
+            "trials/000_smoke/status.json",
         ]
     );
 

@@ -4,7 +4,7 @@ use super::trial::{TrialFolder, load_model};
 use crate::backend;
 use crate::cli::EvalArgs;
 use crate::data::{self, FetchOptions};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::report::markdown;
 use crate::run::write_file;
 use crate::train::{self, TrialData};
@@ -17,6 +17,7 @@ pub fn eval(args: EvalArgs) -> Result<()> {
     if let Some(dir) = &args.data_dir {
         spec.data_dir = dir.clone();
     }
+    spec.validate().map_err(|e| Error::InvalidValue { origin: "--dataset".into(), key: e.key.into(), message: e.message })?;
     let fetch = FetchOptions { offline: args.offline, mirror: None, quiet: true };
     let dataset = data::load(spec.dataset, &spec.data_dir, &fetch)?;
     let device = backend::device(spec.backend, spec.device)?;

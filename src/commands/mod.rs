@@ -6,6 +6,8 @@ mod export;
 mod predict;
 mod report;
 mod run;
+mod status;
+mod submit;
 mod trial;
 
 use crate::cli::{Cli, Command};
@@ -20,6 +22,9 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Some(Command::Eval(args)) => eval::eval(args),
         Some(Command::Export(args)) => export::export(args),
         Some(Command::Bench(args)) => bench::bench(args),
+        Some(Command::Submit(args)) => submit::submit(args),
+        Some(Command::Worker(args)) => run::worker(args),
+        Some(Command::Status(args)) => status::status(args),
         None => run::run(cli.run),
     }
 }

@@ -1,26 +1,20 @@
-//! `runner SPEC` and `runner resume RUN`: check everything a user could get wrong, then train
-//! each trial and write its files as it goes.
+//! `runner SPEC`, `runner resume RUN` and `runner worker RUN`: check everything a user could get
+//! wrong, set up the run folder, then hand the trials to the engine (`run::engine`).
 
-use std::collections::HashMap;
-use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::Path;
 
-use burn::optim::ModuleOptimizer;
-use indicatif::{ProgressBar, ProgressStyle};
-
-use crate::cli::{ResumeArgs, RunArgs, TrainArgs};
-use crate::data::{self, Dataset, FetchOptions};
+use crate::cli::{ResumeArgs, RunArgs, TrainArgs, WorkerArgs};
 use crate::error::{Error, Result};
-use crate::model::Model;
+use crate::run::engine::{self, DataSets, Outcome, WorkerOptions};
 use crate::run::lock::RunLock;
 use crate::run::manifest::Resumed;
 use crate::run::resume::{self, Progress};
-use crate::run::summary::{self, Status, TrialSummary};
-use crate::run::{Manifest, RunDir, checkpoint, manifest, metrics::MetricsWriter, spec_toml, write_file};
-use crate::spec::{self, BackendName, DatasetName, FIELDS, Overrides, Spec, Trial};
-use crate::train::{self, EpochMetrics, Observer, TrainError, TrainState, TrialData};
-use crate::{backend, failpoint, interrupt, report};
+use crate::run::status::{Ended, Observed};
+use crate::run::summary::Status;
+use crate::run::{Manifest, RunDir, spec_toml};
+use crate::sched::local::threads_per_job;
+use crate::spec::{self, FIELDS, Overrides, Spec, Trial};
+use crate::{interrupt, report};
 
 pub fn run(args: RunArgs) -> Result<()> {
     if let Some(run_dir) = args.resume {
@@ -40,29 +34,57 @@ pub fn run(args: RunArgs) -> Result<()> {
     }
 
     // Everything that can be wrong with the input is found before anything is written.
-    let devices = check_devices(&trials)?;
-    let datasets = load_datasets(&trials, &args.train)?;
+    interrupt::install();
+    let devices = engine::check_devices(&trials)?;
+    let datasets = DataSets::load(&trials, args.train.offline, args.train.quiet)?;
 
     let run_dir = RunDir::create(&args.runs_dir, &spec.name, chrono::Utc::now())?;
     let lock = RunLock::acquire(&run_dir.path)?;
     let mut manifest = Manifest::new(devices, trials.len());
-    manifest.gpus = gpus(&trials);
-    run_dir.write("spec.toml", spec_toml(&spec).as_bytes())?;
+    manifest.gpus = engine::gpus(&trials);
+    let spec_text = spec_toml(&spec);
+    run_dir.write("spec.toml", spec_text.as_bytes())?;
+    manifest.spec = Some(spec_text);
     run_dir.write("manifest.json", manifest.to_json().as_bytes())?;
     if !args.train.quiet {
         eprintln!("run folder: {}  ({} trial{})", run_dir.path.display(), trials.len(), plural(trials.len()));
     }
-    let progress = trials.iter().map(|_| Progress::default()).collect();
-    execute(&run_dir, &trials, progress, &datasets, manifest, &args.train, lock)
+    let jobs = args.train.jobs as usize;
+    engine::execute(&run_dir, &trials, datasets, manifest, jobs, &worker_options(&args.train), lock)
+}
+
+/// How the coordinator's workers run: with several jobs on this machine, each gets its share of
+/// the cores (unless the spec sets `threads`) and names its trial on every line.
+fn worker_options(args: &TrainArgs) -> WorkerOptions {
+    let jobs = args.jobs as usize;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    WorkerOptions {
+        quiet: args.quiet,
+        offline: args.offline,
+        threads: (jobs > 1).then(|| threads_per_job(jobs, cores)),
+        tagged: jobs > 1,
+        ..WorkerOptions::default()
+    }
 }
 
 /// `runner resume RUN` (or `runner --resume RUN`).
 pub fn resume(args: ResumeArgs) -> Result<()> {
     let run_dir = RunDir::open(&args.run)?;
+    interrupt::install();
     let lock = RunLock::acquire(&run_dir.path)?;
     let spec_path = run_dir.path.join("spec.toml");
-    let (_, recorded) = spec::load(&spec_path, &Overrides::default())?;
-    let (spec, trials) = spec::load(&spec_path, &overrides(&args.train))?;
+    let text = spec::read(&spec_path)?;
+    let (edited, recorded) = spec::load_text(&spec_path, &text, &Overrides::default())?;
+    let (spec, trials) = spec::load_text(&spec_path, &text, &overrides(&args.train))?;
+    let mut manifest = Manifest::read(&run_dir.path.join("manifest.json"))?;
+    if let Some(written) = manifest.spec.as_deref().filter(|w| *w != text)
+        && let Ok(written) = toml::from_str::<Spec>(written)
+    {
+        resume::check_spec_edits(&spec_path, &written, &edited)?;
+    }
+    if recorded.len() != manifest.trials {
+        return Err(edited_sweep(&spec_path, recorded.len(), manifest.trials));
+    }
     // The trial folder's spec.toml is what that trial ran with.
     let recorded: Vec<Trial> = recorded
         .into_iter()
@@ -76,24 +98,45 @@ pub fn resume(args: ResumeArgs) -> Result<()> {
         .collect();
     let progress: Vec<Progress> = recorded.iter().map(|t| Progress::read(&run_dir.trial_dir(t))).collect();
     resume::check_changes(&run_dir.path, &recorded, &trials, &progress)?;
+    let observed: Vec<Observed> = trials.iter().map(|t| Observed::read(&run_dir.trial_dir(t))).collect();
+    // Trials a live worker holds (e.g. Slurm tasks) are theirs: neither checked nor touched here.
+    let live = |o: &Observed| o.claim.as_ref().is_some_and(|c| c.live);
+    for (((trial, progress), recorded), observed) in trials.iter().zip(&progress).zip(&recorded).zip(&observed) {
+        if !live(observed) {
+            progress.check_resumable(&recorded.spec, &run_dir.trial_dir(trial))?;
+        }
+    }
 
-    let mut manifest = Manifest::read(&run_dir.path.join("manifest.json"))?;
-    let to_run: Vec<Trial> = trials.iter().zip(&progress).filter(|(t, p)| !p.is_done(&t.spec)).map(|(t, _)| t.clone()).collect();
-    let recorded_done = summary::read_statuses(&run_dir.path.join(summary::FILE)).iter().filter(|(_, s)| s == "done").count();
-    if to_run.is_empty() && manifest.finished_at.is_some() && recorded_done == trials.len() {
+    let ended_done = |o: &Observed| o.ended.as_ref().is_some_and(|e| e.status == Status::Done);
+    let to_run: Vec<Trial> = trials.iter().zip(&observed).filter(|(_, o)| !ended_done(o)).map(|(t, _)| t.clone()).collect();
+    if to_run.is_empty() && manifest.finished_at.is_some() {
         eprintln!("nothing to resume: all {} trial{} of {} are done", trials.len(), plural(trials.len()), run_dir.path.display());
         return Ok(());
     }
-    let devices = check_devices(&to_run)?;
-    let datasets = load_datasets(&to_run, &args.train)?;
-    for (trial, progress) in trials.iter().zip(&progress) {
-        resume::settle(&run_dir.trial_dir(trial), progress)?;
+    let devices = engine::check_devices(&to_run)?;
+    let datasets = DataSets::load(&to_run, args.train.offline, args.train.quiet)?;
+    // Every check passed: from here on the run folder is put in order and continued. Failed and
+    // interrupted trials are taken again; each trial's folder is settled when a worker claims it.
+    let mut removed = crate::fs::remove_dead_temp_files(&run_dir.path, false).map_err(Error::io(&run_dir.path))?;
+    for (trial, observed) in trials.iter().zip(&observed) {
+        let dir = run_dir.trial_dir(trial);
+        if !live(observed) && dir.is_dir() {
+            removed += crate::fs::remove_dead_temp_files(&dir, true).map_err(Error::io(&dir))?;
+            if observed.ended.as_ref().is_some_and(|e| e.status != Status::Done) {
+                Ended::clear(&dir)?;
+            }
+        }
+    }
+    if removed > 0 && !args.train.quiet {
+        eprintln!("removed {removed} temporary file{} left by a killed runner", plural(removed));
     }
     add_new(&mut manifest.devices, devices);
-    add_new(&mut manifest.gpus, gpus(&to_run));
+    add_new(&mut manifest.gpus, engine::gpus(&to_run));
     manifest.resumed.push(Resumed::now());
     manifest.finished_at = None;
-    run_dir.write("spec.toml", spec_toml(&spec).as_bytes())?;
+    let spec_text = spec_toml(&spec);
+    run_dir.write("spec.toml", spec_text.as_bytes())?;
+    manifest.spec = Some(spec_text);
     run_dir.write("manifest.json", manifest.to_json().as_bytes())?;
     if !args.train.quiet {
         let started = trials.iter().zip(&progress).filter(|(t, p)| !p.is_done(&t.spec) && !p.epochs.is_empty()).count();
@@ -105,7 +148,59 @@ pub fn resume(args: ResumeArgs) -> Result<()> {
             plural(trials.len()),
         );
     }
-    execute(&run_dir, &trials, progress, &datasets, manifest, &args.train, lock)
+    engine::execute(&run_dir, &trials, datasets, manifest, args.train.jobs as usize, &worker_options(&args.train), lock)
+}
+
+/// `runner worker RUN`: trains the trials of a run folder that it can claim (or `--trial I`
+/// only), as `--jobs` workers and Slurm tasks do; `--finish` writes summary, manifest and report.
+pub fn worker(args: WorkerArgs) -> Result<()> {
+    let run_dir = RunDir::open(&args.run)?;
+    let (_, trials) = spec::load_run(&run_dir.path.join("spec.toml"))?;
+    let manifest = Manifest::read(&run_dir.path.join("manifest.json"))?;
+    if trials.len() != manifest.trials {
+        return Err(edited_sweep(&run_dir.path.join("spec.toml"), trials.len(), manifest.trials));
+    }
+    if let Some(index) = args.trial
+        && index >= trials.len()
+    {
+        return Err(Error::InvalidValue {
+            origin: "--trial".into(),
+            key: "trial".into(),
+            message: format!("{index} is not a trial of {} (it has trials 0-{})", run_dir.path.display(), trials.len() - 1),
+        });
+    }
+    if args.finish {
+        let lock = RunLock::acquire(&run_dir.path)?;
+        return engine::finish(&run_dir, &trials, manifest, lock, Outcome::Finished, args.quiet);
+    }
+    interrupt::install();
+    let options = WorkerOptions {
+        quiet: args.quiet,
+        offline: args.offline,
+        only: args.trial,
+        threads: args.threads.filter(|&t| t > 0),
+        gpu: args.gpu,
+        tagged: true,
+        summary_every: None,
+    };
+    match engine::work(&run_dir, &trials, &mut DataSets::default(), &options)? {
+        Outcome::Finished => Ok(()),
+        Outcome::Interrupted { trial, epoch } => {
+            Err(Error::Interrupted { trial: trial.unwrap_or_default(), epoch, run_dir: run_dir.path.clone() })
+        }
+    }
+}
+
+fn edited_sweep(spec_path: &Path, found: usize, recorded: usize) -> Error {
+    Error::InvalidValue {
+        origin: spec_path.display().to_string(),
+        key: "sweep".into(),
+        message: format!(
+            "gives {found} trials, but this run has {recorded} (manifest.json): spec.toml was edited since the run started. \
+             Undo the edit, or start a new run with it: runner {}",
+            spec_path.display()
+        ),
+    }
 }
 
 fn overrides(args: &TrainArgs) -> Overrides {
@@ -125,302 +220,9 @@ fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
-/// Checks every trial's backend and device; returns them described, deduplicated.
-fn check_devices(trials: &[Trial]) -> Result<Vec<String>> {
-    let mut devices = Vec::new();
-    for trial in trials {
-        backend::device(trial.spec.backend, trial.spec.device)?;
-        let described = backend::describe(trial.spec.backend, trial.spec.device);
-        if !devices.contains(&described) {
-            devices.push(described);
-        }
-    }
-    Ok(devices)
-}
-
-fn gpus(trials: &[Trial]) -> Vec<backend::GpuInfo> {
-    let mut indices: Vec<u32> = trials.iter().filter(|t| t.spec.backend == BackendName::Cuda).map(|t| t.spec.device).collect();
-    indices.sort_unstable();
-    indices.dedup();
-    indices.into_iter().filter_map(backend::gpu_info).collect()
-}
-
-/// Trains every trial not done yet, keeping summary.csv and manifest.json current, then writes
-/// the report. `progress` says how far each trial got in an earlier process.
-fn execute(
-    run_dir: &RunDir,
-    trials: &[Trial],
-    progress: Vec<Progress>,
-    datasets: &HashMap<DataKey, Result<Arc<Dataset>, String>>,
-    mut manifest: Manifest,
-    args: &TrainArgs,
-    lock: RunLock,
-) -> Result<()> {
-    interrupt::install();
-    let mut summaries: Vec<TrialSummary> = trials
-        .iter()
-        .zip(&progress)
-        .map(|(trial, p)| {
-            let mut summary = TrialSummary::pending(trial);
-            if p.is_done(&trial.spec) {
-                summary.status = Status::Done;
-                summary.epochs = p.epochs.clone();
-            }
-            summary
-        })
-        .collect();
-    run_dir.write(summary::FILE, summary::to_csv(&summaries).as_bytes())?;
-    for ((i, trial), progress) in trials.iter().enumerate().zip(progress) {
-        if summaries[i].status == Status::Done {
-            // A runner killed right after the last epoch may have left its state behind.
-            checkpoint::remove_stale(&run_dir.trial_dir(trial), None)?;
-            continue;
-        }
-        let data = &datasets[&data_key(&trial.spec)];
-        summaries[i] = run_trial(trial, data, progress, run_dir, &mut manifest, args.quiet)?;
-        run_dir.write(summary::FILE, summary::to_csv(&summaries).as_bytes())?;
-        if summaries[i].status == Status::Interrupted {
-            run_dir.write("manifest.json", manifest.to_json().as_bytes())?;
-            drop(lock);
-            return Err(Error::Interrupted {
-                trial: trial.dir_name(),
-                epoch: summaries[i].epochs.len() as u32 + 1,
-                run_dir: run_dir.path.clone(),
-            });
-        }
-        failpoint::hit(|| format!("trial-done:{}", trial.dir_name()));
-    }
-
-    manifest.finished_at = Some(manifest::now());
-    run_dir.write("manifest.json", manifest.to_json().as_bytes())?;
-    drop(lock);
-    let (header, rows) = summary::table(&summaries);
-    print!("{}", report::markdown(&header, &rows));
-    // The report is a convenience: a failure to draw it must not fail a finished run.
-    let report = crate::report::collect::read_run(&run_dir.path)
-        .and_then(|trials| super::report::write(&trials, std::slice::from_ref(&run_dir.path), &run_dir.path));
-    match report {
-        Ok(_) if !args.quiet => eprintln!("report: {}", run_dir.path.join("report.md").display()),
-        Ok(_) => {}
-        Err(e) => eprintln!("warning: could not write the report: {e}"),
-    }
-
-    let failed = summaries.iter().filter(|s| s.status == Status::Failed).count();
-    if failed > 0 {
-        return Err(Error::TrialsFailed { failed, total: trials.len(), run_dir: run_dir.path.clone() });
-    }
-    Ok(())
-}
-
-type DataKey = (DatasetName, PathBuf);
-
-fn data_key(spec: &Spec) -> DataKey {
-    (spec.dataset, spec.data_dir.clone())
-}
-
-/// Loads each data set the trials need, once. A data set that cannot be loaded fails only its
-/// own trials, unless no trial can run at all: then it is an input error and nothing is written.
-fn load_datasets(trials: &[Trial], args: &TrainArgs) -> Result<HashMap<DataKey, Result<Arc<Dataset>, String>>> {
-    let mut loaded = HashMap::new();
-    let mut first_error = None;
-    for trial in trials {
-        let key = data_key(&trial.spec);
-        if loaded.contains_key(&key) {
-            continue;
-        }
-        let fetch = FetchOptions {
-            offline: args.offline,
-            mirror: Some(trial.spec.mirror.clone()).filter(|m| !m.is_empty()),
-            quiet: args.quiet || !std::io::stderr().is_terminal(),
-        };
-        let result = data::load(key.0, &key.1, &fetch).map(Arc::new);
-        let result = result.map_err(|e| {
-            let message = e.to_string();
-            first_error.get_or_insert(e);
-            message
-        });
-        loaded.insert(key, result);
-    }
-    if let Some(error) = first_error
-        && loaded.values().all(Result::is_err)
-    {
-        return Err(error);
-    }
-    for ((dataset, _), result) in &loaded {
-        if let Err(message) = result {
-            eprintln!("warning: the {dataset} trials will fail: {message}");
-        }
-    }
-    Ok(loaded)
-}
-
-fn run_trial(
-    trial: &Trial,
-    data: &Result<Arc<Dataset>, String>,
-    progress: Progress,
-    run_dir: &RunDir,
-    manifest: &mut Manifest,
-    quiet: bool,
-) -> Result<TrialSummary> {
-    let mut summary = TrialSummary::pending(trial);
-    let dir = run_dir.trial_dir(trial);
-    std::fs::create_dir_all(dir.join(checkpoint::DIR)).map_err(Error::io(&dir))?;
-    write_file(&dir.join("spec.toml"), spec_toml(&trial.spec).as_bytes())?;
-    let dataset = match data {
-        Ok(dataset) => dataset,
-        Err(message) => {
-            summary.status = Status::Failed;
-            summary.reason = format!("data: {message}");
-            summary.epochs = progress.epochs;
-            return Ok(summary);
-        }
-    };
-    let device = backend::device(trial.spec.backend, trial.spec.device)?;
-    let data = TrialData::new(dataset, &trial.spec);
-    let mut state = TrainState::fresh(&trial.spec, dataset.shape, &device).map_err(into_error)?;
-    let kept = if progress.has_state {
-        state = checkpoint::load_state(state, &dir, progress.epochs.len() as u32)?;
-        progress.epochs
-    } else {
-        if !progress.epochs.is_empty() {
-            eprintln!("warning: {}: no saved state after epoch {}; restarting the trial", dir.display(), progress.epochs.len());
-            resume::settle_fresh(&dir)?;
-        }
-        Vec::new()
-    };
-    if !quiet {
-        let from = if kept.is_empty() { String::new() } else { format!(", from epoch {}", kept.len() + 1) };
-        eprintln!("trial {} {}: {} on {} ({}{from})", trial.index, trial.name, trial.spec.model, trial.spec.dataset, trial.spec.backend);
-    }
-    if trial.spec.backend == BackendName::Cuda {
-        // Kernels compile once per process: only the first trial of a shape pays much here.
-        let seconds = train::warm_up(&trial.spec, &data, &device).map_err(into_error)?;
-        manifest.warmup_seconds.insert(trial.dir_name(), seconds);
-        if !quiet {
-            eprintln!("  GPU warm-up (kernel compilation and autotuning): {seconds:.1}s");
-        }
-    }
-    let mut files = TrialFiles::new(&dir, trial, kept, quiet)?;
-    let outcome = backend::run_on(trial.spec.backend, trial.spec.cpu_threads(), || {
-        train::fit(&trial.spec, &data, &device, state, &mut files)
-    })?;
-    files.bar.finish_and_clear();
-    summary.epochs = std::mem::take(&mut files.epochs);
-    match outcome {
-        Ok(_) => {
-            summary.status = Status::Done;
-            // The epoch state is only needed to resume; last.bpk and best.bpk stay.
-            checkpoint::remove_stale(&dir, None)?;
-        }
-        Err(TrainError::Diverged { epoch, value, lr }) => {
-            summary.status = Status::Failed;
-            summary.reason = TrainError::Diverged { epoch, value, lr }.to_string();
-            if !quiet {
-                eprintln!("  failed: {}", summary.reason);
-            }
-        }
-        Err(TrainError::Interrupted { .. }) => summary.status = Status::Interrupted,
-        Err(TrainError::Run(e)) => return Err(e),
-    }
-    Ok(summary)
-}
-
-fn into_error(e: TrainError) -> Error {
-    match e {
-        TrainError::Run(e) => e,
-        other => Error::Backend(other.to_string()),
-    }
-}
-
-/// Writes a trial's metrics and checkpoints as epochs end, and shows progress.
-struct TrialFiles {
-    dir: PathBuf,
-    name: String,
-    metrics: MetricsWriter,
-    epochs: Vec<EpochMetrics>,
-    total_epochs: u32,
-    /// Epoch and batch in progress, for failpoints.
-    position: (u32, u32),
-    bar: ProgressBar,
-    quiet: bool,
-}
-
-impl TrialFiles {
-    /// `kept`: the epochs a resumed trial already has in metrics.csv.
-    fn new(dir: &Path, trial: &Trial, kept: Vec<EpochMetrics>, quiet: bool) -> Result<TrialFiles> {
-        let bar = if quiet || !std::io::stderr().is_terminal() {
-            ProgressBar::hidden()
-        } else {
-            let bar = ProgressBar::new(0);
-            bar.set_style(
-                ProgressStyle::with_template("  {msg} [{bar:30}] {pos}/{len} img {per_sec} ETA {eta}")
-                    .expect("the template is valid")
-                    .progress_chars("=> "),
-            );
-            bar
-        };
-        Ok(TrialFiles {
-            dir: dir.to_path_buf(),
-            name: trial.dir_name(),
-            metrics: MetricsWriter::start(dir, &kept)?,
-            epochs: kept,
-            total_epochs: trial.spec.epochs,
-            position: (0, 0),
-            bar,
-            quiet,
-        })
-    }
-}
-
-impl Observer for TrialFiles {
-    fn epoch_started(&mut self, epoch: u32, images: usize) {
-        self.position = (epoch, 0);
-        self.bar.reset();
-        self.bar.set_length(images as u64);
-        self.bar.set_message(format!("epoch {epoch}/{}", self.total_epochs));
-    }
-
-    fn batch_done(&mut self, images: usize) {
-        self.position.1 += 1;
-        self.bar.inc(images as u64);
-        failpoint::hit(|| format!("batch:{}:{}:{}", self.name, self.position.0, self.position.1));
-    }
-
-    fn stop_requested(&self) -> bool {
-        interrupt::requested()
-    }
-
-    /// Saves the epoch's state, then commits the epoch by appending its row to metrics.csv, then
-    /// points last.bpk (and best.bpk) at it. See `run::checkpoint` for why in this order.
-    fn epoch_done(&mut self, metrics: &EpochMetrics, model: &Model, optim: &ModuleOptimizer) -> Result<()> {
-        checkpoint::save_state(&self.dir, metrics.epoch, model, optim)?;
-        self.metrics.append(metrics)?;
-        failpoint::hit(|| format!("committed:{}:{}", self.name, metrics.epoch));
-        self.epochs.push(metrics.clone());
-        checkpoint::link_last_and_best(&self.dir, &self.epochs)?;
-        checkpoint::remove_stale(&self.dir, Some(metrics.epoch))?;
-        if !self.quiet {
-            self.bar.suspend(|| {
-                eprintln!(
-                    "  epoch {}/{}: train loss {:.4} acc {:.2}% | test loss {:.4} acc {:.2}% | {:.1}s, {:.0} img/s",
-                    metrics.epoch,
-                    self.total_epochs,
-                    metrics.train_loss,
-                    metrics.train_acc * 100.0,
-                    metrics.test_loss,
-                    metrics.test_acc * 100.0,
-                    metrics.epoch_seconds,
-                    metrics.images_per_second
-                )
-            });
-        }
-        Ok(())
-    }
-}
-
 /// `--dry-run`: one row per trial with every resolved field.
 fn trial_table(trials: &[Trial]) -> String {
-    let keys: Vec<&str> = FIELDS.iter().copied().filter(|k| *k != "sweep" && *k != "name").collect();
+    let keys: Vec<&str> = FIELDS.iter().copied().filter(|k| !["sweep", "name", "slurm"].contains(k)).collect();
     let mut header = vec!["index".to_string(), "trial".to_string()];
     header.extend(keys.iter().map(|k| k.to_string()));
     let rows: Vec<Vec<String>> = trials

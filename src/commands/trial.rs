@@ -21,12 +21,11 @@ impl TrialFolder {
     pub fn open(target: &Path) -> Result<TrialFolder> {
         let (dir, checkpoint) = locate(target)?;
         let spec_path = dir.join("spec.toml");
-        let text = std::fs::read_to_string(&spec_path).map_err(|_| not_a_trial(target))?;
-        let spec: Spec = toml::from_str(&text).map_err(|e| Error::InvalidValue {
-            origin: spec_path.display().to_string(),
-            key: "spec".into(),
-            message: e.message().to_string(),
-        })?;
+        if !spec_path.is_file() {
+            return Err(not_a_trial(target));
+        }
+        // Checked like any spec: an edited or damaged spec.toml is an error, not a wrong result.
+        let spec = crate::spec::load_recorded(&spec_path)?;
         Ok(TrialFolder { dir, checkpoint, spec })
     }
 }

@@ -1,7 +1,7 @@
 //! Downloads what is missing from the official mirrors, verifies it, and only then puts it in place.
 
-use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::io::Read;
+use std::path::Path;
 use std::time::Duration;
 
 use md5::{Digest, Md5};
@@ -120,7 +120,7 @@ fn download(file: &RemoteFile, mirrors: &[String], dir: &Path, quiet: bool) -> R
             Ok(bytes) => {
                 // The folder appears only once there is a verified file to put in it.
                 return std::fs::create_dir_all(dir)
-                    .and_then(|()| write_atomically(&dir.join(file.name), &bytes))
+                    .and_then(|()| crate::fs::write_atomically(&dir.join(file.name), &bytes))
                     .map_err(|e| format!("{}: {e}", dir.display()));
             }
             Err(why) => failures.push(format!("  {url}: {why}")),
@@ -181,31 +181,11 @@ fn progress_bar(name: &str, length: Option<u64>, quiet: bool) -> indicatif::Prog
     bar
 }
 
-/// Writes to a temporary file beside `path`, syncs it, then renames: readers never see half a file.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = temp_path(path);
-    let result = (|| {
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
-}
-
-/// `dir/.name.tmp-<pid>`: hidden, and unique per process.
-pub fn temp_path(path: &Path) -> PathBuf {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
-}
-
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
-    use std::io::{BufRead, BufReader};
+    use std::io::{BufRead, BufReader, Write};
+    use std::path::PathBuf;
     use std::net::TcpListener;
 
     use super::*;

@@ -24,7 +24,7 @@ pub struct Cnn {
 }
 
 /// Side after a valid 3x3 conv and a 2x2 max pool (floor), twice.
-fn side_after_features(side: usize) -> usize {
+pub(super) fn flat_side(side: usize) -> usize {
     ((side - 2) / 2 - 2) / 2
 }
 
@@ -34,7 +34,7 @@ impl Cnn {
         if shape.height < 10 || shape.width < 10 {
             return Err(format!("the cnn needs images of at least 10x10, got {}x{}", shape.height, shape.width));
         }
-        let flat = 64 * side_after_features(shape.height) * side_after_features(shape.width);
+        let flat = 64 * flat_side(shape.height) * flat_side(shape.width);
         Ok(Cnn {
             conv1: Conv2dConfig::new([shape.channels, 32], [3, 3]).init(device),
             conv2: Conv2dConfig::new([32, 64], [3, 3]).init(device),
@@ -115,7 +115,7 @@ mod tests {
 
     #[test]
     fn flatten_sizes_match_the_seed() {
-        assert_eq!(64 * super::side_after_features(28).pow(2), 64 * 5 * 5);
-        assert_eq!(64 * super::side_after_features(32).pow(2), 64 * 6 * 6);
+        assert_eq!(64 * super::flat_side(28).pow(2), 64 * 5 * 5);
+        assert_eq!(64 * super::flat_side(32).pow(2), 64 * 6 * 6);
     }
 }

@@ -15,6 +15,30 @@ use crate::spec::{ModelKind, Spec};
 
 pub const CLASSES: usize = 10;
 
+/// The largest model a spec may ask for: 10^9 parameters are 4 GB of f32 weights, and training
+/// needs 3-4 times that (gradients, optimizer state). Larger ones are refused at validation.
+pub const MAX_PARAMETERS: u128 = 1_000_000_000;
+
+/// How many parameters `kind` has on images of `shape` (no tensors made: spec validation uses
+/// it, so it must agree with `Model::new`, which the tests check).
+pub fn parameter_count(kind: ModelKind, hidden: &[u32], shape: ImageShape) -> u128 {
+    let linear = |inputs: u128, outputs: u128| inputs * outputs + outputs;
+    match kind {
+        ModelKind::Nn => {
+            let sizes: Vec<u128> = std::iter::once(shape.pixels() as u128)
+                .chain(hidden.iter().map(|&h| u128::from(h)))
+                .chain([CLASSES as u128])
+                .collect();
+            sizes.windows(2).map(|w| linear(w[0], w[1])).sum()
+        }
+        ModelKind::Cnn => {
+            let flat = 64 * cnn::flat_side(shape.height) * cnn::flat_side(shape.width);
+            let convs = linear(shape.channels as u128 * 9, 32) + linear(32 * 9, 64);
+            convs + linear(flat as u128, 128) + linear(128, CLASSES as u128)
+        }
+    }
+}
+
 /// Either network; the variant name is part of every parameter's path in a checkpoint, so a
 /// checkpoint of one kind never loads into the other.
 #[derive(Module, Debug)]
@@ -83,6 +107,22 @@ mod tests {
         assert_eq!(count(ModelKind::Cnn, cifar), (3 * 9 * 32 + 32) + 32 * 64 * 9 + 64 + 2304 * 128 + 128 + 1290);
         let logistic = Spec { model: ModelKind::Nn, hidden: vec![], dataset: DatasetName::Cifar10, ..Spec::default() };
         assert_eq!(Model::new(&logistic, cifar, &device).unwrap().num_params(), 3072 * 10 + 10);
+    }
+
+    #[test]
+    fn parameter_count_agrees_with_the_built_models() {
+        let _rng = crate::burn_rng_lock();
+        let device = Device::flex();
+        let hiddens: [&[u32]; 4] = [&[], &[128], &[300, 100], &[7, 5, 3]];
+        for shape in shapes() {
+            for hidden in hiddens {
+                for model in [ModelKind::Nn, ModelKind::Cnn] {
+                    let spec = Spec { model, hidden: hidden.to_vec(), ..Spec::default() };
+                    let built = Model::new(&spec, shape, &device).unwrap().num_params() as u128;
+                    assert_eq!(parameter_count(model, hidden, shape), built, "{model} {hidden:?} {shape:?}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -48,12 +48,16 @@ pub fn read_run(dir: &Path) -> Result<Vec<TrialRecord>> {
             key: "spec".into(),
             message: e.message().to_string(),
         })?;
-        let metrics_path = path.join(metrics::FILE);
-        let epochs = if metrics_path.exists() { metrics::read(&metrics_path)? } else { Vec::new() };
-        let status = match statuses.iter().find(|(i, _)| *i == index) {
-            Some((_, status)) if status != "pending" => status.clone(),
-            _ if !epochs.is_empty() => "running".into(),
-            _ => "pending".into(),
+        // The committed rows: a torn last row (a killed runner's, which resume drops) is left out.
+        let epochs = metrics::read_committed(&path.join(metrics::FILE));
+        // How the trial ended, from its own folder; summary.csv for run folders of older runners.
+        let status = match crate::run::status::Ended::read(&path) {
+            Some(ended) => ended.status.as_str().to_string(),
+            None => match statuses.iter().find(|(i, _)| *i == index) {
+                Some((_, status)) if status != "pending" => status.clone(),
+                _ if !epochs.is_empty() => "running".into(),
+                _ => "pending".into(),
+            },
         };
         trials.push(TrialRecord {
             run: dir.to_path_buf(),

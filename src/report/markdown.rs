@@ -8,7 +8,9 @@ pub fn table(header: &[String], rows: &[Vec<String>]) -> String {
         .map(|c| rows.iter().map(|r| r[c].chars().count()).chain([header[c].chars().count(), 3]).max().unwrap_or(3))
         .collect();
     let line = |cells: &[String]| {
-        let padded: Vec<String> = cells.iter().zip(&widths).map(|(cell, w)| format!("{cell:<w$}")).collect();
+        // Padded by hand: format!'s width is limited to u16::MAX and panics above it.
+        let padded: Vec<String> =
+            cells.iter().zip(&widths).map(|(cell, w)| format!("{cell}{}", " ".repeat(w.saturating_sub(cell.chars().count())))).collect();
         format!("| {} |\n", padded.join(" | "))
     };
     let mut out = line(header);
@@ -88,5 +90,13 @@ mod tests {
             super::table(&header, &rows),
             "| a     | long name |\n| ----- | --------- |\n| 1     | x         |\n| 22222 | y         |\n"
         );
+    }
+
+    #[test]
+    fn cells_longer_than_u16_max() {
+        let long = "x".repeat(70_000);
+        let out = super::table(&["h".to_string()], &[vec![long.clone()], vec!["y".to_string()]]);
+        assert!(out.contains(&format!("| {long} |")));
+        assert!(out.contains(&format!("| y{} |", " ".repeat(69_999))));
     }
 }

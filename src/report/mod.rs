@@ -7,3 +7,34 @@ pub mod plot;
 pub mod table;
 
 pub use markdown::table as markdown;
+
+use std::path::{Path, PathBuf};
+
+use crate::error::Result;
+use crate::run::write_file;
+use collect::TrialRecord;
+
+/// Writes report.md, report.csv and the SVG plots into `out`; returns the Markdown.
+pub fn write(trials: &[TrialRecord], runs: &[PathBuf], out: &Path) -> Result<String> {
+    std::fs::create_dir_all(out).map_err(crate::Error::io(out))?;
+    let report = table::build(trials);
+    let sources: Vec<String> = runs.iter().map(|r| r.display().to_string()).collect();
+    let text = markdown::render(&report, &sources);
+    write_file(&out.join("report.md"), text.as_bytes())?;
+    write_file(&out.join("report.csv"), csv::render(&report).as_bytes())?;
+    let mut datasets: Vec<String> = Vec::new();
+    for t in trials {
+        let d = t.spec.dataset.to_string();
+        if !datasets.contains(&d) {
+            datasets.push(d);
+        }
+    }
+    for dataset in datasets {
+        let members: Vec<&TrialRecord> = trials.iter().filter(|t| t.spec.dataset.as_str() == dataset && !t.epochs.is_empty()).collect();
+        if !members.is_empty() {
+            plot::curves(&members, &dataset, &out.join(format!("curves_{dataset}.svg")))?;
+        }
+    }
+    plot::bars(&report, &out.join("final_accuracy.svg"))?;
+    Ok(text)
+}

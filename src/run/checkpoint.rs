@@ -7,13 +7,18 @@
 //!   metrics.csv (that row commits the epoch), and the previous epoch's pair is removed after.
 //! - `last.bpk` and `best.bpk`: the model after the last committed epoch and after the best one
 //!   (hard links to the epoch file when the file system allows, copies otherwise).
+//!
+//! Beside each one, `<file>.sha256` (the `sha256sum` format) holds its checksum, written before
+//! the checkpoint is renamed into place and verified on every read: a damaged checkpoint is an
+//! error naming the file, never a model with garbage weights. (Older run folders without these
+//! files load unverified.)
 
 use std::path::{Path, PathBuf};
 
 use burn::module::Module;
 use burn::optim::ModuleOptimizer;
 
-use crate::data::fetch::temp_path;
+use crate::fs::temp_path;
 use crate::error::{Error, Result};
 use crate::failpoint;
 use crate::model::Model;
@@ -44,6 +49,7 @@ pub fn save_state(trial_dir: &Path, epoch: u32, model: &Model, optim: &ModuleOpt
 pub fn load_state(state: TrainState, trial_dir: &Path, epoch: u32) -> Result<TrainState> {
     let (model_path, optim_path) = epoch_paths(trial_dir, epoch);
     let model = load(state.model, &model_path)?;
+    verify(&optim_path)?;
     let optim = state
         .optim
         .load(&optim_path)
@@ -71,8 +77,10 @@ fn write_with(path: &Path, write: impl FnOnce(&Path) -> Result<(), String>) -> R
     let tmp = temp_path(path);
     let result = write(&tmp)
         .map_err(|e| Error::Checkpoint(format!("{}: cannot write checkpoint: {e}", path.display())))
-        .and_then(|()| {
+        .and_then(|()| sha256(&tmp).map_err(Error::io(&tmp)))
+        .and_then(|digest| {
             failpoint::hit(|| format!("checkpoint-tmp:{}", failpoint_name(path)));
+            write_checksum(path, &digest)?;
             std::fs::rename(&tmp, path).map_err(Error::io(path))
         });
     if result.is_err() {
@@ -91,6 +99,9 @@ fn failpoint_name(path: &Path) -> String {
 /// Makes `to` the same checkpoint as `from` (atomically): a hard link, or a copy where the file
 /// system has none. Never reads the weights off the device again.
 pub fn link(from: &Path, to: &Path) -> Result<()> {
+    if let Some(digest) = recorded_checksum(from)? {
+        write_checksum(to, &digest)?;
+    }
     let tmp = temp_path(to);
     let _ = std::fs::remove_file(&tmp);
     let result = std::fs::hard_link(from, &tmp)
@@ -107,7 +118,10 @@ pub fn link(from: &Path, to: &Path) -> Result<()> {
 pub fn remove_stale(trial_dir: &Path, keep: Option<u32>) -> Result<()> {
     let dir = trial_dir.join(DIR);
     let Ok(entries) = std::fs::read_dir(&dir) else { return Ok(()) };
-    let kept: Vec<PathBuf> = keep.map(|e| epoch_paths(trial_dir, e)).map(|(m, o)| vec![m, o]).unwrap_or_default();
+    let kept: Vec<PathBuf> = keep
+        .map(|e| epoch_paths(trial_dir, e))
+        .map(|(m, o)| vec![checksum_path(&m), checksum_path(&o), m, o])
+        .unwrap_or_default();
     for entry in entries {
         let path = entry.map_err(Error::io(&dir))?.path();
         let name = path.file_name().unwrap_or_default().to_string_lossy();
@@ -119,11 +133,91 @@ pub fn remove_stale(trial_dir: &Path, keep: Option<u32>) -> Result<()> {
     Ok(())
 }
 
-/// Loads weights into `model` (built for the same spec and data set).
+/// Loads weights into `model` (built for the same spec and data set), checksum verified.
 pub fn load(model: Model, path: &Path) -> Result<Model> {
+    verify(path)?;
     let record = burn::store::ModuleRecord::load(path)
         .map_err(|e| Error::Checkpoint(format!("{}: not a readable checkpoint: {e}", path.display())))?;
     model.try_load_record(record).map_err(|e| {
         Error::Checkpoint(format!("{}: does not fit this model (another model kind or data set?): {e}", path.display()))
     })
+}
+
+/// `<checkpoint>.sha256`
+pub fn checksum_path(checkpoint: &Path) -> PathBuf {
+    let name = checkpoint.file_name().unwrap_or_default().to_string_lossy();
+    checkpoint.with_file_name(format!("{name}.sha256"))
+}
+
+/// Records `digest` as the checksum of `checkpoint` (`sha256sum -c` reads it).
+fn write_checksum(checkpoint: &Path, digest: &str) -> Result<()> {
+    let name = checkpoint.file_name().unwrap_or_default().to_string_lossy();
+    crate::run::write_file(&checksum_path(checkpoint), format!("{digest}  {name}\n").as_bytes())
+}
+
+/// The checksum recorded for `checkpoint`; None for checkpoints of older runners, which had none.
+fn recorded_checksum(checkpoint: &Path) -> Result<Option<String>> {
+    let path = checksum_path(checkpoint);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => match text.split_whitespace().next() {
+            Some(digest) if digest.len() == 64 && digest.bytes().all(|b| b.is_ascii_hexdigit()) => Ok(Some(digest.to_ascii_lowercase())),
+            _ => Err(Error::Checkpoint(format!("{}: damaged checksum file (expected a SHA-256 in hex)", path.display()))),
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io(&path)(e)),
+    }
+}
+
+/// Checks `checkpoint` against its recorded checksum.
+pub fn verify(checkpoint: &Path) -> Result<()> {
+    let Some(expected) = recorded_checksum(checkpoint)? else { return Ok(()) };
+    let actual = sha256(checkpoint).map_err(Error::io(checkpoint))?;
+    if actual != expected {
+        return Err(Error::Checkpoint(format!(
+            "{}: damaged checkpoint: its SHA-256 is {actual}, {} recorded {expected} when it was written \
+             (a disk error, a partial copy, or an edit); use another checkpoint or retrain",
+            checkpoint.display(),
+            checksum_path(checkpoint).file_name().unwrap_or_default().to_string_lossy()
+        )));
+    }
+    Ok(())
+}
+
+/// SHA-256 of a file, in lowercase hex.
+fn sha256(path: &Path) -> std::io::Result<String> {
+    use sha2::Digest;
+    let mut hasher = sha2::Sha256::new();
+    std::io::copy(&mut std::fs::File::open(path)?, &mut hasher)?;
+    Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_damaged_checkpoint_is_named_and_links_carry_the_checksum() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join(DIR)).unwrap();
+        let epoch = path(dir.path(), "epoch-001");
+        write_with(&epoch, |tmp| std::fs::write(tmp, b"weights").map_err(|e| e.to_string())).unwrap();
+        let sidecar = std::fs::read_to_string(checksum_path(&epoch)).unwrap();
+        // sha256sum's format: `printf weights | sha256sum`
+        assert_eq!(sidecar, "9a129038d9a00aed0cf6a7ea059ca50a813449061ab87848cf1a13eafdf33b2c  epoch-001.bpk\n");
+        verify(&epoch).unwrap();
+
+        let last = path(dir.path(), "last");
+        link(&epoch, &last).unwrap();
+        assert!(std::fs::read_to_string(checksum_path(&last)).unwrap().ends_with("  last.bpk\n"));
+        verify(&last).unwrap();
+
+        std::fs::write(&epoch, b"weightz").unwrap();
+        let err = verify(&last).unwrap_err().to_string();
+        assert!(err.contains("last.bpk: damaged checkpoint") && err.contains("last.bpk.sha256 recorded"), "{err}");
+
+        // A checkpoint from before checksums were recorded loads unverified.
+        let old = path(dir.path(), "old");
+        std::fs::write(&old, b"x").unwrap();
+        verify(&old).unwrap();
+    }
 }

@@ -29,6 +29,12 @@ pub struct Manifest {
     /// Each `runner resume` of this run.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub resumed: Vec<Resumed>,
+    /// Slurm jobs submitted for this run (`runner submit`): the arrays and their report jobs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub slurm_jobs: Vec<String>,
+    /// spec.toml as the runner last wrote it: a resume tells a hand edit from it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spec: Option<String>,
 }
 
 /// One continuation of an interrupted run: when, where, by which command and build.
@@ -68,6 +74,8 @@ impl Manifest {
             gpus: Vec::new(),
             warmup_seconds: Default::default(),
             resumed: Vec::new(),
+            slurm_jobs: Vec::new(),
+            spec: None,
         }
     }
 

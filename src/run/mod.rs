@@ -2,16 +2,19 @@
 //! one folder per trial. Every file is either appended row by row or replaced atomically.
 
 pub mod checkpoint;
+pub mod claim;
+pub mod engine;
 pub mod export;
 pub mod lock;
 pub mod manifest;
 pub mod metrics;
 pub mod resume;
+pub mod status;
 pub mod summary;
 
 use std::path::{Path, PathBuf};
 
-use crate::data::fetch::write_atomically;
+use crate::fs::write_atomically;
 use crate::error::{Error, Result};
 use crate::spec::{Spec, Trial};
 
@@ -25,7 +28,7 @@ impl RunDir {
     /// Creates a new, never reused folder `<runs_dir>/<timestamp>_<name>[-N]`.
     pub fn create(runs_dir: &Path, name: &str, now: chrono::DateTime<chrono::Utc>) -> Result<RunDir> {
         std::fs::create_dir_all(runs_dir).map_err(Error::io(runs_dir))?;
-        let stem = format!("{}_{name}", now.format("%Y-%m-%dT%H-%M-%SZ"));
+        let stem = RunDir::folder_name(name, now);
         for attempt in 1.. {
             let candidate = match attempt {
                 1 => runs_dir.join(&stem),
@@ -39,6 +42,11 @@ impl RunDir {
             }
         }
         unreachable!("the loop only ends by returning")
+    }
+
+    /// `<UTC timestamp>_<name>`: the folder a run started at `now` gets (unless taken).
+    pub fn folder_name(name: &str, now: chrono::DateTime<chrono::Utc>) -> String {
+        format!("{}_{name}", now.format("%Y-%m-%dT%H-%M-%SZ"))
     }
 
     /// An existing run folder, as `runner SPEC` made it.

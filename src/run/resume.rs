@@ -8,12 +8,16 @@ use crate::run::{checkpoint, metrics};
 use crate::spec::{Spec, Trial};
 use crate::train::EpochMetrics;
 
-/// How far a trial got: its committed epochs, and whether the state after the last one is saved.
+/// How far a trial got: its committed epochs, and the newest epoch whose saved state (model
+/// and optimizer) exists and matches its checksums.
 #[derive(Debug, Default)]
 pub struct Progress {
     pub epochs: Vec<EpochMetrics>,
-    /// `checkpoints/epoch-NNN.bpk` and `.optim.bpk` of the last committed epoch exist.
-    pub has_state: bool,
+    /// The epoch a resumed trial continues after; below the last committed one when a newer
+    /// state is damaged (that epoch is trained again: the results stay exact).
+    pub state: Option<u32>,
+    /// Damaged state files found newer than `state`, with why.
+    pub damaged: Vec<String>,
 }
 
 impl Progress {
@@ -21,28 +25,64 @@ impl Progress {
         self.epochs.len() as u32 >= spec.epochs
     }
 
+    /// The committed epochs a resumed trial keeps: those up to its verified state.
+    pub fn kept(&self) -> &[EpochMetrics] {
+        &self.epochs[..self.state.unwrap_or(0) as usize]
+    }
+
     /// Reads how far a trial got, changing nothing.
     pub fn read(trial_dir: &Path) -> Progress {
         let epochs = metrics::read_committed(&trial_dir.join(metrics::FILE));
-        let has_state = epochs.last().is_some_and(|last| {
-            let (model, optim) = checkpoint::epoch_paths(trial_dir, last.epoch);
-            model.is_file() && optim.is_file()
-        });
-        Progress { epochs, has_state }
+        let mut progress = Progress { epochs, state: None, damaged: Vec::new() };
+        for epoch in (1..=progress.epochs.len() as u32).rev() {
+            let (model, optim) = checkpoint::epoch_paths(trial_dir, epoch);
+            if !(model.is_file() && optim.is_file()) {
+                continue;
+            }
+            match checkpoint::verify(&model).and_then(|()| checkpoint::verify(&optim)) {
+                Ok(()) => {
+                    progress.state = Some(epoch);
+                    break;
+                }
+                Err(e) => progress.damaged.push(e.to_string()),
+            }
+        }
+        progress
+    }
+
+    /// Refuses to resume a trial that has started, whose saved states are all damaged: nothing
+    /// it could continue from, and its files are left as they are for the user to look at.
+    pub fn check_resumable(&self, spec: &Spec, trial_dir: &Path) -> Result<()> {
+        if self.is_done(spec) || self.state.is_some() || self.damaged.is_empty() {
+            return Ok(());
+        }
+        Err(Error::Checkpoint(format!(
+            "{}\n  {} has no undamaged saved state to continue from; to train it again from the start, \
+             delete its folder and resume: rm -r {}",
+            self.damaged.join("\n"),
+            trial_dir.display(),
+            trial_dir.display()
+        )))
     }
 }
 
-/// Puts a trial's checkpoints in the state its last committed epoch left: `last.bpk` and
-/// `best.bpk` point at the right epoch, uncommitted and temporary files are gone. Every step a
-/// killed runner can leave undone is redone here (see [`checkpoint`] for the order of writes).
-pub fn settle(trial_dir: &Path, progress: &Progress) -> Result<()> {
-    let Some(last) = progress.epochs.last().map(|e| e.epoch) else {
+/// Puts a trial's checkpoints in the state its verified epoch state left: `last.bpk` and
+/// `best.bpk` point at the right epoch, uncommitted, damaged and temporary files are gone.
+/// Every step a killed runner can leave undone is redone here (see [`checkpoint`] for the order
+/// of writes). A finished trial keeps its last and best checkpoints as they are.
+pub fn settle(trial_dir: &Path, progress: &Progress, done: bool) -> Result<()> {
+    if progress.epochs.is_empty() {
         return settle_fresh(trial_dir);
-    };
-    if progress.has_state {
-        checkpoint::link_last_and_best(trial_dir, &progress.epochs)?;
     }
-    checkpoint::remove_stale(trial_dir, progress.has_state.then_some(last))
+    let relink = match progress.state {
+        Some(epoch) if done => epoch as usize == progress.epochs.len(),
+        Some(_) => true,
+        None => false,
+    };
+    if relink {
+        checkpoint::link_last_and_best(trial_dir, progress.kept())?;
+    }
+    checkpoint::remove_stale(trial_dir, progress.state)
 }
 
 /// Clears a trial that must start over: no epoch state, no last/best checkpoint (metrics.csv is
@@ -50,13 +90,55 @@ pub fn settle(trial_dir: &Path, progress: &Progress) -> Result<()> {
 pub fn settle_fresh(trial_dir: &Path) -> Result<()> {
     checkpoint::remove_stale(trial_dir, None)?;
     for name in ["last", "best"] {
-        let _ = std::fs::remove_file(checkpoint::path(trial_dir, name));
+        let checkpoint = checkpoint::path(trial_dir, name);
+        let _ = std::fs::remove_file(checkpoint::checksum_path(&checkpoint));
+        let _ = std::fs::remove_file(checkpoint);
     }
     Ok(())
 }
 
 /// Keys that say where a trial runs, not what it computes: a resumed run may change them.
-const WHERE_IT_RUNS: [&str; 5] = ["backend", "device", "threads", "data_dir", "mirror"];
+const WHERE_IT_RUNS: [&str; 6] = ["backend", "device", "threads", "data_dir", "mirror", "slurm"];
+
+/// Refuses a run whose spec.toml was edited by hand since the runner wrote it (`recorded`, from
+/// manifest.json) in anything but where it runs: resume continues the recorded experiment.
+pub fn check_spec_edits(spec_path: &Path, recorded: &Spec, edited: &Spec) -> Result<()> {
+    let changed = differences(recorded, edited);
+    if changed.is_empty() {
+        return Ok(());
+    }
+    Err(Error::InvalidValue {
+        origin: spec_path.display().to_string(),
+        key: changed[0].split(' ').next().unwrap_or_default().to_string(),
+        message: format!(
+            "edited since the run started: {}. A resumed run continues the recorded experiment, and may \
+             only change where it runs ({}): undo the edit, or start a new run with it: runner {}",
+            changed.join(", "),
+            WHERE_IT_RUNS.join(", "),
+            spec_path.display()
+        ),
+    })
+}
+
+/// `key old -> new` for each key (but where it runs) whose value differs; sweep axes one by one.
+fn differences(old: &Spec, new: &Spec) -> Vec<String> {
+    let flat = |spec: &Spec| {
+        let mut table = table(spec);
+        if let Some(toml::Value::Table(sweep)) = table.remove("sweep") {
+            table.extend(sweep.into_iter().map(|(k, v)| (format!("sweep.{k}"), v)));
+        }
+        table
+    };
+    let (old, new) = (flat(old), flat(new));
+    let show = |v: Option<&toml::Value>| v.map_or_else(|| "(unset)".to_string(), |v| v.to_string());
+    let mut keys: Vec<&String> = old.keys().chain(new.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    keys.into_iter()
+        .filter(|k| !WHERE_IT_RUNS.contains(&k.as_str()) && old.get(*k) != new.get(*k))
+        .map(|k| format!("{k} {} -> {}", show(old.get(k)), show(new.get(k))))
+        .collect()
+}
 
 /// Refuses overrides that would change the recorded sweep, or a trial that has started.
 /// `recorded` is each trial as the run folder has it; `progress` how far each got.
@@ -79,11 +161,9 @@ pub fn check_changes(run_dir: &Path, recorded: &[Trial], resumed: &[Trial], prog
         if progress.epochs.is_empty() {
             continue;
         }
-        let (old_table, new_table) = (table(&old.spec), table(&new.spec));
-        let changed: Vec<String> = old_table
-            .iter()
-            .filter(|(k, v)| !WHERE_IT_RUNS.contains(&k.as_str()) && new_table.get(*k) != Some(*v))
-            .map(|(k, v)| format!("{k} {} -> {}", crate::spec::display_value(v), new_table.get(k).map(crate::spec::display_value).unwrap_or_default()))
+        let changed: Vec<String> = differences(&old.spec, &new.spec)
+            .into_iter()
+            .map(|d| d.replace('"', ""))
             .collect();
         if !changed.is_empty() {
             return Err(Error::InvalidValue {
@@ -150,9 +230,9 @@ mod tests {
 
         let progress = Progress::read(trial);
         assert_eq!(progress.epochs.len(), 2);
-        assert!(progress.has_state);
+        assert_eq!(progress.state, Some(2));
         assert!(m3.exists(), "reading changes nothing");
-        settle(trial, &progress).unwrap();
+        settle(trial, &progress, false).unwrap();
         assert_eq!(std::fs::read_to_string(checkpoint::path(trial, "last")).unwrap(), "model 2");
         assert_eq!(std::fs::read_to_string(checkpoint::path(trial, "best")).unwrap(), "model 2");
         let mut left: Vec<String> =
@@ -162,14 +242,54 @@ mod tests {
     }
 
     #[test]
+    fn a_damaged_state_falls_back_to_the_newest_verified_one_or_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let trial = dir.path();
+        std::fs::create_dir(trial.join(checkpoint::DIR)).unwrap();
+        let mut writer = metrics::MetricsWriter::start(trial, &[]).unwrap();
+        for e in epochs(&[0.5, 0.9]) {
+            writer.append(&e).unwrap();
+        }
+        let write = |path: std::path::PathBuf, text: &str| std::fs::write(path, text).unwrap();
+        let (m1, o1) = checkpoint::epoch_paths(trial, 1);
+        let (m2, o2) = checkpoint::epoch_paths(trial, 2);
+        for path in [&m1, &o1, &m2, &o2] {
+            write(path.clone(), "state");
+        }
+        // epoch-002.bpk's recorded checksum does not match what is on disk.
+        write(checkpoint::checksum_path(&m2), &format!("{}  epoch-002.bpk\n", "0".repeat(64)));
+        let spec = Spec { epochs: 3, ..Spec::default() };
+
+        let progress = Progress::read(trial);
+        assert_eq!((progress.epochs.len(), progress.state, progress.kept().len()), (2, Some(1), 1));
+        assert!(progress.damaged[0].contains("epoch-002.bpk: damaged checkpoint"), "{:?}", progress.damaged);
+        progress.check_resumable(&spec, trial).unwrap();
+        settle(trial, &progress, false).unwrap();
+        assert!(m1.exists() && o1.exists() && !m2.exists(), "the damaged state goes, the verified one stays");
+        assert_eq!(std::fs::read_to_string(checkpoint::path(trial, "last")).unwrap(), "state");
+
+        // Nothing verified to fall back to: refused, and every file left as it was.
+        std::fs::remove_file(&m1).unwrap();
+        write(m2.clone(), "state");
+        write(o2.clone(), "state");
+        write(checkpoint::checksum_path(&m2), &format!("{}  epoch-002.bpk\n", "0".repeat(64)));
+        let progress = Progress::read(trial);
+        assert_eq!(progress.state, None);
+        let err = progress.check_resumable(&spec, trial).unwrap_err().to_string();
+        assert!(err.contains("epoch-002.bpk: damaged") && err.contains("rm -r"), "{err}");
+        // A finished trial needs no state.
+        progress.check_resumable(&Spec { epochs: 2, ..spec }, trial).unwrap();
+    }
+
+    #[test]
     fn a_trial_without_rows_starts_over() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join(checkpoint::DIR)).unwrap();
         let (m1, _) = checkpoint::epoch_paths(dir.path(), 1);
         std::fs::write(&m1, "model 1").unwrap();
         let progress = Progress::read(dir.path());
-        assert!(progress.epochs.is_empty() && !progress.has_state);
-        settle(dir.path(), &progress).unwrap();
+        assert!(progress.epochs.is_empty() && progress.state.is_none());
+        settle(dir.path(), &progress, false).unwrap();
         assert!(!m1.exists());
     }
 
@@ -177,7 +297,7 @@ mod tests {
     fn overrides_may_move_a_started_trial_but_not_change_it() {
         let spec = Spec { sweep: [("seed".to_string(), vec![1.into(), 2.into()])].into(), ..Spec::default() };
         let recorded = crate::spec::expand(&spec).unwrap();
-        let progress = [Progress { epochs: epochs(&[0.5]), has_state: true }, Progress::default()];
+        let progress = [Progress { epochs: epochs(&[0.5]), state: Some(1), damaged: Vec::new() }, Progress::default()];
         let dir = Path::new("runs/x");
 
         let moved = crate::spec::expand(&Spec { data_dir: "elsewhere".into(), ..spec.clone() }).unwrap();
@@ -191,6 +311,11 @@ mod tests {
         let mut later = recorded.clone();
         later[1].spec.lr = 0.5;
         check_changes(dir, &recorded, &later, &progress).unwrap();
+
+        let edited = Spec { sweep: [("seed".to_string(), vec![1.into(), 3.into()])].into(), ..spec.clone() };
+        let err = check_spec_edits(Path::new("runs/x/spec.toml"), &spec, &edited).unwrap_err().to_string();
+        assert!(err.starts_with("runs/x/spec.toml: `sweep.seed`: edited since the run started: sweep.seed [1, 2] -> [1, 3]"), "{err}");
+        check_spec_edits(Path::new("spec.toml"), &spec, &Spec { threads: 1, data_dir: "d".into(), ..spec.clone() }).unwrap();
 
         let resized = crate::spec::expand(&Spec { sweep: [("seed".to_string(), vec![1.into()])].into(), ..spec }).unwrap();
         let err = check_changes(dir, &recorded, &resized, &progress).unwrap_err().to_string();

@@ -1,16 +1,25 @@
-//! summary.csv: one row per trial, rewritten atomically as each trial ends.
+//! summary.csv: one row per trial, rebuilt atomically from the trial folders (see
+//! `run::status`): when a run starts, now and then while it runs, and when it ends.
 
+use serde::{Deserialize, Serialize};
+
+use super::RunDir;
+use super::status::Observed;
+use crate::error::Result;
 use crate::spec::Trial;
 use crate::train::EpochMetrics;
 
 pub const FILE: &str = "summary.csv";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Status {
     Pending,
+    /// A live worker holds the trial's claim.
+    Running,
     Done,
     Failed,
-    /// Stopped by Ctrl-C; `runner resume` continues it from its last finished epoch.
+    /// Stopped by Ctrl-C or SIGTERM; `runner resume` continues it from its last finished epoch.
     Interrupted,
 }
 
@@ -18,11 +27,31 @@ impl Status {
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Pending => "pending",
+            Status::Running => "running",
             Status::Done => "done",
             Status::Failed => "failed",
             Status::Interrupted => "interrupted",
         }
     }
+}
+
+/// Every trial as its folder records it; writes summary.csv from that. Reads each trial's
+/// files once: call it when a run starts or ends, or now and then, not after every trial.
+pub fn rebuild(run_dir: &RunDir, trials: &[Trial]) -> Result<Vec<TrialSummary>> {
+    let summaries: Vec<TrialSummary> = trials
+        .iter()
+        .map(|trial| {
+            let observed = Observed::read(&run_dir.trial_dir(trial));
+            TrialSummary {
+                trial: trial.clone(),
+                status: observed.status(),
+                reason: observed.ended.map(|e| e.reason).unwrap_or_default(),
+                epochs: observed.epochs,
+            }
+        })
+        .collect();
+    run_dir.write(FILE, to_csv(&summaries).as_bytes())?;
+    Ok(summaries)
 }
 
 /// Where one trial stands, and its results so far.

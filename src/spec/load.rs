@@ -4,13 +4,13 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use figment::providers::{Env, Format, Serialized, Toml};
+use figment::providers::{Env, Serialized};
 use figment::value::{Dict, Map};
 use figment::{Figment, Metadata, Profile, Provider};
 use toml::de::{DeTable, DeValue};
 
 use super::sweep::{SweepError, Trial, expand};
-use super::{FIELDS, Spec, sweepable};
+use super::{FIELDS, SLURM_FIELDS, Spec, sweepable};
 use crate::error::{Error, Result};
 
 /// What the command line adds on top of the spec file.
@@ -22,23 +22,63 @@ pub struct Overrides {
     pub data_dir: Option<PathBuf>,
 }
 
-/// Reads, layers and validates the spec at `path`, and expands it into its trials.
+/// Reads, layers and validates the spec at `path`, and expands it into its trials. The file is
+/// read exactly once, so a pipe or `/dev/stdin` works like a file.
 pub fn load(path: &Path, overrides: &Overrides) -> Result<(Spec, Vec<Trial>)> {
-    let text = std::fs::read_to_string(path).map_err(|source| Error::SpecRead {
+    load_text(path, &read(path)?, overrides)
+}
+
+/// The text of the spec file at `path`.
+pub fn read(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path).map_err(|source| Error::SpecRead {
         path: path.to_path_buf(),
         source,
-    })?;
-    let file = SpecFile::parse(path, &text)?;
-    let sets = parse_sets(&overrides.sets)?;
+    })
+}
 
-    let mut figment = Figment::from(Serialized::defaults(Spec::default()))
-        .merge(Toml::file_exact(path))
+/// [`load`] for a spec file already read; `path` names it in errors.
+pub fn load_text(path: &Path, text: &str, overrides: &Overrides) -> Result<(Spec, Vec<Trial>)> {
+    layer(path, text, overrides, true)
+}
+
+/// A run folder's spec.toml, as workers read it: the file alone (the coordinator resolved the
+/// environment and `--set` into it when it wrote it).
+pub fn load_run(path: &Path) -> Result<(Spec, Vec<Trial>)> {
+    layer(path, &read(path)?, &Overrides::default(), false)
+}
+
+/// A spec as the run folder recorded it for one trial (`trials/<trial>/spec.toml`): the file
+/// alone (no environment), checked like any spec, each error located in the file.
+pub fn load_recorded(path: &Path) -> Result<Spec> {
+    let text = read(path)?;
+    let (spec, trials) = layer(path, &text, &Overrides::default(), false)?;
+    if trials.len() != 1 {
+        return Err(Error::InvalidValue {
+            origin: path.display().to_string(),
+            key: "sweep".into(),
+            message: "a trial's spec.toml holds one trial, not a sweep".into(),
+        });
+    }
+    Ok(spec)
+}
+
+fn layer(path: &Path, text: &str, overrides: &Overrides, with_env: bool) -> Result<(Spec, Vec<Trial>)> {
+    let file = SpecFile::parse(path, text)?;
+    let sets = parse_sets(&overrides.sets)?;
+    let table: toml::Table = toml::from_str(text).map_err(|e| Error::SpecSyntax {
+        origin: path.display().to_string(),
+        message: e.message().to_string(),
+    })?;
+
+    let mut figment = Figment::from(Serialized::defaults(Spec::default())).merge(Layer::new(FILE_LAYER, table));
+    if with_env {
         // `RUNNER_NAME` is left out on purpose: CI services (GitHub Actions) set it for their own use.
-        .merge(Env::prefixed("RUNNER_").filter(|key| {
+        figment = figment.merge(Env::prefixed("RUNNER_").filter(|key| {
             let key = key.as_str().to_ascii_lowercase();
             key != "name" && key != "sweep" && FIELDS.contains(&key.as_str())
-        }))
-        .merge(Layer::new("--set", sets.table));
+        }));
+    }
+    figment = figment.merge(Layer::new("--set", sets.table));
     if let Some(dir) = &overrides.data_dir {
         let mut table = toml::Table::new();
         table.insert("data_dir".into(), dir.display().to_string().into());
@@ -54,6 +94,9 @@ pub fn load(path: &Path, overrides: &Overrides) -> Result<(Spec, Vec<Trial>)> {
     let trials = expand(&spec).map_err(|e| origins.sweep_error(e))?;
     Ok((spec, trials))
 }
+
+/// The name of the layer that holds the spec file's values.
+const FILE_LAYER: &str = "spec file";
 
 /// The spec file's own checks (syntax, key names, sweep shape), with positions of every key.
 struct SpecFile {
@@ -77,6 +120,29 @@ impl SpecFile {
             let name: &str = key.get_ref();
             positions.insert(name.to_string(), line_col(text, key.span().start));
             check_key(name, FIELDS, || at(key.span().start))?;
+            if name == "slurm" {
+                let Some(table) = value.get_ref().as_table() else {
+                    return Err(Error::InvalidValue {
+                        origin: at(value.span().start),
+                        key: "slurm".into(),
+                        message: "must be a table, e.g.\n  [slurm]\n  partition = \"gpu\"\n  time = \"01:00:00\"".into(),
+                    });
+                };
+                for (inner, _) in table {
+                    let inner_name: &str = inner.get_ref();
+                    positions.insert(format!("slurm.{inner_name}"), line_col(text, inner.span().start));
+                    check_key(inner_name, SLURM_FIELDS, || at(inner.span().start)).map_err(|e| match e {
+                        Error::UnknownKey { origin, key, suggestion, allowed } => Error::UnknownKey {
+                            origin,
+                            key: format!("slurm.{key}"),
+                            suggestion: suggestion.map(|s| format!("slurm.{s}")),
+                            allowed,
+                        },
+                        other => other,
+                    })?;
+                }
+                continue;
+            }
             if name != "sweep" {
                 continue;
             }
@@ -268,16 +334,18 @@ struct Origins<'a> {
 }
 
 impl Origins<'_> {
-    /// `key` is "lr", "sweep.lr" or "sweep.lr[1]".
+    /// `key` is "lr", "sweep.lr", "sweep.lr[1]" or a path into a value such as "hidden.0".
     fn of(&self, key: &str) -> String {
         let base = key.split('[').next().unwrap_or(key);
-        let Some(meta) = self.figment.find_metadata(base) else {
+        // The layer that set the key, or the nearest enclosing key (a list's, for its items).
+        let found = std::iter::successors(Some(base), |k| k.rsplit_once('.').map(|(parent, _)| parent))
+            .find_map(|k| Some((k, self.figment.find_metadata(k)?)));
+        let Some((base, meta)) = found else {
             return self.file.origin(key);
         };
-        if meta.source.as_ref().and_then(|s| s.file_path()).is_some() {
-            return self.file.origin(key);
-        }
         match meta.name.as_ref() {
+            FILE_LAYER => self.file.origin(if base.starts_with("sweep.") { key } else { base }),
+            "--set" if base.starts_with("slurm.") => format!("--set {}", self.sets.get("slurm").map_or(base, |a| a.as_str())),
             "--set" => format!("--set {}", self.sets.get(base).map_or(base, |a| a.as_str())),
             "--data-dir" => "--data-dir".into(),
             name if name.contains("environment") => {
@@ -432,9 +500,48 @@ mod tests {
             assert!(err.contains("--set epochs=0: `epochs`: must be at least 1"), "{err}");
             let err = message(load_str(jail, "", &["sweep.lr=0.1"]));
             assert!(err.contains("must be a non-empty list"), "{err}");
+            let err = message(load_str(jail, "", &["hidden=[-1]"]));
+            assert!(err.starts_with("--set hidden=[-1]: `hidden"), "{err}");
+            let err = message(load_str(jail, "epochs = 2\nhidden = [3, -1]\n", &[]));
+            assert!(err.starts_with("spec.toml:2:1: `hidden"), "{err}");
             jail.set_env("RUNNER_BATCH_SIZE", "0");
             let err = message(load_str(jail, "", &[]));
             assert!(err.contains("environment variable RUNNER_BATCH_SIZE: `batch_size`: must be at least 1"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn recorded_trial_specs_are_validated_without_the_environment() {
+        Jail::expect_with(|jail| {
+            jail.set_env("RUNNER_LR", "0.5");
+            jail.create_file("trial.toml", "lr = 0.25\nepochs = 2\n").unwrap();
+            assert_eq!(load_recorded(Path::new("trial.toml")).unwrap().lr, 0.25);
+            jail.create_file("trial.toml", "epochs = 2\nmean = []\n").unwrap();
+            let err = load_recorded(Path::new("trial.toml")).unwrap_err().to_string();
+            assert!(err.starts_with("trial.toml:2:1: `mean`: needs 1 value"), "{err}");
+            jail.create_file("trial.toml", "threads = 100000\n").unwrap();
+            let err = load_recorded(Path::new("trial.toml")).unwrap_err().to_string();
+            assert!(err.starts_with("trial.toml:1:1: `threads`"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn slurm_table_errors_are_located() {
+        Jail::expect_with(|jail| {
+            let err = message(load_str(jail, "epochs = 1\n[slurm]\npartiton = \"gpu\"\n", &[]));
+            assert!(err.starts_with("spec.toml:3:1: unknown key `slurm.partiton` (did you mean `slurm.partition`?)"), "{err}");
+            let err = message(load_str(jail, "[slurm]\ntime = \"1 hour\"\n", &[]));
+            assert!(err.starts_with("spec.toml:2:1: `slurm.time`: must be a Slurm time limit"), "{err}");
+            let err = message(load_str(jail, "[slurm]\nmax_parallel = -2\n", &[]));
+            assert!(err.starts_with("spec.toml:2:1: `slurm.max_parallel`"), "{err}");
+            let err = message(load_str(jail, "[slurm]\nextra = [\"--qos=x\\n#SBATCH --x\"]\n", &[]));
+            assert!(err.contains("`slurm.extra`: each item must be one sbatch option"), "{err}");
+            let err = message(load_str(jail, "[sweep]\nslurm = [1]\n", &[]));
+            assert!(err.contains("`slurm` cannot be swept"), "{err}");
+            let (spec, _) = load_str(jail, "[slurm]\npartition = \"gpu\"\nmem = \"4G\"\nextra = [\"--qos=short\"]\n", &[]).unwrap();
+            assert_eq!((spec.slurm.partition.as_str(), spec.slurm.mem.as_str()), ("gpu", "4G"));
             Ok(())
         });
     }

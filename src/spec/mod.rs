@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-pub use load::{Overrides, load};
+pub use load::{Overrides, load, load_recorded, load_run, load_text, read};
 pub use sweep::{Trial, display_value, expand};
 
 /// One experiment as the user wrote it, after layering; `sweep` lists the axes to expand.
@@ -49,8 +49,81 @@ pub struct Spec {
     /// Base URL to download the data set from instead of the official mirrors.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub mirror: String,
+    /// How `runner submit` asks Slurm for resources; no other command reads it.
+    #[serde(skip_serializing_if = "SlurmSpec::is_default")]
+    pub slurm: SlurmSpec,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub sweep: BTreeMap<String, Vec<toml::Value>>,
+}
+
+/// `[slurm]`: the resources of each array task `runner submit` asks for. Empty and 0 values
+/// leave the cluster's defaults.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SlurmSpec {
+    /// Partition (queue).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub partition: String,
+    /// Time limit per task, in Slurm's format: "30" (minutes), "01:00:00", "1-12:00:00".
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub time: String,
+    /// CPUs per task (each trial trains with that many threads); 0: Slurm's default, one.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub cpus_per_task: u32,
+    /// Memory per task, in Slurm's format: "4G", "500M".
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub mem: String,
+    /// The most tasks running at once (`--array=...%M`); 0: no limit.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub max_parallel: u32,
+    /// Generic resources per task; empty: "gpu:1" for `backend = "cuda"`.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub gres: String,
+    /// More sbatch options, as given, e.g. ["--account=mylab", "--qos=short"].
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub extra: Vec<String>,
+}
+
+/// The keys of `[slurm]`.
+pub const SLURM_FIELDS: &[&str] = &["partition", "time", "cpus_per_task", "mem", "max_parallel", "gres", "extra"];
+
+impl SlurmSpec {
+    fn is_default(&self) -> bool {
+        *self == SlurmSpec::default()
+    }
+
+    /// Each value in Slurm's syntax, so that sbatch cannot fail on it, nor a value inject lines
+    /// into the batch script.
+    fn validate(&self) -> Result<(), RangeError> {
+        let fail = |key, message: &str| Err(RangeError { key, message: message.to_string() });
+        let word = |v: &str| v.chars().all(|c| c.is_ascii_alphanumeric() || "-_.:,=+/".contains(c));
+        if !word(&self.partition) {
+            return fail("slurm.partition", "must be a partition name, e.g. \"gpu\"");
+        }
+        if !self.time.chars().all(|c| c.is_ascii_digit() || c == ':' || c == '-') {
+            return fail("slurm.time", "must be a Slurm time limit: \"30\" (minutes), \"01:30:00\" or \"2-00:00:00\"");
+        }
+        let mem_ok = self.mem.is_empty()
+            || (self.mem.trim_end_matches(['K', 'M', 'G', 'T']).chars().all(|c| c.is_ascii_digit())
+                && self.mem.chars().next().is_some_and(|c| c.is_ascii_digit()));
+        if !mem_ok {
+            return fail("slurm.mem", "must be a Slurm memory size: \"4G\", \"500M\"");
+        }
+        if !word(&self.gres) {
+            return fail("slurm.gres", "must be Slurm generic resources, e.g. \"gpu:1\" or \"gpu:a100:2\"");
+        }
+        if self.cpus_per_task > 1024 {
+            return fail("slurm.cpus_per_task", "must be at most 1024");
+        }
+        if self.extra.iter().any(|e| !e.starts_with('-') || e.chars().any(char::is_control)) {
+            return fail("slurm.extra", "each item must be one sbatch option on one line, e.g. \"--account=mylab\"");
+        }
+        Ok(())
+    }
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl Spec {
@@ -87,6 +160,7 @@ impl Default for Spec {
             limit_test: 0,
             data_dir: PathBuf::from("data"),
             mirror: String::new(),
+            slurm: SlurmSpec::default(),
             sweep: BTreeMap::new(),
         }
     }
@@ -114,11 +188,12 @@ pub const FIELDS: &[&str] = &[
     "limit_test",
     "data_dir",
     "mirror",
+    "slurm",
     "sweep",
 ];
 
 /// Keys a sweep cannot vary: they name or place the run, they do not change what a trial computes.
-const NOT_SWEPT: &[&str] = &["name", "data_dir", "mirror", "sweep"];
+const NOT_SWEPT: &[&str] = &["name", "data_dir", "mirror", "slurm", "sweep"];
 
 /// Keys a sweep may vary.
 pub fn sweepable() -> Vec<&'static str> {
@@ -222,6 +297,20 @@ impl Spec {
         if self.hidden.contains(&0) {
             return fail("hidden", "layer sizes must be at least 1, e.g. [128]; [] means no hidden layer");
         }
+        let parameters = crate::model::parameter_count(self.model, &self.hidden, crate::data::image_shape(self.dataset));
+        if parameters > crate::model::MAX_PARAMETERS {
+            return Err(RangeError {
+                key: if self.model == ModelKind::Nn { "hidden" } else { "model" },
+                message: format!(
+                    "this {} has {parameters} parameters ({:.0} GB of weights, 3-4x that to train); \
+                     the limit is {} parameters: use smaller hidden layers",
+                    self.model,
+                    parameters as f64 * 4e-9,
+                    crate::model::MAX_PARAMETERS
+                ),
+            });
+        }
+        self.slurm.validate()?;
         let channels = self.dataset.channels();
         for (key, values) in [("mean", &self.mean), ("std", &self.std)] {
             if values.len() != 1 && values.len() != channels {
@@ -281,6 +370,7 @@ mod tests {
     fn fields_list_matches_the_struct() {
         let table = toml::Table::try_from(Spec {
             mirror: "x".into(),
+            slurm: SlurmSpec { partition: "p".into(), ..SlurmSpec::default() },
             sweep: [("lr".to_string(), vec![toml::Value::Float(0.1)])].into(),
             ..Spec::default()
         })
@@ -312,6 +402,8 @@ mod tests {
             ("momentum", Spec { momentum: 1.0, ..Spec::default() }),
             ("weight_decay", Spec { weight_decay: -1.0, ..Spec::default() }),
             ("hidden", Spec { hidden: vec![128, 0], ..Spec::default() }),
+            ("hidden", Spec { model: ModelKind::Nn, hidden: vec![1_000_000_000], ..Spec::default() }),
+            ("hidden", Spec { model: ModelKind::Nn, hidden: vec![u32::MAX; 5], ..Spec::default() }),
             ("std", Spec { std: vec![0.0], ..Spec::default() }),
             ("mean", Spec { mean: vec![0.5, 0.5], ..Spec::default() }),
             ("name", Spec { name: "../escape".into(), ..Spec::default() }),

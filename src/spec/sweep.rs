@@ -42,7 +42,7 @@ pub fn expand(spec: &Spec) -> Result<Vec<Trial>, SweepError> {
         check_axis(&base, key, values)?;
     }
 
-    let total: usize = axes.iter().map(|(_, values)| values.len()).product();
+    let total = sweep_size(&axes)?;
     let mut trials = Vec::with_capacity(total);
     for index in 0..total {
         // Mixed-radix digits of `index`, the last axis varying fastest.
@@ -99,22 +99,48 @@ pub fn expand(spec: &Spec) -> Result<Vec<Trial>, SweepError> {
     Ok(trials)
 }
 
-/// Each value of an axis must have the field's type, and appear once.
+/// The most trials one sweep may have (README: Sweeps). Counted before anything is allocated.
+pub const MAX_TRIALS: usize = 1_000_000;
+
+/// The number of trials of the grid, refused when it is above [`MAX_TRIALS`].
+fn sweep_size(axes: &[(&String, &Vec<toml::Value>)]) -> Result<usize, SweepError> {
+    let total = axes.iter().try_fold(1usize, |n, (_, values)| n.checked_mul(values.len()));
+    match total {
+        Some(n) if n <= MAX_TRIALS => Ok(n),
+        _ => {
+            let sizes: Vec<String> = axes.iter().map(|(k, v)| format!("{} {k}", v.len())).collect();
+            let count = total.map_or_else(|| "more than 2^64".to_string(), |n| n.to_string());
+            Err(SweepError {
+                key: "sweep".into(),
+                value_index: None,
+                message: format!(
+                    "{count} trials ({}) is more than the limit of {MAX_TRIALS} trials per run; \
+                     sweep fewer values, or split the sweep into several runs",
+                    sizes.join(" x ")
+                ),
+            })
+        }
+    }
+}
+
+/// Each value of an axis must have the field's type, and appear once, compared as the field's
+/// type (`lr = [1, 1.0]` lists one value twice).
 fn check_axis(base: &Spec, key: &str, values: &[toml::Value]) -> Result<(), SweepError> {
     let error = |i, message: String| SweepError {
         key: key.to_string(),
         value_index: Some(i),
         message,
     };
+    let mut seen: Vec<toml::Value> = Vec::with_capacity(values.len());
     for (i, value) in values.iter().enumerate() {
         let mut table = to_table(base);
         table.insert(key.to_string(), value.clone());
-        if let Err(e) = Spec::deserialize_table(table) {
-            return Err(error(i, e));
-        }
-        if values[..i].contains(value) {
+        let spec = Spec::deserialize_table(table).map_err(|e| error(i, e))?;
+        let typed = to_table(&spec).remove(key).unwrap_or_else(|| value.clone());
+        if seen.contains(&typed) {
             return Err(error(i, format!("{} is listed twice", display_value(value))));
         }
+        seen.push(typed);
     }
     Ok(())
 }
@@ -240,6 +266,26 @@ mod tests {
         let spec = with_sweep(&[("seed", vec![1.into(), 1.into()])]);
         let err = expand(&spec).unwrap_err();
         assert!(err.message.contains("listed twice"), "{}", err.message);
+
+        let spec = with_sweep(&[("lr", vec![1.into(), 0.5.into(), 1.0.into()])]);
+        let err = expand(&spec).unwrap_err();
+        assert_eq!(err.value_index, Some(2), "1 and 1.0 are the same learning rate");
+        assert!(err.message.contains("listed twice"), "{}", err.message);
+    }
+
+    #[test]
+    fn sweep_size_is_counted_without_overflow_and_capped() {
+        let values = |n: i64| (1..=n).map(toml::Value::Integer).collect::<Vec<_>>();
+        // 8 axes of 256 values: 2^64 wraps to 0 in plain usize arithmetic.
+        let keys = ["batch_size", "epochs", "limit_test", "limit_train", "seed", "threads", "device", "lr"];
+        let axes: Vec<(&str, Vec<toml::Value>)> = keys.iter().map(|k| (*k, values(256))).collect();
+        let err = expand(&with_sweep(&axes)).unwrap_err();
+        assert_eq!((err.key.as_str(), err.value_index), ("sweep", None));
+        assert!(err.message.contains("more than 2^64 trials") && err.message.contains("256 batch_size x 256 device"), "{}", err.message);
+
+        let err = expand(&with_sweep(&[("seed", values(1001)), ("batch_size", values(1000))])).unwrap_err();
+        assert!(err.message.starts_with("1001000 trials (1000 batch_size x 1001 seed) is more than the limit"), "{}", err.message);
+        assert_eq!(expand(&with_sweep(&[("seed", values(1000)), ("epochs", values(3))])).unwrap().len(), 3000);
     }
 
     #[test]

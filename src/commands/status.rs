@@ -1,0 +1,76 @@
+//! `runner status RUN`: where each trial stands, read from the run folder alone (from any machine
+//! that mounts it, while workers run); changes nothing.
+
+use crate::cli::StatusArgs;
+use crate::error::Result;
+use crate::report::markdown;
+use crate::run::RunDir;
+use crate::run::status::Observed;
+use crate::run::summary::Status;
+use crate::spec;
+
+pub fn status(args: StatusArgs) -> Result<()> {
+    let run_dir = RunDir::open(&args.run)?;
+    let (_, trials) = spec::load_run(&run_dir.path.join("spec.toml"))?;
+    let header: Vec<String> = ["index", "trial", "status", "epochs", "test acc", "where", "ETA"].map(String::from).to_vec();
+    let mut counts: Vec<(&'static str, usize)> = Vec::new();
+    let mut rows = Vec::with_capacity(trials.len());
+    for trial in &trials {
+        let observed = Observed::read(&run_dir.trial_dir(trial));
+        let label = label(&observed);
+        match counts.iter_mut().find(|(l, _)| *l == label) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((label, 1)),
+        }
+        let done = observed.epochs.len() as u32;
+        let place = match (&observed.claim, label) {
+            (Some(claim), "running" | "stale") => match &claim.slurm {
+                Some(job) => format!("slurm job {job} on {}", claim.host),
+                None => format!("{} pid {}", claim.host, claim.pid),
+            },
+            _ => String::new(),
+        };
+        let eta = if label == "running" { eta(&observed, trial.spec.epochs) } else { String::new() };
+        rows.push(vec![
+            trial.index.to_string(),
+            trial.name.clone(),
+            label.to_string(),
+            format!("{done}/{}", trial.spec.epochs),
+            observed.epochs.last().map(|e| format!("{:.2}%", e.test_acc * 100.0)).unwrap_or_default(),
+            place,
+            eta,
+        ]);
+    }
+    print!("{}", markdown(&header, &rows));
+    let order = ["done", "running", "stale", "interrupted", "pending", "failed"];
+    counts.sort_by_key(|(l, _)| order.iter().position(|o| o == l));
+    let parts: Vec<String> = counts.iter().map(|(l, n)| format!("{n} {l}")).collect();
+    println!("{} trial{}: {}", trials.len(), if trials.len() == 1 { "" } else { "s" }, parts.join(", "));
+    Ok(())
+}
+
+/// done, failed, interrupted (as recorded); running (a live worker holds it); stale (its worker
+/// is gone: `runner resume` or another worker takes it over); pending.
+fn label(observed: &Observed) -> &'static str {
+    match (&observed.ended, &observed.claim) {
+        (Some(ended), _) => ended.status.as_str(),
+        (None, Some(claim)) if claim.live => Status::Running.as_str(),
+        (None, Some(_)) => "stale",
+        (None, None) => Status::Pending.as_str(),
+    }
+}
+
+/// Time left for a running trial: its mean epoch time times the epochs to go.
+fn eta(observed: &Observed, epochs: u32) -> String {
+    let done = observed.epochs.len();
+    if done == 0 {
+        return "?".into();
+    }
+    let mean = observed.epochs.iter().map(|e| e.epoch_seconds).sum::<f64>() / done as f64;
+    let left = (mean * (epochs as usize).saturating_sub(done) as f64).round() as u64;
+    match left {
+        s if s >= 3600 => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
+        s if s >= 60 => format!("{}m{:02}s", s / 60, s % 60),
+        s => format!("{s}s"),
+    }
+}

@@ -1,0 +1,168 @@
+//! `runner submit SPEC` (and `runner submit --resume RUN`): the sweep as one Slurm job array,
+//! one task per trial, and a report job after it. Everything is checked and the data is
+//! downloaded here, on the login node; the tasks only train.
+
+use std::path::{Path, PathBuf};
+
+use crate::cli::SubmitArgs;
+use crate::error::{Error, Result};
+use crate::run::engine::{self, DataSets};
+use crate::run::lock::RunLock;
+use crate::run::manifest::Resumed;
+use crate::run::status::{Ended, Observed};
+use crate::run::summary::{self, Status};
+use crate::run::{Manifest, RunDir, spec_toml, write_file};
+use crate::sched::slurm::{self, Plan};
+use crate::spec::{self, BackendName, Overrides, Trial};
+
+pub fn submit(args: SubmitArgs) -> Result<()> {
+    if let Some(run) = &args.resume {
+        return resubmit(run, &args);
+    }
+    let Some(spec_path) = &args.spec else { unreachable!("clap requires SPEC unless --resume") };
+    let text = spec::read(spec_path)?;
+    let mut overrides = Overrides { sets: args.train.sets.clone(), data_dir: args.train.data_dir.clone() };
+    let (mut spec, mut trials) = spec::load_text(spec_path, &text, &overrides)?;
+    // Absolute paths everywhere: a task may start on any node, in any folder.
+    if spec.data_dir.is_relative() {
+        overrides.data_dir = Some(absolute(&spec.data_dir)?);
+        (spec, trials) = spec::load_text(spec_path, &text, &overrides)?;
+    }
+    if spec.slurm.max_parallel == 0 && args.train.jobs > 1 {
+        spec.slurm.max_parallel = args.train.jobs;
+    }
+    let runs_dir = absolute(&args.runs_dir)?;
+    let runner = std::env::current_exe().map_err(|e| Error::Backend(format!("cannot find the runner binary: {e}")))?;
+    let all: Vec<&Trial> = trials.iter().collect();
+    let now = chrono::Utc::now();
+    if args.dry_run {
+        let run_dir = runs_dir.join(RunDir::folder_name(&spec.name, now));
+        print_plan(&Plan::new(run_dir, runner, &spec.name, &all, &spec.slurm));
+        return Ok(());
+    }
+
+    let sbatch = slurm::find_sbatch()?;
+    let devices = check_devices(&trials)?;
+    // Downloaded now: compute nodes often have no internet.
+    DataSets::load(&trials, args.train.offline, args.train.quiet)?;
+    let run_dir = RunDir::create(&runs_dir, &spec.name, now)?;
+    let lock = RunLock::acquire(&run_dir.path)?;
+    let mut manifest = Manifest::new(devices, trials.len());
+    let spec_text = spec_toml(&spec);
+    run_dir.write("spec.toml", spec_text.as_bytes())?;
+    manifest.spec = Some(spec_text);
+    run_dir.write("manifest.json", manifest.to_json().as_bytes())?;
+    summary::rebuild(&run_dir, &trials)?;
+    let plan = Plan::new(run_dir.path.clone(), runner, &spec.name, &all, &spec.slurm);
+    submit_plan(&sbatch, &plan, &run_dir, manifest, lock, args.train.quiet)
+}
+
+/// `runner submit --resume RUN`: submits the trials that are neither done nor held by a live
+/// worker; failed and interrupted ones are taken again.
+fn resubmit(run: &Path, args: &SubmitArgs) -> Result<()> {
+    if !args.train.sets.is_empty() || args.train.data_dir.is_some() {
+        return Err(Error::InvalidValue {
+            origin: "--resume".into(),
+            key: "--set".into(),
+            message: "a resubmitted run keeps its recorded spec; to change where it runs, use `runner resume RUN --set ...`".into(),
+        });
+    }
+    let run_dir = RunDir::open(run)?;
+    let run_dir = RunDir { path: absolute(&run_dir.path)? };
+    let (spec, trials) = spec::load_run(&run_dir.path.join("spec.toml"))?;
+    let mut manifest = Manifest::read(&run_dir.path.join("manifest.json"))?;
+    if trials.len() != manifest.trials {
+        return Err(Error::InvalidValue {
+            origin: run_dir.path.join("spec.toml").display().to_string(),
+            key: "sweep".into(),
+            message: format!("gives {} trials, but this run has {}: spec.toml was edited since the run started", trials.len(), manifest.trials),
+        });
+    }
+    let lock = RunLock::acquire(&run_dir.path)?;
+    let observed: Vec<Observed> = trials.iter().map(|t| Observed::read(&run_dir.trial_dir(t))).collect();
+    let open: Vec<(&Trial, &Observed)> = trials
+        .iter()
+        .zip(&observed)
+        .filter(|(_, o)| o.ended.as_ref().is_none_or(|e| e.status != Status::Done) && !o.claim.as_ref().is_some_and(|c| c.live))
+        .collect();
+    if open.is_empty() {
+        eprintln!("nothing to submit: every trial of {} is done or running (see runner status)", run_dir.path.display());
+        return Ok(());
+    }
+    let mut resources = spec.slurm.clone();
+    if resources.max_parallel == 0 && args.train.jobs > 1 {
+        resources.max_parallel = args.train.jobs;
+    }
+    let runner = std::env::current_exe().map_err(|e| Error::Backend(format!("cannot find the runner binary: {e}")))?;
+    let chosen: Vec<&Trial> = open.iter().map(|(t, _)| *t).collect();
+    let plan = Plan::new(run_dir.path.clone(), runner, &spec.name, &chosen, &resources);
+    if args.dry_run {
+        print_plan(&plan);
+        return Ok(());
+    }
+    let sbatch = slurm::find_sbatch()?;
+    for (trial, observed) in &open {
+        if observed.ended.is_some() {
+            Ended::clear(&run_dir.trial_dir(trial))?;
+        }
+    }
+    manifest.resumed.push(Resumed::now());
+    manifest.finished_at = None;
+    submit_plan(&sbatch, &plan, &run_dir, manifest, lock, args.train.quiet)
+}
+
+/// Writes the scripts into `<run>/slurm/`, submits them and records the jobs in the manifest.
+fn submit_plan(sbatch: &Path, plan: &Plan, run_dir: &RunDir, mut manifest: Manifest, lock: RunLock, quiet: bool) -> Result<()> {
+    let folder = run_dir.path.join("slurm");
+    std::fs::create_dir_all(&folder).map_err(Error::io(&folder))?;
+    write_file(&plan.sweep_script_path(), plan.sweep_script().as_bytes())?;
+    write_file(&plan.finish_script_path(), plan.finish_script().as_bytes())?;
+    let (array, finish) = slurm::submit(sbatch, plan).map_err(|e| match e {
+        Error::Backend(message) => Error::Backend(format!(
+            "{message}\n  The run folder is ready; submit it again with: runner submit --resume {}",
+            run_dir.path.display()
+        )),
+        other => other,
+    })?;
+    manifest.slurm_jobs.push(array.clone());
+    manifest.slurm_jobs.push(finish.clone());
+    run_dir.write("manifest.json", manifest.to_json().as_bytes())?;
+    drop(lock);
+    println!("{}", run_dir.path.display());
+    if !quiet {
+        eprintln!(
+            "submitted job array {array} ({} trial{}) and report job {finish}\n  watch: runner status {}\n  logs:  {}/slurm/",
+            plan.indices.len(),
+            if plan.indices.len() == 1 { "" } else { "s" },
+            run_dir.path.display(),
+            run_dir.path.display()
+        );
+    }
+    Ok(())
+}
+
+fn print_plan(plan: &Plan) {
+    println!("# {}\n{}", plan.sweep_script_path().display(), plan.sweep_script());
+    println!("# {}\n{}", plan.finish_script_path().display(), plan.finish_script());
+    let [sweep, finish] = plan.commands();
+    println!("# would run:\n{sweep}\n{finish}");
+}
+
+/// The backends of the trials, checked here where a login node can: CUDA only needs to be built
+/// in (the GPUs are on the compute nodes).
+fn check_devices(trials: &[Trial]) -> Result<Vec<String>> {
+    let (gpu, cpu): (Vec<Trial>, Vec<Trial>) = trials.iter().cloned().partition(|t| t.spec.backend == BackendName::Cuda);
+    let mut devices = engine::check_devices(&cpu)?;
+    if let Some(first) = gpu.first() {
+        if !cfg!(feature = "cuda") {
+            crate::backend::device(first.spec.backend, first.spec.device)?;
+        }
+        devices.push("cuda (on the Slurm nodes)".into());
+    }
+    Ok(devices)
+}
+
+fn absolute(path: &Path) -> Result<PathBuf> {
+    std::path::absolute(path).map_err(Error::io(path))
+}
+

@@ -1,0 +1,125 @@
+//! Where each trial stands, read from its own files: `trials/<trial>/status.json` (written once
+//! the trial ends: done, failed or interrupted), its claim (a worker is on it) and its committed
+//! metrics. summary.csv and `runner status` are built from these; workers share no file, so any
+//! number of them, on any machines that mount the run folder, can work on one run.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::claim::{self, ClaimState};
+use super::metrics;
+use super::summary::Status;
+use crate::error::Result;
+use crate::train::EpochMetrics;
+
+pub const FILE: &str = "status.json";
+/// The claim file of a trial: held by the worker that trains it.
+pub const CLAIM: &str = "claim";
+
+/// How a trial ended, as the worker that ran it recorded it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Ended {
+    pub status: Status,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub reason: String,
+    pub host: String,
+    pub at: String,
+    /// Seconds a GPU trial spent compiling and autotuning kernels before its first epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warmup_seconds: Option<f64>,
+}
+
+impl Ended {
+    pub fn now(status: Status, reason: String, warmup_seconds: Option<f64>) -> Ended {
+        Ended {
+            status,
+            reason,
+            host: gethostname::gethostname().to_string_lossy().into_owned(),
+            at: super::manifest::now(),
+            warmup_seconds,
+        }
+    }
+
+    pub fn write(&self, trial_dir: &Path) -> Result<()> {
+        let json = serde_json::to_string_pretty(self).expect("an Ended always serializes") + "\n";
+        super::write_file(&trial_dir.join(FILE), json.as_bytes())
+    }
+
+    /// The recorded end of a trial; None if it has not ended (or the file is unreadable).
+    pub fn read(trial_dir: &Path) -> Option<Ended> {
+        serde_json::from_str(&std::fs::read_to_string(trial_dir.join(FILE)).ok()?).ok()
+    }
+
+    /// Forgets how a trial ended, so that a worker takes it again (`runner resume`).
+    pub fn clear(trial_dir: &Path) -> Result<()> {
+        let path = trial_dir.join(FILE);
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(crate::Error::io(&path)(e)),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// A trial as its folder shows it now.
+#[derive(Debug, Clone)]
+pub struct Observed {
+    pub ended: Option<Ended>,
+    pub claim: Option<ClaimState>,
+    pub epochs: Vec<EpochMetrics>,
+}
+
+impl Observed {
+    pub fn read(trial_dir: &Path) -> Observed {
+        Observed {
+            ended: Ended::read(trial_dir),
+            claim: claim::inspect(&trial_dir.join(CLAIM)),
+            epochs: metrics::read_committed(&trial_dir.join(metrics::FILE)),
+        }
+    }
+
+    /// The status summary.csv shows: how it ended, else running while a live worker holds it,
+    /// else pending.
+    pub fn status(&self) -> Status {
+        match (&self.ended, &self.claim) {
+            (Some(ended), _) => ended.status,
+            (None, Some(claim)) if claim.live => Status::Running,
+            _ => Status::Pending,
+        }
+    }
+
+    /// A worker may take it: not ended as done or failed, and no live worker on it.
+    pub fn claimable(&self) -> bool {
+        let final_ = matches!(self.ended.as_ref().map(|e| e.status), Some(Status::Done | Status::Failed));
+        !final_ && !self.claim.as_ref().is_some_and(|c| c.live)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_from_the_trial_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let observed = Observed::read(dir.path());
+        assert_eq!((observed.status(), observed.claimable()), (Status::Pending, true));
+
+        let claim = claim::Claim::acquire(&dir.path().join(CLAIM), true).unwrap().unwrap();
+        let observed = Observed::read(dir.path());
+        assert_eq!((observed.status(), observed.claimable()), (Status::Running, false));
+        drop(claim);
+
+        Ended::now(Status::Interrupted, String::new(), None).write(dir.path()).unwrap();
+        let observed = Observed::read(dir.path());
+        assert_eq!((observed.status(), observed.claimable()), (Status::Interrupted, true));
+
+        Ended::now(Status::Failed, "diverged".into(), Some(1.5)).write(dir.path()).unwrap();
+        let observed = Observed::read(dir.path());
+        assert_eq!((observed.status(), observed.claimable()), (Status::Failed, false));
+        assert_eq!(observed.ended.unwrap().warmup_seconds, Some(1.5));
+        Ended::clear(dir.path()).unwrap();
+        Ended::clear(dir.path()).unwrap();
+        assert!(Observed::read(dir.path()).claimable());
+    }
+}

@@ -1,0 +1,109 @@
+//! `--jobs N`: N worker processes on this machine (`runner worker RUN`), each claiming trials
+//! from the run folder until none is left.
+//!
+//! Processes, not threads: Burn's CPU backends seed one process-wide RNG, so trials sharing a
+//! process would draw each other's initial weights; separate processes keep every trial's
+//! results exactly those of a sequential run.
+
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command};
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+use crate::run::RunDir;
+use crate::run::engine::{Outcome, WorkerOptions};
+use crate::spec::{BackendName, Trial};
+use crate::{backend, interrupt};
+
+/// CPU threads per job when `jobs` share this machine's cores: at least one.
+pub fn threads_per_job(jobs: usize, cores: usize) -> usize {
+    (cores / jobs.max(1)).max(1)
+}
+
+/// The GPU of each job: jobs take the GPUs in turn (job j on `gpus[j % n]`); none without GPUs.
+pub fn assign_gpus(jobs: usize, gpus: &[u32]) -> Vec<Option<u32>> {
+    (0..jobs).map(|j| (!gpus.is_empty()).then(|| gpus[j % gpus.len()])).collect()
+}
+
+/// Runs `jobs` worker processes on `run_dir` and waits for them. Signals reach this process
+/// only (the workers have a process group of their own); it passes the first one on, once, so
+/// each worker stops at a batch boundary; a second one stops everything at once.
+pub fn run_workers(run_dir: &RunDir, trials: &[Trial], jobs: usize, options: &WorkerOptions) -> Result<Outcome> {
+    let exe = std::env::current_exe().map_err(|e| Error::Backend(format!("cannot find the runner binary to start workers: {e}")))?;
+    let uses_cuda = trials.iter().any(|t| t.spec.backend == BackendName::Cuda);
+    let visible: Vec<u32> = if uses_cuda { (0..backend::cuda_count() as u32).collect() } else { Vec::new() };
+    let gpus = assign_gpus(jobs, if visible.len() > 1 { &visible } else { &[] });
+    let mut children: Vec<Child> = Vec::with_capacity(jobs);
+    for gpu in gpus {
+        let mut command = Command::new(&exe);
+        command.arg("worker").arg(&run_dir.path).arg("--offline");
+        if let Some(threads) = options.threads {
+            command.arg("--threads").arg(threads.to_string());
+        }
+        if let Some(gpu) = gpu {
+            command.arg("--gpu").arg(gpu.to_string());
+        }
+        if options.quiet {
+            command.arg("--quiet");
+        }
+        command.process_group(0);
+        match command.spawn() {
+            Ok(child) => children.push(child),
+            Err(e) => {
+                stop(&mut children, libc::SIGTERM);
+                return Err(Error::Backend(format!("cannot start a worker process ({}): {e}", exe.display())));
+            }
+        }
+    }
+    interrupt::set_children(children.iter().map(Child::id).collect());
+    let mut forwarded = false;
+    let mut interrupted = false;
+    let mut running: Vec<Child> = children;
+    while !running.is_empty() {
+        let mut still = Vec::with_capacity(running.len());
+        for mut child in running {
+            match child.try_wait() {
+                Ok(Some(status)) => interrupted |= matches!(status.code(), Some(130 | 143)),
+                Ok(None) => still.push(child),
+                Err(e) => return Err(Error::Backend(format!("lost track of a worker process: {e}"))),
+            }
+        }
+        running = still;
+        if let Some(signal) = interrupt::signal()
+            && !forwarded
+        {
+            stop(&mut running, signal);
+            forwarded = true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    interrupt::set_children(Vec::new());
+    Ok(if interrupted || forwarded { Outcome::Interrupted { trial: None, epoch: 0 } } else { Outcome::Finished })
+}
+
+fn stop(children: &mut [Child], signal: i32) {
+    for child in children {
+        // SAFETY: kill(2) on a child of ours that has not been reaped.
+        unsafe { libc::kill(child.id() as libc::pid_t, signal) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jobs_share_the_cores() {
+        assert_eq!(threads_per_job(2, 2), 1);
+        assert_eq!(threads_per_job(4, 16), 4);
+        assert_eq!(threads_per_job(3, 2), 1, "never zero");
+        assert_eq!(threads_per_job(1, 8), 8);
+    }
+
+    #[test]
+    fn jobs_take_the_gpus_in_turn() {
+        assert_eq!(assign_gpus(3, &[]), [None, None, None]);
+        assert_eq!(assign_gpus(5, &[0, 1]), [Some(0), Some(1), Some(0), Some(1), Some(0)]);
+        assert_eq!(assign_gpus(2, &[2, 3, 5]), [Some(2), Some(3)]);
+    }
+}

@@ -1,0 +1,265 @@
+//! Slurm: the batch scripts `runner submit` writes into `<run>/slurm/` and their submission.
+//! Slurm schedules; each array task runs `runner worker RUN --trial $SLURM_ARRAY_TASK_ID`, which
+//! claims its trial in the run folder and trains it from its last finished epoch. A report job
+//! that depends on the array (`afterany`) runs `runner worker RUN --finish`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::error::{Error, Result};
+use crate::spec::{BackendName, SlurmSpec, Trial};
+
+/// What to submit: the run folder, the trials (indices) and the resources.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Absolute path of the run folder.
+    pub run_dir: PathBuf,
+    /// Absolute path of the runner binary the tasks run.
+    pub runner: PathBuf,
+    pub name: String,
+    pub indices: Vec<usize>,
+    pub resources: SlurmSpec,
+    pub cuda: bool,
+}
+
+impl Plan {
+    pub fn new(run_dir: PathBuf, runner: PathBuf, name: &str, trials: &[&Trial], resources: &SlurmSpec) -> Plan {
+        Plan {
+            run_dir,
+            runner,
+            name: name.to_string(),
+            indices: trials.iter().map(|t| t.index).collect(),
+            resources: resources.clone(),
+            cuda: trials.iter().any(|t| t.spec.backend == BackendName::Cuda),
+        }
+    }
+
+    pub fn sweep_script_path(&self) -> PathBuf {
+        self.run_dir.join("slurm").join("sweep.sbatch")
+    }
+
+    pub fn finish_script_path(&self) -> PathBuf {
+        self.run_dir.join("slurm").join("finish.sbatch")
+    }
+
+    /// `0-3%2`: the array of trial indices, as ranges, with the parallel limit.
+    pub fn array(&self) -> String {
+        let mut ranges: Vec<String> = Vec::new();
+        let mut i = 0;
+        while i < self.indices.len() {
+            let start = self.indices[i];
+            let mut end = start;
+            while i + 1 < self.indices.len() && self.indices[i + 1] == end + 1 {
+                i += 1;
+                end += 1;
+            }
+            ranges.push(if end == start { start.to_string() } else { format!("{start}-{end}") });
+            i += 1;
+        }
+        let limit = match self.resources.max_parallel {
+            0 => String::new(),
+            m => format!("%{m}"),
+        };
+        format!("{}{limit}", ranges.join(","))
+    }
+
+    /// The resource lines both scripts share.
+    fn resource_lines(&self, with_gpu: bool) -> Vec<String> {
+        let r = &self.resources;
+        let mut lines = Vec::new();
+        if !r.partition.is_empty() {
+            lines.push(format!("--partition={}", r.partition));
+        }
+        if with_gpu {
+            if !r.time.is_empty() {
+                lines.push(format!("--time={}", r.time));
+            }
+            if r.cpus_per_task > 0 {
+                lines.push(format!("--cpus-per-task={}", r.cpus_per_task));
+            }
+            if !r.mem.is_empty() {
+                lines.push(format!("--mem={}", r.mem));
+            }
+            match (r.gres.is_empty(), self.cuda) {
+                (false, _) => lines.push(format!("--gres={}", r.gres)),
+                (true, true) => lines.push("--gres=gpu:1".into()),
+                (true, false) => {}
+            }
+        }
+        lines.extend(r.extra.iter().cloned());
+        lines
+    }
+
+    /// The job array: one task per trial.
+    pub fn sweep_script(&self) -> String {
+        let slurm = self.run_dir.join("slurm");
+        let mut options = vec![
+            format!("--job-name=runner:{}", self.name),
+            format!("--array={}", self.array()),
+            format!("--output={}", slurm.join("%A_%a.out").display()),
+            "--open-mode=append".to_string(),
+        ];
+        options.extend(self.resource_lines(true));
+        let mut script = header(&options);
+        script += "# Written by `runner submit`: one array task per trial. A task trains its trial from its last\n\
+                   # finished epoch, so a cancelled, preempted or requeued task loses at most one epoch;\n\
+                   # on SIGTERM it stops at the next batch and leaves its trial resumable.\n";
+        script += &format!(
+            "exec {} worker {} --trial \"$SLURM_ARRAY_TASK_ID\" --threads \"${{SLURM_CPUS_PER_TASK:-1}}\" --offline\n",
+            quote(&self.runner),
+            quote(&self.run_dir)
+        );
+        script
+    }
+
+    /// The report job, after every task of the array has ended (however it ended).
+    pub fn finish_script(&self) -> String {
+        let slurm = self.run_dir.join("slurm");
+        let mut options = vec![
+            format!("--job-name=runner:{}:finish", self.name),
+            format!("--output={}", slurm.join("finish_%j.out").display()),
+        ];
+        options.extend(self.resource_lines(false));
+        let mut script = header(&options);
+        script += "# Written by `runner submit`: summary.csv, manifest.json and report.md once the array has ended.\n";
+        script += &format!("exec {} worker {} --finish\n", quote(&self.runner), quote(&self.run_dir));
+        script
+    }
+
+    /// The sbatch command lines, for `--dry-run` and messages.
+    pub fn commands(&self) -> [String; 2] {
+        [
+            format!("sbatch --parsable {}", quote(&self.sweep_script_path())),
+            format!("sbatch --parsable --dependency=afterany:<array job id> {}", quote(&self.finish_script_path())),
+        ]
+    }
+}
+
+fn header(options: &[String]) -> String {
+    let mut script = String::from("#!/bin/bash\n");
+    for option in options {
+        script += &format!("#SBATCH {option}\n");
+    }
+    script
+}
+
+/// A path for a shell script, in single quotes.
+fn quote(path: &Path) -> String {
+    format!("'{}'", path.display().to_string().replace('\'', r"'\''"))
+}
+
+/// The `sbatch` on PATH, or an error that names Slurm (exit code 2: nothing was written).
+pub fn find_sbatch() -> Result<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path).map(|dir| dir.join("sbatch")).find(|p| p.is_file()).ok_or_else(|| {
+        Error::Backend(
+            "runner submit needs Slurm, but `sbatch` is not on PATH.\n  Run it on a Slurm login node (or load Slurm, e.g. \
+             `module load slurm`), or run the sweep here with `runner SPEC --jobs N`."
+                .into(),
+        )
+    })
+}
+
+/// Submits the array, then the report job that waits for it; returns both job ids.
+pub fn submit(sbatch: &Path, plan: &Plan) -> Result<(String, String)> {
+    let array = run_sbatch(sbatch, &[], &plan.sweep_script_path())?;
+    let finish = run_sbatch(sbatch, &[format!("--dependency=afterany:{array}")], &plan.finish_script_path())?;
+    Ok((array, finish))
+}
+
+fn run_sbatch(sbatch: &Path, args: &[String], script: &Path) -> Result<String> {
+    let output = Command::new(sbatch)
+        .arg("--parsable")
+        .args(args)
+        .arg(script)
+        .output()
+        .map_err(|e| Error::Backend(format!("cannot run {}: {e}", sbatch.display())))?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    if !output.status.success() {
+        return Err(Error::Backend(format!(
+            "sbatch refused {}: {}",
+            script.display(),
+            String::from_utf8_lossy(&output.stderr).trim()
+        )));
+    }
+    // --parsable prints `jobid` or `jobid;cluster`.
+    let id = stdout.trim().split(';').next().unwrap_or_default().to_string();
+    if id.is_empty() || !id.chars().all(|c| c.is_ascii_digit()) {
+        return Err(Error::Backend(format!("sbatch printed no job id for {}: {stdout:?}", script.display())));
+    }
+    Ok(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::Spec;
+
+    fn plan(indices: &[usize], resources: SlurmSpec, cuda: bool) -> Plan {
+        Plan {
+            run_dir: PathBuf::from("/lab/runs/2026-11-29T03-00-00Z_sweep"),
+            runner: PathBuf::from("/opt/runner/bin/runner"),
+            name: "sweep".into(),
+            indices: indices.to_vec(),
+            resources,
+            cuda,
+        }
+    }
+
+    #[test]
+    fn arrays_are_compact_ranges_with_the_parallel_limit() {
+        assert_eq!(plan(&[0, 1, 2, 3], SlurmSpec::default(), false).array(), "0-3");
+        let limited = SlurmSpec { max_parallel: 2, ..SlurmSpec::default() };
+        assert_eq!(plan(&[0, 1, 2, 5, 7, 8], limited, false).array(), "0-2,5,7-8%2");
+        assert_eq!(plan(&[4], SlurmSpec::default(), false).array(), "4");
+    }
+
+    #[test]
+    fn the_sweep_script_asks_for_what_the_spec_says() {
+        let resources = SlurmSpec {
+            partition: "gpu".into(),
+            time: "01:00:00".into(),
+            cpus_per_task: 4,
+            mem: "8G".into(),
+            max_parallel: 3,
+            gres: String::new(),
+            extra: vec!["--account=lab".into()],
+        };
+        let script = plan(&[0, 1, 2, 3], resources, true).sweep_script();
+        let expected = "#!/bin/bash\n\
+            #SBATCH --job-name=runner:sweep\n\
+            #SBATCH --array=0-3%3\n\
+            #SBATCH --output=/lab/runs/2026-11-29T03-00-00Z_sweep/slurm/%A_%a.out\n\
+            #SBATCH --open-mode=append\n\
+            #SBATCH --partition=gpu\n\
+            #SBATCH --time=01:00:00\n\
+            #SBATCH --cpus-per-task=4\n\
+            #SBATCH --mem=8G\n\
+            #SBATCH --gres=gpu:1\n\
+            #SBATCH --account=lab\n";
+        assert!(script.starts_with(expected), "{script}");
+        assert!(script.ends_with(
+            "exec '/opt/runner/bin/runner' worker '/lab/runs/2026-11-29T03-00-00Z_sweep' --trial \"$SLURM_ARRAY_TASK_ID\" \
+             --threads \"${SLURM_CPUS_PER_TASK:-1}\" --offline\n"
+        ));
+
+        let cpu = plan(&[0], SlurmSpec::default(), false).sweep_script();
+        assert!(!cpu.contains("--gres") && !cpu.contains("--time"), "{cpu}");
+        let finish = plan(&[0], SlurmSpec { partition: "short".into(), time: "9".into(), ..SlurmSpec::default() }, false).finish_script();
+        assert!(finish.contains("#SBATCH --partition=short\n") && !finish.contains("--time"), "{finish}");
+        assert!(finish.ends_with("worker '/lab/runs/2026-11-29T03-00-00Z_sweep' --finish\n"), "{finish}");
+    }
+
+    #[test]
+    fn paths_are_quoted_for_the_shell() {
+        assert_eq!(quote(Path::new("/a b/it's")), r"'/a b/it'\''s'");
+    }
+
+    #[test]
+    fn plans_take_the_trials_indices_and_gpu_needs() {
+        let spec = Spec { backend: BackendName::Cuda, ..Spec::default() };
+        let trial = Trial { index: 7, name: "x".into(), swept: vec![], spec };
+        let plan = Plan::new("/r".into(), "/b".into(), "n", &[&trial], &SlurmSpec::default());
+        assert_eq!((plan.indices.as_slice(), plan.cuda), ([7usize].as_slice(), true));
+    }
+}
