@@ -1,0 +1,159 @@
+//! Sweeps at scale on one machine: `--jobs N`, `runner worker`, `runner status`, and what
+//! `runner submit` checks before it touches Slurm.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use common::{runner, shared_data, tree};
+use predicates::prelude::*;
+
+/// Four one-thread NN trials (two optimizers, two seeds).
+const SWEEP: &str = "name = \"scale\"\nmodel = \"nn\"\nepochs = 2\nbatch_size = 50\nthreads = 1\nlimit_train = 1000\nlimit_test = 300\n\
+                     [sweep]\noptimizer = [\"sgd\", \"adam\"]\nseed = [1, 2]\n";
+
+fn start(dir: &Path, spec: &str, args: &[&str]) -> Output {
+    std::fs::write(dir.join("spec.toml"), spec).unwrap();
+    runner(dir).arg("spec.toml").arg("--data-dir").arg(shared_data()).args(["--runs-dir", "out"]).args(args).output().unwrap()
+}
+
+fn the_run(dir: &Path) -> PathBuf {
+    let runs: Vec<PathBuf> = std::fs::read_dir(dir.join("out")).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(runs.len(), 1);
+    runs[0].clone()
+}
+
+fn csv_rows(path: &Path) -> Vec<Vec<String>> {
+    let mut reader = csv::ReaderBuilder::new().has_headers(false).from_path(path).unwrap();
+    reader.records().map(|r| r.unwrap().iter().map(String::from).collect()).collect()
+}
+
+/// summary.csv without train_seconds, and every metrics.csv without its timing columns.
+fn results(run_dir: &Path) -> (Vec<Vec<String>>, Vec<Vec<Vec<String>>>) {
+    let summary = csv_rows(&run_dir.join("summary.csv"));
+    let seconds = summary[0].iter().position(|h| h == "train_seconds").unwrap();
+    let summary: Vec<Vec<String>> = summary.into_iter().map(|mut row| {
+        row.remove(seconds);
+        row
+    }).collect();
+    let mut trials: Vec<PathBuf> = std::fs::read_dir(run_dir.join("trials")).unwrap().map(|e| e.unwrap().path()).collect();
+    trials.sort();
+    let metrics = trials.iter().map(|t| csv_rows(&t.join("metrics.csv")).into_iter().map(|r| r[..6].to_vec()).collect()).collect();
+    (summary, metrics)
+}
+
+fn assert_success(output: &Output) {
+    assert!(output.status.success(), "exit {:?}: {}", output.status, String::from_utf8_lossy(&output.stderr));
+}
+
+#[test]
+fn jobs_2_gives_exactly_the_results_of_jobs_1() {
+    let one = tempfile::tempdir().unwrap();
+    assert_success(&start(one.path(), SWEEP, &["-q"]));
+    let two = tempfile::tempdir().unwrap();
+    let output = start(two.path(), SWEEP, &["--jobs", "2"]);
+    assert_success(&output);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("003_optimizer=adam,seed=2:  epoch 2/2:"), "each line names its trial: {stderr}");
+    let (a, b) = (results(&the_run(one.path())), results(&the_run(two.path())));
+    assert_eq!(a.0.len(), 5);
+    assert!(a.0[1..].iter().all(|row| row.contains(&"done".to_string())), "{:?}", a.0);
+    assert_eq!(a, b);
+    assert_eq!(tree(&the_run(one.path())), tree(&the_run(two.path())), "the same files, no claim left");
+}
+
+#[test]
+fn status_shows_each_trial_and_a_worker_finishes_a_crashed_run() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("spec.toml"), SWEEP).unwrap();
+    let output = runner(dir.path())
+        .arg("spec.toml")
+        .arg("--data-dir")
+        .arg(shared_data())
+        .args(["--runs-dir", "out", "-q"])
+        .env("RUNNER_FAILPOINT", "committed:001_optimizer=sgd,seed=2:1")
+        .output()
+        .unwrap();
+    assert!(output.status.code().is_none(), "killed at the failpoint");
+    let run_dir = the_run(dir.path());
+
+    let output = runner(dir.path()).arg("status").arg(&run_dir).output().unwrap();
+    assert_success(&output);
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let line = |index: &str| stdout.lines().find(|l| l.starts_with(&format!("| {index} "))).unwrap().to_string();
+    assert!(line("0").contains("| done ") && line("0").contains("| 2/2 "), "{stdout}");
+    assert!(line("1").contains("| stale ") && line("1").contains("| 1/2 ") && line("1").contains(" pid "), "{stdout}");
+    assert!(line("2").contains("| pending ") && line("2").contains("| 0/2 "), "{stdout}");
+    assert!(stdout.ends_with("4 trials: 1 done, 1 stale, 2 pending\n"), "{stdout}");
+
+    // A worker takes the stale trial over, continues it, and trains the rest.
+    let output = runner(dir.path()).arg("worker").arg(&run_dir).arg("-q").output().unwrap();
+    assert_success(&output);
+    let output = runner(dir.path()).arg("worker").arg(&run_dir).arg("--finish").arg("-q").output().unwrap();
+    assert_success(&output);
+    let straight = tempfile::tempdir().unwrap();
+    assert_success(&start(straight.path(), SWEEP, &["-q"]));
+    assert_eq!(results(&run_dir), results(&the_run(straight.path())));
+    let manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run_dir.join("manifest.json")).unwrap()).unwrap();
+    assert!(manifest["finished_at"].is_string());
+
+    runner(dir.path()).arg("worker").arg(&run_dir).args(["--trial", "4"]).assert().code(2).stderr(predicate::str::contains(
+        "4 is not a trial of",
+    ));
+}
+
+#[test]
+fn jobs_must_be_at_least_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = start(dir.path(), SWEEP, &["--jobs", "0"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--jobs"));
+    assert_eq!(tree(dir.path()), ["spec.toml"]);
+}
+
+#[test]
+fn submit_without_slurm_says_so_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("spec.toml"), SWEEP).unwrap();
+    runner(dir.path())
+        .args(["submit", "spec.toml", "--runs-dir", "out"])
+        .env("PATH", dir.path().join("no-bin"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("runner submit needs Slurm, but `sbatch` is not on PATH"));
+    assert_eq!(tree(dir.path()), ["spec.toml"]);
+}
+
+#[test]
+fn submit_dry_run_prints_the_scripts_and_submits_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = format!("{SWEEP}[slurm]\npartition = \"short\"\ntime = \"00:30:00\"\ncpus_per_task = 2\nmax_parallel = 3\nextra = [\"--qos=test\"]\n");
+    std::fs::write(dir.path().join("spec.toml"), spec).unwrap();
+    let output = runner(dir.path()).args(["submit", "spec.toml", "--runs-dir", "out", "--dry-run"]).env("PATH", "/nonexistent").output().unwrap();
+    assert_success(&output);
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    for needle in [
+        "#SBATCH --array=0-3%3\n",
+        "#SBATCH --partition=short\n",
+        "#SBATCH --time=00:30:00\n",
+        "#SBATCH --cpus-per-task=2\n",
+        "#SBATCH --qos=test\n",
+        "worker '",
+        "--trial \"$SLURM_ARRAY_TASK_ID\"",
+        "sbatch --parsable --dependency=afterany:<array job id>",
+    ] {
+        assert!(stdout.contains(needle), "missing {needle:?} in:\n{stdout}");
+    }
+    let run_path = dir.path().canonicalize().unwrap().join("out");
+    assert!(stdout.contains(&format!("--output={}/", run_path.display())), "absolute paths: {stdout}");
+    assert_eq!(tree(dir.path()), ["spec.toml"], "nothing written");
+
+    let bad = format!("{SWEEP}[slurm]\nqueue = \"gpu\"\n");
+    std::fs::write(dir.path().join("spec.toml"), bad).unwrap();
+    runner(dir.path())
+        .args(["submit", "spec.toml", "--dry-run"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("spec.toml:12:1: unknown key `slurm.queue`"));
+}

@@ -1,0 +1,139 @@
+//! `runner submit` on a real Slurm cluster: the one-node cluster of scripts/slurm-local.sh,
+//! which .ci/run starts. Without a cluster these tests say so and pass (nothing to check).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use common::{runner, shared_data};
+
+/// A 2x2 sweep (NN and CNN, SGD and Adam), small enough for CI.
+const SWEEP: &str = "name = \"slurm\"\nepochs = 2\nbatch_size = 50\nlimit_train = 600\nlimit_test = 200\nseed = 5\n\
+                     [sweep]\nmodel = [\"nn\", \"cnn\"]\noptimizer = [\"sgd\", \"adam\"]\n";
+
+/// Whether a Slurm cluster with an idle node answers here.
+fn cluster() -> bool {
+    let idle = Command::new("sinfo")
+        .args(["-h", "-o", "%T"])
+        .output()
+        .is_ok_and(|o| o.status.success() && String::from_utf8_lossy(&o.stdout).lines().any(|l| l.trim() == "idle" || l.trim() == "mixed"));
+    if !idle {
+        eprintln!("skipped: no Slurm cluster answers (start one with scripts/slurm-local.sh, as root)");
+    }
+    idle
+}
+
+fn assert_success(output: &Output) {
+    assert!(output.status.success(), "exit {:?}: {}", output.status, String::from_utf8_lossy(&output.stderr));
+}
+
+/// Submits SPEC from `dir`; returns the run folder it printed.
+fn submit(dir: &Path, spec: &str) -> PathBuf {
+    std::fs::write(dir.join("spec.toml"), spec).unwrap();
+    let output = runner(dir).arg("submit").arg("spec.toml").arg("--data-dir").arg(shared_data()).args(["--runs-dir", "out"]).output().unwrap();
+    assert_success(&output);
+    PathBuf::from(String::from_utf8(output.stdout).unwrap().trim())
+}
+
+fn manifest(run_dir: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(run_dir.join("manifest.json")).unwrap()).unwrap()
+}
+
+/// Waits until none of the run's Slurm jobs is queued or running.
+fn wait_for_jobs(run_dir: &Path) {
+    let jobs: Vec<String> = manifest(run_dir)["slurm_jobs"].as_array().unwrap().iter().map(|j| j.as_str().unwrap().to_string()).collect();
+    let deadline = Instant::now() + Duration::from_secs(600);
+    loop {
+        let queue = Command::new("squeue").args(["-h", "-o", "%i", "-j", &jobs.join(",")]).output().unwrap();
+        if String::from_utf8_lossy(&queue.stdout).trim().is_empty() {
+            return;
+        }
+        assert!(Instant::now() < deadline, "the jobs {jobs:?} did not end");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+fn csv_rows(path: &Path) -> Vec<Vec<String>> {
+    let mut reader = csv::ReaderBuilder::new().has_headers(false).from_path(path).unwrap();
+    reader.records().map(|r| r.unwrap().iter().map(String::from).collect()).collect()
+}
+
+/// summary.csv without train_seconds, and every metrics.csv without its timing columns.
+fn results(run_dir: &Path) -> (Vec<Vec<String>>, Vec<Vec<Vec<String>>>) {
+    let summary = csv_rows(&run_dir.join("summary.csv"));
+    let seconds = summary[0].iter().position(|h| h == "train_seconds").unwrap();
+    let summary = summary
+        .into_iter()
+        .map(|mut row| {
+            row.remove(seconds);
+            row
+        })
+        .collect();
+    let mut trials: Vec<PathBuf> = std::fs::read_dir(run_dir.join("trials")).unwrap().map(|e| e.unwrap().path()).collect();
+    trials.sort();
+    let metrics = trials.iter().map(|t| csv_rows(&t.join("metrics.csv")).into_iter().map(|r| r[..6].to_vec()).collect()).collect();
+    (summary, metrics)
+}
+
+/// The same spec run here, one trial after another.
+fn sequential(spec: &str) -> (Vec<Vec<String>>, Vec<Vec<Vec<String>>>) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("spec.toml"), spec).unwrap();
+    let output = runner(dir.path()).arg("spec.toml").arg("--data-dir").arg(shared_data()).args(["--runs-dir", "out", "-q"]).output().unwrap();
+    assert_success(&output);
+    let run = std::fs::read_dir(dir.path().join("out")).unwrap().next().unwrap().unwrap().path();
+    results(&run)
+}
+
+#[test]
+fn a_submitted_sweep_equals_a_sequential_run() {
+    if !cluster() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let run_dir = submit(dir.path(), SWEEP);
+    wait_for_jobs(&run_dir);
+    eprintln!("slurm sweep of 4 trials: {:.1}s from submit to report", started.elapsed().as_secs_f64());
+    assert!(manifest(&run_dir)["finished_at"].is_string(), "the report job finished the run");
+    assert!(run_dir.join("report.md").is_file());
+    let logs: Vec<String> = std::fs::read_dir(run_dir.join("slurm")).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert!(logs.iter().any(|l| l.ends_with("_3.out")), "one log per array task: {logs:?}");
+    let submitted = results(&run_dir);
+    assert_eq!(submitted.0.len(), 5);
+    assert_eq!(submitted, sequential(SWEEP));
+}
+
+#[test]
+fn a_cancelled_task_is_resubmitted_and_ends_as_if_never_cut() {
+    if !cluster() {
+        return;
+    }
+    let spec = "name = \"cancel\"\nmodel = \"cnn\"\nepochs = 4\nbatch_size = 50\nlimit_train = 3000\nlimit_test = 200\n\
+                [slurm]\ncpus_per_task = 1\n[sweep]\nseed = [1, 2]\n";
+    let dir = tempfile::tempdir().unwrap();
+    let run_dir = submit(dir.path(), spec);
+    let array = manifest(&run_dir)["slurm_jobs"][0].as_str().unwrap().to_string();
+    // Cancel task 0 once it has finished an epoch (SIGTERM: it stops at a batch boundary).
+    let metrics = run_dir.join("trials/000_seed=1/metrics.csv");
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while std::fs::read_to_string(&metrics).map_or(0, |t| t.lines().count()) < 2 {
+        assert!(Instant::now() < deadline, "trial 0 finished no epoch");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_success(&Command::new("scancel").arg(format!("{array}_0")).output().unwrap());
+    wait_for_jobs(&run_dir);
+    let status = runner(dir.path()).arg("status").arg(&run_dir).output().unwrap();
+    let status = String::from_utf8(status.stdout).unwrap();
+    assert!(status.contains("| interrupted ") || status.contains("| stale "), "{status}");
+    assert!(manifest(&run_dir)["finished_at"].is_null(), "an unfinished run is not marked finished");
+
+    let output = runner(dir.path()).args(["submit", "--resume"]).arg(&run_dir).output().unwrap();
+    assert_success(&output);
+    assert!(String::from_utf8_lossy(&output.stderr).contains("(1 trial)"), "only the cut-off trial: {}", String::from_utf8_lossy(&output.stderr));
+    wait_for_jobs(&run_dir);
+    assert!(manifest(&run_dir)["finished_at"].is_string());
+    assert_eq!(results(&run_dir), sequential(spec));
+}
