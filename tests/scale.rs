@@ -157,3 +157,44 @@ fn submit_dry_run_prints_the_scripts_and_submits_nothing() {
         .code(2)
         .stderr(predicate::str::contains("spec.toml:12:1: unknown key `slurm.queue`"));
 }
+
+#[test]
+fn sigterm_to_a_jobs_run_stops_its_workers_and_resume_finishes_exactly() {
+    let spec = SWEEP.replace("limit_train = 1000", "limit_train = 20000").replace("epochs = 2", "epochs = 3");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("spec.toml"), &spec).unwrap();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_runner"))
+        .current_dir(dir.path())
+        .arg("spec.toml")
+        .arg("--data-dir")
+        .arg(shared_data())
+        .args(["--runs-dir", "out", "--jobs", "2", "-q"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Once the first trial has finished an epoch, stop the coordinator as a scheduler would.
+    let first = || Some(std::fs::read_dir(dir.path().join("out")).ok()?.next()?.ok()?.path().join("trials/000_optimizer=sgd,seed=1/metrics.csv"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+    while first().and_then(|m| std::fs::read_to_string(m).ok()).is_none_or(|t| t.lines().count() < 2) {
+        assert!(std::time::Instant::now() < deadline, "no epoch finished");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(143), "{stderr}");
+    assert!(stderr.contains("runner resume"), "{stderr}");
+    let run_dir = the_run(dir.path());
+    let files = tree(&run_dir);
+    assert!(!files.iter().any(|f| f.ends_with("/claim") || f.ends_with("run.lock")), "workers released their claims: {files:?}");
+    let statuses = csv_rows(&run_dir.join("summary.csv"));
+    let status = statuses[0].iter().position(|h| h == "status").unwrap();
+    assert!(statuses[1..].iter().any(|r| r[status] == "interrupted"), "{statuses:?}");
+
+    let output = runner(dir.path()).arg("resume").arg(&run_dir).args(["--jobs", "2", "-q"]).output().unwrap();
+    assert_success(&output);
+    let straight = tempfile::tempdir().unwrap();
+    assert_success(&start(straight.path(), &spec, &["-q"]));
+    assert_eq!(results(&run_dir), results(&the_run(straight.path())));
+}
