@@ -345,3 +345,30 @@ fn ctrl_c_marks_the_trial_interrupted_and_resume_finishes_it() {
         csv_rows(&the_run(other.path()).join("trials/000_ctrlc/metrics.csv")).into_iter().map(|r| r[..6].to_vec()).collect();
     assert_eq!(resumed, straight);
 }
+
+#[test]
+fn resume_is_exact_with_a_split_a_schedule_augmentation_and_early_stopping() {
+    // Trial 0 early-stops after epoch 2 (min_delta 10 allows no improvement); trial 1 runs all
+    // 4 epochs with a cosine schedule after a warm-up, random crops and AdamW.
+    let spec = "name = \"protocol\"\nmodel = \"cnn\"\nepochs = 4\nbatch_size = 50\nlimit_train = 500\nlimit_test = 200\nseed = 9\n\
+                optimizer = \"adamw\"\nlr = 0.002\nval_split = 0.2\nlr_schedule = \"cosine\"\nwarmup_epochs = 1\npatience = 1\n\
+                augment = [\"random_crop\"]\n[sweep]\nmin_delta = [10.0, 0.0]\n";
+    let trials = ["000_min_delta=10.0", "001_min_delta=0.0"];
+    let metrics = |run: &Path| -> Vec<Vec<Vec<String>>> {
+        trials.iter().map(|t| csv_rows(&run.join("trials").join(t).join("metrics.csv")).into_iter().map(|r| [&r[..6], &r[9..]].concat()).collect()).collect()
+    };
+    let straight = tempfile::tempdir().unwrap();
+    assert_success(&start(straight.path(), spec, None));
+    let expected = metrics(&the_run(straight.path()));
+    assert_eq!(expected[0].len(), 3, "trial 0 stopped after epoch 2");
+
+    let dir = tempfile::tempdir().unwrap();
+    assert_killed(&start(dir.path(), spec, Some(&format!("committed:{}:2", trials[0]))), "the early stop's commit");
+    let run_dir = the_run(dir.path());
+    assert_killed(&resume(&run_dir, Some(&format!("batch:{}:3:2", trials[1]))), "a batch of epoch 3");
+    assert_success(&resume(&run_dir, None));
+    assert_eq!(metrics(&run_dir), expected);
+    let summary = csv_rows(&run_dir.join("summary.csv"));
+    let stopped = summary[0].iter().position(|h| h == "stopped_epoch").unwrap();
+    assert_eq!(summary[1][stopped], "2");
+}

@@ -75,7 +75,19 @@ fn a_short_run_writes_every_file() {
     let metrics = csv_rows(&run_dir.join("trials/000_smoke/metrics.csv"));
     assert_eq!(
         metrics[0],
-        ["epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr", "epoch_seconds", "images_per_second", "finished_at"]
+        [
+            "epoch",
+            "train_loss",
+            "train_acc",
+            "test_loss",
+            "test_acc",
+            "lr",
+            "epoch_seconds",
+            "images_per_second",
+            "finished_at",
+            "val_loss",
+            "val_acc"
+        ]
     );
     assert_eq!(metrics.len(), 3, "header + one row per epoch");
     assert_eq!((metrics[1][0].as_str(), metrics[2][0].as_str()), ("1", "2"));

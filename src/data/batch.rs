@@ -72,11 +72,107 @@ impl HostBatch {
             self.labels.push(i64::from(split.labels[i]));
         }
     }
+
+    /// [`HostBatch::fill`] with each image randomly transformed first (see [`Augmenter`]).
+    pub fn fill_augmented(
+        &mut self,
+        split: &Split,
+        indices: impl ExactSizeIterator<Item = usize>,
+        shape: ImageShape,
+        norm: &Normalizer,
+        augmenter: &mut Augmenter,
+    ) {
+        let pixels = shape.pixels();
+        self.images.resize(indices.len() * pixels, 0.0);
+        self.labels.clear();
+        let mut scratch = vec![0u8; pixels];
+        for (out, i) in self.images.chunks_exact_mut(pixels).zip(indices) {
+            augmenter.apply(&split.images[i * pixels..(i + 1) * pixels], &mut scratch, shape);
+            norm.apply(&scratch, out);
+            self.labels.push(i64::from(split.labels[i]));
+        }
+    }
+}
+
+/// Random transformations of training images, as torchvision's `RandomCrop(size, padding=4)`
+/// (zero padding) and `RandomHorizontalFlip()` do them, on the u8 pixels. Its random stream is a
+/// function of the seed and the epoch, drawn image by image in the epoch's order, so a resumed
+/// run transforms every image exactly as an uninterrupted one.
+pub struct Augmenter {
+    crop: bool,
+    flip: bool,
+    rng: ChaCha8Rng,
+}
+
+/// Pixels of zero padding on each side for the random crop.
+const PAD: i64 = 4;
+
+impl Augmenter {
+    pub fn new(crop: bool, flip: bool, seed: u64, epoch: u32) -> Augmenter {
+        let salt = 0xA5A5_0000_0000_0000u64 ^ u64::from(epoch).wrapping_mul(0xD1B5_4A32_D192_ED03);
+        Augmenter { crop, flip, rng: ChaCha8Rng::seed_from_u64(seed ^ salt) }
+    }
+
+    /// One CHW image into `out`.
+    pub fn apply(&mut self, image: &[u8], out: &mut [u8], shape: ImageShape) {
+        use rand::Rng;
+        let (dy, dx) = if self.crop { (self.rng.random_range(-PAD..=PAD), self.rng.random_range(-PAD..=PAD)) } else { (0, 0) };
+        let flip = self.flip && self.rng.random_bool(0.5);
+        let (h, w) = (shape.height as i64, shape.width as i64);
+        let plane = shape.height * shape.width;
+        for c in 0..shape.channels {
+            let (src, dst) = (&image[c * plane..(c + 1) * plane], &mut out[c * plane..(c + 1) * plane]);
+            for y in 0..h {
+                for x in 0..w {
+                    let sx = if flip { w - 1 - x } else { x } + dx;
+                    let sy = y + dy;
+                    let inside = (0..h).contains(&sy) && (0..w).contains(&sx);
+                    dst[(y * w + x) as usize] = if inside { src[(sy * w + sx) as usize] } else { 0 };
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn crops_shift_with_zero_padding_and_flips_mirror() {
+        let shape = ImageShape { channels: 1, height: 3, width: 3 };
+        let image: Vec<u8> = (1..=9).collect();
+        let mut out = vec![0u8; 9];
+        // Neither: the image as it is.
+        Augmenter::new(false, false, 1, 1).apply(&image, &mut out, shape);
+        assert_eq!(out, image);
+        // Every flip mirrors the rows; over many draws about half the images flip.
+        let mut flips = Augmenter::new(false, true, 1, 1);
+        let mirrored = [3, 2, 1, 6, 5, 4, 9, 8, 7];
+        let mut flipped = 0;
+        for _ in 0..1000 {
+            flips.apply(&image, &mut out, shape);
+            assert!(out == image || out == mirrored);
+            flipped += usize::from(out == mirrored);
+        }
+        assert!((400..600).contains(&flipped), "{flipped}");
+        // A crop moves the content by up to 4 pixels, filling with zeros; the sum never grows.
+        let mut crops = Augmenter::new(true, false, 7, 3);
+        let mut shifted = 0;
+        for _ in 0..200 {
+            crops.apply(&image, &mut out, shape);
+            assert!(out.iter().map(|&v| u32::from(v)).sum::<u32>() <= 45);
+            shifted += usize::from(out != image);
+        }
+        assert!(shifted > 150, "{shifted}");
+        // The same seed and epoch draw the same transformations; another epoch others.
+        let draw = |epoch| {
+            let mut a = Augmenter::new(true, true, 5, epoch);
+            (0..20).map(|_| { let mut o = vec![0u8; 9]; a.apply(&image, &mut o, shape); o }).collect::<Vec<_>>()
+        };
+        assert_eq!(draw(2), draw(2));
+        assert_ne!(draw(2), draw(3));
+    }
 
     const SHAPE: ImageShape = ImageShape { channels: 1, height: 2, width: 2 };
 

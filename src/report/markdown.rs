@@ -70,6 +70,13 @@ pub fn render(report: &Report, sources: &[String]) -> String {
     out += &table(&header, &rows);
     out += "\nBold: where a model was tried in several configurations on a data set, the best one (highest mean final test accuracy). \
             Accuracy and loss are on the test set after the last epoch; with several seeds, mean ± standard deviation.\n";
+    out += if report.best_on_test {
+        "\nBest test acc is the test accuracy of each trial's best epoch, and without a validation split that epoch was \
+         picked on the test set itself, which makes the figure optimistic; set `val_split` (e.g. 0.1) to pick it on held-out \
+         training images instead.\n"
+    } else {
+        "\nBest test acc is the test accuracy of each trial's best epoch, picked on its validation split.\n"
+    };
     let lines = comparisons(report);
     if !lines.is_empty() {
         out += "\n## CNN vs NN\n\n";

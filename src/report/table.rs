@@ -49,6 +49,8 @@ pub struct Report {
     /// Swept fields shown as columns besides dataset and model.
     pub keys: Vec<String>,
     pub groups: Vec<Group>,
+    /// Some trial had no validation split: its best epoch was picked on the test set.
+    pub best_on_test: bool,
 }
 
 pub fn build(trials: &[TrialRecord]) -> Report {
@@ -101,7 +103,8 @@ pub fn build(trials: &[TrialRecord]) -> Report {
         seen
     });
     groups.sort_by_key(|g| (order.iter().position(|d| *d == g.dataset), g.model != "nn"));
-    Report { keys, groups }
+    let best_on_test = trials.iter().any(|t| t.epochs.first().is_some_and(|e| e.val_acc.is_none()));
+    Report { keys, groups, best_on_test }
 }
 
 fn summarize(mut group: Group, members: &[&TrialRecord]) -> Group {
@@ -110,7 +113,8 @@ fn summarize(mut group: Group, members: &[&TrialRecord]) -> Group {
     let take = |f: &dyn Fn(&TrialRecord) -> f64| Stat::of(&finished.iter().map(|t| f(t)).collect::<Vec<_>>());
     group.trials = members.len();
     group.final_acc = take(&|t| t.epochs.last().map_or(0.0, |e| e.test_acc));
-    group.best_acc = take(&|t| t.epochs.iter().map(|e| e.test_acc).fold(0.0, f64::max));
+    // The test accuracy of the best epoch: picked on validation accuracy where there is a split.
+    group.best_acc = take(&|t| crate::run::metrics::best(&t.epochs).map_or(0.0, |e| e.test_acc));
     group.final_loss = take(&|t| t.epochs.last().map_or(0.0, |e| e.test_loss));
     group.train_seconds = take(&|t| t.epochs.iter().map(|e| e.epoch_seconds).sum());
     group.images_per_second = take(&|t| t.epochs.iter().map(|e| e.images_per_second).sum::<f64>() / t.epochs.len() as f64);
@@ -184,6 +188,7 @@ mod tests {
             epoch_seconds: 1.0,
             images_per_second: 1.0,
             finished_at: String::new(),
+            ..Default::default()
         };
         TrialRecord {
             run: "r".into(),

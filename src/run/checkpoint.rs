@@ -54,7 +54,7 @@ pub fn load_state(state: TrainState, trial_dir: &Path, epoch: u32) -> Result<Tra
         .optim
         .load(&optim_path)
         .map_err(|e| Error::Checkpoint(format!("{}: not a readable optimizer state: {e}", optim_path.display())))?;
-    Ok(TrainState { model, optim, epochs_done: epoch })
+    Ok(TrainState { model, optim, epochs_done: epoch, history: Vec::new() })
 }
 
 /// Points `last.bpk` at the state after the last of the committed `epochs`, and `best.bpk` too

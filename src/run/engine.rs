@@ -193,6 +193,7 @@ fn run_trial(trial: &Trial, data: &Result<Arc<Dataset>, String>, progress: Progr
     let kept = match progress.state {
         Some(epoch) => {
             state = checkpoint::load_state(state, dir, epoch)?;
+            state.history = progress.kept().to_vec();
             if (epoch as usize) < progress.epochs.len() {
                 say(format!(
                     "warning: {}: the state after epoch {} is damaged; continuing from epoch {epoch}'s",

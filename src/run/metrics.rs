@@ -8,8 +8,19 @@ use crate::train::EpochMetrics;
 
 pub const FILE: &str = "metrics.csv";
 
-const HEADER: [&str; 9] =
-    ["epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr", "epoch_seconds", "images_per_second", "finished_at"];
+const HEADER: [&str; 11] = [
+    "epoch",
+    "train_loss",
+    "train_acc",
+    "test_loss",
+    "test_acc",
+    "lr",
+    "epoch_seconds",
+    "images_per_second",
+    "finished_at",
+    "val_loss",
+    "val_acc",
+];
 
 pub struct MetricsWriter {
     path: PathBuf,
@@ -57,10 +68,12 @@ pub fn read_committed(path: &Path) -> Vec<EpochMetrics> {
     rows
 }
 
-/// The first epoch that reached the highest test accuracy: the one `best.bpk` holds.
+/// The first epoch that reached the highest validation accuracy, or test accuracy when the trial
+/// has no validation split: the one `best.bpk` holds.
 pub fn best(epochs: &[EpochMetrics]) -> Option<&EpochMetrics> {
+    let score = |e: &EpochMetrics| e.val_acc.unwrap_or(e.test_acc);
     epochs.iter().fold(None, |best: Option<&EpochMetrics>, e| match best {
-        Some(b) if b.test_acc >= e.test_acc => Some(b),
+        Some(b) if score(b) >= score(e) => Some(b),
         _ => Some(e),
     })
 }
@@ -86,6 +99,8 @@ mod tests {
             epoch_seconds: 1.5,
             images_per_second: 1000.0,
             finished_at: "2026-11-28T17:05:12Z".into(),
+            val_loss: None,
+            val_acc: None,
         }
     }
 
@@ -97,7 +112,10 @@ mod tests {
         writer.append(&row(2)).unwrap();
         let text = std::fs::read_to_string(dir.path().join(FILE)).unwrap();
         assert_eq!(text.lines().next().unwrap(), HEADER.join(","));
-        assert_eq!(HEADER.join(","), "epoch,train_loss,train_acc,test_loss,test_acc,lr,epoch_seconds,images_per_second,finished_at");
+        assert_eq!(
+            HEADER.join(","),
+            "epoch,train_loss,train_acc,test_loss,test_acc,lr,epoch_seconds,images_per_second,finished_at,val_loss,val_acc"
+        );
         assert_eq!(read(&dir.path().join(FILE)).unwrap(), vec![row(1), row(2)]);
     }
 
@@ -107,6 +125,10 @@ mod tests {
         let epochs: Vec<EpochMetrics> = accs.iter().enumerate().map(|(i, &a)| EpochMetrics { test_acc: a, ..row(i as u32 + 1) }).collect();
         assert_eq!(best(&epochs).map(|e| e.epoch), Some(2));
         assert!(best(&[]).is_none());
+        // With a validation split, the validation accuracy decides.
+        let vals = [0.7, 0.6, 0.65, 0.75];
+        let epochs: Vec<EpochMetrics> = epochs.into_iter().zip(vals).map(|(e, v)| EpochMetrics { val_acc: Some(v), ..e }).collect();
+        assert_eq!(best(&epochs).map(|e| e.epoch), Some(4));
     }
 
     #[test]

@@ -21,8 +21,9 @@ pub struct Progress {
 }
 
 impl Progress {
+    /// All its epochs are committed, or early stopping ended it.
     pub fn is_done(&self, spec: &Spec) -> bool {
-        self.epochs.len() as u32 >= spec.epochs
+        self.epochs.len() as u32 >= spec.epochs || crate::train::schedule::stopped_at(spec, &self.epochs).is_some()
     }
 
     /// The committed epochs a resumed trial keeps: those up to its verified state.
@@ -204,6 +205,7 @@ mod tests {
                 epoch_seconds: 0.0,
                 images_per_second: 0.0,
                 finished_at: String::new(),
+                ..EpochMetrics::default()
             })
             .collect()
     }

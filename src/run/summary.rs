@@ -107,8 +107,19 @@ pub fn table(trials: &[TrialSummary]) -> (Vec<String>, Vec<Vec<String>>) {
     let mut header = vec!["index".to_string(), "name".to_string()];
     header.extend(keys.iter().cloned());
     header.extend(
-        ["final_test_acc", "best_test_acc", "best_epoch", "final_test_loss", "train_seconds", "status", "reason"]
-            .map(String::from),
+        [
+            "final_test_acc",
+            "best_test_acc",
+            "best_epoch",
+            "final_test_loss",
+            "train_seconds",
+            "status",
+            "reason",
+            "best_val_acc",
+            "test_acc_at_best",
+            "stopped_epoch",
+        ]
+        .map(String::from),
     );
     let rows = trials
         .iter()
@@ -125,6 +136,11 @@ pub fn table(trials: &[TrialSummary]) -> (Vec<String>, Vec<Vec<String>>) {
             row.push(t.status.as_str().into());
             // One line per cell: the full reason was printed when it happened.
             row.push(t.reason.lines().next().unwrap_or_default().to_string());
+            // With a validation split the best epoch is chosen on it; its test accuracy is the
+            // unbiased figure. Without one, best_test_acc was chosen on the test set itself.
+            row.push(best.and_then(|e| e.val_acc).map(|v| format!("{v:.4}")).unwrap_or_default());
+            row.push(best.filter(|e| e.val_acc.is_some()).map(|e| format!("{:.4}", e.test_acc)).unwrap_or_default());
+            row.push(crate::train::schedule::stopped_at(&t.trial.spec, &t.epochs).map(|e| e.to_string()).unwrap_or_default());
             row
         })
         .collect();

@@ -32,9 +32,33 @@ pub struct Spec {
     pub optimizer: OptimizerName,
     /// SGD momentum (PyTorch semantics: no dampening).
     pub momentum: f64,
-    /// L2 penalty added to the gradient, for both optimizers.
-    pub weight_decay: f64,
+    /// sgd and adam: L2 penalty added to the gradient; adamw: decoupled weight decay (0.01 when
+    /// unset, PyTorch's default). Unset means 0 for sgd and adam.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub weight_decay: Option<f64>,
     pub seed: i64,
+    /// Fraction of the training images held out for validation, chosen by the seed; 0: none.
+    pub val_split: f64,
+    pub lr_schedule: LrSchedule,
+    /// `step`: epochs between decays.
+    pub step_size: u32,
+    /// `step` and `multistep`: the factor of each decay.
+    pub gamma: f64,
+    /// `multistep`: the epochs (from 0, as PyTorch counts) at which the rate decays.
+    pub milestones: Vec<u32>,
+    /// `cosine`: the rate it anneals to.
+    pub min_lr: f64,
+    /// Epochs of linear warm-up before the schedule (not with onecycle).
+    pub warmup_epochs: u32,
+    /// Early stopping: epochs without improvement of the monitored metric before the trial ends.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub patience: Option<u32>,
+    /// Early stopping: the least change that counts as an improvement.
+    pub min_delta: f64,
+    /// Early stopping: the validation metric it watches.
+    pub monitor: Monitor,
+    /// Random training-image transformations, applied as batches are assembled.
+    pub augment: Vec<Augment>,
     /// Hidden layer sizes of the `nn` model; `[]` is logistic regression.
     pub hidden: Vec<u32>,
     /// Per-channel normalization: one value for all channels, or one per channel.
@@ -151,8 +175,19 @@ impl Default for Spec {
             lr: 0.01,
             optimizer: OptimizerName::Sgd,
             momentum: 0.0,
-            weight_decay: 0.0,
+            weight_decay: None,
             seed: 42,
+            val_split: 0.0,
+            lr_schedule: LrSchedule::Constant,
+            step_size: 0,
+            gamma: 0.1,
+            milestones: Vec::new(),
+            min_lr: 0.0,
+            warmup_epochs: 0,
+            patience: None,
+            min_delta: 0.0,
+            monitor: Monitor::ValLoss,
+            augment: Vec::new(),
             hidden: vec![128],
             mean: vec![0.5],
             std: vec![0.5],
@@ -181,6 +216,17 @@ pub const FIELDS: &[&str] = &[
     "momentum",
     "weight_decay",
     "seed",
+    "val_split",
+    "lr_schedule",
+    "step_size",
+    "gamma",
+    "milestones",
+    "min_lr",
+    "warmup_epochs",
+    "patience",
+    "min_delta",
+    "monitor",
+    "augment",
     "hidden",
     "mean",
     "std",
@@ -244,7 +290,19 @@ names!(
 );
 names!(
     /// How to update the weights.
-    OptimizerName { Sgd = "sgd", Adam = "adam" }
+    OptimizerName { Sgd = "sgd", Adam = "adam", Adamw = "adamw" }
+);
+names!(
+    /// How the learning rate changes over a trial (PyTorch's schedulers).
+    LrSchedule { Constant = "constant", Step = "step", Multistep = "multistep", Cosine = "cosine", Onecycle = "onecycle" }
+);
+names!(
+    /// The validation metric early stopping watches (never a test metric).
+    Monitor { ValLoss = "val_loss", ValAcc = "val_acc" }
+);
+names!(
+    /// A random transformation of training images.
+    Augment { RandomCrop = "random_crop", Hflip = "hflip" }
 );
 
 /// A value outside its allowed range: the key and what is allowed.
@@ -288,9 +346,10 @@ impl Spec {
         if self.momentum > 0.0 && self.optimizer != OptimizerName::Sgd {
             return fail("momentum", "only applies to optimizer = \"sgd\"; remove it or set it to 0");
         }
-        if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
+        if self.weight_decay.is_some_and(|w| !(w.is_finite() && w >= 0.0)) {
             return fail("weight_decay", "must be a finite number >= 0, e.g. 5e-4");
         }
+        self.validate_protocol()?;
         if self.seed < 0 {
             return fail("seed", "must be a non-negative integer");
         }
@@ -334,6 +393,71 @@ impl Spec {
     }
 }
 
+impl Spec {
+    /// The weight decay the optimizer applies.
+    pub fn weight_decay(&self) -> f64 {
+        match (self.weight_decay, self.optimizer) {
+            (Some(w), _) => w,
+            (None, OptimizerName::Adamw) => 0.01,
+            (None, _) => 0.0,
+        }
+    }
+
+    /// Validation split, schedule, early stopping and augmentation.
+    fn validate_protocol(&self) -> Result<(), RangeError> {
+        let fail = |key, message: String| Err(RangeError { key, message });
+        if !(self.val_split == 0.0 || (self.val_split > 0.0 && self.val_split <= 0.5)) {
+            return fail("val_split", "must be in (0, 0.5] (a fraction of the training images), or 0 for none".into());
+        }
+        match self.lr_schedule {
+            LrSchedule::Step if self.step_size == 0 => {
+                return fail("step_size", "must be at least 1 for lr_schedule = \"step\" (epochs between decays)".into());
+            }
+            LrSchedule::Multistep if self.milestones.is_empty() => {
+                return fail("milestones", "lr_schedule = \"multistep\" needs milestones, e.g. [30, 60]".into());
+            }
+            LrSchedule::Onecycle if self.warmup_epochs > 0 => {
+                return fail("warmup_epochs", "onecycle has its own warm-up; set warmup_epochs = 0".into());
+            }
+            _ => {}
+        }
+        if !self.milestones.windows(2).all(|w| w[0] < w[1]) {
+            return fail("milestones", format!("must be strictly increasing, got {:?}", self.milestones));
+        }
+        if !(self.gamma.is_finite() && self.gamma > 0.0) {
+            return fail("gamma", "must be a finite number greater than 0, e.g. 0.1".into());
+        }
+        if !(self.min_lr.is_finite() && self.min_lr >= 0.0 && self.min_lr <= self.lr) {
+            return fail("min_lr", format!("must be in [0, lr] (lr is {})", self.lr));
+        }
+        if self.warmup_epochs > 0 && self.warmup_epochs >= self.epochs {
+            return fail("warmup_epochs", format!("must be less than epochs ({})", self.epochs));
+        }
+        if self.patience.is_some() && self.val_split == 0.0 {
+            return fail(
+                "patience",
+                "early stopping needs a validation split (e.g. val_split = 0.1): stopping on the test set would leak it into training".into(),
+            );
+        }
+        if self.patience == Some(0) {
+            return fail("patience", "must be at least 1 (leave it out to turn early stopping off)".into());
+        }
+        if !(self.min_delta.is_finite() && self.min_delta >= 0.0) {
+            return fail("min_delta", "must be a finite number >= 0".into());
+        }
+        if self.augment.contains(&Augment::Hflip) && self.dataset == DatasetName::Mnist {
+            return fail("augment", "\"hflip\" mirrors digits into other shapes; use it on cifar10 or fashion-mnist".into());
+        }
+        let mut seen = self.augment.clone();
+        seen.sort();
+        seen.dedup();
+        if seen.len() != self.augment.len() {
+            return fail("augment", "lists a transformation twice".into());
+        }
+        Ok(())
+    }
+}
+
 impl DatasetName {
     pub fn channels(self) -> usize {
         match self {
@@ -371,6 +495,8 @@ mod tests {
         let table = toml::Table::try_from(Spec {
             mirror: "x".into(),
             slurm: SlurmSpec { partition: "p".into(), ..SlurmSpec::default() },
+            weight_decay: Some(0.0),
+            patience: Some(3),
             sweep: [("lr".to_string(), vec![toml::Value::Float(0.1)])].into(),
             ..Spec::default()
         })
@@ -400,7 +526,21 @@ mod tests {
             ("lr", Spec { lr: f64::INFINITY, ..Spec::default() }),
             ("seed", Spec { seed: -1, ..Spec::default() }),
             ("momentum", Spec { momentum: 1.0, ..Spec::default() }),
-            ("weight_decay", Spec { weight_decay: -1.0, ..Spec::default() }),
+            ("weight_decay", Spec { weight_decay: Some(-1.0), ..Spec::default() }),
+            ("val_split", Spec { val_split: 0.6, ..Spec::default() }),
+            ("val_split", Spec { val_split: -0.1, ..Spec::default() }),
+            ("patience", Spec { patience: Some(2), ..Spec::default() }),
+            ("patience", Spec { patience: Some(0), val_split: 0.1, ..Spec::default() }),
+            ("step_size", Spec { lr_schedule: LrSchedule::Step, ..Spec::default() }),
+            ("milestones", Spec { lr_schedule: LrSchedule::Multistep, ..Spec::default() }),
+            ("milestones", Spec { lr_schedule: LrSchedule::Multistep, milestones: vec![3, 3], ..Spec::default() }),
+            ("gamma", Spec { gamma: 0.0, ..Spec::default() }),
+            ("min_lr", Spec { min_lr: 0.5, ..Spec::default() }),
+            ("warmup_epochs", Spec { warmup_epochs: 5, ..Spec::default() }),
+            ("warmup_epochs", Spec { warmup_epochs: 1, lr_schedule: LrSchedule::Onecycle, ..Spec::default() }),
+            ("augment", Spec { augment: vec![Augment::Hflip], ..Spec::default() }),
+            ("augment", Spec { augment: vec![Augment::RandomCrop, Augment::RandomCrop], ..Spec::default() }),
+            ("min_delta", Spec { min_delta: -1.0, ..Spec::default() }),
             ("hidden", Spec { hidden: vec![128, 0], ..Spec::default() }),
             ("hidden", Spec { model: ModelKind::Nn, hidden: vec![1_000_000_000], ..Spec::default() }),
             ("hidden", Spec { model: ModelKind::Nn, hidden: vec![u32::MAX; 5], ..Spec::default() }),

@@ -1,6 +1,7 @@
 //! The training loop: epochs of shuffled batches, then an evaluation on the test set.
 
 mod optim;
+pub mod schedule;
 
 use std::time::Instant;
 
@@ -8,10 +9,13 @@ use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::prelude::*;
 
-use crate::data::batch::{HostBatch, Normalizer, epoch_order};
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+
+use crate::data::batch::{Augmenter, HostBatch, Normalizer, epoch_order};
 use crate::data::{Dataset, ImageShape, Split};
 use crate::model::Model;
-use crate::spec::{BackendName, Spec};
+use crate::spec::{Augment, BackendName, Spec};
 
 pub use optim::optimizer;
 
@@ -19,7 +23,7 @@ pub use optim::optimizer;
 const EVAL_BATCH: usize = 500;
 
 /// One row of metrics.csv.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct EpochMetrics {
     pub epoch: u32,
     /// Mean loss and accuracy over every training batch of the epoch.
@@ -34,6 +38,11 @@ pub struct EpochMetrics {
     /// Training images per second (training pass only).
     pub images_per_second: f64,
     pub finished_at: String,
+    /// Mean loss and accuracy over the validation split after the epoch; None without one.
+    #[serde(default)]
+    pub val_loss: Option<f64>,
+    #[serde(default)]
+    pub val_acc: Option<f64>,
 }
 
 /// What the caller does as training goes: progress, files, checkpoints, stopping.
@@ -59,27 +68,73 @@ pub enum TrainError {
     Run(#[from] crate::Error),
 }
 
-/// The images a trial trains and tests on: a prefix of each split when limits are set.
+/// The images a trial trains, validates and tests on: a prefix of each split when limits are
+/// set, and the validation images held out of the training prefix.
 pub struct TrialData<'a> {
     pub dataset: &'a Dataset,
+    /// The training images the trial draws from: the first `limit_train` (all when 0).
+    pub pool_len: usize,
+    /// Images trained on per epoch: the pool less the validation images.
     pub train_len: usize,
     pub test_len: usize,
+    /// Pool indices held out for validation, sorted; empty without a split.
+    pub val: Vec<u32>,
+    /// Pool indices trained on, sorted, when there is a split (else all of the pool).
+    train: Option<Vec<u32>>,
     pub normalizer: Normalizer,
-    /// Keep the splits on the device and slice batches there (GPUs).
+    /// Keep the splits on the device and slice batches there (GPUs, without augmentation).
     pub resident: bool,
+    /// Random crop, horizontal flip.
+    augment: (bool, bool),
 }
 
 impl<'a> TrialData<'a> {
     pub fn new(dataset: &'a Dataset, spec: &Spec) -> TrialData<'a> {
         let limit = |limit: u32, len: usize| if limit == 0 { len } else { len.min(limit as usize) };
+        let pool_len = limit(spec.limit_train, dataset.train.len());
+        let (train, val) = validation_split(pool_len, spec.val_split, spec.seed as u64);
         TrialData {
             dataset,
-            train_len: limit(spec.limit_train, dataset.train.len()),
+            pool_len,
+            train_len: train.as_ref().map_or(pool_len, Vec::len),
             test_len: limit(spec.limit_test, dataset.test.len()),
+            val,
+            train,
             normalizer: Normalizer::new(&spec.mean, &spec.std, dataset.shape),
-            resident: spec.backend == BackendName::Cuda,
+            resident: spec.backend == BackendName::Cuda && spec.augment.is_empty(),
+            augment: (spec.augment.contains(&Augment::RandomCrop), spec.augment.contains(&Augment::Hflip)),
         }
     }
+
+    /// The training images of `epoch` (from 1) in the order they are trained: a fixed function
+    /// of the seed and the epoch.
+    pub fn epoch_order(&self, seed: u64, epoch: u32) -> Vec<u32> {
+        match &self.train {
+            None => epoch_order(self.train_len, seed, epoch),
+            Some(train) => epoch_order(train.len(), seed, epoch).into_iter().map(|p| train[p as usize]).collect(),
+        }
+    }
+
+    fn augmenter(&self, seed: u64, epoch: u32) -> Option<Augmenter> {
+        let (crop, flip) = self.augment;
+        (crop || flip).then(|| Augmenter::new(crop, flip, seed, epoch))
+    }
+}
+
+/// Splits the first `n` training images into (train, validation) by the seed alone, so every
+/// model and every resume of a trial sees the same split. No split when `fraction` is 0.
+fn validation_split(n: usize, fraction: f64, seed: u64) -> (Option<Vec<u32>>, Vec<u32>) {
+    if fraction <= 0.0 || n < 2 {
+        return (None, Vec::new());
+    }
+    let val_len = ((n as f64 * fraction).round() as usize).clamp(1, n - 1);
+    let mut order: Vec<u32> = (0..n as u32).collect();
+    order.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0x5EED_0F_5A11_7000));
+    let mut val = order[..val_len].to_vec();
+    let mut train = order[val_len..].to_vec();
+    val.sort_unstable();
+    train.sort_unstable();
+    (Some(train), val)
 }
 
 /// Where training starts: the model (on the autodiff device), the optimizer and how many epochs
@@ -89,6 +144,8 @@ pub struct TrainState {
     pub model: Model,
     pub optim: ModuleOptimizer,
     pub epochs_done: u32,
+    /// The metrics of the epochs done (early stopping looks back over them).
+    pub history: Vec<EpochMetrics>,
 }
 
 impl TrainState {
@@ -97,61 +154,91 @@ impl TrainState {
         device.seed(spec.seed as u64);
         let model = Model::new(spec, shape, &device.clone().autodiff())
             .map_err(|m| crate::Error::InvalidValue { origin: "spec".into(), key: "model".into(), message: m })?;
-        Ok(TrainState { model, optim: optimizer(spec), epochs_done: 0 })
+        Ok(TrainState { model, optim: optimizer(spec), epochs_done: 0, history: Vec::new() })
     }
 }
 
 /// Trains `state` up to `spec.epochs`, reporting each epoch to `observer`.
 pub fn fit(spec: &Spec, data: &TrialData, device: &Device, state: TrainState, observer: &mut dyn Observer) -> Result<Model, TrainError> {
     let seed = spec.seed as u64;
-    let TrainState { mut model, mut optim, epochs_done } = state;
+    let TrainState { mut model, mut optim, epochs_done, mut history } = state;
     let train_device = device.clone().autodiff();
     let loss_fn = CrossEntropyLossConfig::new().init(&train_device);
-    let mut train_batches = Batches::new(&data.dataset.train, data.train_len, data, device, data.resident);
+    let mut train_batches = Batches::new(&data.dataset.train, data.pool_len, data, device, data.resident);
     let mut test_batches = Batches::new(&data.dataset.test, data.test_len, data, device, data.resident);
+    let batches_per_epoch = data.train_len.div_ceil(spec.batch_size as usize);
 
     for epoch in epochs_done + 1..=spec.epochs {
+        if schedule::stopped_at(spec, &history).is_some() {
+            break;
+        }
         let started = Instant::now();
         observer.epoch_started(epoch, data.train_len);
-        let order = epoch_order(data.train_len, seed, epoch);
+        let order = data.epoch_order(seed, epoch);
+        let mut augmenter = data.augmenter(seed, epoch);
+        let first_lr = schedule::lr_at(spec, epoch, 0, batches_per_epoch);
         let mut loss_sum = Tensor::<1>::zeros([1], device);
         let mut correct = Tensor::<1, Int>::zeros([1], device);
-        for chunk in order.chunks(spec.batch_size as usize) {
+        for (batch, chunk) in order.chunks(spec.batch_size as usize).enumerate() {
             if observer.stop_requested() {
                 return Err(TrainError::Interrupted { epoch });
             }
-            let (images, labels) = train_batches.pick(chunk, data, device);
+            let (images, labels) = train_batches.pick(chunk, data, device, augmenter.as_mut());
             let images = images.autodiff();
             let logits = model.forward(images);
             let loss = loss_fn.forward(logits.clone(), labels.clone().autodiff());
             loss_sum = loss_sum + loss.clone().detach().without_autodiff() * chunk.len() as f32;
             correct = correct + count_correct(logits.detach().without_autodiff(), labels.clone());
             let grads = GradientsParams::from_grads(loss.backward(), &model);
-            model = optim.step(spec.lr, model, grads);
+            model = optim.step(schedule::lr_at(spec, epoch, batch, batches_per_epoch), model, grads);
             observer.batch_done(chunk.len());
         }
         let train_loss = loss_sum.into_scalar::<f32>() as f64 / data.train_len as f64;
         let train_acc = correct.into_scalar::<i64>() as f64 / data.train_len as f64;
         let train_seconds = started.elapsed().as_secs_f64();
         if !train_loss.is_finite() {
-            return Err(TrainError::Diverged { epoch, value: train_loss, lr: spec.lr });
+            return Err(TrainError::Diverged { epoch, value: train_loss, lr: first_lr });
         }
 
-        let (test_loss, test_acc) = evaluate_batches(&model.valid(), &mut test_batches, data.test_len, data, device);
+        let eval_model = model.valid();
+        let (val_loss, val_acc) = if data.val.is_empty() {
+            (None, None)
+        } else {
+            let (loss, acc) = evaluate_picks(&eval_model, &mut train_batches, &data.val, data, device);
+            (Some(loss), Some(acc))
+        };
+        let (test_loss, test_acc) = evaluate_batches(&eval_model, &mut test_batches, data.test_len, data, device);
         let metrics = EpochMetrics {
             epoch,
             train_loss,
             train_acc,
             test_loss,
             test_acc,
-            lr: spec.lr,
+            lr: first_lr,
             epoch_seconds: started.elapsed().as_secs_f64(),
             images_per_second: data.train_len as f64 / train_seconds,
             finished_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            val_loss,
+            val_acc,
         };
         observer.epoch_done(&metrics, &model, &optim)?;
+        history.push(metrics);
     }
     Ok(model)
+}
+
+/// Mean cross-entropy and accuracy on the training images at `picks` (the validation split).
+fn evaluate_picks(model: &Model, batches: &mut Batches, picks: &[u32], data: &TrialData, device: &Device) -> (f64, f64) {
+    let loss_fn = CrossEntropyLossConfig::new().init(device);
+    let mut loss_sum = Tensor::<1>::zeros([1], device);
+    let mut correct = Tensor::<1, Int>::zeros([1], device);
+    for chunk in picks.chunks(EVAL_BATCH) {
+        let (images, labels) = batches.pick(chunk, data, device, None);
+        let logits = model.forward(images);
+        loss_sum = loss_sum + loss_fn.forward(logits.clone(), labels.clone()) * chunk.len() as f32;
+        correct = correct + count_correct(logits, labels);
+    }
+    (loss_sum.into_scalar::<f32>() as f64 / picks.len() as f64, correct.into_scalar::<i64>() as f64 / picks.len() as f64)
 }
 
 /// Runs one training step and one evaluation batch on a throwaway model, so that a GPU compiles
@@ -164,10 +251,10 @@ pub fn warm_up(spec: &Spec, data: &TrialData, device: &Device) -> Result<f64, Tr
         .map_err(|m| crate::Error::InvalidValue { origin: "spec".into(), key: "model".into(), message: m })?;
     let mut optim = optimizer(spec);
     let loss_fn = CrossEntropyLossConfig::new().init(&train_device);
-    let mut batches = Batches::new(&data.dataset.train, data.train_len, data, device, data.resident);
+    let mut batches = Batches::new(&data.dataset.train, data.pool_len, data, device, data.resident);
     let batch = (spec.batch_size as usize).min(data.train_len);
     let picks: Vec<u32> = (0..batch as u32).collect();
-    let (images, labels) = batches.pick(&picks, data, device);
+    let (images, labels) = batches.pick(&picks, data, device, None);
     let loss = loss_fn.forward(model.forward(images.autodiff()), labels.autodiff());
     let grads = GradientsParams::from_grads(loss.backward(), &model);
     let model = optim.step(spec.lr, model, grads);
@@ -232,11 +319,16 @@ impl<'a> Batches<'a> {
         Batches::Resident { images, labels }
     }
 
-    /// The images at `indices` (a shuffled chunk of an epoch).
-    fn pick(&mut self, indices: &[u32], data: &TrialData, device: &Device) -> (Tensor<4>, Tensor<1, Int>) {
+    /// The images at `indices` (a shuffled chunk of an epoch), transformed by `augmenter` if
+    /// given (host batches only: augmentation keeps batches off the device).
+    fn pick(&mut self, indices: &[u32], data: &TrialData, device: &Device, augmenter: Option<&mut Augmenter>) -> (Tensor<4>, Tensor<1, Int>) {
         match self {
             Batches::Host { split, host } => {
-                host.fill(split, indices.iter().map(|&i| i as usize), data.dataset.shape, &data.normalizer);
+                let picks = indices.iter().map(|&i| i as usize);
+                match augmenter {
+                    Some(augmenter) => host.fill_augmented(split, picks, data.dataset.shape, &data.normalizer, augmenter),
+                    None => host.fill(split, picks, data.dataset.shape, &data.normalizer),
+                }
                 to_tensors(host, data.dataset.shape, device)
             }
             Batches::Resident { images, labels } => {
