@@ -203,6 +203,16 @@ pub struct ReportArgs {
     /// Where to write the report (default: the first run folder).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+
+    /// What to print: the Markdown table, or a LaTeX booktabs tabular (also written to report.tex).
+    #[arg(long, value_enum, default_value_t = ReportFormat::Markdown)]
+    pub format: ReportFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportFormat {
+    Markdown,
+    Latex,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -66,6 +66,13 @@ fn report_of_a_partly_failed_sweep() {
     insta::assert_snapshot!("report_md", markdown);
     insta::assert_snapshot!("report_csv", std::fs::read_to_string(run.join("report.csv")).unwrap());
 
+    // The same table for a paper: booktabs, mean ± std over the two seeds, the best in bold.
+    let output = runner(dir.path()).args(["report", "2026-11-28T17-00-00Z_synthetic", "--format", "latex"]).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let latex = std::fs::read_to_string(run.join("report.tex")).unwrap();
+    assert_eq!(String::from_utf8(output.stdout).unwrap(), latex, "printed and written");
+    insta::assert_snapshot!("report_tex", latex);
+
     for (plot, lines) in [("curves_mnist.svg", 4), ("curves_cifar10.svg", 4)] {
         let svg = std::fs::read_to_string(run.join(plot)).unwrap();
         assert!(svg.starts_with("<svg"), "{plot}");

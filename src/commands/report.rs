@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use crate::cli::ReportArgs;
+use crate::cli::{ReportArgs, ReportFormat};
 use crate::error::Result;
 use crate::report::collect::read_run;
 use crate::report::write;
@@ -24,7 +24,13 @@ pub fn report(args: ReportArgs) -> Result<()> {
     }
     let out = args.out.clone().unwrap_or_else(|| runs[0].clone());
     let text = write(&trials, &runs, &out)?;
-    print!("{text}");
+    if args.format == ReportFormat::Latex {
+        let latex = crate::report::latex::render(&crate::report::table::build(&trials));
+        crate::run::write_file(&out.join("report.tex"), latex.as_bytes())?;
+        print!("{latex}");
+    } else {
+        print!("{text}");
+    }
     eprintln!("wrote report.md, report.csv and plots to {}", out.display());
     Ok(())
 }

@@ -107,7 +107,7 @@ pub fn resume(args: ResumeArgs) -> Result<()> {
         }
     }
 
-    let ended_done = |o: &Observed| o.ended.as_ref().is_some_and(|e| e.status == Status::Done);
+    let ended_done = |o: &Observed| o.ended.as_ref().is_some_and(|e| matches!(e.status, Status::Done | Status::Pruned));
     let to_run: Vec<Trial> = trials.iter().zip(&observed).filter(|(_, o)| !ended_done(o)).map(|(t, _)| t.clone()).collect();
     if to_run.is_empty() && manifest.finished_at.is_some() {
         eprintln!("nothing to resume: all {} trial{} of {} are done", trials.len(), plural(trials.len()), run_dir.path.display());
@@ -122,7 +122,7 @@ pub fn resume(args: ResumeArgs) -> Result<()> {
         let dir = run_dir.trial_dir(trial);
         if !live(observed) && dir.is_dir() {
             removed += crate::fs::remove_dead_temp_files(&dir, true).map_err(Error::io(&dir))?;
-            if observed.ended.as_ref().is_some_and(|e| e.status != Status::Done) {
+            if observed.ended.as_ref().is_some_and(|e| matches!(e.status, Status::Failed | Status::Interrupted)) {
                 Ended::clear(&dir)?;
             }
         }
@@ -222,7 +222,7 @@ fn plural(n: usize) -> &'static str {
 
 /// `--dry-run`: one row per trial with every resolved field.
 fn trial_table(trials: &[Trial]) -> String {
-    let keys: Vec<&str> = FIELDS.iter().copied().filter(|k| !["sweep", "name", "slurm"].contains(k)).collect();
+    let keys: Vec<&str> = FIELDS.iter().copied().filter(|k| !["sweep", "name", "slurm", "search"].contains(k)).collect();
     let mut header = vec!["index".to_string(), "trial".to_string()];
     header.extend(keys.iter().map(|k| k.to_string()));
     let rows: Vec<Vec<String>> = trials

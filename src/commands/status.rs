@@ -42,7 +42,7 @@ pub fn status(args: StatusArgs) -> Result<()> {
         ]);
     }
     print!("{}", markdown(&header, &rows));
-    let order = ["done", "running", "stale", "interrupted", "pending", "failed"];
+    let order = ["done", "pruned", "running", "stale", "interrupted", "pending", "failed"];
     counts.sort_by_key(|(l, _)| order.iter().position(|o| o == l));
     let parts: Vec<String> = counts.iter().map(|(l, n)| format!("{n} {l}")).collect();
     println!("{} trial{}: {}", trials.len(), if trials.len() == 1 { "" } else { "s" }, parts.join(", "));

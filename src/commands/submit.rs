@@ -83,7 +83,9 @@ fn resubmit(run: &Path, args: &SubmitArgs) -> Result<()> {
     let open: Vec<(&Trial, &Observed)> = trials
         .iter()
         .zip(&observed)
-        .filter(|(_, o)| o.ended.as_ref().is_none_or(|e| e.status != Status::Done) && !o.claim.as_ref().is_some_and(|c| c.live))
+        .filter(|(_, o)| {
+            o.ended.as_ref().is_none_or(|e| !matches!(e.status, Status::Done | Status::Pruned)) && !o.claim.as_ref().is_some_and(|c| c.live)
+        })
         .collect();
     if open.is_empty() {
         eprintln!("nothing to submit: every trial of {} is done or running (see runner status)", run_dir.path.display());

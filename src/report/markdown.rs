@@ -77,6 +77,22 @@ pub fn render(report: &Report, sources: &[String]) -> String {
     } else {
         "\nBest test acc is the test accuracy of each trial's best epoch, picked on its validation split.\n"
     };
+    if let Some(search) = &report.search {
+        out += &format!("\n## Search ({})\n\n", search.methods.join(", "));
+        if let Some((name, what, val, test)) = &search.best {
+            let val = val.map(|v| format!("validation accuracy {:.2}%, ", v * 100.0)).unwrap_or_default();
+            out += &format!("- Best configuration found: `{name}` ({what}): {val}test accuracy {:.2}% at its best epoch.\n", test * 100.0);
+        }
+        out += &format!(
+            "- Budget: {} epochs trained of the {} that {} trials would train to the end ({:.0}%); {} trial{} pruned.\n",
+            search.epochs_trained,
+            search.epochs_full,
+            search.trials,
+            100.0 * search.epochs_trained as f64 / search.epochs_full.max(1) as f64,
+            search.pruned,
+            if search.pruned == 1 { "" } else { "s" }
+        );
+    }
     let lines = comparisons(report);
     if !lines.is_empty() {
         out += "\n## CNN vs NN\n\n";

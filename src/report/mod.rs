@@ -2,6 +2,7 @@
 
 pub mod collect;
 pub mod csv;
+pub mod latex;
 pub mod markdown;
 pub mod plot;
 pub mod table;
@@ -36,5 +37,21 @@ pub fn write(trials: &[TrialRecord], runs: &[PathBuf], out: &Path) -> Result<Str
         }
     }
     plot::bars(&report, &out.join("final_accuracy.svg"))?;
+    // One plot per searched numeric key.
+    let mut searched: Vec<(String, bool)> = Vec::new();
+    for t in trials {
+        for (key, value) in &t.spec.search.space {
+            if let Ok(distribution) = crate::spec::Distribution::parse(value)
+                && !matches!(distribution, crate::spec::Distribution::Choice(_))
+                && !searched.iter().any(|(k, _)| k == key)
+            {
+                searched.push((key.clone(), distribution.is_log()));
+            }
+        }
+    }
+    let members: Vec<&TrialRecord> = trials.iter().filter(|t| t.spec.search.samples()).collect();
+    for (key, log) in searched {
+        plot::search(&members, &key, log, &out.join(format!("search_{key}.svg")))?;
+    }
     Ok(text)
 }

@@ -124,3 +124,49 @@ fn draw_bars(report: &Report, path: &Path) -> Result<(), Box<dyn std::error::Err
     root.present()?;
     Ok(())
 }
+
+/// `search_<key>.svg`: each trial's final test accuracy against its value of a searched numeric
+/// key (a log axis for log-uniform keys), NN in blue and CNN in red; pruned trials hollow.
+pub fn search(trials: &[&TrialRecord], key: &str, log: bool, path: &Path) -> Result<()> {
+    draw_search(trials, key, log, path).map_err(|e| plot_error(path, e))
+}
+
+fn draw_search(trials: &[&TrialRecord], key: &str, log: bool, path: &Path) -> Result<(), Box<dyn std::error::Error>> {
+    let points: Vec<(f64, f64, &str, bool)> = trials
+        .iter()
+        .filter_map(|t| {
+            let table = toml::Table::try_from(&t.spec).ok()?;
+            let value = table.get(key).and_then(|v| v.as_float().or_else(|| v.as_integer().map(|i| i as f64)))?;
+            let last = t.epochs.last()?;
+            Some((value, last.test_acc * 100.0, if t.spec.model == crate::spec::ModelKind::Nn { "nn" } else { "cnn" }, t.status == "pruned"))
+        })
+        .collect();
+    let (lo, hi) = points.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| (lo.min(p.0), hi.max(p.0)));
+    let (lo, hi) = if lo < hi { (lo, hi) } else { (lo * 0.5 - 1e-9, hi * 1.5 + 1e-9) };
+    let root = SVGBackend::new(path, (800, 500)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let caption = format!("Final test accuracy against {key} (NN blue, CNN red; pruned hollow)");
+    let mut builder = ChartBuilder::on(&root);
+    builder.caption(caption, ("sans-serif", 18)).margin(15).x_label_area_size(45).y_label_area_size(60);
+    let draw = |points: &[(f64, f64, &str, bool)], color_of: &dyn Fn(&str) -> RGBColor| -> Vec<Circle<(f64, f64), i32>> {
+        points
+            .iter()
+            .map(|&(x, y, model, pruned)| {
+                let c = color_of(model);
+                Circle::new((x, y), 5, if pruned { c.stroke_width(2) } else { c.filled() })
+            })
+            .collect()
+    };
+    let color_of = |model: &str| color(model, 0);
+    if log {
+        let mut chart = builder.build_cartesian_2d((lo..hi).log_scale(), 0.0..100.0)?;
+        chart.configure_mesh().x_desc(format!("{key} (log scale)")).y_desc("final test accuracy (%)").draw()?;
+        chart.draw_series(draw(&points, &color_of))?;
+    } else {
+        let mut chart = builder.build_cartesian_2d(lo..hi, 0.0..100.0)?;
+        chart.configure_mesh().x_desc(key).y_desc("final test accuracy (%)").draw()?;
+        chart.draw_series(draw(&points, &color_of))?;
+    }
+    root.present()?;
+    Ok(())
+}

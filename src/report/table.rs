@@ -51,6 +51,48 @@ pub struct Report {
     pub groups: Vec<Group>,
     /// Some trial had no validation split: its best epoch was picked on the test set.
     pub best_on_test: bool,
+    /// What a random search or ASHA found and what it cost; None for grids.
+    pub search: Option<SearchSummary>,
+}
+
+/// A search's result and budget.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchSummary {
+    pub methods: Vec<String>,
+    pub trials: usize,
+    pub pruned: usize,
+    pub epochs_trained: usize,
+    /// What the same trials would train without pruning or early stopping.
+    pub epochs_full: usize,
+    /// The best trial: its folder name, model and data set, validation accuracy (with a split)
+    /// and test accuracy, at its best epoch.
+    pub best: Option<(String, String, Option<f64>, f64)>,
+}
+
+fn search_summary(trials: &[TrialRecord]) -> Option<SearchSummary> {
+    let searched: Vec<&TrialRecord> = trials.iter().filter(|t| t.spec.search.samples()).collect();
+    if searched.is_empty() {
+        return None;
+    }
+    let mut methods: Vec<String> = searched.iter().map(|t| t.spec.search.method.to_string()).collect();
+    methods.dedup();
+    let score = |e: &crate::train::EpochMetrics| e.val_acc.unwrap_or(e.test_acc);
+    let best = searched
+        .iter()
+        .filter_map(|t| crate::run::metrics::best(&t.epochs).map(|e| (t, e)))
+        .fold(None, |best: Option<(&&TrialRecord, &crate::train::EpochMetrics)>, (t, e)| match best {
+            Some((_, b)) if score(b) >= score(e) => best,
+            _ => Some((t, e)),
+        })
+        .map(|(t, e)| (format!("{:03}_{}", t.index, t.name), format!("{} on {}", t.spec.model, t.spec.dataset), e.val_acc, e.test_acc));
+    Some(SearchSummary {
+        methods,
+        trials: searched.len(),
+        pruned: searched.iter().filter(|t| t.status == "pruned").count(),
+        epochs_trained: searched.iter().map(|t| t.epochs.len()).sum(),
+        epochs_full: searched.iter().map(|t| t.spec.epochs as usize).sum(),
+        best,
+    })
 }
 
 pub fn build(trials: &[TrialRecord]) -> Report {
@@ -104,7 +146,7 @@ pub fn build(trials: &[TrialRecord]) -> Report {
     });
     groups.sort_by_key(|g| (order.iter().position(|d| *d == g.dataset), g.model != "nn"));
     let best_on_test = trials.iter().any(|t| t.epochs.first().is_some_and(|e| e.val_acc.is_none()));
-    Report { keys, groups, best_on_test }
+    Report { keys, groups, best_on_test, search: search_summary(trials) }
 }
 
 fn summarize(mut group: Group, members: &[&TrialRecord]) -> Group {

@@ -78,10 +78,11 @@ pub fn work(run_dir: &RunDir, trials: &[Trial], data: &mut DataSets, options: &W
         std::fs::create_dir_all(dir.join(checkpoint::DIR)).map_err(Error::io(&dir))?;
         let Ok(claim) = Claim::acquire(&dir.join(CLAIM), options.quiet)? else { continue };
         // Another worker may have ended it between our look and our claim.
-        if Ended::read(&dir).is_some_and(|e| matches!(e.status, Status::Done | Status::Failed)) {
+        if Ended::read(&dir).is_some_and(|e| e.status.is_final()) {
             continue;
         }
-        let ended = train_claimed(trial, &dir, data, options)?;
+        let pruner = Pruner::new(run_dir, trials, trial);
+        let ended = train_claimed(trial, &dir, data, options, pruner)?;
         ended.write(&dir)?;
         drop(claim);
         failpoint::hit(|| format!("trial-done:{}", trial.dir_name()));
@@ -98,7 +99,7 @@ pub fn work(run_dir: &RunDir, trials: &[Trial], data: &mut DataSets, options: &W
 }
 
 /// Puts a claimed trial's folder in order and trains it from its last verified epoch.
-fn train_claimed(trial: &Trial, dir: &Path, data: &mut DataSets, options: &WorkerOptions) -> Result<Ended> {
+fn train_claimed(trial: &Trial, dir: &Path, data: &mut DataSets, options: &WorkerOptions, pruner: Option<Pruner>) -> Result<Ended> {
     let progress = Progress::read(dir);
     progress.check_resumable(&trial.spec, dir)?;
     let done = progress.is_done(&trial.spec);
@@ -108,8 +109,81 @@ fn train_claimed(trial: &Trial, dir: &Path, data: &mut DataSets, options: &Worke
         checkpoint::remove_stale(dir, None)?;
         return Ok(Ended::now(Status::Done, String::new(), None));
     }
+    // Killed after a rung's epoch, before its decision: decide now.
+    if let (Some(pruner), Some(last)) = (&pruner, progress.kept().last())
+        && let Some(reason) = pruner.decide(last)
+    {
+        return Ok(Ended::now(Status::Pruned, reason, None));
+    }
     let dataset = data.get(&trial.spec, options).clone();
-    run_trial(trial, &dataset, progress, dir, options)
+    run_trial(trial, &dataset, progress, dir, options, pruner)
+}
+
+/// ASHA's decision at a rung, from the run folder's files: a trial goes on only if its monitored
+/// validation metric at the rung is among the best `max(1, n / eta)` of the n trials of its
+/// grid point that have reached the rung so far (itself included). The same files give the same
+/// decision to any worker on any node, and a sequential run decides the same way every time.
+pub struct Pruner {
+    rungs: Vec<u32>,
+    reduction: usize,
+    monitor: crate::spec::Monitor,
+    /// The trial folders of its grid point, itself included.
+    bracket: Vec<PathBuf>,
+}
+
+impl Pruner {
+    /// The pruner of `trial`, when its search is ASHA.
+    pub fn new(run_dir: &RunDir, trials: &[Trial], trial: &Trial) -> Option<Pruner> {
+        let rungs = trial.spec.search.rungs(trial.spec.epochs);
+        if rungs.is_empty() {
+            return None;
+        }
+        Some(Pruner {
+            rungs,
+            reduction: trial.spec.search.reduction_factor as usize,
+            monitor: trial.spec.monitor,
+            bracket: trials.iter().filter(|t| t.group == trial.group).map(|t| run_dir.trial_dir(t)).collect(),
+        })
+    }
+
+    /// Lower is better: the loss, or the accuracy negated.
+    fn score(&self, e: &EpochMetrics) -> Option<f64> {
+        match self.monitor {
+            crate::spec::Monitor::ValLoss => e.val_loss,
+            crate::spec::Monitor::ValAcc => e.val_acc.map(|a| -a),
+        }
+    }
+
+    /// None to go on after `epoch`; else why the trial is pruned.
+    pub fn decide(&self, epoch: &EpochMetrics) -> Option<String> {
+        if !self.rungs.contains(&epoch.epoch) {
+            return None;
+        }
+        let mine = self.score(epoch)?;
+        let at_rung = |dir: &PathBuf| {
+            let rows = super::metrics::read_committed(&dir.join(super::metrics::FILE));
+            rows.get(epoch.epoch as usize - 1).and_then(|e| self.score(e))
+        };
+        let mut scores: Vec<f64> = self.bracket.iter().filter_map(at_rung).collect();
+        scores.sort_by(f64::total_cmp);
+        decide(mine, &scores, self.reduction).map(|keep| {
+            format!(
+                "pruned at epoch {} (ASHA): {} {:.4} is not among the best {keep} of the {} trials at this rung",
+                epoch.epoch,
+                self.monitor,
+                mine.abs(),
+                scores.len()
+            )
+        })
+    }
+}
+
+/// The successive-halving rule on sorted scores (lower is better, `mine` among them): None to
+/// go on, else how many go on from this rung.
+fn decide(mine: f64, sorted: &[f64], reduction: usize) -> Option<usize> {
+    let keep = (sorted.len() / reduction).max(1);
+    let cutoff = sorted.get(keep - 1).copied().unwrap_or(mine);
+    (mine > cutoff).then_some(keep)
 }
 
 /// The data sets of a run, each loaded once per process.
@@ -172,7 +246,14 @@ fn load_one(spec: &Spec, offline: bool, quiet: bool) -> Result<Arc<Dataset>> {
     data::load(spec.dataset, &spec.data_dir, &fetch).map(Arc::new)
 }
 
-fn run_trial(trial: &Trial, data: &Result<Arc<Dataset>, String>, progress: Progress, dir: &Path, options: &WorkerOptions) -> Result<Ended> {
+fn run_trial(
+    trial: &Trial,
+    data: &Result<Arc<Dataset>, String>,
+    progress: Progress,
+    dir: &Path,
+    options: &WorkerOptions,
+    pruner: Option<Pruner>,
+) -> Result<Ended> {
     write_file(&dir.join("spec.toml"), spec_toml(&trial.spec).as_bytes())?;
     let dataset = match data {
         Ok(dataset) => dataset,
@@ -228,7 +309,7 @@ fn run_trial(trial: &Trial, data: &Result<Arc<Dataset>, String>, progress: Progr
         (0, Some(threads)) => threads,
         _ => trial.spec.cpu_threads(),
     };
-    let mut files = TrialFiles::new(dir, trial, kept, options)?;
+    let mut files = TrialFiles::new(dir, trial, kept, options, pruner)?;
     let outcome = backend::run_on(trial.spec.backend, threads, || train::fit(&trial.spec, &data, &device, state, &mut files))?;
     files.bar.finish_and_clear();
     Ok(match outcome {
@@ -238,6 +319,12 @@ fn run_trial(trial: &Trial, data: &Result<Arc<Dataset>, String>, progress: Progr
             Ended::now(Status::Done, String::new(), warmup)
         }
         Err(TrainError::Interrupted { .. }) => Ended::now(Status::Interrupted, String::new(), warmup),
+        Err(TrainError::Pruned { reason, .. }) => {
+            // Its epoch state is not needed any more; last.bpk and best.bpk stay.
+            checkpoint::remove_stale(dir, None)?;
+            say(format!("  {reason}"));
+            Ended::now(Status::Pruned, reason, warmup)
+        }
         Err(TrainError::Run(e)) => return Err(e),
         Err(diverged) => {
             let reason = diverged.to_string();
@@ -266,11 +353,12 @@ struct TrialFiles {
     bar: ProgressBar,
     quiet: bool,
     tagged: bool,
+    pruner: Option<Pruner>,
 }
 
 impl TrialFiles {
     /// `kept`: the epochs a resumed trial already has in metrics.csv.
-    fn new(dir: &Path, trial: &Trial, kept: Vec<EpochMetrics>, options: &WorkerOptions) -> Result<TrialFiles> {
+    fn new(dir: &Path, trial: &Trial, kept: Vec<EpochMetrics>, options: &WorkerOptions, pruner: Option<Pruner>) -> Result<TrialFiles> {
         let bar = if options.quiet || options.tagged || !std::io::stderr().is_terminal() {
             ProgressBar::hidden()
         } else {
@@ -292,6 +380,7 @@ impl TrialFiles {
             bar,
             quiet: options.quiet,
             tagged: options.tagged,
+            pruner,
         })
     }
 }
@@ -312,6 +401,10 @@ impl Observer for TrialFiles {
 
     fn stop_requested(&self) -> bool {
         interrupt::requested()
+    }
+
+    fn prune(&mut self, metrics: &EpochMetrics) -> Option<String> {
+        self.pruner.as_ref()?.decide(metrics)
     }
 
     /// Saves the epoch's state, then commits the epoch by appending its row to metrics.csv, then
@@ -392,7 +485,7 @@ pub fn execute(
 /// has ended, prints the table and writes the report.
 pub fn finish(run_dir: &RunDir, trials: &[Trial], mut manifest: Manifest, lock: RunLock, outcome: Outcome, quiet: bool) -> Result<()> {
     let summaries = summary::rebuild(run_dir, trials)?;
-    let unfinished: Vec<&TrialSummary> = summaries.iter().filter(|s| !matches!(s.status, Status::Done | Status::Failed)).collect();
+    let unfinished: Vec<&TrialSummary> = summaries.iter().filter(|s| !s.status.is_final()).collect();
     if let Outcome::Interrupted { trial, epoch } = outcome {
         run_dir.write("manifest.json", manifest.to_json().as_bytes())?;
         drop(lock);
@@ -429,4 +522,63 @@ pub fn finish(run_dir: &RunDir, trials: &[Trial], mut manifest: Manifest, lock: 
         return Err(Error::TrialsFailed { failed, total: trials.len(), run_dir: run_dir.path.clone() });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A trial folder whose metrics.csv holds these validation losses, epoch 1 first.
+    fn trial_with(dir: &Path, losses: &[f64]) -> PathBuf {
+        std::fs::create_dir_all(dir).unwrap();
+        let mut writer = MetricsWriter::start(dir, &[]).unwrap();
+        for (i, &loss) in losses.iter().enumerate() {
+            writer.append(&EpochMetrics { epoch: i as u32 + 1, val_loss: Some(loss), val_acc: Some(1.0 - loss), ..EpochMetrics::default() }).unwrap();
+        }
+        dir.to_path_buf()
+    }
+
+    #[test]
+    fn pruning_reads_the_rung_of_each_trial_of_the_bracket_from_its_files() {
+        let root = tempfile::tempdir().unwrap();
+        // Trial a is ahead (it reached rungs 1 and 3), b only rung 1, c none yet: rungs are
+        // reached out of order, and each decision counts who has reached that rung.
+        let a = trial_with(&root.path().join("a"), &[0.50, 0.40, 0.30]);
+        let b = trial_with(&root.path().join("b"), &[0.60]);
+        let c = trial_with(&root.path().join("c"), &[]);
+        let pruner = |monitor| Pruner { rungs: vec![1, 3], reduction: 3, monitor, bracket: vec![a.clone(), b.clone(), c.clone()] };
+        let at = |epoch: u32, loss: f64| EpochMetrics { epoch, val_loss: Some(loss), val_acc: Some(1.0 - loss), ..EpochMetrics::default() };
+        let loss = pruner(crate::spec::Monitor::ValLoss);
+        // c reaches rung 1 with 0.55 (its row written first): 3 trials, 1 goes on, a's 0.50 is best.
+        trial_with(&c, &[0.55]);
+        let reason = loss.decide(&at(1, 0.55)).unwrap();
+        assert!(reason.contains("not among the best 1 of the 3 trials"), "{reason}");
+        // Not a rung: no decision.
+        assert_eq!(loss.decide(&at(2, 0.9)), None);
+        // At rung 3 only a is there: it goes on whatever its value.
+        assert_eq!(loss.decide(&at(3, 0.30)), None);
+        // On accuracy (higher is better) the same files rank the same way.
+        let acc = pruner(crate::spec::Monitor::ValAcc);
+        assert_eq!(acc.decide(&at(1, 0.50)), None);
+        assert!(acc.decide(&at(1, 0.55)).is_some());
+    }
+
+    #[test]
+    fn successive_halving_keeps_the_best_third_and_the_first_alone() {
+        use super::decide;
+        // Lower is better. The first trial at a rung has no one to lose to.
+        assert_eq!(decide(0.5, &[0.5], 3), None);
+        // Two trials: one goes on (max(1, 2/3)); the worse is pruned.
+        assert_eq!(decide(0.4, &[0.4, 0.5], 3), None);
+        assert_eq!(decide(0.5, &[0.4, 0.5], 3), Some(1));
+        // Six trials: the best two go on.
+        let six = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6];
+        assert_eq!(decide(0.2, &six, 3), None);
+        assert_eq!(decide(0.3, &six, 3), Some(2));
+        // Ties at the cutoff go on.
+        assert_eq!(decide(0.2, &[0.1, 0.2, 0.2, 0.4, 0.5, 0.6], 3), None);
+        // eta 2: half go on.
+        assert_eq!(decide(0.2, &[0.1, 0.2, 0.3, 0.4], 2), None);
+        assert_eq!(decide(0.3, &[0.1, 0.2, 0.3, 0.4], 2), Some(2));
+    }
 }

@@ -90,7 +90,7 @@ impl Observed {
 
     /// A worker may take it: not ended as done or failed, and no live worker on it.
     pub fn claimable(&self) -> bool {
-        let final_ = matches!(self.ended.as_ref().map(|e| e.status), Some(Status::Done | Status::Failed));
+        let final_ = self.ended.as_ref().is_some_and(|e| e.status.is_final());
         !final_ && !self.claim.as_ref().is_some_and(|c| c.live)
     }
 }

@@ -21,6 +21,8 @@ pub enum Status {
     Failed,
     /// Stopped by Ctrl-C or SIGTERM; `runner resume` continues it from its last finished epoch.
     Interrupted,
+    /// Stopped by ASHA at a rung: its validation metric was not among the best there.
+    Pruned,
 }
 
 impl Status {
@@ -31,7 +33,13 @@ impl Status {
             Status::Done => "done",
             Status::Failed => "failed",
             Status::Interrupted => "interrupted",
+            Status::Pruned => "pruned",
         }
+    }
+
+    /// Done, failed or pruned: no worker takes it again.
+    pub fn is_final(self) -> bool {
+        matches!(self, Status::Done | Status::Failed | Status::Pruned)
     }
 }
 

@@ -258,7 +258,7 @@ mod tests {
     #[test]
     fn plans_take_the_trials_indices_and_gpu_needs() {
         let spec = Spec { backend: BackendName::Cuda, ..Spec::default() };
-        let trial = Trial { index: 7, name: "x".into(), swept: vec![], spec };
+        let trial = Trial { index: 7, name: "x".into(), swept: vec![], spec, group: 0 };
         let plan = Plan::new("/r".into(), "/b".into(), "n", &[&trial], &SlurmSpec::default());
         assert_eq!((plan.indices.as_slice(), plan.cuda), ([7usize].as_slice(), true));
     }

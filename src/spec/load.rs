@@ -10,7 +10,7 @@ use figment::{Figment, Metadata, Profile, Provider};
 use toml::de::{DeTable, DeValue};
 
 use super::sweep::{SweepError, Trial, expand};
-use super::{FIELDS, SLURM_FIELDS, Spec, sweepable};
+use super::{FIELDS, SEARCH_FIELDS, SLURM_FIELDS, Spec, sweepable};
 use crate::error::{Error, Result};
 
 /// What the command line adds on top of the spec file.
@@ -120,6 +120,29 @@ impl SpecFile {
             let name: &str = key.get_ref();
             positions.insert(name.to_string(), line_col(text, key.span().start));
             check_key(name, FIELDS, || at(key.span().start))?;
+            if name == "search" {
+                let Some(table) = value.get_ref().as_table() else {
+                    return Err(Error::InvalidValue {
+                        origin: at(value.span().start),
+                        key: "search".into(),
+                        message: "must be a table, e.g.\n  [search]\n  method = \"random\"\n  trials = 20".into(),
+                    });
+                };
+                for (inner, inner_value) in table {
+                    let inner_name: &str = inner.get_ref();
+                    positions.insert(format!("search.{inner_name}"), line_col(text, inner.span().start));
+                    check_key(inner_name, SEARCH_FIELDS, || at(inner.span().start)).map_err(|e| prefix_unknown(e, "search."))?;
+                    if inner_name == "space"
+                        && let Some(space) = inner_value.get_ref().as_table()
+                    {
+                        for (key, _) in space {
+                            let key_name: &str = key.get_ref();
+                            positions.insert(format!("search.space.{key_name}"), line_col(text, key.span().start));
+                        }
+                    }
+                }
+                continue;
+            }
             if name == "slurm" {
                 let Some(table) = value.get_ref().as_table() else {
                     return Err(Error::InvalidValue {
@@ -131,15 +154,7 @@ impl SpecFile {
                 for (inner, _) in table {
                     let inner_name: &str = inner.get_ref();
                     positions.insert(format!("slurm.{inner_name}"), line_col(text, inner.span().start));
-                    check_key(inner_name, SLURM_FIELDS, || at(inner.span().start)).map_err(|e| match e {
-                        Error::UnknownKey { origin, key, suggestion, allowed } => Error::UnknownKey {
-                            origin,
-                            key: format!("slurm.{key}"),
-                            suggestion: suggestion.map(|s| format!("slurm.{s}")),
-                            allowed,
-                        },
-                        other => other,
-                    })?;
+                    check_key(inner_name, SLURM_FIELDS, || at(inner.span().start)).map_err(|e| prefix_unknown(e, "slurm."))?;
                 }
                 continue;
             }
@@ -203,6 +218,19 @@ fn check_key(key: &str, allowed: &[&str], origin: impl FnOnce() -> String) -> Re
         suggestion,
         allowed: allowed.join(", "),
     })
+}
+
+/// An unknown key inside a table (`slurm.`, `search.`), named with the table.
+fn prefix_unknown(error: Error, prefix: &str) -> Error {
+    match error {
+        Error::UnknownKey { origin, key, suggestion, allowed } => Error::UnknownKey {
+            origin,
+            key: format!("{prefix}{key}"),
+            suggestion: suggestion.map(|s| format!("{prefix}{s}")),
+            allowed,
+        },
+        other => other,
+    }
 }
 
 fn check_sweep_axis(axis: &str, origin: impl FnOnce() -> String) -> Result<()> {
@@ -345,7 +373,10 @@ impl Origins<'_> {
         };
         match meta.name.as_ref() {
             FILE_LAYER => self.file.origin(if base.starts_with("sweep.") { key } else { base }),
-            "--set" if base.starts_with("slurm.") => format!("--set {}", self.sets.get("slurm").map_or(base, |a| a.as_str())),
+            "--set" if base.starts_with("slurm.") || base.starts_with("search.") => {
+                let table = base.split('.').next().unwrap_or(base);
+                format!("--set {}", self.sets.get(table).map_or(base, |a| a.as_str()))
+            }
             "--set" => format!("--set {}", self.sets.get(base).map_or(base, |a| a.as_str())),
             "--data-dir" => "--data-dir".into(),
             name if name.contains("environment") => {

@@ -5,7 +5,6 @@ mod load;
 mod sweep;
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
@@ -76,6 +75,9 @@ pub struct Spec {
     /// How `runner submit` asks Slurm for resources; no other command reads it.
     #[serde(skip_serializing_if = "SlurmSpec::is_default")]
     pub slurm: SlurmSpec,
+    /// Random search or ASHA over `[search.space]`, on top of the `[sweep]` grid.
+    #[serde(skip_serializing_if = "SearchSpec::is_default")]
+    pub search: SearchSpec,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub sweep: BTreeMap<String, Vec<toml::Value>>,
 }
@@ -196,6 +198,7 @@ impl Default for Spec {
             data_dir: PathBuf::from("data"),
             mirror: String::new(),
             slurm: SlurmSpec::default(),
+            search: SearchSpec::default(),
             sweep: BTreeMap::new(),
         }
     }
@@ -235,11 +238,12 @@ pub const FIELDS: &[&str] = &[
     "data_dir",
     "mirror",
     "slurm",
+    "search",
     "sweep",
 ];
 
 /// Keys a sweep cannot vary: they name or place the run, they do not change what a trial computes.
-const NOT_SWEPT: &[&str] = &["name", "data_dir", "mirror", "slurm", "sweep"];
+const NOT_SWEPT: &[&str] = &["name", "data_dir", "mirror", "slurm", "search", "sweep"];
 
 /// Keys a sweep may vary.
 pub fn sweepable() -> Vec<&'static str> {
@@ -268,13 +272,16 @@ macro_rules! names {
                 })
             }
         }
-        impl fmt::Display for $ty {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl std::fmt::Display for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str(self.as_str())
             }
         }
     };
 }
+
+mod search;
+pub use search::{Distribution, SEARCH_FIELDS, SearchMethod, SearchSpec};
 
 names!(
     /// Which network to train.
@@ -495,6 +502,7 @@ mod tests {
         let table = toml::Table::try_from(Spec {
             mirror: "x".into(),
             slurm: SlurmSpec { partition: "p".into(), ..SlurmSpec::default() },
+            search: SearchSpec { trials: 2, ..SearchSpec::default() },
             weight_decay: Some(0.0),
             patience: Some(3),
             sweep: [("lr".to_string(), vec![toml::Value::Float(0.1)])].into(),

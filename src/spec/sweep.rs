@@ -1,8 +1,10 @@
-//! Grid expansion: a spec with `[sweep]` lists becomes the cartesian product of its trials.
+//! Grid expansion: a spec with `[sweep]` lists becomes the cartesian product of its trials, and
+//! with `[search]` each grid point gets its sampled trials (see `search`).
 
 use serde::Serialize;
 
 use super::Spec;
+use super::search::{Distribution, SearchMethod, display_sample, stream};
 
 /// One point of the grid: a complete spec with no sweep left, and a name built from the swept values.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -10,9 +12,12 @@ pub struct Trial {
     pub index: usize,
     /// `model=cnn,lr=0.01`, or the experiment name when nothing is swept. Filesystem-safe.
     pub name: String,
-    /// The swept keys and this trial's values, as written in the spec.
+    /// The swept and searched keys and this trial's values, as written in the spec (sampled
+    /// values rounded; the spec holds them exactly).
     pub swept: Vec<(String, String)>,
     pub spec: Spec,
+    /// Its grid point: with ASHA, trials of one grid point compete with each other.
+    pub group: usize,
 }
 
 impl Trial {
@@ -41,12 +46,27 @@ pub fn expand(spec: &Spec) -> Result<Vec<Trial>, SweepError> {
     for (key, values) in &axes {
         check_axis(&base, key, values)?;
     }
+    let space = check_search(spec, &base)?;
+    let samples = if spec.search.samples() { spec.search.trials as usize } else { 1 };
 
-    let total = sweep_size(&axes)?;
+    let points = sweep_size(&axes)?;
+    let total = match points.checked_mul(samples) {
+        Some(n) if n <= MAX_TRIALS => n,
+        _ => {
+            return Err(SweepError {
+                key: "search.trials".into(),
+                value_index: None,
+                message: format!(
+                    "{points} grid points x {samples} samples is more than the limit of {MAX_TRIALS} trials per run"
+                ),
+            });
+        }
+    };
     let mut trials = Vec::with_capacity(total);
     for index in 0..total {
-        // Mixed-radix digits of `index`, the last axis varying fastest.
-        let mut rest = index;
+        let (point, sample) = (index / samples, index % samples);
+        // Mixed-radix digits of the grid point, the last axis varying fastest.
+        let mut rest = point;
         let mut picks = vec![0; axes.len()];
         for (slot, (_, values)) in picks.iter_mut().zip(&axes).rev() {
             *slot = rest % values.len();
@@ -58,6 +78,14 @@ pub fn expand(spec: &Spec) -> Result<Vec<Trial>, SweepError> {
             table.insert(key.to_string(), values[pick].clone());
             swept.push((key.to_string(), display_value(&values[pick])));
         }
+        if spec.search.samples() {
+            let mut rng = stream(spec.search.seed, point, sample);
+            for (key, distribution) in &space {
+                let value = distribution.sample(&mut rng);
+                swept.push((key.clone(), display_sample(&value)));
+                table.insert(key.clone(), value);
+            }
+        }
         let trial_spec: Spec = table.try_into().map_err(|e: toml::de::Error| SweepError {
             key: "sweep".into(),
             value_index: None,
@@ -65,13 +93,24 @@ pub fn expand(spec: &Spec) -> Result<Vec<Trial>, SweepError> {
         })?;
         if let Err(e) = trial_spec.validate() {
             let value_index = axes.iter().zip(&picks).find(|((k, _), _)| k.as_str() == e.key);
-            return Err(match value_index {
-                Some(((key, _), &pick)) => SweepError {
+            let searched = space.iter().find(|(k, _)| k.as_str() == e.key);
+            return Err(match (value_index, searched) {
+                (Some(((key, _), &pick)), _) => SweepError {
                     key: key.to_string(),
                     value_index: Some(pick),
                     message: e.message,
                 },
-                None => SweepError {
+                (None, Some((key, _))) => SweepError {
+                    key: format!("search.space.{key}"),
+                    value_index: None,
+                    message: format!(
+                        "trial {index} drew {} = {}, which is out of range: {}; narrow the distribution",
+                        key,
+                        swept.iter().find(|(k, _)| k == key).map_or("", |(_, v)| v.as_str()),
+                        e.message
+                    ),
+                },
+                (None, None) => SweepError {
                     key: e.key.into(),
                     value_index: None,
                     message: e.message,
@@ -94,9 +133,59 @@ pub fn expand(spec: &Spec) -> Result<Vec<Trial>, SweepError> {
             name,
             swept,
             spec: trial_spec,
+            group: point,
         });
     }
     Ok(trials)
+}
+
+/// Checks `[search]` against the rest of the spec; returns its space, parsed, in key order.
+fn check_search(spec: &Spec, base: &Spec) -> Result<Vec<(String, Distribution)>, SweepError> {
+    let search = &spec.search;
+    let fail = |key: &str, message: String| Err(SweepError { key: key.to_string(), value_index: None, message });
+    if !search.samples() {
+        if !search.space.is_empty() {
+            return fail("search.space", "is searched by method = \"random\" or \"asha\"; set search.method".into());
+        }
+        return Ok(Vec::new());
+    }
+    if search.trials == 0 {
+        return fail("search.trials", format!("method = \"{}\" needs the number of trials per grid point, e.g. trials = 20", search.method));
+    }
+    if search.method == SearchMethod::Asha {
+        if search.reduction_factor < 2 {
+            return fail("search.reduction_factor", "must be at least 2 (3 keeps a third of the trials at each rung)".into());
+        }
+        if search.min_epochs == 0 || search.min_epochs > spec.epochs {
+            return fail("search.min_epochs", format!("must be in 1..=epochs ({})", spec.epochs));
+        }
+        if spec.val_split == 0.0 {
+            return fail(
+                "search.method",
+                "asha prunes on a validation metric: set val_split (e.g. 0.1); pruning on the test set would leak it into the search".into(),
+            );
+        }
+    }
+    let sweepable = super::sweepable();
+    let mut space = Vec::new();
+    for (key, value) in &search.space {
+        let at = format!("search.space.{key}");
+        if !sweepable.contains(&key.as_str()) {
+            return fail(&at, format!("`{key}` cannot be searched; searchable keys: {}", sweepable.join(", ")));
+        }
+        if spec.sweep.contains_key(key) {
+            return fail(&at, format!("`{key}` is also in [sweep]: grid it or search it, not both"));
+        }
+        let distribution = Distribution::parse(value).map_err(|message| SweepError { key: at.clone(), value_index: None, message })?;
+        // A value of the right type? (e.g. uniform floats for an integer key)
+        let mut table = to_table(base);
+        table.insert(key.clone(), distribution.sample(&mut stream(0, 0, 0)));
+        if let Err(e) = Spec::deserialize_table(table) {
+            return fail(&at, format!("draws values `{key}` cannot take: {e}"));
+        }
+        space.push((key.clone(), distribution));
+    }
+    Ok(space)
 }
 
 /// The most trials one sweep may have (README: Sweeps). Counted before anything is allocated.

@@ -55,6 +55,10 @@ pub trait Observer {
     }
     /// Called after evaluation with the state after the epoch; an error stops training.
     fn epoch_done(&mut self, metrics: &EpochMetrics, model: &Model, optim: &ModuleOptimizer) -> crate::Result<()>;
+    /// Asked after each committed epoch: Some(reason) ends the trial there ([`TrainError::Pruned`]).
+    fn prune(&mut self, _metrics: &EpochMetrics) -> Option<String> {
+        None
+    }
 }
 
 /// Why a trial stopped early.
@@ -64,6 +68,8 @@ pub enum TrainError {
     Diverged { epoch: u32, value: f64, lr: f64 },
     #[error("interrupted in epoch {epoch}")]
     Interrupted { epoch: u32 },
+    #[error("{reason}")]
+    Pruned { epoch: u32, reason: String },
     #[error(transparent)]
     Run(#[from] crate::Error),
 }
@@ -222,6 +228,9 @@ pub fn fit(spec: &Spec, data: &TrialData, device: &Device, state: TrainState, ob
             val_acc,
         };
         observer.epoch_done(&metrics, &model, &optim)?;
+        if let Some(reason) = observer.prune(&metrics) {
+            return Err(TrainError::Pruned { epoch, reason });
+        }
         history.push(metrics);
     }
     Ok(model)

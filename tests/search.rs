@@ -1,0 +1,138 @@
+//! Random search and ASHA: reproducible trials, pruning decisions, reports, bad input.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{runner, shared_data, tree};
+
+const ASHA: &str = "name = \"asha\"\nmodel = \"nn\"\nepochs = 3\nbatch_size = 50\nlimit_train = 600\nlimit_test = 200\nval_split = 0.2\n\
+                    [search]\nmethod = \"asha\"\ntrials = 6\nseed = 4\n[search.space]\nlr = { log_uniform = [0.0005, 0.5] }\n\
+                    momentum = { uniform = [0.0, 0.9] }\n";
+
+fn run(dir: &Path, spec: &str, args: &[&str]) -> std::process::Output {
+    std::fs::write(dir.join("spec.toml"), spec).unwrap();
+    runner(dir).arg("spec.toml").arg("--data-dir").arg(shared_data()).args(["--runs-dir", "out"]).args(args).output().unwrap()
+}
+
+fn the_run(dir: &Path) -> PathBuf {
+    std::fs::read_dir(dir.join("out")).unwrap().next().unwrap().unwrap().path()
+}
+
+fn csv_rows(path: &Path) -> Vec<Vec<String>> {
+    let mut reader = csv::ReaderBuilder::new().has_headers(false).from_path(path).unwrap();
+    reader.records().map(|r| r.unwrap().iter().map(String::from).collect()).collect()
+}
+
+fn column(rows: &[Vec<String>], name: &str) -> Vec<String> {
+    let i = rows[0].iter().position(|h| h == name).unwrap();
+    rows[1..].iter().map(|r| r[i].clone()).collect()
+}
+
+#[test]
+fn random_search_samples_the_same_trials_every_time_per_grid_point() {
+    let spec = "model = \"nn\"\n[sweep]\nmodel = [\"nn\", \"cnn\"]\n[search]\nmethod = \"random\"\ntrials = 5\nseed = 11\n\
+                [search.space]\nlr = { log_uniform = [1e-4, 1e-1] }\nbatch_size = { int_uniform = [16, 128] }\noptimizer = [\"sgd\", \"adam\"]\n";
+    let dir = tempfile::tempdir().unwrap();
+    let first = run(dir.path(), spec, &["--dry-run"]);
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    let second = run(dir.path(), spec, &["--dry-run"]);
+    assert_eq!(first.stdout, second.stdout, "the same trials on every run");
+    let table = String::from_utf8(first.stdout).unwrap();
+    let rows: Vec<&str> = table.lines().skip(2).collect();
+    assert_eq!(rows.len(), 10, "2 grid points x 5 samples");
+    assert!(rows[0].contains("| model=nn,batch_size=") && rows[0].contains(",lr=0.") && rows[0].contains(",optimizer="), "{}", rows[0]);
+    assert!(rows[5].contains("model=cnn"), "grid point 2 gets its own samples: {}", rows[5]);
+    let other_seed = run(dir.path(), &spec.replace("seed = 11", "seed = 12"), &["--dry-run"]);
+    assert_ne!(String::from_utf8(other_seed.stdout).unwrap(), table);
+    assert_eq!(tree(dir.path()), ["spec.toml"], "a dry run writes nothing");
+}
+
+#[test]
+fn asha_prunes_from_the_run_folder_reports_the_budget_and_resumes_exactly() {
+    let straight = tempfile::tempdir().unwrap();
+    let output = run(straight.path(), ASHA, &["-q"]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let run_dir = the_run(straight.path());
+    let summary = csv_rows(&run_dir.join("summary.csv"));
+    let statuses = column(&summary, "status");
+    assert_eq!(statuses.len(), 6);
+    assert_eq!(statuses[0], "done", "the first trial has no rival at its rungs");
+    assert!(statuses.iter().any(|s| s == "pruned"), "{statuses:?}");
+    assert!(statuses.iter().all(|s| s == "done" || s == "pruned"), "{statuses:?}");
+    let reasons = column(&summary, "reason");
+    let pruned = statuses.iter().position(|s| s == "pruned").unwrap();
+    assert!(reasons[pruned].starts_with("pruned at epoch 1 (ASHA): val_loss"), "{}", reasons[pruned]);
+    // A pruned trial keeps its metrics and checkpoints.
+    let trials: Vec<PathBuf> = {
+        let mut t: Vec<PathBuf> = std::fs::read_dir(run_dir.join("trials")).unwrap().map(|e| e.unwrap().path()).collect();
+        t.sort();
+        t
+    };
+    assert!(trials[pruned].join("checkpoints/last.bpk").is_file());
+    assert_eq!(csv_rows(&trials[pruned].join("metrics.csv")).len(), 2, "header and the rung's epoch");
+    // Full precision in the trial's spec, rounded in its name.
+    let recorded: toml::Table = toml::from_str(&std::fs::read_to_string(trials[1].join("spec.toml")).unwrap()).unwrap();
+    let lr = recorded["lr"].as_float().unwrap().to_string();
+    let name = trials[1].file_name().unwrap().to_string_lossy().into_owned();
+    assert!(lr.len() > 8 && !name.contains(&lr), "{name} vs {lr}");
+
+    let report = std::fs::read_to_string(run_dir.join("report.md")).unwrap();
+    assert!(report.contains("## Search (asha)") && report.contains("- Best configuration found: `00"), "{report}");
+    assert!(report.contains("epochs trained of the 18 that 6 trials would train"), "{report}");
+    assert!(run_dir.join("search_lr.svg").is_file() && run_dir.join("search_momentum.svg").is_file());
+    let status = runner(straight.path()).arg("status").arg(&run_dir).output().unwrap();
+    assert!(String::from_utf8(status.stdout).unwrap().contains(" pruned"));
+
+    // Killed in the middle of the search, resumed: the same decisions and metrics.
+    let dir = tempfile::tempdir().unwrap();
+    let name = |i: usize| trials[i].file_name().unwrap().to_string_lossy().into_owned();
+    let killed = run(dir.path(), ASHA, &["-q"]);
+    assert!(killed.status.success());
+    let crashed = tempfile::tempdir().unwrap();
+    std::fs::write(crashed.path().join("spec.toml"), ASHA).unwrap();
+    let output = runner(crashed.path())
+        .arg("spec.toml")
+        .arg("--data-dir")
+        .arg(shared_data())
+        .args(["--runs-dir", "out", "-q"])
+        .env("RUNNER_FAILPOINT", format!("committed:{}:1", name(3)))
+        .output()
+        .unwrap();
+    assert!(output.status.code().is_none(), "killed at the rung's commit, before the decision");
+    let crashed_run = the_run(crashed.path());
+    let output = runner(crashed.path()).arg("resume").arg(&crashed_run).arg("-q").output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let strip = |rows: Vec<Vec<String>>| -> Vec<Vec<String>> {
+        let seconds = rows[0].iter().position(|h| h == "train_seconds").unwrap();
+        rows.into_iter().map(|mut r| { r.remove(seconds); r }).collect()
+    };
+    assert_eq!(strip(csv_rows(&crashed_run.join("summary.csv"))), strip(summary));
+}
+
+#[test]
+fn bad_searches_are_located_and_nothing_is_written() {
+    let cases: [(&str, &str); 10] = [
+        ("[search]\nmethod = \"bayes\"\n", "spec.toml:2:1: `search.method`: unknown value \"bayes\"; allowed: grid, random, asha"),
+        ("[search]\nmethod = \"random\"\n[search.space]\nlr = [0.1, 0.2]\n", "spec.toml:1:2: `search.trials`: method = \"random\" needs"),
+        ("[search]\nmethod = \"random\"\ntrials = 3\n[search.space]\nlr = { uniform = [0.2, 0.1] }\n", "spec.toml:5:1: `search.space.lr`: `uniform` = [0.2, 0.1]: the lower bound is above"),
+        ("[search]\nmethod = \"random\"\ntrials = 3\n[search.space]\nlr = { log_uniform = [0, 0.1] }\n", "greater than 0"),
+        ("[search]\nmethod = \"random\"\ntrials = 3\n[search.space]\nlr = { normal = [0, 1] }\n", "unknown distribution `normal`"),
+        ("[search]\nmethod = \"random\"\ntrials = 3\n[search.space]\nname = [\"a\", \"b\"]\n", "`search.space.name`: `name` cannot be searched"),
+        ("[sweep]\nlr = [0.1]\n[search]\nmethod = \"random\"\ntrials = 3\n[search.space]\nlr = [0.1, 0.2]\n", "is also in [sweep]"),
+        ("val_split = 0.1\n[search]\nmethod = \"asha\"\ntrials = 3\nreduction_factor = 1\n[search.space]\nlr = [0.1]\n", "spec.toml:5:1: `search.reduction_factor`: must be at least 2"),
+        ("epochs = 2\nval_split = 0.1\n[search]\nmethod = \"asha\"\ntrials = 3\nmin_epochs = 3\n[search.space]\nlr = [0.1]\n", "`search.min_epochs`: must be in 1..=epochs (2)"),
+        ("[search]\nmethod = \"asha\"\ntrials = 3\n[search.space]\nlr = [0.1]\n", "spec.toml:2:1: `search.method`: asha prunes on a validation metric: set val_split"),
+    ];
+    for (spec, expected) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let output = run(dir.path(), spec, &[]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{spec}: {stderr}");
+        assert!(stderr.contains(expected), "{spec}\nmissing {expected:?} in {stderr}");
+        assert_eq!(tree(dir.path()), ["spec.toml"]);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let output = run(dir.path(), "[search]\nmethod = \"random\"\ntrials = 2\n[search.space]\nbatch_size = { uniform = [10, 20] }\n", &[]);
+    assert!(String::from_utf8_lossy(&output.stderr).contains("`search.space.batch_size`: draws values `batch_size` cannot take"));
+}
