@@ -42,6 +42,15 @@ pub enum Command {
     Worker(WorkerArgs),
     /// Where each trial of a run stands: status, epochs, accuracy, who runs it, ETA.
     Status(StatusArgs),
+    /// Print shell completions, e.g. `runner completions bash > ~/.local/share/bash-completion/completions/runner`.
+    Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete in.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -59,6 +59,8 @@ fn a_short_run_writes_every_file() {
             "report.md",
             "spec.toml",
             "summary.csv",
+            "tb",
+            "tb/events.out.tfevents.0000000000.runner",
             "trials",
             "trials/000_smoke",
             "trials/000_smoke/checkpoints",
@@ -69,6 +71,8 @@ fn a_short_run_writes_every_file() {
             "trials/000_smoke/metrics.csv",
             "trials/000_smoke/spec.toml",
             "trials/000_smoke/status.json",
+            "trials/000_smoke/tb",
+            "trials/000_smoke/tb/events.out.tfevents.0000000000.runner",
         ]
     );
 

@@ -25,6 +25,11 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Some(Command::Submit(args)) => submit::submit(args),
         Some(Command::Worker(args)) => run::worker(args),
         Some(Command::Status(args)) => status::status(args),
+        Some(Command::Completions(args)) => {
+            use clap::CommandFactory;
+            clap_complete::generate(args.shell, &mut Cli::command(), "runner", &mut std::io::stdout());
+            Ok(())
+        }
         None => run::run(cli.run),
     }
 }

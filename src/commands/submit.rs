@@ -53,6 +53,7 @@ pub fn submit(args: SubmitArgs) -> Result<()> {
     manifest.spec = Some(spec_text);
     run_dir.write("manifest.json", manifest.to_json().as_bytes())?;
     summary::rebuild(&run_dir, &trials)?;
+    engine::write_experiment(&run_dir, &trials)?;
     let plan = Plan::new(run_dir.path.clone(), runner, &spec.name, &all, &spec.slurm);
     submit_plan(&sbatch, &plan, &run_dir, manifest, lock, args.train.quiet)
 }

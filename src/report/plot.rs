@@ -27,10 +27,14 @@ pub fn curves(trials: &[&TrialRecord], dataset: &str, path: &Path) -> Result<()>
 }
 
 fn draw_curves(trials: &[&TrialRecord], dataset: &str, path: &Path) -> Result<(), Box<dyn std::error::Error>> {
-    let root = SVGBackend::new(path, (1200, 500)).into_drawing_area();
+    // The legend goes below the charts, so it never covers a curve.
+    let legend_rows = trials.len().div_ceil(2);
+    let legend_height = 20 * legend_rows as u32 + 20;
+    let root = SVGBackend::new(path, (1200, 500 + legend_height)).into_drawing_area();
     root.fill(&WHITE)?;
     let root = root.titled(&format!("{dataset}: NN (blues) vs CNN (reds)"), ("sans-serif", 24))?;
-    let panels = root.split_evenly((1, 2));
+    let (charts, legend) = root.split_vertically(500 - 30);
+    let panels = charts.split_evenly((1, 2));
     let max_epoch = trials.iter().flat_map(|t| t.epochs.iter().map(|e| e.epoch)).max().unwrap_or(1).max(2) as f64;
     let finite = |v: f64| if v.is_finite() { v } else { 0.0 };
     let max_loss = trials.iter().flat_map(|t| t.epochs.iter().map(|e| finite(e.train_loss))).fold(0.1, f64::max) * 1.05;
@@ -63,19 +67,19 @@ fn draw_curves(trials: &[&TrialRecord], dataset: &str, path: &Path) -> Result<()
             let c = color(&model, *slot);
             *slot += 1;
             let points: Vec<(f64, f64)> = t.epochs.iter().map(|e| (e.epoch as f64, pick(e))).filter(|p| p.1.is_finite()).collect();
-            chart
-                .draw_series(LineSeries::new(points.clone(), c.stroke_width(2)))?
-                .label(format!("{model}: {}", t.name))
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
+            chart.draw_series(LineSeries::new(points.clone(), c.stroke_width(2)))?;
             chart.draw_series(points.iter().map(|p| Circle::new(*p, 3, c.filled())))?;
         }
-        chart
-            .configure_series_labels()
-            .position(if title == "Train loss" { SeriesLabelPosition::UpperRight } else { SeriesLabelPosition::LowerRight })
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .label_font(("sans-serif", 13))
-            .draw()?;
+    }
+    let mut seen = [0usize; 2];
+    for (i, t) in trials.iter().enumerate() {
+        let model = t.spec.model.to_string();
+        let slot = &mut seen[usize::from(model != "nn")];
+        let c = color(&model, *slot);
+        *slot += 1;
+        let (x, y) = (40 + 580 * (i % 2) as i32, 10 + 20 * (i / 2) as i32);
+        legend.draw(&PathElement::new(vec![(x, y + 7), (x + 24, y + 7)], c.stroke_width(3)))?;
+        legend.draw(&Text::new(format!("{model}: {}", t.name), (x + 32, y), ("sans-serif", 13)))?;
     }
     root.present()?;
     Ok(())
@@ -118,8 +122,23 @@ fn draw_bars(report: &Report, path: &Path) -> Result<(), Box<dyn std::error::Err
         let c = color(&g.model, 0);
         Rectangle::new([(i as f64 - 0.35, 0.0), (i as f64 + 0.35, g.final_acc.mean * 100.0)], c.filled())
     }))?;
+    // With several seeds: ± one standard deviation as an error bar, and the seeds as dots.
+    for (i, g) in groups.iter().enumerate().filter(|(_, g)| g.final_acc.n > 1) {
+        let (x, lo, hi) = (i as f64, (g.final_acc.mean - g.final_acc.std) * 100.0, (g.final_acc.mean + g.final_acc.std) * 100.0);
+        chart.draw_series([
+            PathElement::new(vec![(x, lo), (x, hi)], BLACK.stroke_width(2)),
+            PathElement::new(vec![(x - 0.1, lo), (x + 0.1, lo)], BLACK.stroke_width(2)),
+            PathElement::new(vec![(x - 0.1, hi), (x + 0.1, hi)], BLACK.stroke_width(2)),
+        ])?;
+        chart.draw_series(g.finals.iter().map(|&acc| Circle::new((x + 0.2, acc * 100.0), 3, BLACK.filled())))?;
+    }
     chart.draw_series(groups.iter().enumerate().map(|(i, g)| {
-        Text::new(format!("{:.1}%", g.final_acc.mean * 100.0), (i as f64 - 0.2, g.final_acc.mean * 100.0 + 4.0), ("sans-serif", 14))
+        let label = match g.final_acc.n {
+            1 => format!("{:.1}%", g.final_acc.mean * 100.0),
+            _ => format!("{:.1} ± {:.1}%", g.final_acc.mean * 100.0, g.final_acc.std * 100.0),
+        };
+        let top = (g.final_acc.mean + g.final_acc.std) * 100.0;
+        Text::new(label, (i as f64 - 0.3, top + 4.0), ("sans-serif", 14))
     }))?;
     root.present()?;
     Ok(())

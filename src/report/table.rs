@@ -32,6 +32,8 @@ pub struct Group {
     /// Trials in the group (one per seed), and how many have metrics.
     pub trials: usize,
     pub final_acc: Stat,
+    /// The final test accuracy of each finished trial (its seeds).
+    pub finals: Vec<f64>,
     pub best_acc: Stat,
     pub final_loss: Stat,
     pub train_seconds: Stat,
@@ -118,6 +120,7 @@ pub fn build(trials: &[TrialRecord]) -> Report {
                     values,
                     trials: 0,
                     final_acc: Stat::default(),
+                    finals: Vec::new(),
                     best_acc: Stat::default(),
                     final_loss: Stat::default(),
                     train_seconds: Stat::default(),
@@ -155,6 +158,7 @@ fn summarize(mut group: Group, members: &[&TrialRecord]) -> Group {
     let take = |f: &dyn Fn(&TrialRecord) -> f64| Stat::of(&finished.iter().map(|t| f(t)).collect::<Vec<_>>());
     group.trials = members.len();
     group.final_acc = take(&|t| t.epochs.last().map_or(0.0, |e| e.test_acc));
+    group.finals = finished.iter().map(|t| t.epochs.last().map_or(0.0, |e| e.test_acc)).collect();
     // The test accuracy of the best epoch: picked on validation accuracy where there is a split.
     group.best_acc = take(&|t| crate::run::metrics::best(&t.epochs).map_or(0.0, |e| e.test_acc));
     group.final_loss = take(&|t| t.epochs.last().map_or(0.0, |e| e.test_loss));

@@ -312,6 +312,9 @@ fn run_trial(
     let mut files = TrialFiles::new(dir, trial, kept, options, pruner)?;
     let outcome = backend::run_on(trial.spec.backend, threads, || train::fit(&trial.spec, &data, &device, state, &mut files))?;
     files.bar.finish_and_clear();
+    if trial.spec.tensorboard && !matches!(outcome, Err(TrainError::Interrupted { .. }) | Err(TrainError::Run(_))) {
+        super::tensorboard::write_trial(dir, trial, &files.epochs, Some(outcome.is_ok()))?;
+    }
     Ok(match outcome {
         Ok(_) => {
             // The epoch state is only needed to resume; last.bpk and best.bpk stay.
@@ -344,6 +347,7 @@ fn into_error(e: TrainError) -> Error {
 /// Writes a trial's metrics and checkpoints as epochs end, and shows progress.
 struct TrialFiles {
     dir: PathBuf,
+    trial: Trial,
     name: String,
     metrics: MetricsWriter,
     epochs: Vec<EpochMetrics>,
@@ -370,8 +374,13 @@ impl TrialFiles {
             );
             bar
         };
+        if trial.spec.tensorboard {
+            // A resumed trial's events start again from the epochs it keeps.
+            super::tensorboard::write_trial(dir, trial, &kept, None)?;
+        }
         Ok(TrialFiles {
             dir: dir.to_path_buf(),
+            trial: trial.clone(),
             name: trial.dir_name(),
             metrics: MetricsWriter::start(dir, &kept)?,
             epochs: kept,
@@ -416,6 +425,9 @@ impl Observer for TrialFiles {
         self.epochs.push(metrics.clone());
         checkpoint::link_last_and_best(&self.dir, &self.epochs)?;
         checkpoint::remove_stale(&self.dir, Some(metrics.epoch))?;
+        if self.trial.spec.tensorboard {
+            super::tensorboard::write_trial(&self.dir, &self.trial, &self.epochs, None)?;
+        }
         if !self.quiet {
             let line = format!(
                 "  epoch {}/{}: train loss {:.4} acc {:.2}% | test loss {:.4} acc {:.2}% | {:.1}s, {:.0} img/s",
@@ -471,6 +483,7 @@ pub fn execute(
     lock: RunLock,
 ) -> Result<()> {
     summary::rebuild(run_dir, trials)?;
+    write_experiment(run_dir, trials)?;
     let outcome = if jobs <= 1 {
         let options = WorkerOptions { summary_every: Some(Duration::from_secs(30)), ..options.clone() };
         work(run_dir, trials, &mut data, &options)?
@@ -479,6 +492,14 @@ pub fn execute(
         crate::sched::local::run_workers(run_dir, trials, jobs, options)?
     };
     finish(run_dir, trials, manifest, lock, outcome, options.quiet)
+}
+
+/// The run's TensorBoard HParams experiment, unless every trial has `tensorboard = false`.
+pub fn write_experiment(run_dir: &RunDir, trials: &[Trial]) -> Result<()> {
+    match trials.iter().find(|t| t.spec.tensorboard) {
+        Some(first) => super::tensorboard::write_experiment(&run_dir.path, &first.spec.name, trials),
+        None => Ok(()),
+    }
 }
 
 /// Rebuilds summary.csv from the trial folders, records the end in the manifest when every trial

@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod resume;
 pub mod status;
 pub mod summary;
+pub mod tensorboard;
 
 use std::path::{Path, PathBuf};
 

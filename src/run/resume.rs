@@ -99,7 +99,7 @@ pub fn settle_fresh(trial_dir: &Path) -> Result<()> {
 }
 
 /// Keys that say where a trial runs, not what it computes: a resumed run may change them.
-const WHERE_IT_RUNS: [&str; 6] = ["backend", "device", "threads", "data_dir", "mirror", "slurm"];
+const WHERE_IT_RUNS: [&str; 7] = ["backend", "device", "threads", "data_dir", "mirror", "slurm", "tensorboard"];
 
 /// Refuses a run whose spec.toml was edited by hand since the runner wrote it (`recorded`, from
 /// manifest.json) in anything but where it runs: resume continues the recorded experiment.

@@ -72,6 +72,8 @@ pub struct Spec {
     /// Base URL to download the data set from instead of the official mirrors.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub mirror: String,
+    /// Write TensorBoard event files (scalars and HParams) as epochs end.
+    pub tensorboard: bool,
     /// How `runner submit` asks Slurm for resources; no other command reads it.
     #[serde(skip_serializing_if = "SlurmSpec::is_default")]
     pub slurm: SlurmSpec,
@@ -197,6 +199,7 @@ impl Default for Spec {
             limit_test: 0,
             data_dir: PathBuf::from("data"),
             mirror: String::new(),
+            tensorboard: true,
             slurm: SlurmSpec::default(),
             search: SearchSpec::default(),
             sweep: BTreeMap::new(),
@@ -237,13 +240,14 @@ pub const FIELDS: &[&str] = &[
     "limit_test",
     "data_dir",
     "mirror",
+    "tensorboard",
     "slurm",
     "search",
     "sweep",
 ];
 
 /// Keys a sweep cannot vary: they name or place the run, they do not change what a trial computes.
-const NOT_SWEPT: &[&str] = &["name", "data_dir", "mirror", "slurm", "search", "sweep"];
+const NOT_SWEPT: &[&str] = &["name", "data_dir", "mirror", "tensorboard", "slurm", "search", "sweep"];
 
 /// Keys a sweep may vary.
 pub fn sweepable() -> Vec<&'static str> {
