@@ -248,7 +248,7 @@ fn resume_refuses_overrides_that_change_started_trials() {
     assert_eq!(std::fs::read_to_string(run_dir.join("spec.toml")).unwrap(), spec_before);
 
     // Where it runs may change: --data-dir (here the same data under another path).
-    let output = runner(dir.path()).args(["--resume"]).arg(&run_dir).arg("--data-dir").arg(shared_data().join("../data")).arg("-q").output().unwrap();
+    let output = runner(dir.path()).args(["--resume"]).arg(&run_dir).arg("--data-dir").arg(shared_data().join("mnist/..")).arg("-q").output().unwrap();
     assert_success(&output);
 }
 

@@ -191,7 +191,7 @@ mod tests {
     use super::*;
 
     fn shared_mnist() -> PathBuf {
-        PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/mnist"))
+        crate::data::test_data::root().join("mnist")
     }
 
     /// A plain HTTP server on 127.0.0.1 serving `routes` (path -> body; others 404) until the

@@ -4,6 +4,8 @@ pub mod batch;
 pub mod cifar;
 pub mod fetch;
 pub mod idx;
+#[doc(hidden)]
+pub mod test_data;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -244,7 +246,7 @@ mod tests {
     use super::*;
 
     pub fn shared_data() -> PathBuf {
-        PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data"))
+        super::test_data::root()
     }
 
     fn offline() -> FetchOptions {

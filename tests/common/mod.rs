@@ -9,9 +9,10 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The real data sets beside the project.
+/// The real data sets (see `runner::data::test_data`: RUNNER_TEST_DATA, ../shared/data,
+/// data/, or a cache the tests download into once).
 pub fn shared_data() -> PathBuf {
-    root().join("../shared/data")
+    runner::data::test_data::root()
 }
 
 /// The runner binary, run in `dir`, with no RUNNER_* variables from the caller's environment.

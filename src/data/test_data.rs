@@ -1,0 +1,67 @@
+//! Where the tests find the real data sets (MNIST and Fashion-MNIST, whole): the folder in
+//! `RUNNER_TEST_DATA`, else `../shared/data` beside the project, else `data/` in it (where
+//! `runner` downloads them), else a cache folder (`~/.cache/runner-test-data`) filled once by the
+//! runner's own verified download. Not part of the runner's interface: tests only.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use super::{DatasetName, FetchOptions};
+
+/// The data root holding `mnist/` and `fashion-mnist/`; panics, naming every place it looked,
+/// when none has them and they cannot be downloaded.
+pub fn root() -> PathBuf {
+    static ROOT: OnceLock<PathBuf> = OnceLock::new();
+    ROOT.get_or_init(find_or_download).clone()
+}
+
+/// A file of the test data that not every machine has (e.g. real CIFAR-10 records), or None:
+/// the test that needs it then says by name that it was skipped.
+pub fn optional(relative: &str) -> Option<PathBuf> {
+    let project = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut places: Vec<PathBuf> = std::env::var_os("RUNNER_TEST_DATA").map(PathBuf::from).into_iter().collect();
+    places.extend([project.join("../shared/data"), project.join("data")]);
+    places.into_iter().map(|p| p.join(relative)).find(|p| p.is_file())
+}
+
+fn candidates() -> Vec<PathBuf> {
+    let project = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut places: Vec<PathBuf> = std::env::var_os("RUNNER_TEST_DATA").map(PathBuf::from).into_iter().collect();
+    places.extend([project.join("../shared/data"), project.join("data"), cache()]);
+    places
+}
+
+fn cache() -> PathBuf {
+    let home = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(std::env::temp_dir);
+    home.join("runner-test-data")
+}
+
+/// Whether `root` holds the four IDX files of both data sets (gzipped or not).
+fn complete(root: &Path) -> bool {
+    let files = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"];
+    ["mnist", "fashion-mnist"].iter().all(|set| {
+        files.iter().all(|f| root.join(set).join(f).is_file() || root.join(set).join(format!("{f}.gz")).is_file())
+    })
+}
+
+fn find_or_download() -> PathBuf {
+    let places = candidates();
+    if let Some(found) = places.iter().find(|p| complete(p)) {
+        return found.clone();
+    }
+    let cache = cache();
+    let fetch = FetchOptions { offline: false, mirror: None, quiet: true };
+    let downloaded = [DatasetName::Mnist, DatasetName::FashionMnist].into_iter().try_for_each(|set| super::load(set, &cache, &fetch).map(|_| ()));
+    match downloaded {
+        Ok(()) => cache,
+        Err(e) => panic!(
+            "the tests need MNIST and Fashion-MNIST; none of {} has them, and downloading them into {} failed: {e}\n  \
+             Put them in one of these (or set RUNNER_TEST_DATA to a folder holding mnist/ and fashion-mnist/).",
+            places.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "),
+            cache.display()
+        ),
+    }
+}
