@@ -5,7 +5,6 @@
 use std::time::Instant;
 
 use burn::nn::loss::CrossEntropyLossConfig;
-use burn::optim::GradientsParams;
 use burn::prelude::*;
 
 use crate::backend;
@@ -96,9 +95,8 @@ fn train_and_eval_rates(model: ModelKind, shape: ImageShape, device: &Device, st
     let mut train = Vec::new();
     for step in 0..steps + 2 {
         let t = Instant::now();
-        let loss = loss_fn.forward(net.forward(images.clone().autodiff()), labels.clone().autodiff());
-        let grads = GradientsParams::from_grads(loss.backward(), &net);
-        net = optim.step(0.01, net, grads);
+        // The very step a run executes (train::step), synced so each is timed whole.
+        (net, _, _) = crate::train::step(net, &mut optim, &loss_fn, images.clone(), labels.clone(), 0.01);
         let _ = device.sync();
         if step >= 2 {
             train.push(BATCH as f64 / t.elapsed().as_secs_f64());

@@ -23,10 +23,9 @@ pub fn eval(args: EvalArgs) -> Result<()> {
     let device = backend::device(spec.backend, spec.device)?;
     let model = load_model(&spec, dataset.shape, &checkpoint_path, &device)?;
     let data = TrialData::new(&dataset, &spec);
-    let (loss, accuracy, predicted) = backend::run_on(spec.backend, spec.cpu_threads(), || {
-        let (loss, accuracy) = train::evaluate(&model, &dataset.test, data.test_len, &data, &device);
-        (loss, accuracy, train::predict(&model, &dataset.test, data.test_len, &data, &device))
-    })?;
+    // One pass gives loss, accuracy and the predictions of the confusion matrix.
+    let train::Evaluation { loss, accuracy, predictions: predicted } =
+        backend::run_on(spec.backend, spec.cpu_threads(), || train::evaluate_pass(&model, &dataset.test, data.test_len, &data, &device, true))?;
 
     let mut confusion = vec![vec![0u64; dataset.classes.len()]; dataset.classes.len()];
     for (&truth, &guess) in dataset.test.labels.iter().zip(&predicted) {

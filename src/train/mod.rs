@@ -5,8 +5,8 @@ pub mod schedule;
 
 use std::time::Instant;
 
+use burn::nn::loss::{CrossEntropyLoss, CrossEntropyLossConfig};
 use burn::optim::{GradientsParams, ModuleOptimizer};
-use burn::nn::loss::CrossEntropyLossConfig;
 use burn::prelude::*;
 
 use rand::SeedableRng;
@@ -190,13 +190,11 @@ pub fn fit(spec: &Spec, data: &TrialData, device: &Device, state: TrainState, ob
                 return Err(TrainError::Interrupted { epoch });
             }
             let (images, labels) = train_batches.pick(chunk, data, device, augmenter.as_mut());
-            let images = images.autodiff();
-            let logits = model.forward(images);
-            let loss = loss_fn.forward(logits.clone(), labels.clone().autodiff());
-            loss_sum = loss_sum + loss.clone().detach().without_autodiff() * chunk.len() as f32;
-            correct = correct + count_correct(logits.detach().without_autodiff(), labels.clone());
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            model = optim.step(schedule::lr_at(spec, epoch, batch, batches_per_epoch), model, grads);
+            let lr = schedule::lr_at(spec, epoch, batch, batches_per_epoch);
+            let (next, batch_loss, batch_correct) = step(model, &mut optim, &loss_fn, images, labels, lr);
+            model = next;
+            loss_sum = loss_sum + batch_loss;
+            correct = correct + batch_correct;
             observer.batch_done(chunk.len());
         }
         let train_loss = loss_sum.into_scalar::<f32>() as f64 / data.train_len as f64;
@@ -213,7 +211,8 @@ pub fn fit(spec: &Spec, data: &TrialData, device: &Device, state: TrainState, ob
             let (loss, acc) = evaluate_picks(&eval_model, &mut train_batches, &data.val, data, device);
             (Some(loss), Some(acc))
         };
-        let (test_loss, test_acc) = evaluate_batches(&eval_model, &mut test_batches, data.test_len, data, device);
+        let test = evaluate_batches(&eval_model, &mut test_batches, data.test_len, data, device, false);
+        let (test_loss, test_acc) = (test.loss, test.accuracy);
         let metrics = EpochMetrics {
             epoch,
             train_loss,
@@ -234,6 +233,27 @@ pub fn fit(spec: &Spec, data: &TrialData, device: &Device, state: TrainState, ob
         history.push(metrics);
     }
     Ok(model)
+}
+
+/// One training step, the one every run, warm-up and `runner bench` executes: forward,
+/// cross-entropy, backward, the optimizer's update at `lr`. Returns the updated model and, left
+/// on the device (reading them back would sync every batch), the batch's summed loss and its
+/// count of correct predictions.
+pub fn step(
+    model: Model,
+    optim: &mut ModuleOptimizer,
+    loss_fn: &CrossEntropyLoss,
+    images: Tensor<4>,
+    labels: Tensor<1, Int>,
+    lr: f64,
+) -> (Model, Tensor<1>, Tensor<1, Int>) {
+    let n = labels.dims()[0];
+    let logits = model.forward(images.autodiff());
+    let loss = loss_fn.forward(logits.clone(), labels.clone().autodiff());
+    let loss_sum = loss.clone().detach().without_autodiff() * n as f32;
+    let correct = count_correct(logits.detach().without_autodiff(), labels);
+    let grads = GradientsParams::from_grads(loss.backward(), &model);
+    (optim.step(lr, model, grads), loss_sum, correct)
 }
 
 /// Mean cross-entropy and accuracy on the training images at `picks` (the validation split).
@@ -264,9 +284,7 @@ pub fn warm_up(spec: &Spec, data: &TrialData, device: &Device) -> Result<f64, Tr
     let batch = (spec.batch_size as usize).min(data.train_len);
     let picks: Vec<u32> = (0..batch as u32).collect();
     let (images, labels) = batches.pick(&picks, data, device, None);
-    let loss = loss_fn.forward(model.forward(images.autodiff()), labels.autodiff());
-    let grads = GradientsParams::from_grads(loss.backward(), &model);
-    let model = optim.step(spec.lr, model, grads);
+    let (model, _, _) = step(model, &mut optim, &loss_fn, images, labels, spec.lr);
     let test_len = EVAL_BATCH.min(data.test_len);
     let _ = evaluate(&model.valid(), &data.dataset.test, test_len, data, device);
     device.sync().map_err(|e| crate::Error::Backend(format!("the device failed during warm-up: {e:?}")))?;
@@ -275,38 +293,51 @@ pub fn warm_up(spec: &Spec, data: &TrialData, device: &Device) -> Result<f64, Tr
 
 /// Mean cross-entropy and accuracy of `model` (without autodiff) on the first `len` images of `split`.
 pub fn evaluate(model: &Model, split: &Split, len: usize, data: &TrialData, device: &Device) -> (f64, f64) {
-    let mut batches = Batches::new(split, len, data, device, data.resident);
-    evaluate_batches(model, &mut batches, len, data, device)
+    let evaluation = evaluate_pass(model, split, len, data, device, false);
+    (evaluation.loss, evaluation.accuracy)
 }
 
-/// [`evaluate`] on batches already prepared (a GPU keeps the test set resident across epochs).
-fn evaluate_batches(model: &Model, batches: &mut Batches, len: usize, data: &TrialData, device: &Device) -> (f64, f64) {
+/// What one pass over a split gives: mean loss, accuracy and (when asked) each prediction.
+pub struct Evaluation {
+    pub loss: f64,
+    pub accuracy: f64,
+    pub predictions: Vec<u8>,
+}
+
+/// One pass of `model` over the first `len` images of `split`, keeping each predicted class
+/// when `predictions` (`runner eval`: the confusion matrix comes from the same pass).
+pub fn evaluate_pass(model: &Model, split: &Split, len: usize, data: &TrialData, device: &Device, predictions: bool) -> Evaluation {
+    let mut batches = Batches::new(split, len, data, device, data.resident);
+    evaluate_batches(model, &mut batches, len, data, device, predictions)
+}
+
+/// [`evaluate_pass`] on batches already prepared (a GPU keeps the test set resident across epochs).
+fn evaluate_batches(model: &Model, batches: &mut Batches, len: usize, data: &TrialData, device: &Device, predictions: bool) -> Evaluation {
     let loss_fn = CrossEntropyLossConfig::new().init(device);
     let mut loss_sum = Tensor::<1>::zeros([1], device);
     let mut correct = Tensor::<1, Int>::zeros([1], device);
+    let mut predicted = Vec::with_capacity(if predictions { len } else { 0 });
     for start in (0..len).step_by(EVAL_BATCH) {
         let end = (start + EVAL_BATCH).min(len);
         let (images, labels) = batches.range(start..end, data, device);
         let logits = model.forward(images);
         loss_sum = loss_sum + loss_fn.forward(logits.clone(), labels.clone()) * (end - start) as f32;
+        if predictions {
+            let classes = logits.clone().argmax(1).into_data();
+            predicted.extend(classes.iter::<i64>().map(|c| c as u8));
+        }
         correct = correct + count_correct(logits, labels);
     }
-    let loss = loss_sum.into_scalar::<f32>() as f64 / len as f64;
-    let acc = correct.into_scalar::<i64>() as f64 / len as f64;
-    (loss, acc)
+    Evaluation {
+        loss: loss_sum.into_scalar::<f32>() as f64 / len as f64,
+        accuracy: correct.into_scalar::<i64>() as f64 / len as f64,
+        predictions: predicted,
+    }
 }
 
 /// The predicted class of each of the first `len` images of `split`.
 pub fn predict(model: &Model, split: &Split, len: usize, data: &TrialData, device: &Device) -> Vec<u8> {
-    let mut batches = Batches::new(split, len, data, device, data.resident);
-    let mut out = Vec::with_capacity(len);
-    for start in (0..len).step_by(EVAL_BATCH) {
-        let end = (start + EVAL_BATCH).min(len);
-        let (images, _) = batches.range(start..end, data, device);
-        let classes = model.forward(images).argmax(1).into_data();
-        out.extend(classes.iter::<i64>().map(|c| c as u8));
-    }
-    out
+    evaluate_pass(model, split, len, data, device, true).predictions
 }
 
 /// Where batches come from: assembled on the host for each batch (CPU backends: the tensor is
@@ -495,17 +526,16 @@ mod tests {
             let train_device = device.clone().autodiff();
             let spec = Spec { model, lr: 0.1, ..Spec::default() };
             let mut net = Model::new(&spec, shape, &train_device).unwrap();
-            let images = Tensor::<4>::random([20, shape.channels, shape.height, shape.width], Distribution::Normal(0.0, 1.0), &train_device);
+            let images = Tensor::<4>::random([20, shape.channels, shape.height, shape.width], Distribution::Normal(0.0, 1.0), &device);
             let labels: Vec<i64> = (0..20).map(|i| i % 10).collect();
-            let labels = Tensor::<1, Int>::from_data(TensorData::new(labels, [20]), &train_device);
+            let labels = Tensor::<1, Int>::from_data(TensorData::new(labels, [20]), &device);
             let loss_fn = CrossEntropyLossConfig::new().init(&train_device);
             let mut optim = optimizer(&spec);
             let mut losses = Vec::new();
             for _ in 0..20 {
-                let loss = loss_fn.forward(net.forward(images.clone()), labels.clone());
-                losses.push(loss.clone().into_scalar::<f32>());
-                let grads = GradientsParams::from_grads(loss.backward(), &net);
-                net = optim.step(spec.lr, net, grads);
+                let (next, loss_sum, _) = step(net, &mut optim, &loss_fn, images.clone(), labels.clone(), spec.lr);
+                net = next;
+                losses.push(loss_sum.into_scalar::<f32>() / 20.0);
             }
             let (first, last) = (losses[0], losses[losses.len() - 1]);
             assert!(last < 0.8 * first, "{model}: loss {first} -> {last}");
