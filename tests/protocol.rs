@@ -4,26 +4,11 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{runner, shared_data, tree};
+use common::{column, csv_rows, runner, shared_data, the_run, tree};
 
 fn run(dir: &Path, spec: &str, extra: &[&str]) -> std::process::Output {
     std::fs::write(dir.join("spec.toml"), spec).unwrap();
     runner(dir).arg("spec.toml").arg("--data-dir").arg(shared_data()).args(["--runs-dir", "out", "-q"]).args(extra).output().unwrap()
-}
-
-fn the_run(dir: &Path) -> PathBuf {
-    std::fs::read_dir(dir.join("out")).unwrap().next().unwrap().unwrap().path()
-}
-
-fn csv_rows(path: &Path) -> Vec<Vec<String>> {
-    let mut reader = csv::ReaderBuilder::new().has_headers(false).from_path(path).unwrap();
-    reader.records().map(|r| r.unwrap().iter().map(String::from).collect()).collect()
-}
-
-/// Reads one column of a CSV by its header.
-fn column(rows: &[Vec<String>], name: &str) -> Vec<String> {
-    let i = rows[0].iter().position(|h| h == name).unwrap_or_else(|| panic!("no column {name} in {:?}", rows[0]));
-    rows[1..].iter().map(|r| r[i].clone()).collect()
 }
 
 #[test]

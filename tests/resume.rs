@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-use common::{shared_data, tree};
+use common::{csv_rows, shared_data, signal_after_first_epoch, the_run, tree};
 
 /// Four trials (NN and CNN, SGD and Adam, whose moments must survive a resume), 3 epochs.
 const SPEC: &str = "name = \"crash\"\ndataset = \"mnist\"\nepochs = 3\nbatch_size = 50\nlr = 0.01\n\
@@ -47,12 +47,6 @@ fn resume(run_dir: &Path, failpoint: Option<&str>) -> Output {
     cmd.output().unwrap()
 }
 
-fn the_run(dir: &Path) -> PathBuf {
-    let runs: Vec<PathBuf> = std::fs::read_dir(dir.join("out")).unwrap().map(|e| e.unwrap().path()).collect();
-    assert_eq!(runs.len(), 1);
-    runs[0].clone()
-}
-
 /// Starts SPEC in `dir`, killed at `point`; returns the run folder it left.
 fn crashed_run(dir: &Path, point: &str) -> PathBuf {
     assert_killed(&start(dir, SPEC, Some(point)), point);
@@ -72,11 +66,6 @@ fn assert_killed(output: &Output, point: &str) {
 
 fn assert_success(output: &Output) {
     assert!(output.status.success(), "exit {:?}: {}", output.status, String::from_utf8_lossy(&output.stderr));
-}
-
-fn csv_rows(path: &Path) -> Vec<Vec<String>> {
-    let mut reader = csv::ReaderBuilder::new().has_headers(false).from_path(path).unwrap();
-    reader.records().map(|r| r.unwrap().iter().map(String::from).collect()).collect()
 }
 
 /// Everything a run computes, without what depends on the clock: summary.csv without
@@ -274,23 +263,7 @@ fn sigterm_stops_like_ctrl_c_with_status_143() {
     let spec = SPEC.replace("limit_train = 400", "limit_train = 4000").replace("epochs = 3", "epochs = 20");
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("spec.toml"), &spec).unwrap();
-    let child = runner(dir.path())
-        .arg("spec.toml")
-        .arg("--data-dir")
-        .arg(shared_data())
-        .args(["--runs-dir", "out", "-q"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let metrics = || std::fs::read_dir(dir.path().join("out")).ok()?.next()?.ok().map(|run| run.path().join(format!("trials/{}/metrics.csv", TRIALS[0])));
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
-    while metrics().and_then(|m| std::fs::read_to_string(m).ok()).is_none_or(|t| t.lines().count() < 2) {
-        assert!(std::time::Instant::now() < deadline, "no epoch finished");
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let output = child.wait_with_output().unwrap();
+    let output = signal_after_first_epoch(dir.path(), &["-q"], TRIALS[0], libc::SIGTERM);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(143), "{stderr}");
     assert!(stderr.contains("SIGTERM") && stderr.contains("runner resume"), "{stderr}");
@@ -308,24 +281,8 @@ fn ctrl_c_marks_the_trial_interrupted_and_resume_finishes_it() {
         .replace("name = \"crash\"", "name = \"ctrlc\"");
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("spec.toml"), &spec).unwrap();
-    let child = runner(dir.path())
-        .arg("spec.toml")
-        .arg("--data-dir")
-        .arg(shared_data())
-        .args(["--runs-dir", "out", "-q"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Wait for the first epoch's row, then press Ctrl-C in the second epoch.
-    let metrics = || std::fs::read_dir(dir.path().join("out")).ok()?.next()?.ok().map(|run| run.path().join("trials/000_ctrlc/metrics.csv"));
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
-    while metrics().and_then(|m| std::fs::read_to_string(m).ok()).is_none_or(|t| t.lines().count() < 2) {
-        assert!(std::time::Instant::now() < deadline, "no epoch finished");
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
-    let output = child.wait_with_output().unwrap();
+    // Ctrl-C in the second epoch.
+    let output = signal_after_first_epoch(dir.path(), &["-q"], "000_ctrlc", libc::SIGINT);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(130), "{stderr}");
     assert!(stderr.contains("interrupted") && stderr.contains("runner resume"), "{stderr}");

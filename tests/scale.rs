@@ -3,10 +3,10 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Output;
 
-use common::{runner, shared_data, tree};
+use common::{csv_rows, results, runner, shared_data, signal_after_first_epoch, the_run, tree};
 use predicates::prelude::*;
 
 /// Four one-thread NN trials (two optimizers, two seeds).
@@ -16,31 +16,6 @@ const SWEEP: &str = "name = \"scale\"\nmodel = \"nn\"\nepochs = 2\nbatch_size = 
 fn start(dir: &Path, spec: &str, args: &[&str]) -> Output {
     std::fs::write(dir.join("spec.toml"), spec).unwrap();
     runner(dir).arg("spec.toml").arg("--data-dir").arg(shared_data()).args(["--runs-dir", "out"]).args(args).output().unwrap()
-}
-
-fn the_run(dir: &Path) -> PathBuf {
-    let runs: Vec<PathBuf> = std::fs::read_dir(dir.join("out")).unwrap().map(|e| e.unwrap().path()).collect();
-    assert_eq!(runs.len(), 1);
-    runs[0].clone()
-}
-
-fn csv_rows(path: &Path) -> Vec<Vec<String>> {
-    let mut reader = csv::ReaderBuilder::new().has_headers(false).from_path(path).unwrap();
-    reader.records().map(|r| r.unwrap().iter().map(String::from).collect()).collect()
-}
-
-/// summary.csv without train_seconds, and every metrics.csv without its timing columns.
-fn results(run_dir: &Path) -> (Vec<Vec<String>>, Vec<Vec<Vec<String>>>) {
-    let summary = csv_rows(&run_dir.join("summary.csv"));
-    let seconds = summary[0].iter().position(|h| h == "train_seconds").unwrap();
-    let summary: Vec<Vec<String>> = summary.into_iter().map(|mut row| {
-        row.remove(seconds);
-        row
-    }).collect();
-    let mut trials: Vec<PathBuf> = std::fs::read_dir(run_dir.join("trials")).unwrap().map(|e| e.unwrap().path()).collect();
-    trials.sort();
-    let metrics = trials.iter().map(|t| csv_rows(&t.join("metrics.csv")).into_iter().map(|r| r[..6].to_vec()).collect()).collect();
-    (summary, metrics)
 }
 
 fn assert_success(output: &Output) {
@@ -163,25 +138,8 @@ fn sigterm_to_a_jobs_run_stops_its_workers_and_resume_finishes_exactly() {
     let spec = SWEEP.replace("limit_train = 1000", "limit_train = 20000").replace("epochs = 2", "epochs = 3");
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("spec.toml"), &spec).unwrap();
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_runner"))
-        .current_dir(dir.path())
-        .arg("spec.toml")
-        .arg("--data-dir")
-        .arg(shared_data())
-        .args(["--runs-dir", "out", "--jobs", "2", "-q"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
     // Once the first trial has finished an epoch, stop the coordinator as a scheduler would.
-    let first = || Some(std::fs::read_dir(dir.path().join("out")).ok()?.next()?.ok()?.path().join("trials/000_optimizer=sgd,seed=1/metrics.csv"));
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
-    while first().and_then(|m| std::fs::read_to_string(m).ok()).is_none_or(|t| t.lines().count() < 2) {
-        assert!(std::time::Instant::now() < deadline, "no epoch finished");
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let output = child.wait_with_output().unwrap();
+    let output = signal_after_first_epoch(dir.path(), &["--jobs", "2", "-q"], "000_optimizer=sgd,seed=1", libc::SIGTERM);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(143), "{stderr}");
     assert!(stderr.contains("runner resume"), "{stderr}");

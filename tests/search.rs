@@ -4,7 +4,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{runner, shared_data, tree};
+use common::{column, csv_rows, runner, shared_data, the_run, tree};
 
 const ASHA: &str = "name = \"asha\"\nmodel = \"nn\"\nepochs = 3\nbatch_size = 50\nlimit_train = 600\nlimit_test = 200\nval_split = 0.2\n\
                     [search]\nmethod = \"asha\"\ntrials = 6\nseed = 4\n[search.space]\nlr = { log_uniform = [0.0005, 0.5] }\n\
@@ -13,20 +13,6 @@ const ASHA: &str = "name = \"asha\"\nmodel = \"nn\"\nepochs = 3\nbatch_size = 50
 fn run(dir: &Path, spec: &str, args: &[&str]) -> std::process::Output {
     std::fs::write(dir.join("spec.toml"), spec).unwrap();
     runner(dir).arg("spec.toml").arg("--data-dir").arg(shared_data()).args(["--runs-dir", "out"]).args(args).output().unwrap()
-}
-
-fn the_run(dir: &Path) -> PathBuf {
-    std::fs::read_dir(dir.join("out")).unwrap().next().unwrap().unwrap().path()
-}
-
-fn csv_rows(path: &Path) -> Vec<Vec<String>> {
-    let mut reader = csv::ReaderBuilder::new().has_headers(false).from_path(path).unwrap();
-    reader.records().map(|r| r.unwrap().iter().map(String::from).collect()).collect()
-}
-
-fn column(rows: &[Vec<String>], name: &str) -> Vec<String> {
-    let i = rows[0].iter().position(|h| h == name).unwrap();
-    rows[1..].iter().map(|r| r[i].clone()).collect()
 }
 
 #[test]

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use common::{runner, shared_data};
+use common::{results, runner, shared_data};
 
 /// A 2x2 sweep (NN and CNN, SGD and Adam), small enough for CI.
 const SWEEP: &str = "name = \"slurm\"\nepochs = 2\nbatch_size = 50\nlimit_train = 600\nlimit_test = 200\nseed = 5\n\
@@ -53,28 +53,6 @@ fn wait_for_jobs(run_dir: &Path) {
         assert!(Instant::now() < deadline, "the jobs {jobs:?} did not end");
         std::thread::sleep(Duration::from_millis(300));
     }
-}
-
-fn csv_rows(path: &Path) -> Vec<Vec<String>> {
-    let mut reader = csv::ReaderBuilder::new().has_headers(false).from_path(path).unwrap();
-    reader.records().map(|r| r.unwrap().iter().map(String::from).collect()).collect()
-}
-
-/// summary.csv without train_seconds, and every metrics.csv without its timing columns.
-fn results(run_dir: &Path) -> (Vec<Vec<String>>, Vec<Vec<Vec<String>>>) {
-    let summary = csv_rows(&run_dir.join("summary.csv"));
-    let seconds = summary[0].iter().position(|h| h == "train_seconds").unwrap();
-    let summary = summary
-        .into_iter()
-        .map(|mut row| {
-            row.remove(seconds);
-            row
-        })
-        .collect();
-    let mut trials: Vec<PathBuf> = std::fs::read_dir(run_dir.join("trials")).unwrap().map(|e| e.unwrap().path()).collect();
-    trials.sort();
-    let metrics = trials.iter().map(|t| csv_rows(&t.join("metrics.csv")).into_iter().map(|r| r[..6].to_vec()).collect()).collect();
-    (summary, metrics)
 }
 
 /// The same spec run here, one trial after another.

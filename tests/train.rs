@@ -4,7 +4,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{runner, shared_data, tree};
+use common::{csv_rows, runner, shared_data, tree};
 use predicates::prelude::*;
 use runner::data::{self, FetchOptions};
 use runner::spec::{DatasetName, Spec};
@@ -29,11 +29,6 @@ fn run(spec: &str, args: &[&str], expected_code: i32) -> (tempfile::TempDir, Pat
     assert_eq!(runs.len(), 1);
     let run_dir = runs[0].clone();
     (dir, run_dir)
-}
-
-fn csv_rows(path: &Path) -> Vec<Vec<String>> {
-    let mut reader = csv::ReaderBuilder::new().has_headers(false).from_path(path).unwrap();
-    reader.records().map(|r| r.unwrap().iter().map(String::from).collect()).collect()
 }
 
 /// metrics.csv without the timing columns, which differ between runs.

@@ -44,3 +44,61 @@ pub fn tree(dir: &Path) -> Vec<String> {
     out.sort();
     out
 }
+
+/// Every row of a CSV file, the header first.
+pub fn csv_rows(path: &Path) -> Vec<Vec<String>> {
+    let mut reader = csv::ReaderBuilder::new().has_headers(false).from_path(path).unwrap();
+    reader.records().map(|r| r.unwrap().iter().map(String::from).collect()).collect()
+}
+
+/// One column of CSV rows (header first), by name.
+pub fn column(rows: &[Vec<String>], name: &str) -> Vec<String> {
+    let i = rows[0].iter().position(|h| h == name).unwrap_or_else(|| panic!("no column {name} in {:?}", rows[0]));
+    rows[1..].iter().map(|r| r[i].clone()).collect()
+}
+
+/// The one run folder under `dir/out`.
+pub fn the_run(dir: &Path) -> PathBuf {
+    let runs: Vec<PathBuf> = std::fs::read_dir(dir.join("out")).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    runs[0].clone()
+}
+
+/// What a run computes, without what depends on the clock: summary.csv without train_seconds,
+/// and each trial's metrics.csv (trials in order) without its timing columns.
+pub fn results(run_dir: &Path) -> (Vec<Vec<String>>, Vec<Vec<Vec<String>>>) {
+    let mut summary = csv_rows(&run_dir.join("summary.csv"));
+    let seconds = summary[0].iter().position(|h| h == "train_seconds").unwrap();
+    for row in &mut summary {
+        row.remove(seconds);
+    }
+    let mut trials: Vec<PathBuf> = std::fs::read_dir(run_dir.join("trials")).unwrap().map(|e| e.unwrap().path()).collect();
+    trials.sort();
+    let metrics = trials.iter().map(|t| csv_rows(&t.join("metrics.csv")).into_iter().map(|r| [&r[..6], &r[9..]].concat()).collect()).collect();
+    (summary, metrics)
+}
+
+/// Starts `runner spec.toml --data-dir <data> --runs-dir out ARGS` in `dir`, waits until trial
+/// `trial` has finished its first epoch, sends `signal`, and returns the runner's output.
+pub fn signal_after_first_epoch(dir: &Path, args: &[&str], trial: &str, signal: i32) -> std::process::Output {
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_runner"))
+        .current_dir(dir)
+        .arg("spec.toml")
+        .arg("--data-dir")
+        .arg(shared_data())
+        .args(["--runs-dir", "out"])
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let metrics = || Some(std::fs::read_dir(dir.join("out")).ok()?.next()?.ok()?.path().join("trials").join(trial).join("metrics.csv"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+    while metrics().and_then(|m| std::fs::read_to_string(m).ok()).is_none_or(|t| t.lines().count() < 2) {
+        assert!(std::time::Instant::now() < deadline, "{trial} finished no epoch");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(child.id() as i32, signal) };
+    child.wait_with_output().unwrap()
+}
