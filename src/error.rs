@@ -95,12 +95,24 @@ pub enum Error {
 }
 
 impl Error {
-    /// 2 for input the user must fix (spec, data, backend), 1 for failures while running.
+    /// 2 for input the user must fix (spec, data, backend, a run folder in use), 1 for failures
+    /// while running, 128 + the signal for a run stopped by one. Every variant is listed: a new
+    /// one must choose.
     pub fn exit_code(&self) -> u8 {
         match self {
+            Error::SpecRead { .. }
+            | Error::SpecSyntax { .. }
+            | Error::UnknownKey { .. }
+            | Error::InvalidValue { .. }
+            | Error::BadOverride { .. }
+            | Error::DataFormat { .. }
+            | Error::DataRead { .. }
+            | Error::DataMissing { .. }
+            | Error::Download { .. }
+            | Error::Backend(_)
+            | Error::RunLocked(_) => 2,
             Error::Io { .. } | Error::Checkpoint(_) | Error::TrialsFailed { .. } | Error::Unfinished { .. } => 1,
             Error::Interrupted { .. } => crate::interrupt::exit_code(),
-            _ => 2,
         }
     }
 

@@ -4,19 +4,14 @@ use burn::prelude::Device;
 
 use super::trial::{TrialFolder, load_model};
 use crate::cli::ExportArgs;
-use crate::data::ImageShape;
 use crate::error::Result;
 use crate::run::export::{pytorch_state_dict, write_safetensors};
-use crate::spec::DatasetName;
 
 pub fn export(args: ExportArgs) -> Result<()> {
     let trial = TrialFolder::open(&args.target)?;
     let spec = &trial.spec;
     // The model's shape comes from the data set; no need to load the data to export.
-    let shape = match spec.dataset {
-        DatasetName::Cifar10 => ImageShape { channels: 3, height: 32, width: 32 },
-        DatasetName::Mnist | DatasetName::FashionMnist => ImageShape { channels: 1, height: 28, width: 28 },
-    };
+    let shape = crate::data::image_shape(spec.dataset);
     let model = load_model(spec, shape, &trial.checkpoint, &Device::flex())?;
     let tensors = pytorch_state_dict(&model)?;
     let out = args.out.unwrap_or_else(|| trial.dir.join("model.safetensors"));

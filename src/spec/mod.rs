@@ -471,10 +471,7 @@ impl Spec {
 
 impl DatasetName {
     pub fn channels(self) -> usize {
-        match self {
-            DatasetName::Cifar10 => 3,
-            DatasetName::Mnist | DatasetName::FashionMnist => 1,
-        }
+        crate::data::image_shape(self).channels
     }
 }
 
