@@ -124,11 +124,30 @@ pub struct ResumeArgs {
     pub train: TrainArgs,
 }
 
+/// The trial (or checkpoint) that eval, predict and export read.
 #[derive(Debug, Clone, Args)]
-pub struct PredictArgs {
+pub struct TrialArg {
     /// A trial folder (uses checkpoints/last.bpk) or a checkpoint file in one.
     #[arg(value_name = "CHECKPOINT|TRIAL")]
     pub target: PathBuf,
+}
+
+/// Where the data sets are, and whether they may be downloaded (runs and eval).
+#[derive(Debug, Clone, Args)]
+pub struct DataArgs {
+    /// Root of the data sets (mnist/, fashion-mnist/, cifar10/); overrides RUNNER_DATA_DIR and the spec's data_dir.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Never download: fail at once, saying which data files to put where.
+    #[arg(long)]
+    pub offline: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PredictArgs {
+    #[command(flatten)]
+    pub trial: TrialArg,
 
     /// Images to classify (PNG or JPEG, any size: they are converted to the data set's shape).
     #[arg(value_name = "IMAGE", required = true)]
@@ -141,21 +160,15 @@ pub struct PredictArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct EvalArgs {
-    /// A trial folder (uses checkpoints/last.bpk) or a checkpoint file in one.
-    #[arg(value_name = "CHECKPOINT|TRIAL")]
-    pub target: PathBuf,
+    #[command(flatten)]
+    pub trial: TrialArg,
 
     /// Evaluate on another data set of the same image shape (e.g. fashion-mnist for an MNIST model).
     #[arg(long)]
     pub dataset: Option<crate::spec::DatasetName>,
 
-    /// Data root (default: the trial's data_dir).
-    #[arg(long, value_name = "DIR")]
-    pub data_dir: Option<PathBuf>,
-
-    /// Never download missing data.
-    #[arg(long)]
-    pub offline: bool,
+    #[command(flatten)]
+    pub data: DataArgs,
 
     /// Where to write the confusion matrix CSV (default: confusion_<dataset>.csv in the trial folder).
     #[arg(long, value_name = "FILE")]
@@ -165,9 +178,8 @@ pub struct EvalArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct ExportArgs {
-    /// A trial folder (uses checkpoints/last.bpk) or a checkpoint file in one.
-    #[arg(value_name = "CHECKPOINT|TRIAL")]
-    pub target: PathBuf,
+    #[command(flatten)]
+    pub trial: TrialArg,
 
     /// Output format.
     #[arg(long, value_enum, default_value_t = ExportFormat::Safetensors)]
@@ -254,13 +266,8 @@ pub struct TrainArgs {
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub sets: Vec<String>,
 
-    /// Root of the data sets (mnist/, fashion-mnist/, cifar10/); overrides RUNNER_DATA_DIR and data_dir.
-    #[arg(long, value_name = "DIR")]
-    pub data_dir: Option<PathBuf>,
-
-    /// Never download: fail at once, saying which data files to put where.
-    #[arg(long)]
-    pub offline: bool,
+    #[command(flatten)]
+    pub data: DataArgs,
 
     /// No progress bars or per-epoch lines; errors and the final table only.
     #[arg(long, short)]

@@ -10,15 +10,15 @@ use crate::run::write_file;
 use crate::train::{self, TrialData};
 
 pub fn eval(args: EvalArgs) -> Result<()> {
-    let TrialFolder { dir: trial_dir, checkpoint: checkpoint_path, mut spec } = TrialFolder::open(&args.target)?;
+    let TrialFolder { dir: trial_dir, checkpoint: checkpoint_path, mut spec } = TrialFolder::open(&args.trial.target)?;
     if let Some(dataset) = args.dataset {
         spec.dataset = dataset;
     }
-    if let Some(dir) = &args.data_dir {
+    if let Some(dir) = &args.data.data_dir {
         spec.data_dir = dir.clone();
     }
     spec.validate().map_err(|e| Error::InvalidValue { origin: "--dataset".into(), key: e.key.into(), message: e.message })?;
-    let fetch = FetchOptions { offline: args.offline, mirror: None, quiet: true };
+    let fetch = FetchOptions { offline: args.data.offline, mirror: None, quiet: true };
     let dataset = data::load(spec.dataset, &spec.data_dir, &fetch)?;
     let device = backend::device(spec.backend, spec.device)?;
     let model = load_model(&spec, dataset.shape, &checkpoint_path, &device)?;

@@ -8,7 +8,7 @@ use crate::error::Result;
 use crate::run::export::{pytorch_state_dict, write_safetensors};
 
 pub fn export(args: ExportArgs) -> Result<()> {
-    let trial = TrialFolder::open(&args.target)?;
+    let trial = TrialFolder::open(&args.trial.target)?;
     let spec = &trial.spec;
     // The model's shape comes from the data set; no need to load the data to export.
     let shape = crate::data::image_shape(spec.dataset);

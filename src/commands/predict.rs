@@ -14,7 +14,7 @@ use crate::data::{self, ImageShape, Split};
 use crate::error::{Error, Result};
 
 pub fn predict(args: PredictArgs) -> Result<()> {
-    let TrialFolder { checkpoint, spec, .. } = TrialFolder::open(&args.target)?;
+    let TrialFolder { checkpoint, spec, .. } = TrialFolder::open(&args.trial.target)?;
     let shape = data::image_shape(spec.dataset);
     let classes = data::class_names(spec.dataset);
     // Every image is read before the model runs: a bad file fails the command, not half its output.

@@ -36,7 +36,7 @@ pub fn run(args: RunArgs) -> Result<()> {
     // Everything that can be wrong with the input is found before anything is written.
     interrupt::install();
     let devices = engine::check_devices(&trials)?;
-    let datasets = DataSets::load(&trials, args.train.offline, args.train.quiet)?;
+    let datasets = DataSets::load(&trials, args.train.data.offline, args.train.quiet)?;
 
     let run_dir = RunDir::create(&args.runs_dir, &spec.name, chrono::Utc::now())?;
     let lock = RunLock::acquire(&run_dir.path)?;
@@ -60,7 +60,7 @@ fn worker_options(args: &TrainArgs) -> WorkerOptions {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     WorkerOptions {
         quiet: args.quiet,
-        offline: args.offline,
+        offline: args.data.offline,
         threads: (jobs > 1).then(|| threads_per_job(jobs, cores)),
         tagged: jobs > 1,
         ..WorkerOptions::default()
@@ -114,7 +114,7 @@ pub fn resume(args: ResumeArgs) -> Result<()> {
         return Ok(());
     }
     let devices = engine::check_devices(&to_run)?;
-    let datasets = DataSets::load(&to_run, args.train.offline, args.train.quiet)?;
+    let datasets = DataSets::load(&to_run, args.train.data.offline, args.train.quiet)?;
     // Every check passed: from here on the run folder is put in order and continued. Failed and
     // interrupted trials are taken again; each trial's folder is settled when a worker claims it.
     let mut removed = crate::fs::remove_dead_temp_files(&run_dir.path, false).map_err(Error::io(&run_dir.path))?;
@@ -204,7 +204,7 @@ fn edited_sweep(spec_path: &Path, found: usize, recorded: usize) -> Error {
 }
 
 fn overrides(args: &TrainArgs) -> Overrides {
-    Overrides { sets: args.sets.clone(), data_dir: args.data_dir.clone() }
+    Overrides { sets: args.sets.clone(), data_dir: args.data.data_dir.clone() }
 }
 
 /// Appends the items `list` does not have yet.

@@ -21,7 +21,7 @@ pub fn submit(args: SubmitArgs) -> Result<()> {
     }
     let Some(spec_path) = &args.spec else { unreachable!("clap requires SPEC unless --resume") };
     let text = spec::read(spec_path)?;
-    let mut overrides = Overrides { sets: args.train.sets.clone(), data_dir: args.train.data_dir.clone() };
+    let mut overrides = Overrides { sets: args.train.sets.clone(), data_dir: args.train.data.data_dir.clone() };
     let (mut spec, mut trials) = spec::load_text(spec_path, &text, &overrides)?;
     // Absolute paths everywhere: a task may start on any node, in any folder.
     if spec.data_dir.is_relative() {
@@ -44,7 +44,7 @@ pub fn submit(args: SubmitArgs) -> Result<()> {
     let sbatch = slurm::find_sbatch()?;
     let devices = check_devices(&trials)?;
     // Downloaded now: compute nodes often have no internet.
-    DataSets::load(&trials, args.train.offline, args.train.quiet)?;
+    DataSets::load(&trials, args.train.data.offline, args.train.quiet)?;
     let run_dir = RunDir::create(&runs_dir, &spec.name, now)?;
     let lock = RunLock::acquire(&run_dir.path)?;
     let mut manifest = Manifest::new(devices, trials.len());
@@ -61,7 +61,7 @@ pub fn submit(args: SubmitArgs) -> Result<()> {
 /// `runner submit --resume RUN`: submits the trials that are neither done nor held by a live
 /// worker; failed and interrupted ones are taken again.
 fn resubmit(run: &Path, args: &SubmitArgs) -> Result<()> {
-    if !args.train.sets.is_empty() || args.train.data_dir.is_some() {
+    if !args.train.sets.is_empty() || args.train.data.data_dir.is_some() {
         return Err(Error::InvalidValue {
             origin: "--resume".into(),
             key: "--set".into(),
