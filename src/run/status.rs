@@ -88,11 +88,20 @@ impl Observed {
         }
     }
 
-    /// A worker may take it: not ended as done or failed, and no live worker on it.
+    /// A worker may take it: not ended as done, failed or pruned, and no live worker on it.
     pub fn claimable(&self) -> bool {
-        let final_ = self.ended.as_ref().is_some_and(|e| e.status.is_final());
-        !final_ && !self.claim.as_ref().is_some_and(|c| c.live)
+        claimable(self.ended.as_ref(), self.claim.as_ref())
     }
+}
+
+/// [`Observed::claimable`] from the trial's status.json and claim alone (the worker loop asks
+/// it of every trial: no need to read metrics.csv).
+pub fn claimable_at(trial_dir: &Path) -> bool {
+    claimable(Ended::read(trial_dir).as_ref(), claim::inspect(&trial_dir.join(CLAIM)).as_ref())
+}
+
+fn claimable(ended: Option<&Ended>, claim: Option<&ClaimState>) -> bool {
+    !ended.is_some_and(|e| e.status.is_final()) && !claim.is_some_and(|c| c.live)
 }
 
 #[cfg(test)]
@@ -108,6 +117,7 @@ mod tests {
         let claim = claim::Claim::acquire(&dir.path().join(CLAIM), true).unwrap().unwrap();
         let observed = Observed::read(dir.path());
         assert_eq!((observed.status(), observed.claimable()), (Status::Running, false));
+        assert!(!claimable_at(dir.path()));
         drop(claim);
 
         Ended::now(Status::Interrupted, String::new(), None).write(dir.path()).unwrap();
@@ -117,6 +127,7 @@ mod tests {
         Ended::now(Status::Failed, "diverged".into(), Some(1.5)).write(dir.path()).unwrap();
         let observed = Observed::read(dir.path());
         assert_eq!((observed.status(), observed.claimable()), (Status::Failed, false));
+        assert!(!claimable_at(dir.path()));
         assert_eq!(observed.ended.unwrap().warmup_seconds, Some(1.5));
         Ended::clear(dir.path()).unwrap();
         Ended::clear(dir.path()).unwrap();

@@ -68,10 +68,11 @@ pub fn write_experiment(run_dir: &Path, name: &str, trials: &[Trial]) -> Result<
             }
         }
     }
+    let tables: Vec<toml::Table> = trials.iter().map(spec_table).collect();
     let hparam_infos = keys
         .iter()
         .map(|k| {
-            let numeric = trials.iter().all(|t| matches!(hparam_value(t, k).kind, Some(value::Kind::Number(_))));
+            let numeric = tables.iter().all(|t| matches!(hparam_value(t, k).kind, Some(value::Kind::Number(_))));
             HParamInfo { name: k.clone(), display_name: k.clone(), data_type: if numeric { 3 } else { 1 } }
         })
         .collect();
@@ -86,17 +87,18 @@ pub fn write_experiment(run_dir: &Path, name: &str, trials: &[Trial]) -> Result<
 }
 
 fn session_start(trial: &Trial, start: f64) -> SessionStartInfo {
-    let mut hparams: HashMap<String, ProtoValue> = ["model", "dataset"].iter().map(|k| (k.to_string(), hparam_value(trial, k))).collect();
-    for (k, _) in &trial.swept {
-        hparams.insert(k.clone(), hparam_value(trial, k));
-    }
-    // The trial's folder relative to the run's `tb/`, as TensorBoard names the run.
+    let table = spec_table(trial);
+    let keys = ["model", "dataset"].into_iter().chain(trial.swept.iter().map(|(k, _)| k.as_str()));
+    let hparams: HashMap<String, ProtoValue> = keys.map(|k| (k.to_string(), hparam_value(&table, k))).collect();
     SessionStartInfo { hparams, group_name: String::new(), start_time_secs: start }
 }
 
-/// A field of the trial's spec as a protobuf Value: numbers as numbers, the rest as text.
-fn hparam_value(trial: &Trial, key: &str) -> ProtoValue {
-    let table = toml::Table::try_from(&trial.spec).unwrap_or_default();
+fn spec_table(trial: &Trial) -> toml::Table {
+    toml::Table::try_from(&trial.spec).unwrap_or_default()
+}
+
+/// A field of a trial's spec (as a table) as a protobuf Value: numbers as numbers, the rest as text.
+fn hparam_value(table: &toml::Table, key: &str) -> ProtoValue {
     let kind = match table.get(key) {
         Some(toml::Value::Float(f)) => value::Kind::Number(*f),
         Some(toml::Value::Integer(i)) => value::Kind::Number(*i as f64),
