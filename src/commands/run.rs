@@ -191,7 +191,8 @@ pub fn worker(args: WorkerArgs) -> Result<()> {
     }
 }
 
-fn edited_sweep(spec_path: &Path, found: usize, recorded: usize) -> Error {
+/// A run folder whose spec.toml no longer gives the trials its manifest recorded.
+pub(super) fn edited_sweep(spec_path: &Path, found: usize, recorded: usize) -> Error {
     Error::InvalidValue {
         origin: spec_path.display().to_string(),
         key: "sweep".into(),

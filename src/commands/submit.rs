@@ -73,11 +73,7 @@ fn resubmit(run: &Path, args: &SubmitArgs) -> Result<()> {
     let (spec, trials) = spec::load_run(&run_dir.path.join("spec.toml"))?;
     let mut manifest = Manifest::read(&run_dir.path.join("manifest.json"))?;
     if trials.len() != manifest.trials {
-        return Err(Error::InvalidValue {
-            origin: run_dir.path.join("spec.toml").display().to_string(),
-            key: "sweep".into(),
-            message: format!("gives {} trials, but this run has {}: spec.toml was edited since the run started", trials.len(), manifest.trials),
-        });
+        return Err(super::run::edited_sweep(&run_dir.path.join("spec.toml"), trials.len(), manifest.trials));
     }
     let lock = RunLock::acquire(&run_dir.path)?;
     let observed: Vec<Observed> = trials.iter().map(|t| Observed::read(&run_dir.trial_dir(t))).collect();

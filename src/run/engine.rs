@@ -22,7 +22,7 @@ use super::claim::Claim;
 use super::lock::RunLock;
 use super::metrics::MetricsWriter;
 use super::resume::{self, Progress};
-use super::status::{CLAIM, Ended, Observed};
+use super::status::{CLAIM, Ended, claimable_at};
 use super::summary::{self, Status, TrialSummary};
 use super::{Manifest, RunDir, checkpoint, manifest, spec_toml, write_file};
 use crate::data::{self, Dataset, FetchOptions};
@@ -72,7 +72,7 @@ pub fn work(run_dir: &RunDir, trials: &[Trial], data: &mut DataSets, options: &W
         }
         let trial = &trials[i];
         let dir = run_dir.trial_dir(trial);
-        if !Observed::read(&dir).claimable() {
+        if !claimable_at(&dir) {
             continue;
         }
         std::fs::create_dir_all(dir.join(checkpoint::DIR)).map_err(Error::io(&dir))?;
@@ -348,10 +348,10 @@ fn into_error(e: TrainError) -> Error {
 struct TrialFiles {
     dir: PathBuf,
     trial: Trial,
+    /// The trial's folder name, for failpoints and tagged lines.
     name: String,
     metrics: MetricsWriter,
     epochs: Vec<EpochMetrics>,
-    total_epochs: u32,
     /// Epoch and batch in progress, for failpoints.
     position: (u32, u32),
     bar: ProgressBar,
@@ -384,7 +384,6 @@ impl TrialFiles {
             name: trial.dir_name(),
             metrics: MetricsWriter::start(dir, &kept)?,
             epochs: kept,
-            total_epochs: trial.spec.epochs,
             position: (0, 0),
             bar,
             quiet: options.quiet,
@@ -399,7 +398,7 @@ impl Observer for TrialFiles {
         self.position = (epoch, 0);
         self.bar.reset();
         self.bar.set_length(images as u64);
-        self.bar.set_message(format!("epoch {epoch}/{}", self.total_epochs));
+        self.bar.set_message(format!("epoch {epoch}/{}", self.trial.spec.epochs));
     }
 
     fn batch_done(&mut self, images: usize) {
@@ -432,7 +431,7 @@ impl Observer for TrialFiles {
             let line = format!(
                 "  epoch {}/{}: train loss {:.4} acc {:.2}% | test loss {:.4} acc {:.2}% | {:.1}s, {:.0} img/s",
                 metrics.epoch,
-                self.total_epochs,
+                self.trial.spec.epochs,
                 metrics.train_loss,
                 metrics.train_acc * 100.0,
                 metrics.test_loss,

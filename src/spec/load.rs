@@ -50,8 +50,7 @@ pub fn load_run(path: &Path) -> Result<(Spec, Vec<Trial>)> {
 /// A spec as the run folder recorded it for one trial (`trials/<trial>/spec.toml`): the file
 /// alone (no environment), checked like any spec, each error located in the file.
 pub fn load_recorded(path: &Path) -> Result<Spec> {
-    let text = read(path)?;
-    let (spec, trials) = layer(path, &text, &Overrides::default(), false)?;
+    let (spec, trials) = load_run(path)?;
     if trials.len() != 1 {
         return Err(Error::InvalidValue {
             origin: path.display().to_string(),
