@@ -9,22 +9,8 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::{runner, shared_data, tree};
+use common::{rejects, runner, shared_data};
 use predicates::prelude::*;
-
-/// Runs `runner spec.toml ARGS` on `text`; asserts exit 2 with `expected` and that nothing was written.
-fn rejects(text: &str, args: &[&str], expected: &[&str]) {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("spec.toml"), text).unwrap();
-    let output = runner(dir.path()).arg("spec.toml").args(args).output().unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "stderr: {stderr}");
-    for needle in expected {
-        assert!(stderr.contains(needle), "missing {needle:?} in: {stderr}");
-    }
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    assert_eq!(tree(dir.path()), ["spec.toml"], "nothing written");
-}
 
 #[test]
 fn a_spec_from_stdin_or_a_fifo_is_read_once() {

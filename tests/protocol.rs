@@ -4,7 +4,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{column, csv_rows, runner, shared_data, the_run, tree};
+use common::{column, csv_rows, rejects, runner, shared_data, the_run};
 
 fn run(dir: &Path, spec: &str, extra: &[&str]) -> std::process::Output {
     std::fs::write(dir.join("spec.toml"), spec).unwrap();
@@ -84,11 +84,6 @@ fn bad_protocol_values_are_located_and_nothing_is_written() {
         ("[sweep]\naugment = [[\"random_crop\"], [\"hflip\"]]\n", "spec.toml:2:"),
     ];
     for (spec, expected) in cases {
-        let dir = tempfile::tempdir().unwrap();
-        let output = run(dir.path(), spec, &[]);
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert_eq!(output.status.code(), Some(2), "{spec}: {stderr}");
-        assert!(stderr.contains(expected), "{spec}: missing {expected:?} in {stderr}");
-        assert_eq!(tree(dir.path()), ["spec.toml"]);
+        rejects(spec, &[], &[expected]);
     }
 }

@@ -2,24 +2,8 @@
 
 mod common;
 
-use common::{root, runner, tree};
+use common::{rejects, root, runner, tree};
 use predicates::prelude::*;
-
-/// Runs `runner spec.toml ARGS` on `text` in a fresh folder; asserts exit 2, the message, and
-/// that no runs/ folder appeared.
-fn rejects(text: &str, args: &[&str], expected: &[&str]) {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("spec.toml"), text).unwrap();
-    let output = runner(dir.path()).arg("spec.toml").args(args).output().unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "stderr: {stderr}");
-    for needle in expected {
-        assert!(stderr.contains(needle), "missing {needle:?} in: {stderr}");
-    }
-    assert!(stderr.starts_with("error: "), "one error line first: {stderr}");
-    assert!(!stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"), "{stderr}");
-    assert_eq!(tree(dir.path()), ["spec.toml"], "nothing written");
-}
 
 #[test]
 fn toml_syntax_error() {

@@ -102,3 +102,19 @@ pub fn signal_after_first_epoch(dir: &Path, args: &[&str], trial: &str, signal: 
     unsafe { libc::kill(child.id() as i32, signal) };
     child.wait_with_output().unwrap()
 }
+
+/// Runs `runner spec.toml ARGS` on `text` in a fresh folder; asserts exit 2, every `expected`
+/// piece of the message, one error line first, no panic, and that nothing was written.
+pub fn rejects(text: &str, args: &[&str], expected: &[&str]) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("spec.toml"), text).unwrap();
+    let output = runner(dir.path()).arg("spec.toml").args(args).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "stderr: {stderr}");
+    for needle in expected {
+        assert!(stderr.contains(needle), "missing {needle:?} in: {stderr}");
+    }
+    assert!(stderr.starts_with("error: "), "one error line first: {stderr}");
+    assert!(!stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"), "{stderr}");
+    assert_eq!(tree(dir.path()), ["spec.toml"], "nothing written");
+}
