@@ -1,5 +1,5 @@
 //! Times each layer of the seed CNN on the CPU backend (flex), batch 100, the way Burn computes
-//! it and the way `model::cnn` does on flex (`runner::model::flex_kernels`): forward alone and
+//! it and the way `model::cnn` does on flex (`runner::model::cpu_kernels`): forward alone and
 //! forward + backward. Evidence for the formulations the model picks:
 //!
 //!     cargo run --release --example conv_ops
@@ -10,7 +10,7 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::MaxPool2dConfig;
 use burn::prelude::*;
 use burn::tensor::Distribution;
-use runner::model::flex_kernels::{conv3x3, relu_max_pool2x2};
+use runner::model::cpu_kernels::{conv3x3, relu_max_pool2x2};
 
 const BATCH: usize = 100;
 const ROUNDS: usize = 15;

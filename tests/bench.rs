@@ -1,4 +1,5 @@
-//! `runner bench` prints one row per hot path with figures that make sense.
+//! `runner bench` prints one row per hot path with figures that make sense, and each further
+//! backend's train steps as a ratio of the first's.
 
 mod common;
 
@@ -7,7 +8,7 @@ use common::{root, runner, shared_data};
 #[test]
 fn bench_times_every_hot_path() {
     let output = runner(&root())
-        .args(["bench", "--steps", "1", "--repeats", "1", "--backends", "cpu", "--data-dir"])
+        .args(["bench", "--steps", "1", "--repeats", "1", "--backends", "cpu,ndarray", "--data-dir"])
         .arg(shared_data())
         .output()
         .unwrap();
@@ -15,9 +16,11 @@ fn bench_times_every_hot_path() {
     let table = String::from_utf8(output.stdout).unwrap();
     let rows: Vec<Vec<&str>> = table.lines().skip(2).map(|l| l.split('|').map(str::trim).collect()).collect();
     let names: Vec<&str> = rows.iter().map(|r| r[1]).collect();
-    assert_eq!(names.len(), 8, "{table}");
+    assert_eq!(names.len(), 2 + 2 * 6 + 3, "{table}");
     assert!(names[0].starts_with("load MNIST"), "{table}");
     assert!(names.contains(&"cpu: train step, cnn, 3x32x32"), "{table}");
+    assert!(names.contains(&"ndarray: evaluation, cnn, MNIST"), "{table}");
+    assert_eq!(names[14..], ["ndarray / cpu: train step, nn 784-128-10", "ndarray / cpu: train step, cnn, MNIST", "ndarray / cpu: train step, cnn, 3x32x32"], "{table}");
     for row in &rows {
         let median: f64 = row[2].parse().unwrap();
         assert!(median > 0.0 && median.is_finite(), "{row:?}");

@@ -1,6 +1,7 @@
 //! `runner bench`: times the runner's own hot paths and prints medians (and min-max).
 //! Data loading, batch assembly and normalization, then a train step and an evaluation pass
-//! per backend and model on pre-made batches of 100.
+//! per backend and model on pre-made batches of 100; then each further backend's train-step
+//! medians as a ratio of the first backend's.
 
 use std::time::Instant;
 
@@ -21,13 +22,14 @@ const BATCH: usize = 100;
 
 pub fn bench(args: BenchArgs) -> Result<()> {
     let mut rows: Vec<Vec<String>> = Vec::new();
+    let fmt = |v: f64| if v >= 100.0 { format!("{v:.0}") } else { format!("{v:.3}") };
     let mut row = |what: &str, samples: &mut Vec<f64>, unit: &str| {
         samples.sort_by(f64::total_cmp);
         let median = samples[samples.len() / 2];
-        let fmt = |v: f64| if v >= 100.0 { format!("{v:.0}") } else { format!("{v:.3}") };
         let range = format!("{}-{}", fmt(samples[0]), fmt(samples[samples.len() - 1]));
         rows.push(vec![what.to_string(), fmt(median), range, unit.to_string(), samples.len().to_string()]);
         eprintln!("  {what}: {} {unit}", fmt(median));
+        median
     };
 
     let offline = FetchOptions { offline: true, quiet: true, mirror: None };
@@ -62,6 +64,8 @@ pub fn bench(args: BenchArgs) -> Result<()> {
     row("batch assembly + normalization (MNIST, batch 100)", &mut rate, "img/s");
 
     let cifar = ImageShape { channels: 3, height: 32, width: 32 };
+    // (backend, model label, train-step median)
+    let mut train_medians = Vec::new();
     for backend_name in &args.backends {
         let device = backend::device(*backend_name, 0)?;
         for (model, shape, label) in [
@@ -72,8 +76,18 @@ pub fn bench(args: BenchArgs) -> Result<()> {
             // As a run trains (see backend::run_on), with one thread per core.
             let (mut train, mut eval) =
                 backend::run_on(*backend_name, Spec::default().cpu_threads(), || train_and_eval_rates(model, shape, &device, args.steps))?;
-            row(&format!("{backend_name}: train step, {label}"), &mut train, "img/s");
+            let median = row(&format!("{backend_name}: train step, {label}"), &mut train, "img/s");
             row(&format!("{backend_name}: evaluation, {label}"), &mut eval, "img/s");
+            train_medians.push((*backend_name, label, median));
+        }
+    }
+    if let Some(&(first, ..)) = train_medians.first() {
+        for &(backend_name, label, median) in train_medians.iter().filter(|m| m.0 != first) {
+            let base = train_medians.iter().find(|m| m.0 == first && m.1 == label).map_or(f64::NAN, |m| m.2);
+            let what = format!("{backend_name} / {first}: train step, {label}");
+            let ratio = format!("{:.2}", median / base);
+            eprintln!("  {what}: {ratio}x");
+            rows.push(vec![what, ratio, "-".into(), "x".into(), "medians".into()]);
         }
     }
     let header = ["hot path", "median", "min-max", "unit", "samples"].map(String::from);

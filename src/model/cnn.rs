@@ -5,7 +5,7 @@ use burn::nn::{Linear, LinearConfig, Relu};
 use burn::prelude::*;
 
 use super::CLASSES;
-use super::flex_kernels::{conv3x3, relu_max_pool2x2};
+use super::cpu_kernels::{self, conv3x3, relu_max_pool2x2};
 use crate::data::ImageShape;
 
 /// The seed's CNN: Conv(c,32,3) -> ReLU -> MaxPool2 -> Conv(32,64,3) -> ReLU -> MaxPool2 ->
@@ -18,9 +18,9 @@ pub struct Cnn {
     fc1: Linear,
     fc2: Linear,
     activation: Relu,
-    /// Use this crate's CPU formulations (see `forward`): set when the device is Burn flex.
+    /// Use this crate's CPU kernels (see `forward`): set when the device is Burn flex or ndarray.
     #[module(skip)]
-    flex_kernels: bool,
+    cpu_kernels: bool,
 }
 
 /// Side after a valid 3x3 conv and a 2x2 max pool (floor), twice.
@@ -42,15 +42,16 @@ impl Cnn {
             fc1: LinearConfig::new(flat, 128).init(device),
             fc2: LinearConfig::new(128, CLASSES).init(device),
             activation: Relu::new(),
-            flex_kernels: device.clone().inner() == Device::flex(),
+            cpu_kernels: cpu_kernels::supports(device),
         })
     }
 
-    /// The seed's CNN. On Burn flex (the CPU backend) the convolutions and ReLU + max pool run
-    /// as this crate's kernels ([`super::flex_kernels`]: measured faster than flex's own); the
-    /// tests check both paths compute the same function with the same gradients.
+    /// The seed's CNN. On the CPU backends (Burn flex and ndarray) the convolutions and ReLU +
+    /// max pool run as this crate's kernels ([`super::cpu_kernels`]: measured faster than the
+    /// backends' own); the tests check both paths compute the same function with the same
+    /// gradients.
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
-        let x = if self.flex_kernels {
+        let x = if self.cpu_kernels {
             let x = relu_max_pool2x2(conv3x3(images, &self.conv1));
             relu_max_pool2x2(conv3x3(x, &self.conv2))
         } else {
@@ -67,27 +68,36 @@ mod tests {
     use burn::tensor::Distribution;
 
     use super::*;
+    use crate::model::cpu_kernels::test_devices;
 
     #[test]
-    fn the_flex_kernels_compute_the_reference_function() {
+    fn the_cpu_kernels_compute_the_reference_function() {
         let _rng = crate::burn_rng_lock();
-        let device = Device::flex();
-        for shape in [ImageShape { channels: 1, height: 28, width: 28 }, ImageShape { channels: 3, height: 32, width: 32 }] {
-            let cnn = Cnn::new(shape, &device).unwrap();
-            let reference = Cnn { flex_kernels: false, ..cnn.clone() };
-            let x = Tensor::<4>::random([4, shape.channels, shape.height, shape.width], Distribution::Normal(0.0, 1.0), &device);
-            let diff = (reference.forward(x.clone()) - cnn.forward(x)).abs().max().into_scalar::<f32>();
-            assert!(diff < 1e-4, "{shape:?}: max difference {diff}");
+        let shapes = [ImageShape { channels: 1, height: 28, width: 28 }, ImageShape { channels: 3, height: 32, width: 32 }];
+        for device in test_devices() {
+            for shape in shapes {
+                let cnn = Cnn::new(shape, &device).unwrap();
+                let reference = Cnn { cpu_kernels: false, ..cnn.clone() };
+                let x = Tensor::<4>::random([4, shape.channels, shape.height, shape.width], Distribution::Normal(0.0, 1.0), &device);
+                let diff = (reference.forward(x.clone()) - cnn.forward(x)).abs().max().into_scalar::<f32>();
+                assert!(diff < 1e-4, "{shape:?} on {device:?}: max difference {diff}");
+            }
         }
     }
 
     #[test]
-    fn the_flex_kernels_have_the_reference_gradients() {
+    fn the_cpu_kernels_have_the_reference_gradients() {
         let _rng = crate::burn_rng_lock();
-        let device = Device::flex().autodiff();
+        for device in test_devices().map(|d| d.autodiff()) {
+            assert_reference_gradients(&device);
+        }
+    }
+
+    fn assert_reference_gradients(device: &Device) {
+        let device = device.clone();
         let shape = ImageShape { channels: 3, height: 32, width: 32 };
         let cnn = Cnn::new(shape, &device).unwrap();
-        let reference = Cnn { flex_kernels: false, ..cnn.clone() };
+        let reference = Cnn { cpu_kernels: false, ..cnn.clone() };
         let x = Tensor::<4>::random([4, 3, 32, 32], Distribution::Normal(0.0, 1.0), &device);
         let r = Tensor::<2>::random([4, 10], Distribution::Normal(0.0, 1.0), &device);
         let grads = |net: &Cnn| {
@@ -99,17 +109,16 @@ mod tests {
         for (e, g) in grads(&reference).iter().zip(grads(&cnn)) {
             let diff = (e.clone() - g).abs().max().into_scalar::<f32>();
             let scale = e.clone().abs().max().into_scalar::<f32>();
-            assert!(diff < 1e-4 * scale.max(1.0), "max gradient difference {diff} (largest gradient {scale})");
+            assert!(diff < 1e-4 * scale.max(1.0), "{device:?}: max gradient difference {diff} (largest gradient {scale})");
         }
     }
 
     #[test]
-    fn only_flex_devices_use_the_flex_kernels() {
+    fn the_cpu_devices_use_the_cpu_kernels() {
         let shape = ImageShape { channels: 1, height: 28, width: 28 };
-        #[allow(deprecated)]
-        let ndarray = Device::ndarray();
-        for (device, expected) in [(Device::flex(), true), (Device::flex().autodiff(), true), (ndarray.autodiff(), false)] {
-            assert_eq!(Cnn::new(shape, &device).unwrap().flex_kernels, expected, "{device:?}");
+        let [flex, ndarray] = test_devices();
+        for device in [flex.clone(), flex.autodiff(), ndarray.clone(), ndarray.autodiff()] {
+            assert!(Cnn::new(shape, &device).unwrap().cpu_kernels, "{device:?}");
         }
     }
 

@@ -1,7 +1,7 @@
 //! The networks: a plain NN (MLP) and the seed's CNN, built for a data set's image shape.
 
 mod cnn;
-pub mod flex_kernels;
+pub mod cpu_kernels;
 mod nn;
 
 use burn::module::Module;

@@ -1,31 +1,29 @@
 //! [`super::conv3x3`]: im2col + `gemm` per image, forward and backward.
 
-use burn::backend::Flex;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops};
-use burn::backend::flex::FlexTensor;
-use burn::tensor::TensorData;
+use burn::backend::tensor::FloatTensor;
 use rayon::prelude::*;
 
-use super::{dims4, f32_values};
+use super::{HostBackend, dims4};
 
 #[derive(Debug)]
 pub(super) struct Conv3x3;
 
-impl Backward<Flex, 3> for Conv3x3 {
+impl<B: HostBackend> Backward<B, 3> for Conv3x3 {
     /// The input and the weight.
-    type State = (FlexTensor, FlexTensor);
+    type State = (FloatTensor<B>, FloatTensor<B>);
 
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
         let [x_parent, weight_parent, bias_parent] = ops.parents;
-        let grad = grads.consume::<Flex>(&ops.node);
+        let grad = grads.consume::<B>(&ops.node);
         let (x, weight) = ops.state;
         let parameters = weight_parent.is_some() || bias_parent.is_some();
-        let (x_grad, weight_grad, bias_grad) = conv_backward(&x, &weight, &grad, x_parent.is_some(), parameters);
+        let (x_grad, weight_grad, bias_grad) = conv_backward::<B>(&x, &weight, &grad, x_parent.is_some(), parameters);
         for (parent, grad) in [(x_parent, x_grad), (weight_parent, weight_grad), (bias_parent, bias_grad)] {
             if let (Some(parent), Some(grad)) = (parent, grad) {
-                grads.register::<Flex>(parent.id, grad);
+                grads.register::<B>(parent.id, grad);
             }
         }
     }
@@ -117,10 +115,10 @@ fn col2im(cols: &[f32], [c, h, w]: [usize; 3], image: &mut [f32]) {
     }
 }
 
-pub(super) fn conv_forward(x: &FlexTensor, weight: &FlexTensor, bias: &FlexTensor) -> FlexTensor {
-    let [batch, c, h, w] = dims4(x);
-    let out = dims4(weight)[0];
-    let (x, weight, bias) = (f32_values(x), f32_values(weight), f32_values(bias));
+pub(super) fn conv_forward<B: HostBackend>(x: &FloatTensor<B>, weight: &FloatTensor<B>, bias: &FloatTensor<B>) -> FloatTensor<B> {
+    let [batch, c, h, w] = dims4::<B>(x);
+    let out = dims4::<B>(weight)[0];
+    let (x, weight, bias) = (B::f32_values(x), B::f32_values(weight), B::f32_values(bias));
     let (k, p) = (c * 9, (h - 2) * (w - 2));
     let mut y = vec![0f32; batch * out * p];
     y.par_chunks_mut(out * p).enumerate().for_each_init(
@@ -133,7 +131,7 @@ pub(super) fn conv_forward(x: &FlexTensor, weight: &FlexTensor, bias: &FlexTenso
             matmul(y, true, Matrix::row_major(&weight, out, k), Matrix::row_major(cols, k, p));
         },
     );
-    FlexTensor::from_data(TensorData::new(y, [batch, out, h - 2, w - 2]))
+    B::from_f32(y, vec![batch, out, h - 2, w - 2])
 }
 
 /// Images whose parameter gradients one task sums (then the tasks' sums are added in order).
@@ -148,17 +146,18 @@ struct Partial {
 
 /// The gradients of [`conv_forward`]: for the input when `input`, for weight and bias when
 /// `parameters`.
-fn conv_backward(
-    x: &FlexTensor,
-    weight: &FlexTensor,
-    grad: &FlexTensor,
+#[allow(clippy::type_complexity)]
+fn conv_backward<B: HostBackend>(
+    x: &FloatTensor<B>,
+    weight: &FloatTensor<B>,
+    grad: &FloatTensor<B>,
     input: bool,
     parameters: bool,
-) -> (Option<FlexTensor>, Option<FlexTensor>, Option<FlexTensor>) {
-    let [batch, c, h, w] = dims4(x);
-    let weight_shape = dims4(weight);
+) -> (Option<FloatTensor<B>>, Option<FloatTensor<B>>, Option<FloatTensor<B>>) {
+    let [batch, c, h, w] = dims4::<B>(x);
+    let weight_shape = dims4::<B>(weight);
     let out = weight_shape[0];
-    let (x, weight, grad) = (f32_values(x), f32_values(weight), f32_values(grad));
+    let (x, weight, grad) = (B::f32_values(x), B::f32_values(weight), B::f32_values(grad));
     let (k, p) = (c * 9, (h - 2) * (w - 2));
     let mut x_grad = vec![0f32; if input { batch * c * h * w } else { 0 }];
     let new_partial = || Partial { weight: vec![0.0; out * k], bias: vec![0.0; out], cols: vec![0.0; k * p] };
@@ -199,7 +198,7 @@ fn conv_backward(
         (0..batch.div_ceil(IMAGES_PER_GROUP)).into_par_iter().map(|j| group(j * IMAGES_PER_GROUP, None)).collect()
     };
     let sums = partials.into_iter().reduce(add).unwrap_or_else(new_partial);
-    let tensor = |values: Vec<f32>, shape: Vec<usize>| FlexTensor::from_data(TensorData::new(values, shape));
+    let tensor = B::from_f32;
     (
         input.then(|| tensor(x_grad, vec![batch, c, h, w])),
         parameters.then(|| tensor(sums.weight, weight_shape.to_vec())),
@@ -214,20 +213,20 @@ mod tests {
     use burn::prelude::*;
     use burn::tensor::Distribution;
 
-    use super::super::{conv3x3, max_diff};
+    use super::super::{conv3x3, max_diff, test_devices};
 
     #[test]
     fn conv3x3_matches_burn_conv2d_with_its_gradients() {
         let _rng = crate::burn_rng_lock();
-        let device = Device::flex().autodiff();
         // (batch, input channels, h, w, output channels)
-        for (b, c, h, w, out) in [(2, 1, 28, 28, 32), (3, 3, 7, 5, 4), (2, 32, 13, 13, 64)] {
+        let cases = [(2, 1, 28, 28, 32), (3, 3, 7, 5, 4), (2, 32, 13, 13, 64)];
+        for (device, (b, c, h, w, out)) in test_devices().into_iter().flat_map(|d| cases.map(|case| (d.clone().autodiff(), case))) {
             let conv: Conv2d = Conv2dConfig::new([c, out], [3, 3]).init(&device);
             let x = Tensor::<4>::random([b, c, h, w], Distribution::Normal(0.0, 1.0), &device).require_grad();
             let (expected, got) = (conv.forward(x.clone()), conv3x3(x.clone(), &conv));
             assert_eq!(expected.dims(), got.dims());
             let scale = expected.clone().abs().max().into_scalar::<f32>();
-            assert!(max_diff(expected.clone(), got.clone()) < 1e-5 * scale, "forward {:?}", [b, c, h, w]);
+            assert!(max_diff(expected.clone(), got.clone()) < 1e-5 * scale, "forward {:?} on {device:?}", [b, c, h, w]);
             let r = Tensor::<4>::random(expected.dims(), Distribution::Normal(0.0, 1.0), &device);
             let gradients = |y: Tensor<4>| {
                 let grads = (y * r.clone()).sum().backward();
@@ -236,7 +235,7 @@ mod tests {
             };
             for (name, e, g) in ["input", "weight", "bias"].into_iter().zip(gradients(expected)).zip(gradients(got)).map(|((n, e), g)| (n, e, g)) {
                 let scale = e.clone().abs().max().into_scalar::<f32>();
-                assert!(scale > 0.0 && max_diff(e, g) < 1e-5 * scale, "{name} gradient, {:?}", [b, c, h, w]);
+                assert!(scale > 0.0 && max_diff(e, g) < 1e-5 * scale, "{name} gradient, {:?} on {device:?}", [b, c, h, w]);
             }
         }
     }
@@ -244,16 +243,17 @@ mod tests {
     #[test]
     fn conv3x3_gradients_do_not_depend_on_the_thread_count() {
         let _rng = crate::burn_rng_lock();
-        let device = Device::flex().autodiff();
-        let conv: Conv2d = Conv2dConfig::new([16, 8], [3, 3]).init(&device);
-        let x = Tensor::<4>::random([37, 16, 9, 9], Distribution::Normal(0.0, 1.0), &device).require_grad();
-        let weight_grad = |threads: usize| {
-            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-            pool.install(|| conv.weight.val().grad(&conv3x3(x.clone(), &conv).powi_scalar(2).sum().backward()).unwrap())
-        };
-        let one = weight_grad(1).into_data();
-        for threads in [2, 3, 5] {
-            assert_eq!(one, weight_grad(threads).into_data(), "{threads} threads");
+        for device in test_devices().map(|d| d.autodiff()) {
+            let conv: Conv2d = Conv2dConfig::new([16, 8], [3, 3]).init(&device);
+            let x = Tensor::<4>::random([37, 16, 9, 9], Distribution::Normal(0.0, 1.0), &device).require_grad();
+            let weight_grad = |threads: usize| {
+                let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+                pool.install(|| conv.weight.val().grad(&conv3x3(x.clone(), &conv).powi_scalar(2).sum().backward()).unwrap())
+            };
+            let one = weight_grad(1).into_data();
+            for threads in [2, 3, 5] {
+                assert_eq!(one, weight_grad(threads).into_data(), "{threads} threads on {device:?}");
+            }
         }
     }
 

@@ -2,15 +2,13 @@
 
 use std::sync::Arc;
 
-use burn::backend::Flex;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops};
-use burn::backend::flex::FlexTensor;
-use burn::tensor::TensorData;
+use burn::backend::tensor::FloatTensor;
 use rayon::prelude::*;
 
-use super::{dims4, f32_values};
+use super::{HostBackend, dims4};
 
 /// Which input of each 2x2 window won: 0-3 (row-major in the window), or [`CUT`].
 #[derive(Clone, Debug)]
@@ -25,22 +23,22 @@ const CUT: u8 = 4;
 #[derive(Debug)]
 pub(super) struct ReluMaxPool;
 
-impl Backward<Flex, 1> for ReluMaxPool {
+impl<B: HostBackend> Backward<B, 1> for ReluMaxPool {
     type State = Winners;
 
     fn backward(self, ops: Ops<Winners, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
         let [parent] = ops.parents;
-        let grad = grads.consume::<Flex>(&ops.node);
+        let grad = grads.consume::<B>(&ops.node);
         if let Some(parent) = parent {
-            grads.register::<Flex>(parent.id, pool_backward(grad, &ops.state));
+            grads.register::<B>(parent.id, pool_backward::<B>(grad, &ops.state));
         }
     }
 }
 
 
-pub(super) fn pool_forward(x: FlexTensor, keep_winners: bool) -> (FlexTensor, Winners) {
-    let [batch, channels, h, w] = dims4(&x);
-    let input = f32_values(&x);
+pub(super) fn pool_forward<B: HostBackend>(x: FloatTensor<B>, keep_winners: bool) -> (FloatTensor<B>, Winners) {
+    let [batch, channels, h, w] = dims4::<B>(&x);
+    let input = B::f32_values(&x);
     let (oh, ow) = (h / 2, w / 2);
     let mut output = vec![0f32; batch * channels * oh * ow];
     let mut winner = vec![CUT; if keep_winners { output.len() } else { 0 }];
@@ -69,7 +67,7 @@ pub(super) fn pool_forward(x: FlexTensor, keep_winners: bool) -> (FlexTensor, Wi
         output.par_chunks_mut(plane_out).enumerate().for_each(|po| pool_plane(po, None));
     }
     drop(input);
-    let output = FlexTensor::from_data(TensorData::new(output, [batch, channels, oh, ow]));
+    let output = B::from_f32(output, vec![batch, channels, oh, ow]);
     (output, Winners { input_shape: [batch, channels, h, w], winner: Arc::new(winner) })
 }
 
@@ -87,10 +85,10 @@ fn window_max(a: f32, b: f32, c: f32, d: f32) -> (f32, u8) {
     (best, k)
 }
 
-fn pool_backward(grad: FlexTensor, winners: &Winners) -> FlexTensor {
+fn pool_backward<B: HostBackend>(grad: FloatTensor<B>, winners: &Winners) -> FloatTensor<B> {
     let [batch, channels, h, w] = winners.input_shape;
     let (oh, ow) = (h / 2, w / 2);
-    let grad = f32_values(&grad);
+    let grad = B::f32_values(&grad);
     let mut input_grad = vec![0f32; batch * channels * h * w];
     input_grad.par_chunks_mut((h * w).max(1)).enumerate().for_each(|(p, plane)| {
         let (grad, winner) = (&grad[p * oh * ow..][..oh * ow], &winners.winner[p * oh * ow..][..oh * ow]);
@@ -104,7 +102,7 @@ fn pool_backward(grad: FlexTensor, winners: &Winners) -> FlexTensor {
             }
         }
     });
-    FlexTensor::from_data(TensorData::new(input_grad, [batch, channels, h, w]))
+    B::from_f32(input_grad, vec![batch, channels, h, w])
 }
 
 
@@ -115,7 +113,7 @@ mod tests {
     use burn::prelude::*;
     use burn::tensor::{Distribution, Int};
 
-    use super::super::{max_diff, relu_max_pool2x2};
+    use super::super::{max_diff, relu_max_pool2x2, test_devices};
     use super::window_max;
 
     fn reference(x: Tensor<4>) -> Tensor<4> {
@@ -125,20 +123,21 @@ mod tests {
     #[test]
     fn matches_relu_then_burn_max_pool_on_even_and_odd_sides() {
         let _rng = crate::burn_rng_lock();
-        let device = Device::flex();
-        for shape in [[3, 4, 26, 26], [2, 5, 11, 11], [1, 2, 7, 4]] {
-            let x = Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), &device);
-            let (expected, got) = (reference(x.clone()), relu_max_pool2x2(x));
-            assert_eq!(expected.dims(), got.dims());
-            assert_eq!(max_diff(expected, got), 0.0, "{shape:?}");
+        for device in test_devices() {
+            for shape in [[3, 4, 26, 26], [2, 5, 11, 11], [1, 2, 7, 4]] {
+                let x = Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), &device);
+                let (expected, got) = (reference(x.clone()), relu_max_pool2x2(x));
+                assert_eq!(expected.dims(), got.dims());
+                assert_eq!(max_diff(expected, got), 0.0, "{shape:?} on {device:?}");
+            }
         }
     }
 
     #[test]
     fn has_the_gradient_of_relu_then_burn_max_pool() {
         let _rng = crate::burn_rng_lock();
-        let device = Device::flex().autodiff();
-        for shape in [[3, 4, 26, 26], [2, 5, 11, 11]] {
+        let cases = [[3, 4, 26, 26], [2, 5, 11, 11]];
+        for (device, shape) in test_devices().into_iter().flat_map(|d| cases.map(|shape| (d.clone().autodiff(), shape))) {
             let x = Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), &device).require_grad();
             let [b, c, h, w] = shape;
             let r = Tensor::<4>::random([b, c, h / 2, w / 2], Distribution::Normal(0.0, 1.0), &device);
@@ -148,7 +147,7 @@ mod tests {
             };
             let (expected, got) = (gradient(reference(x.clone())), gradient(relu_max_pool2x2(x.clone())));
             assert!(expected.clone().abs().sum().into_scalar::<f32>() > 0.0);
-            assert_eq!(max_diff(expected, got), 0.0, "{shape:?}");
+            assert_eq!(max_diff(expected, got), 0.0, "{shape:?} on {device:?}");
         }
     }
 
@@ -164,8 +163,9 @@ mod tests {
 
     #[test]
     fn pools_a_non_contiguous_input() {
-        let device = Device::flex();
-        let x = Tensor::<1, Int>::arange(0..2 * 3 * 4 * 4, &device).float().reshape([3, 2, 4, 4]).swap_dims(0, 1) - 40.0;
-        assert_eq!(max_diff(reference(x.clone()), relu_max_pool2x2(x)), 0.0);
+        for device in test_devices() {
+            let x = Tensor::<1, Int>::arange(0..2 * 3 * 4 * 4, &device).float().reshape([3, 2, 4, 4]).swap_dims(0, 1) - 40.0;
+            assert_eq!(max_diff(reference(x.clone()), relu_max_pool2x2(x)), 0.0, "{device:?}");
+        }
     }
 }

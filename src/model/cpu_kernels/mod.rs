@@ -1,0 +1,183 @@
+//! Two kernels of the CNN for the CPU backends (Burn flex and Burn ndarray), each with its own
+//! backward pass. They work on plain f32 buffers ([`HostBackend`] reads and writes each backend's
+//! tensors), so one implementation serves both backends.
+//!
+//! - [`relu_max_pool2x2`]: ReLU then a 2x2 max pool (stride 2, floor). Flex's max pool with
+//!   indices (what autodiff calls) walks a general 3-D window with integer divisions for every
+//!   output, and was ~13% of a CNN train step. This takes the maximum of each 2x2 window in one
+//!   pass and keeps, per output, which of the four inputs won (one byte). ReLU is monotone, so
+//!   `relu(maxpool(x))` equals `maxpool(relu(x))`: ReLU runs on the pooled values only, and the
+//!   gradients agree with Burn's ReLU + max pool except on exact ties between positive inputs.
+//! - [`conv3x3`]: a valid 3x3 stride-1 convolution with bias, image by image: the image's 3x3
+//!   patches as the columns of a matrix (im2col, small enough to stay in cache) times the weight,
+//!   with the `gemm` crate. The backward pass does the same per image for the weight gradient
+//!   and the input gradient (the transposed product, added back into place: col2im). Flex's own
+//!   convolution spends much of its time transposing, with 1-3 input channels computes the
+//!   weight gradient several times slower, and every flex matrix product zero-fills and then
+//!   copies its output buffer; ndarray's computes the input gradient in a scalar loop (~70x
+//!   slower than this on the seed CNN).
+//!
+//! Both are checked against Burn's own operations, values and gradients, on both backends, in
+//! their tests.
+
+// burn-ndarray is deprecated upstream, but users asked for it by name; this module supports it.
+#![allow(deprecated)]
+
+mod conv;
+mod pool;
+
+use std::borrow::Cow;
+
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::backend::autodiff::ops::{Backward, OpsKind};
+use burn::backend::flex::FlexTensor;
+use burn::backend::ndarray::NdArrayTensor;
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{Autodiff, Backend, Dispatch, Flex, NdArray, backend_extension};
+use burn::nn::conv::Conv2d;
+use burn::prelude::Tensor;
+use burn::tensor::{DType, TensorData};
+
+use conv::{Conv3x3, conv_forward};
+use pool::{ReluMaxPool, pool_forward};
+
+/// Whether `device` (plain or autodiff) is a backend these kernels run on.
+pub fn supports(device: &burn::prelude::Device) -> bool {
+    #[allow(deprecated)]
+    let ndarray = burn::prelude::Device::ndarray();
+    let inner = device.clone().inner();
+    inner == burn::prelude::Device::flex() || inner == ndarray
+}
+
+/// `relu(maxpool2x2(x))` for `x` `[n, c, h, w]` -> `[n, c, h/2, w/2]` on a CPU backend (plain or
+/// autodiff); other backends panic, so callers check [`supports`] first.
+pub fn relu_max_pool2x2(x: Tensor<4>) -> Tensor<4> {
+    Tensor::from_dispatch(<Dispatch as CpuKernels>::relu_max_pool2x2(x.into_dispatch()))
+}
+
+/// `conv`'s valid 3x3 stride-1 convolution of `x` `[batch, c, h, w]` -> `[batch, out, h-2, w-2]`.
+/// CPU backends only, like [`relu_max_pool2x2`].
+pub fn conv3x3(x: Tensor<4>, conv: &Conv2d) -> Tensor<4> {
+    let weight = conv.weight.val();
+    assert_eq!(weight.dims()[2..], [3, 3], "conv3x3 takes a 3x3 kernel");
+    let bias = match &conv.bias {
+        Some(bias) => bias.val(),
+        None => Tensor::zeros([weight.dims()[0]], &weight.device()),
+    };
+    let [x, weight, bias] = [x.into_dispatch(), weight.into_dispatch(), bias.into_dispatch()];
+    Tensor::from_dispatch(<Dispatch as CpuKernels>::conv3x3(x, weight, bias))
+}
+
+#[backend_extension(Flex, NdArray, Autodiff)]
+pub trait CpuKernels: Backend {
+    fn relu_max_pool2x2(x: FloatTensor<Self>) -> FloatTensor<Self>;
+    fn conv3x3(x: FloatTensor<Self>, weight: FloatTensor<Self>, bias: FloatTensor<Self>) -> FloatTensor<Self>;
+}
+
+/// A CPU backend whose float tensors the kernels read as, and build from, f32 buffers.
+pub trait HostBackend: Backend {
+    /// The values in row-major order: borrowed when the tensor is contiguous, else copied.
+    fn f32_values(x: &FloatTensor<Self>) -> Cow<'_, [f32]>;
+    fn shape(x: &FloatTensor<Self>) -> Vec<usize>;
+    fn from_f32(values: Vec<f32>, shape: Vec<usize>) -> FloatTensor<Self>;
+}
+
+impl HostBackend for Flex {
+    fn f32_values(x: &FlexTensor) -> Cow<'_, [f32]> {
+        assert_eq!(x.dtype(), DType::F32, "the CPU kernels work on f32 tensors");
+        match x.as_slice::<f32>() {
+            Some(values) => values.into(),
+            None => x.to_contiguous().as_slice::<f32>().expect("contiguous f32").to_vec().into(),
+        }
+    }
+
+    fn shape(x: &FlexTensor) -> Vec<usize> {
+        x.layout().shape().to_vec()
+    }
+
+    fn from_f32(values: Vec<f32>, shape: Vec<usize>) -> FlexTensor {
+        FlexTensor::from_data(TensorData::new(values, shape))
+    }
+}
+
+impl HostBackend for NdArray {
+    fn f32_values(x: &NdArrayTensor) -> Cow<'_, [f32]> {
+        let NdArrayTensor::F32(storage) = x else { panic!("the CPU kernels work on f32 tensors") };
+        let view = storage.view();
+        match view.to_slice() {
+            Some(values) => values.into(),
+            None => view.iter().copied().collect::<Vec<f32>>().into(),
+        }
+    }
+
+    fn shape(x: &NdArrayTensor) -> Vec<usize> {
+        let NdArrayTensor::F32(storage) = x else { panic!("the CPU kernels work on f32 tensors") };
+        storage.shape().to_vec()
+    }
+
+    fn from_f32(values: Vec<f32>, shape: Vec<usize>) -> NdArrayTensor {
+        NdArrayTensor::from_data(TensorData::new(values, shape))
+    }
+}
+
+impl CpuKernels for Flex {
+    fn relu_max_pool2x2(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        pool_forward::<Self>(x, false).0
+    }
+
+    fn conv3x3(x: FloatTensor<Self>, weight: FloatTensor<Self>, bias: FloatTensor<Self>) -> FloatTensor<Self> {
+        conv_forward::<Self>(&x, &weight, &bias)
+    }
+}
+
+impl CpuKernels for NdArray {
+    fn relu_max_pool2x2(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        pool_forward::<Self>(x, false).0
+    }
+
+    fn conv3x3(x: FloatTensor<Self>, weight: FloatTensor<Self>, bias: FloatTensor<Self>) -> FloatTensor<Self> {
+        conv_forward::<Self>(&x, &weight, &bias)
+    }
+}
+
+impl<B: HostBackend, C: CheckpointStrategy> CpuKernels for Autodiff<B, C> {
+    fn relu_max_pool2x2(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        let (x, node) = x.into_parts();
+        match ReluMaxPool.prepare::<C>([node]).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => {
+                let (output, winners) = pool_forward::<B>(x, true);
+                prep.finish(winners, output)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(pool_forward::<B>(x, false).0),
+        }
+    }
+
+    fn conv3x3(x: FloatTensor<Self>, weight: FloatTensor<Self>, bias: FloatTensor<Self>) -> FloatTensor<Self> {
+        let ((x, x_node), (weight, weight_node), (bias, bias_node)) = (x.into_parts(), weight.into_parts(), bias.into_parts());
+        match Conv3x3.prepare::<C>([x_node, weight_node, bias_node]).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => {
+                let y = conv_forward::<B>(&x, &weight, &bias);
+                prep.finish((x, weight), y)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(conv_forward::<B>(&x, &weight, &bias)),
+        }
+    }
+}
+
+fn dims4<B: HostBackend>(x: &FloatTensor<B>) -> [usize; 4] {
+    let dims = B::shape(x);
+    dims.try_into().unwrap_or_else(|dims: Vec<usize>| panic!("the CPU kernels take 4-D tensors, got {dims:?}"))
+}
+
+/// The CPU devices the tests run the kernels on: flex, then ndarray.
+#[cfg(test)]
+pub(crate) fn test_devices() -> [burn::prelude::Device; 2] {
+    #[allow(deprecated)]
+    let ndarray = burn::prelude::Device::ndarray();
+    [burn::prelude::Device::flex(), ndarray]
+}
+
+#[cfg(test)]
+fn max_diff(a: Tensor<4>, b: Tensor<4>) -> f32 {
+    (a - b).abs().max().into_scalar::<f32>()
+}
