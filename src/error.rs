@@ -59,9 +59,27 @@ pub enum Error {
     #[error("could not download {file}: {message}")]
     Download { file: String, message: String },
 
-    // ---- backends (exit code 2) ----
+    #[error("{path}: {message}")]
+    BadImage { path: PathBuf, message: String },
+
+    // ---- models and backends (exit code 2) ----
+    #[error("the {model} needs images of at least {min}x{min}, got {height}x{width}; use model = \"nn\" for smaller images")]
+    ImageTooSmall {
+        model: crate::spec::ModelKind,
+        min: usize,
+        height: usize,
+        width: usize,
+    },
+
     #[error("{0}")]
     Backend(String),
+
+    // ---- run folders named on the command line (exit code 2) ----
+    #[error("{path}: {why}: not a run folder (expected spec.toml, manifest.json and trials/, as `runner SPEC` writes them under runs/<timestamp>_<name>/)")]
+    NotARunFolder { path: PathBuf, why: &'static str },
+
+    #[error("{path}: not a trial folder (runs/<run>/trials/<trial>/ with spec.toml and checkpoints/last.bpk) nor a checkpoint file inside one")]
+    NotATrial { path: PathBuf },
 
     // ---- run folders and outputs (exit code 1) ----
     #[error("{path}: {source}")]
@@ -109,7 +127,11 @@ impl Error {
             | Error::DataRead { .. }
             | Error::DataMissing { .. }
             | Error::Download { .. }
+            | Error::BadImage { .. }
+            | Error::ImageTooSmall { .. }
             | Error::Backend(_)
+            | Error::NotARunFolder { .. }
+            | Error::NotATrial { .. }
             | Error::RunLocked(_) => 2,
             Error::Io { .. } | Error::Checkpoint(_) | Error::TrialsFailed { .. } | Error::Unfinished { .. } => 1,
             Error::Interrupted { .. } => crate::interrupt::exit_code(),

@@ -44,7 +44,7 @@ pub fn predict(args: PredictArgs) -> Result<()> {
 /// Reads a PNG or JPEG and converts it to the data set's shape: grayscale or RGB, resized,
 /// channel-major (CHW) u8 pixels.
 fn read_image(path: &Path, shape: ImageShape) -> Result<Vec<u8>> {
-    let bad = |message: String| Error::InvalidValue { origin: path.display().to_string(), key: "image".into(), message };
+    let bad = |message: String| Error::BadImage { path: path.to_path_buf(), message };
     let reader = image::ImageReader::open(path).map_err(|e| bad(format!("cannot open: {e}")))?;
     let reader = reader.with_guessed_format().map_err(|e| bad(format!("cannot read: {e}")))?;
     let decoded = reader.decode().map_err(|e| bad(format!("not a readable PNG or JPEG image: {e}")))?;

@@ -32,7 +32,7 @@ impl TrialFolder {
 
 /// The trial's model with the checkpoint's weights.
 pub fn load_model(spec: &Spec, shape: ImageShape, checkpoint: &Path, device: &Device) -> Result<Model> {
-    let fresh = Model::new(spec, shape, device).map_err(Error::Checkpoint)?;
+    let fresh = Model::new(spec, shape, device)?;
     checkpoint::load(fresh, checkpoint)
 }
 
@@ -53,11 +53,5 @@ fn locate(target: &Path) -> Result<(PathBuf, PathBuf)> {
 }
 
 fn not_a_trial(target: &Path) -> Error {
-    Error::InvalidValue {
-        origin: target.display().to_string(),
-        key: "checkpoint".into(),
-        message: "not a trial folder (runs/<run>/trials/<trial>/ with spec.toml and checkpoints/last.bpk) \
-                  nor a checkpoint file inside one"
-            .into(),
-    }
+    Error::NotATrial { path: target.to_path_buf() }
 }

@@ -7,6 +7,8 @@ use burn::prelude::*;
 use super::CLASSES;
 use super::cpu_kernels::{self, conv3x3, relu_max_pool2x2};
 use crate::data::ImageShape;
+use crate::error::Error;
+use crate::spec::ModelKind;
 
 /// The seed's CNN: Conv(c,32,3) -> ReLU -> MaxPool2 -> Conv(32,64,3) -> ReLU -> MaxPool2 ->
 /// flatten -> Linear(64*h'*w', 128) -> ReLU -> Linear(128, 10). h' is 5 for 28x28, 6 for 32x32.
@@ -23,6 +25,9 @@ pub struct Cnn {
     cpu_kernels: bool,
 }
 
+/// The smallest image side with a pixel left after both convolutions and pools.
+const MIN_SIDE: usize = 10;
+
 /// Side after a valid 3x3 conv and a 2x2 max pool (floor), twice.
 pub(super) fn flat_side(side: usize) -> usize {
     ((side - 2) / 2 - 2) / 2
@@ -30,9 +35,10 @@ pub(super) fn flat_side(side: usize) -> usize {
 
 impl Cnn {
     /// The weights are the same whichever kernels [`Cnn::forward`] uses on `device`.
-    pub fn new(shape: ImageShape, device: &Device) -> Result<Cnn, String> {
-        if shape.height < 10 || shape.width < 10 {
-            return Err(format!("the cnn needs images of at least 10x10, got {}x{}", shape.height, shape.width));
+    pub fn new(shape: ImageShape, device: &Device) -> Result<Cnn, Error> {
+        if shape.height < MIN_SIDE || shape.width < MIN_SIDE {
+            let (height, width) = (shape.height, shape.width);
+            return Err(Error::ImageTooSmall { model: ModelKind::Cnn, min: MIN_SIDE, height, width });
         }
         let flat = 64 * flat_side(shape.height) * flat_side(shape.width);
         Ok(Cnn {

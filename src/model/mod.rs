@@ -11,6 +11,7 @@ pub use cnn::Cnn;
 pub use nn::Mlp;
 
 use crate::data::ImageShape;
+use crate::error::Result;
 use crate::spec::{ModelKind, Spec};
 
 pub const CLASSES: usize = 10;
@@ -49,7 +50,7 @@ pub enum Model {
 
 impl Model {
     /// A freshly initialized model; seed the device first for reproducible weights.
-    pub fn new(spec: &Spec, shape: ImageShape, device: &Device) -> Result<Model, String> {
+    pub fn new(spec: &Spec, shape: ImageShape, device: &Device) -> Result<Model> {
         Ok(match spec.model {
             ModelKind::Nn => {
                 let hidden: Vec<usize> = spec.hidden.iter().map(|&h| h as usize).collect();
@@ -130,6 +131,7 @@ mod tests {
         let _rng = crate::burn_rng_lock();
         let spec = Spec::default();
         let tiny = ImageShape { channels: 1, height: 8, width: 8 };
-        assert!(Model::new(&spec, tiny, &Device::flex()).unwrap_err().contains("8x8"));
+        let err = Model::new(&spec, tiny, &Device::flex()).unwrap_err().to_string();
+        assert!(err.contains("at least 10x10, got 8x8"), "{err}");
     }
 }

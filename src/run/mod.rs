@@ -52,14 +52,10 @@ impl RunDir {
 
     /// An existing run folder, as `runner SPEC` made it.
     pub fn open(path: &Path) -> Result<RunDir> {
-        if !path.join("spec.toml").is_file() || !path.join("manifest.json").is_file() {
-            return Err(Error::InvalidValue {
-                origin: path.display().to_string(),
-                key: "run folder".into(),
-                message: "not a run folder (expected spec.toml and manifest.json, as `runner SPEC` writes them \
-                          under runs/<timestamp>_<name>/)"
-                    .into(),
-            });
+        for (file, why) in [("spec.toml", "no spec.toml"), ("manifest.json", "no manifest.json")] {
+            if !path.join(file).is_file() {
+                return Err(Error::NotARunFolder { path: path.to_path_buf(), why });
+            }
         }
         Ok(RunDir { path: path.to_path_buf() })
     }

@@ -158,8 +158,7 @@ impl TrainState {
     /// A freshly initialized model, seeded with `spec.seed`.
     pub fn fresh(spec: &Spec, shape: ImageShape, device: &Device) -> Result<TrainState, TrainError> {
         device.seed(spec.seed as u64);
-        let model = Model::new(spec, shape, &device.clone().autodiff())
-            .map_err(|m| crate::Error::InvalidValue { origin: "spec".into(), key: "model".into(), message: m })?;
+        let model = Model::new(spec, shape, &device.clone().autodiff())?;
         Ok(TrainState { model, optim: optimizer(spec), epochs_done: 0, history: Vec::new() })
     }
 }
@@ -276,8 +275,7 @@ fn evaluate_picks(model: &Model, batches: &mut Batches, picks: &[u32], data: &Tr
 pub fn warm_up(spec: &Spec, data: &TrialData, device: &Device) -> Result<f64, TrainError> {
     let started = Instant::now();
     let train_device = device.clone().autodiff();
-    let model = Model::new(spec, data.dataset.shape, &train_device)
-        .map_err(|m| crate::Error::InvalidValue { origin: "spec".into(), key: "model".into(), message: m })?;
+    let model = Model::new(spec, data.dataset.shape, &train_device)?;
     let mut optim = optimizer(spec);
     let loss_fn = CrossEntropyLossConfig::new().init(&train_device);
     let mut batches = Batches::new(&data.dataset.train, data.pool_len, data, device, data.resident);
