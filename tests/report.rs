@@ -10,9 +10,11 @@ use predicates::prelude::*;
 const HEADER: &str = "epoch,train_loss,train_acc,test_loss,test_acc,lr,epoch_seconds,images_per_second,finished_at\n";
 
 /// A sweep over dataset x model x seed (2 seeds), 3 epochs each; the CIFAR CNN with seed 2
-/// failed in epoch 2 and the one with seed 1 is still running.
+/// failed in epoch 2 and the one with seed 1 is still running (this test process holds its
+/// claim). Finished trials say so in summary.csv alone, as runners before status.json wrote it.
 fn synthetic_run(dir: &Path) {
-    std::fs::write(dir.join("spec.toml"), "name = \"synthetic\"\n").unwrap();
+    let spec = "name = \"synthetic\"\n[sweep]\ndataset = [\"mnist\", \"cifar10\"]\nmodel = [\"nn\", \"cnn\"]\nseed = [1, 2]\n";
+    std::fs::write(dir.join("spec.toml"), spec).unwrap();
     let mut summary = String::from("index,name,model,dataset,seed,status\n");
     let mut index = 0;
     for dataset in ["mnist", "cifar10"] {
@@ -45,6 +47,10 @@ fn synthetic_run(dir: &Path) {
                     metrics += &format!("{epoch},{loss},{acc},{loss},{acc},0.01,{seconds},{},2026-11-28T17:00:00Z\n", 60000.0 / seconds);
                 }
                 std::fs::write(trial.join("metrics.csv"), metrics).unwrap();
+                if status == "pending" {
+                    let host = gethostname::gethostname().to_string_lossy().into_owned();
+                    std::fs::write(trial.join("claim"), format!("{} {host}\n", std::process::id())).unwrap();
+                }
                 summary += &format!("{index},\"{name}\",{model},{dataset},{seed},{status}\n");
                 index += 1;
             }

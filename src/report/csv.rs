@@ -24,7 +24,7 @@ pub fn render(report: &Report) -> String {
     );
     writer.write_record(&header).expect("writing to memory cannot fail");
     for g in &report.groups {
-        let mut row = vec![g.dataset.clone(), g.model.clone()];
+        let mut row = vec![g.dataset.to_string(), g.model.to_string()];
         row.extend(g.values.iter().cloned());
         let num = |v: f64, n: usize| if n == 0 { String::new() } else { format!("{v:.6}") };
         row.extend([

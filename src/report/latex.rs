@@ -3,6 +3,7 @@
 //! each data set (highest mean final test accuracy) in bold.
 
 use super::table::{Report, Stat};
+use crate::spec::DatasetName;
 
 pub fn render(report: &Report) -> String {
     let columns = 2 + report.keys.len() + 2;
@@ -12,19 +13,19 @@ pub fn render(report: &Report) -> String {
     header.extend(report.keys.iter().map(|k| escape(k)));
     header.extend(["Final test acc. (\\%)".to_string(), "Best test acc. (\\%)".to_string()]);
     out += &format!("{} \\\\\n\\midrule\n", header.join(" & "));
-    let top = |dataset: &str| {
+    let top = |dataset: DatasetName| {
         let rows = report.groups.iter().filter(|g| g.dataset == dataset && g.final_acc.n > 0);
         let count = rows.clone().count();
         (count > 1).then(|| rows.map(|g| g.final_acc.mean).fold(f64::NAN, f64::max))
     };
-    let mut last_dataset: Option<&str> = None;
+    let mut last_dataset: Option<DatasetName> = None;
     for g in &report.groups {
-        let best = g.final_acc.n > 0 && top(&g.dataset) == Some(g.final_acc.mean);
+        let best = g.final_acc.n > 0 && top(g.dataset) == Some(g.final_acc.mean);
         if last_dataset.is_some_and(|d| d != g.dataset) {
             out += "\\midrule\n";
         }
-        last_dataset = Some(&g.dataset);
-        let mut row = vec![escape(&g.dataset), escape(&g.model)];
+        last_dataset = Some(g.dataset);
+        let mut row = vec![escape(g.dataset.as_str()), escape(g.model.as_str())];
         row.extend(g.values.iter().map(|v| escape(v)));
         row.push(percent(g.final_acc, best));
         row.push(percent(g.best_acc, best));

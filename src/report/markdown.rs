@@ -48,7 +48,7 @@ pub fn render(report: &Report, sources: &[String]) -> String {
         .groups
         .iter()
         .map(|g| {
-            let mut row = vec![g.dataset.clone(), g.model.clone()];
+            let mut row = vec![g.dataset.to_string(), g.model.to_string()];
             row.extend(g.values.iter().cloned());
             row.push(g.trials.to_string());
             row.push(percent(g.final_acc));

@@ -12,35 +12,35 @@ pub use markdown::table as markdown;
 use std::path::{Path, PathBuf};
 
 use crate::error::Result;
+use crate::run::summary::TrialSummary;
 use crate::run::write_file;
-use collect::TrialRecord;
+use crate::spec::DatasetName;
 
 /// Writes report.md, report.csv and the SVG plots into `out`; returns the Markdown.
-pub fn write(trials: &[TrialRecord], runs: &[PathBuf], out: &Path) -> Result<String> {
+pub fn write(trials: &[TrialSummary], runs: &[PathBuf], out: &Path) -> Result<String> {
     std::fs::create_dir_all(out).map_err(crate::Error::io(out))?;
     let report = table::build(trials);
     let sources: Vec<String> = runs.iter().map(|r| r.display().to_string()).collect();
     let text = markdown::render(&report, &sources);
     write_file(&out.join("report.md"), text.as_bytes())?;
     write_file(&out.join("report.csv"), csv::render(&report).as_bytes())?;
-    let mut datasets: Vec<String> = Vec::new();
+    let mut datasets: Vec<DatasetName> = Vec::new();
     for t in trials {
-        let d = t.spec.dataset.to_string();
-        if !datasets.contains(&d) {
-            datasets.push(d);
+        if !datasets.contains(&t.trial.spec.dataset) {
+            datasets.push(t.trial.spec.dataset);
         }
     }
     for dataset in datasets {
-        let members: Vec<&TrialRecord> = trials.iter().filter(|t| t.spec.dataset.as_str() == dataset && !t.epochs.is_empty()).collect();
+        let members: Vec<&TrialSummary> = trials.iter().filter(|t| t.trial.spec.dataset == dataset && !t.epochs.is_empty()).collect();
         if !members.is_empty() {
-            plot::curves(&members, &dataset, &out.join(format!("curves_{dataset}.svg")))?;
+            plot::curves(&members, dataset, &out.join(format!("curves_{dataset}.svg")))?;
         }
     }
     plot::bars(&report, &out.join("final_accuracy.svg"))?;
     // One plot per searched numeric key.
     let mut searched: Vec<(String, bool)> = Vec::new();
     for t in trials {
-        for (key, value) in &t.spec.search.space {
+        for (key, value) in &t.trial.spec.search.space {
             if let Ok(distribution) = crate::spec::Distribution::parse(value)
                 && !matches!(distribution, crate::spec::Distribution::Choice(_))
                 && !searched.iter().any(|(k, _)| k == key)
@@ -49,7 +49,7 @@ pub fn write(trials: &[TrialRecord], runs: &[PathBuf], out: &Path) -> Result<Str
             }
         }
     }
-    let members: Vec<&TrialRecord> = trials.iter().filter(|t| t.spec.search.samples()).collect();
+    let members: Vec<&TrialSummary> = trials.iter().filter(|t| t.trial.spec.search.samples()).collect();
     for (key, log) in searched {
         plot::search(&members, &key, log, &out.join(format!("search_{key}.svg")))?;
     }

@@ -5,15 +5,19 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
-use super::collect::TrialRecord;
 use super::table::Report;
 use crate::error::{Error, Result};
+use crate::run::summary::{Status, TrialSummary};
+use crate::spec::{DatasetName, ModelKind};
 
 const NN_COLORS: [RGBColor; 4] = [RGBColor(31, 119, 180), RGBColor(23, 190, 207), RGBColor(44, 160, 44), RGBColor(148, 103, 189)];
 const CNN_COLORS: [RGBColor; 4] = [RGBColor(214, 39, 40), RGBColor(255, 127, 14), RGBColor(227, 119, 194), RGBColor(140, 86, 75)];
 
-fn color(model: &str, nth: usize) -> RGBColor {
-    let palette = if model == "nn" { &NN_COLORS } else { &CNN_COLORS };
+fn color(model: ModelKind, nth: usize) -> RGBColor {
+    let palette = match model {
+        ModelKind::Nn => &NN_COLORS,
+        ModelKind::Cnn => &CNN_COLORS,
+    };
     palette[nth % palette.len()]
 }
 
@@ -22,11 +26,11 @@ fn plot_error(path: &Path, e: impl std::fmt::Display) -> Error {
 }
 
 /// `curves_<dataset>.svg`: two panels, test accuracy and train loss against the epoch.
-pub fn curves(trials: &[&TrialRecord], dataset: &str, path: &Path) -> Result<()> {
+pub fn curves(trials: &[&TrialSummary], dataset: DatasetName, path: &Path) -> Result<()> {
     draw_curves(trials, dataset, path).map_err(|e| plot_error(path, e))
 }
 
-fn draw_curves(trials: &[&TrialRecord], dataset: &str, path: &Path) -> Result<(), Box<dyn std::error::Error>> {
+fn draw_curves(trials: &[&TrialSummary], dataset: DatasetName, path: &Path) -> Result<(), Box<dyn std::error::Error>> {
     // The legend goes below the charts, so it never covers a curve.
     let legend_rows = trials.len().div_ceil(2);
     let legend_height = 20 * legend_rows as u32 + 20;
@@ -62,9 +66,9 @@ fn draw_curves(trials: &[&TrialRecord], dataset: &str, path: &Path) -> Result<()
             .draw()?;
         let mut seen = [0usize; 2];
         for t in trials {
-            let model = t.spec.model.to_string();
-            let slot = &mut seen[usize::from(model != "nn")];
-            let c = color(&model, *slot);
+            let model = t.trial.spec.model;
+            let slot = &mut seen[usize::from(model != ModelKind::Nn)];
+            let c = color(model, *slot);
             *slot += 1;
             let points: Vec<(f64, f64)> = t.epochs.iter().map(|e| (e.epoch as f64, pick(e))).filter(|p| p.1.is_finite()).collect();
             chart.draw_series(LineSeries::new(points.clone(), c.stroke_width(2)))?;
@@ -73,13 +77,13 @@ fn draw_curves(trials: &[&TrialRecord], dataset: &str, path: &Path) -> Result<()
     }
     let mut seen = [0usize; 2];
     for (i, t) in trials.iter().enumerate() {
-        let model = t.spec.model.to_string();
-        let slot = &mut seen[usize::from(model != "nn")];
-        let c = color(&model, *slot);
+        let model = t.trial.spec.model;
+        let slot = &mut seen[usize::from(model != ModelKind::Nn)];
+        let c = color(model, *slot);
         *slot += 1;
         let (x, y) = (40 + 580 * (i % 2) as i32, 10 + 20 * (i / 2) as i32);
         legend.draw(&PathElement::new(vec![(x, y + 7), (x + 24, y + 7)], c.stroke_width(3)))?;
-        legend.draw(&Text::new(format!("{model}: {}", t.name), (x + 32, y), ("sans-serif", 13)))?;
+        legend.draw(&Text::new(format!("{model}: {}", t.trial.name), (x + 32, y), ("sans-serif", 13)))?;
     }
     root.present()?;
     Ok(())
@@ -119,7 +123,7 @@ fn draw_bars(report: &Report, path: &Path) -> Result<(), Box<dyn std::error::Err
         })
         .draw()?;
     chart.draw_series(groups.iter().enumerate().map(|(i, g)| {
-        let c = color(&g.model, 0);
+        let c = color(g.model, 0);
         Rectangle::new([(i as f64 - 0.35, 0.0), (i as f64 + 0.35, g.final_acc.mean * 100.0)], c.filled())
     }))?;
     // With several seeds: ± one standard deviation as an error bar, and the seeds as dots.
@@ -146,18 +150,18 @@ fn draw_bars(report: &Report, path: &Path) -> Result<(), Box<dyn std::error::Err
 
 /// `search_<key>.svg`: each trial's final test accuracy against its value of a searched numeric
 /// key (a log axis for log-uniform keys), NN in blue and CNN in red; pruned trials hollow.
-pub fn search(trials: &[&TrialRecord], key: &str, log: bool, path: &Path) -> Result<()> {
+pub fn search(trials: &[&TrialSummary], key: &str, log: bool, path: &Path) -> Result<()> {
     draw_search(trials, key, log, path).map_err(|e| plot_error(path, e))
 }
 
-fn draw_search(trials: &[&TrialRecord], key: &str, log: bool, path: &Path) -> Result<(), Box<dyn std::error::Error>> {
-    let points: Vec<(f64, f64, &str, bool)> = trials
+fn draw_search(trials: &[&TrialSummary], key: &str, log: bool, path: &Path) -> Result<(), Box<dyn std::error::Error>> {
+    let points: Vec<(f64, f64, ModelKind, bool)> = trials
         .iter()
         .filter_map(|t| {
-            let table = toml::Table::try_from(&t.spec).ok()?;
+            let table = toml::Table::try_from(&t.trial.spec).ok()?;
             let value = table.get(key).and_then(|v| v.as_float().or_else(|| v.as_integer().map(|i| i as f64)))?;
             let last = t.epochs.last()?;
-            Some((value, last.test_acc * 100.0, if t.spec.model == crate::spec::ModelKind::Nn { "nn" } else { "cnn" }, t.status == "pruned"))
+            Some((value, last.test_acc * 100.0, t.trial.spec.model, t.status == Status::Pruned))
         })
         .collect();
     let (lo, hi) = points.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| (lo.min(p.0), hi.max(p.0)));
@@ -167,7 +171,7 @@ fn draw_search(trials: &[&TrialRecord], key: &str, log: bool, path: &Path) -> Re
     let caption = format!("Final test accuracy against {key} (NN blue, CNN red; pruned hollow)");
     let mut builder = ChartBuilder::on(&root);
     builder.caption(caption, ("sans-serif", 18)).margin(15).x_label_area_size(45).y_label_area_size(60);
-    let draw = |points: &[(f64, f64, &str, bool)], color_of: &dyn Fn(&str) -> RGBColor| -> Vec<Circle<(f64, f64), i32>> {
+    let draw = |points: &[(f64, f64, ModelKind, bool)], color_of: &dyn Fn(ModelKind) -> RGBColor| -> Vec<Circle<(f64, f64), i32>> {
         points
             .iter()
             .map(|&(x, y, model, pruned)| {
@@ -176,7 +180,7 @@ fn draw_search(trials: &[&TrialRecord], key: &str, log: bool, path: &Path) -> Re
             })
             .collect()
     };
-    let color_of = |model: &str| color(model, 0);
+    let color_of = |model: ModelKind| color(model, 0);
     if log {
         let mut chart = builder.build_cartesian_2d((lo..hi).log_scale(), 0.0..100.0)?;
         chart.configure_mesh().x_desc(format!("{key} (log scale)")).y_desc("final test accuracy (%)").draw()?;

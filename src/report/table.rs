@@ -1,7 +1,8 @@
 //! The results table: trials grouped by data set, model and every swept field but the seed;
 //! means and standard deviations over seeds; the best group per data set and model marked.
 
-use super::collect::TrialRecord;
+use crate::run::summary::{Status, TrialSummary};
+use crate::spec::{DatasetName, ModelKind};
 
 /// Mean and sample standard deviation of a few values.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -25,8 +26,8 @@ impl Stat {
 
 #[derive(Debug, Clone)]
 pub struct Group {
-    pub dataset: String,
-    pub model: String,
+    pub dataset: DatasetName,
+    pub model: ModelKind,
     /// Values of the other swept fields (same order as `Report::keys`).
     pub values: Vec<String>,
     /// Trials in the group (one per seed), and how many have metrics.
@@ -71,46 +72,46 @@ pub struct SearchSummary {
     pub best: Option<(String, String, Option<f64>, f64)>,
 }
 
-fn search_summary(trials: &[TrialRecord]) -> Option<SearchSummary> {
-    let searched: Vec<&TrialRecord> = trials.iter().filter(|t| t.spec.search.samples()).collect();
+fn search_summary(trials: &[TrialSummary]) -> Option<SearchSummary> {
+    let searched: Vec<&TrialSummary> = trials.iter().filter(|t| t.trial.spec.search.samples()).collect();
     if searched.is_empty() {
         return None;
     }
-    let mut methods: Vec<String> = searched.iter().map(|t| t.spec.search.method.to_string()).collect();
+    let mut methods: Vec<String> = searched.iter().map(|t| t.trial.spec.search.method.to_string()).collect();
     methods.dedup();
     let score = |e: &crate::train::EpochMetrics| e.val_acc.unwrap_or(e.test_acc);
     let best = searched
         .iter()
         .filter_map(|t| crate::run::metrics::best(&t.epochs).map(|e| (t, e)))
-        .fold(None, |best: Option<(&&TrialRecord, &crate::train::EpochMetrics)>, (t, e)| match best {
+        .fold(None, |best: Option<(&&TrialSummary, &crate::train::EpochMetrics)>, (t, e)| match best {
             Some((_, b)) if score(b) >= score(e) => best,
             _ => Some((t, e)),
         })
-        .map(|(t, e)| (format!("{:03}_{}", t.index, t.name), format!("{} on {}", t.spec.model, t.spec.dataset), e.val_acc, e.test_acc));
+        .map(|(t, e)| (t.trial.dir_name(), format!("{} on {}", t.trial.spec.model, t.trial.spec.dataset), e.val_acc, e.test_acc));
     Some(SearchSummary {
         methods,
         trials: searched.len(),
-        pruned: searched.iter().filter(|t| t.status == "pruned").count(),
+        pruned: searched.iter().filter(|t| t.status == Status::Pruned).count(),
         epochs_trained: searched.iter().map(|t| t.epochs.len()).sum(),
-        epochs_full: searched.iter().map(|t| t.spec.epochs as usize).sum(),
+        epochs_full: searched.iter().map(|t| t.trial.spec.epochs as usize).sum(),
         best,
     })
 }
 
-pub fn build(trials: &[TrialRecord]) -> Report {
+pub fn build(trials: &[TrialSummary]) -> Report {
     let mut keys: Vec<String> = Vec::new();
     for t in trials {
-        for (k, _) in &t.swept {
+        for (k, _) in &t.trial.swept {
             if !["dataset", "model", "seed"].contains(&k.as_str()) && !keys.contains(k) {
                 keys.push(k.clone());
             }
         }
     }
-    let mut groups: Vec<(Group, Vec<&TrialRecord>)> = Vec::new();
+    let mut groups: Vec<(Group, Vec<&TrialSummary>)> = Vec::new();
     for t in trials {
         let values: Vec<String> =
-            keys.iter().map(|k| t.swept.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone()).unwrap_or_default()).collect();
-        let (dataset, model) = (t.spec.dataset.to_string(), t.spec.model.to_string());
+            keys.iter().map(|k| t.trial.swept.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone()).unwrap_or_default()).collect();
+        let (dataset, model) = (t.trial.spec.dataset, t.trial.spec.model);
         match groups.iter_mut().find(|(g, _)| g.dataset == dataset && g.model == model && g.values == values) {
             Some((_, members)) => members.push(t),
             None => groups.push((
@@ -141,21 +142,21 @@ pub fn build(trials: &[TrialRecord]) -> Report {
         groups[i].best = rivals > 1 && groups[i].final_acc.n > 0 && groups[i].final_acc.mean == top;
     }
     // Data sets in order of appearance, NN before CNN.
-    let order: Vec<String> = groups.iter().fold(Vec::new(), |mut seen, g| {
+    let order: Vec<DatasetName> = groups.iter().fold(Vec::new(), |mut seen, g| {
         if !seen.contains(&g.dataset) {
-            seen.push(g.dataset.clone());
+            seen.push(g.dataset);
         }
         seen
     });
-    groups.sort_by_key(|g| (order.iter().position(|d| *d == g.dataset), g.model != "nn"));
+    groups.sort_by_key(|g| (order.iter().position(|d| *d == g.dataset), g.model != ModelKind::Nn));
     let best_on_test = trials.iter().any(|t| t.epochs.first().is_some_and(|e| e.val_acc.is_none()));
     Report { keys, groups, best_on_test, search: search_summary(trials) }
 }
 
-fn summarize(mut group: Group, members: &[&TrialRecord]) -> Group {
+fn summarize(mut group: Group, members: &[&TrialSummary]) -> Group {
     // A failed trial's last epoch says nothing about the configuration: its status says it.
-    let finished: Vec<&TrialRecord> = members.iter().copied().filter(|t| !t.epochs.is_empty() && t.status != "failed").collect();
-    let take = |f: &dyn Fn(&TrialRecord) -> f64| Stat::of(&finished.iter().map(|t| f(t)).collect::<Vec<_>>());
+    let finished: Vec<&TrialSummary> = members.iter().copied().filter(|t| !t.epochs.is_empty() && t.status != Status::Failed).collect();
+    let take = |f: &dyn Fn(&TrialSummary) -> f64| Stat::of(&finished.iter().map(|t| f(t)).collect::<Vec<_>>());
     group.trials = members.len();
     group.final_acc = take(&|t| t.epochs.last().map_or(0.0, |e| e.test_acc));
     group.finals = finished.iter().map(|t| t.epochs.last().map_or(0.0, |e| e.test_acc)).collect();
@@ -164,39 +165,39 @@ fn summarize(mut group: Group, members: &[&TrialRecord]) -> Group {
     group.final_loss = take(&|t| t.epochs.last().map_or(0.0, |e| e.test_loss));
     group.train_seconds = take(&|t| t.epochs.iter().map(|e| e.epoch_seconds).sum());
     group.images_per_second = take(&|t| t.epochs.iter().map(|e| e.images_per_second).sum::<f64>() / t.epochs.len() as f64);
-    let mut counts: Vec<(String, usize)> = Vec::new();
+    let mut counts: Vec<(Status, usize)> = Vec::new();
     for t in members {
         match counts.iter_mut().find(|(s, _)| *s == t.status) {
             Some((_, n)) => *n += 1,
-            None => counts.push((t.status.clone(), 1)),
+            None => counts.push((t.status, 1)),
         }
     }
     group.status = match counts.as_slice() {
-        [(status, _)] => status.clone(),
-        _ => counts.iter().map(|(s, n)| format!("{n} {s}")).collect::<Vec<_>>().join(", "),
+        [(status, _)] => status.as_str().to_string(),
+        _ => counts.iter().map(|(s, n)| format!("{n} {}", s.as_str())).collect::<Vec<_>>().join(", "),
     };
-    group.names = members.iter().map(|t| t.name.clone()).collect();
+    group.names = members.iter().map(|t| t.trial.name.clone()).collect();
     group
 }
 
 /// "mnist: cnn 97.21% vs nn 92.30%: +4.91 pt at 6.2x the train time", per data set with both.
 pub fn comparisons(report: &Report) -> Vec<String> {
     let mut lines = Vec::new();
-    let mut datasets: Vec<&str> = Vec::new();
+    let mut datasets: Vec<DatasetName> = Vec::new();
     for g in &report.groups {
-        if !datasets.contains(&g.dataset.as_str()) {
-            datasets.push(&g.dataset);
+        if !datasets.contains(&g.dataset) {
+            datasets.push(g.dataset);
         }
     }
     for dataset in datasets {
-        let best = |model: &str| {
+        let best = |model: ModelKind| {
             report
                 .groups
                 .iter()
                 .filter(|g| g.dataset == dataset && g.model == model && g.final_acc.n > 0)
                 .max_by(|a, b| a.final_acc.mean.total_cmp(&b.final_acc.mean))
         };
-        if let (Some(nn), Some(cnn)) = (best("nn"), best("cnn")) {
+        if let (Some(nn), Some(cnn)) = (best(ModelKind::Nn), best(ModelKind::Cnn)) {
             lines.push(format!(
                 "{dataset}: cnn {:.2}% vs nn {:.2}%: {:+.2} pt, at {:.1}x the train time",
                 cnn.final_acc.mean * 100.0,
@@ -212,7 +213,6 @@ pub fn comparisons(report: &Report) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::ModelKind;
 
     #[test]
     fn stats_over_seeds() {
@@ -222,8 +222,8 @@ mod tests {
         assert_eq!(Stat::of(&[]).n, 0);
     }
 
-    fn record(model: &str, lr: &str, acc: f64, status: &str) -> TrialRecord {
-        let spec = crate::spec::Spec { model: if model == "nn" { ModelKind::Nn } else { ModelKind::Cnn }, ..Default::default() };
+    fn record(model: &str, lr: &str, acc: f64, status: Status) -> TrialSummary {
+        let spec = crate::spec::Spec { model: model.parse().unwrap(), ..Default::default() };
         let epoch = crate::train::EpochMetrics {
             epoch: 1,
             train_loss: 0.1,
@@ -236,24 +236,18 @@ mod tests {
             finished_at: String::new(),
             ..Default::default()
         };
-        TrialRecord {
-            run: "r".into(),
-            index: 0,
-            name: format!("lr={lr},model={model}"),
-            spec,
-            swept: vec![("lr".into(), lr.into()), ("model".into(), model.into())],
-            status: status.into(),
-            epochs: vec![epoch],
-        }
+        let swept = vec![("lr".into(), lr.into()), ("model".into(), model.into())];
+        let trial = crate::spec::Trial { index: 0, name: format!("lr={lr},model={model}"), swept, spec, group: 0 };
+        TrialSummary { trial, status, reason: String::new(), epochs: vec![epoch] }
     }
 
     #[test]
     fn best_configuration_per_model_and_failed_trials_left_out() {
         let trials = [
-            record("nn", "0.1", 0.90, "done"),
-            record("nn", "0.01", 0.92, "done"),
-            record("cnn", "0.1", 0.99, "failed"),
-            record("cnn", "0.01", 0.97, "done"),
+            record("nn", "0.1", 0.90, Status::Done),
+            record("nn", "0.01", 0.92, Status::Done),
+            record("cnn", "0.1", 0.99, Status::Failed),
+            record("cnn", "0.01", 0.97, Status::Done),
         ];
         let report = build(&trials);
         assert_eq!(report.keys, ["lr"]);

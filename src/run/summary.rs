@@ -25,6 +25,14 @@ pub enum Status {
     Pruned,
 }
 
+impl std::str::FromStr for Status {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Status, String> {
+        serde_json::from_value(serde_json::Value::String(text.into())).map_err(|_| format!("unknown status {text:?}"))
+    }
+}
+
 impl Status {
     pub fn as_str(self) -> &'static str {
         match self {
@@ -46,18 +54,7 @@ impl Status {
 /// Every trial as its folder records it; writes summary.csv from that. Reads each trial's
 /// files once: call it when a run starts or ends, or now and then, not after every trial.
 pub fn rebuild(run_dir: &RunDir, trials: &[Trial]) -> Result<Vec<TrialSummary>> {
-    let summaries: Vec<TrialSummary> = trials
-        .iter()
-        .map(|trial| {
-            let observed = Observed::read(&run_dir.trial_dir(trial));
-            TrialSummary {
-                trial: trial.clone(),
-                status: observed.status(),
-                reason: observed.ended.map(|e| e.reason).unwrap_or_default(),
-                epochs: observed.epochs,
-            }
-        })
-        .collect();
+    let summaries: Vec<TrialSummary> = trials.iter().map(|trial| TrialSummary::observe(run_dir, trial)).collect();
     run_dir.write(FILE, to_csv(&summaries).as_bytes())?;
     Ok(summaries)
 }
@@ -72,6 +69,17 @@ pub struct TrialSummary {
 }
 
 impl TrialSummary {
+    /// The trial as its folder records it now.
+    pub fn observe(run_dir: &RunDir, trial: &Trial) -> TrialSummary {
+        let observed = Observed::read(&run_dir.trial_dir(trial));
+        TrialSummary {
+            trial: trial.clone(),
+            status: observed.status(),
+            reason: observed.ended.map(|e| e.reason).unwrap_or_default(),
+            epochs: observed.epochs,
+        }
+    }
+
     pub fn pending(trial: &Trial) -> TrialSummary {
         TrialSummary { trial: trial.clone(), status: Status::Pending, reason: String::new(), epochs: Vec::new() }
     }
@@ -165,7 +173,7 @@ pub fn to_csv(trials: &[TrialSummary]) -> String {
 }
 
 /// (index, status) of each row of a summary.csv; empty if it is missing or unreadable.
-pub fn read_statuses(path: &std::path::Path) -> Vec<(usize, String)> {
+pub fn read_statuses(path: &std::path::Path) -> Vec<(usize, Status)> {
     let Ok(mut reader) = csv::Reader::from_path(path) else { return Vec::new() };
     let Ok(header) = reader.headers().cloned() else { return Vec::new() };
     let (Some(i), Some(s)) = (header.iter().position(|h| h == "index"), header.iter().position(|h| h == "status")) else {
@@ -174,6 +182,6 @@ pub fn read_statuses(path: &std::path::Path) -> Vec<(usize, String)> {
     reader
         .records()
         .flatten()
-        .filter_map(|r| Some((r.get(i)?.parse().ok()?, r.get(s)?.to_string())))
+        .filter_map(|r| Some((r.get(i)?.parse().ok()?, r.get(s)?.parse().ok()?)))
         .collect()
 }
