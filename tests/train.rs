@@ -3,19 +3,26 @@
 mod common;
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use common::{csv_rows, runner, shared_data, tree};
 use predicates::prelude::*;
-use runner::data::{self, FetchOptions};
+use runner::data::{self, Dataset, FetchOptions};
 use runner::spec::{DatasetName, Spec};
 
 const SMOKE: &str = "name = \"smoke\"\nmodel = \"cnn\"\ndataset = \"mnist\"\nepochs = 2\nbatch_size = 20\nlr = 0.05\nmomentum = 0.9\nlimit_train = 600\nlimit_test = 300\nseed = 7\n";
 
-/// Runs the spec and returns the one run folder it made.
+/// Runs the spec in a new temporary folder and returns it and the one run folder it made.
 fn run(spec: &str, args: &[&str], expected_code: i32) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("spec.toml"), spec).unwrap();
-    let output = runner(dir.path())
+    let run_dir = run_in(dir.path(), spec, args, expected_code);
+    (dir, run_dir)
+}
+
+/// Runs the spec in `dir` (runs go to `dir/out`) and returns the one run folder it made.
+fn run_in(dir: &Path, spec: &str, args: &[&str], expected_code: i32) -> PathBuf {
+    std::fs::write(dir.join("spec.toml"), spec).unwrap();
+    let output = runner(dir)
         .arg("spec.toml")
         .arg("--data-dir")
         .arg(shared_data())
@@ -25,10 +32,9 @@ fn run(spec: &str, args: &[&str], expected_code: i32) -> (tempfile::TempDir, Pat
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(expected_code), "stderr: {stderr}");
-    let runs: Vec<PathBuf> = std::fs::read_dir(dir.path().join("out")).unwrap().map(|e| e.unwrap().path()).collect();
+    let runs: Vec<PathBuf> = std::fs::read_dir(dir.join("out")).unwrap().map(|e| e.unwrap().path()).collect();
     assert_eq!(runs.len(), 1);
-    let run_dir = runs[0].clone();
-    (dir, run_dir)
+    runs[0].clone()
 }
 
 /// metrics.csv without the timing columns, which differ between runs.
@@ -39,14 +45,53 @@ fn deterministic_metrics(run_dir: &Path, trial: &str) -> Vec<Vec<String>> {
         .collect()
 }
 
+/// The SMOKE run the tests of one command each share: trained once per test process, in the
+/// build's temporary folder; the tree is recorded before any command adds files to it.
+struct SharedRun {
+    run_dir: PathBuf,
+    tree: Vec<String>,
+}
+
+fn smoke_run() -> &'static SharedRun {
+    static RUN: OnceLock<SharedRun> = OnceLock::new();
+    RUN.get_or_init(|| {
+        let base = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        // Runs of earlier test processes: removed once their process is gone.
+        for entry in std::fs::read_dir(base).into_iter().flatten().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if let Some(pid) = name.strip_prefix("train-smoke-")
+                && !Path::new("/proc").join(pid).exists()
+            {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+        let dir = base.join(format!("train-smoke-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let run_dir = run_in(&dir, SMOKE, &[], 0);
+        SharedRun { tree: tree(&run_dir), run_dir }
+    })
+}
+
+/// The shared run's trial folder, spec, last-epoch test accuracy, and its data set.
+fn smoke_trial() -> (PathBuf, Spec, f64, Dataset) {
+    let run_dir = &smoke_run().run_dir;
+    let trial = run_dir.join("trials/000_smoke");
+    let spec: Spec = toml::from_str(&std::fs::read_to_string(run_dir.join("spec.toml")).unwrap()).unwrap();
+    let metrics = csv_rows(&trial.join("metrics.csv"));
+    let test_acc: f64 = metrics.last().unwrap()[4].parse().unwrap();
+    let dataset = data::load(DatasetName::Mnist, &shared_data(), &FetchOptions { offline: true, ..Default::default() }).unwrap();
+    (trial, spec, test_acc, dataset)
+}
+
 #[test]
 fn a_short_run_writes_every_file() {
-    let (_dir, run_dir) = run(SMOKE, &[], 0);
+    let SharedRun { run_dir, tree } = smoke_run();
     let name = run_dir.file_name().unwrap().to_string_lossy().into_owned();
     assert!(name.ends_with("Z_smoke") && name.len() == "2026-11-28T17-05-12Z_smoke".len(), "{name}");
     assert_eq!(
-        tree(&run_dir),
-        [
+        tree,
+        &[
             "curves_mnist.svg",
             "final_accuracy.svg",
             "manifest.json",
@@ -112,19 +157,30 @@ fn a_short_run_writes_every_file() {
     let recorded: Spec = toml::from_str(&std::fs::read_to_string(run_dir.join("spec.toml")).unwrap()).unwrap();
     assert_eq!((recorded.epochs, recorded.limit_train, recorded.seed), (2, 600, 7));
     assert_eq!(recorded.data_dir, shared_data(), "the --data-dir override is recorded");
+}
 
-    // The last checkpoint loads and reproduces the last epoch's test accuracy.
-    let dataset = data::load(DatasetName::Mnist, &shared_data(), &FetchOptions { offline: true, ..Default::default() }).unwrap();
-    let device = runner::backend::device(recorded.backend, 0).unwrap();
-    let trial_data = runner::train::TrialData::new(&dataset, &recorded);
-    let fresh = runner::model::Model::new(&recorded, dataset.shape, &device).unwrap();
-    let model = runner::run::checkpoint::load(fresh, &run_dir.join("trials/000_smoke/checkpoints/last.bpk")).unwrap();
+#[test]
+fn the_last_checkpoint_reproduces_the_last_epoch_and_fits_only_its_model() {
+    let (trial, spec, test_acc, dataset) = smoke_trial();
+    let device = runner::backend::device(spec.backend, 0).unwrap();
+    let trial_data = runner::train::TrialData::new(&dataset, &spec);
+    let fresh = runner::model::Model::new(&spec, dataset.shape, &device).unwrap();
+    let model = runner::run::checkpoint::load(fresh, &trial.join("checkpoints/last.bpk")).unwrap();
     let (_, acc) = runner::train::evaluate(&model, &dataset.test, trial_data.test_len, &trial_data, &device);
     assert!((acc - test_acc).abs() < 1e-9, "checkpoint {acc} vs metrics {test_acc}");
 
-    // `runner eval` on the trial folder reports the same accuracy and writes a confusion matrix.
-    let trial = run_dir.join("trials/000_smoke");
-    let output = runner(&run_dir).arg("eval").arg(&trial).arg("--data-dir").arg(shared_data()).output().unwrap();
+    // A checkpoint of a CNN does not load into an NN.
+    let nn = Spec { model: runner::spec::ModelKind::Nn, ..spec.clone() };
+    let fresh_nn = runner::model::Model::new(&nn, dataset.shape, &device).unwrap();
+    let err = runner::run::checkpoint::load(fresh_nn, &trial.join("checkpoints/last.bpk")).unwrap_err();
+    assert!(err.to_string().contains("does not fit this model"), "{err}");
+}
+
+#[test]
+fn eval_reports_the_last_epochs_accuracy_and_a_confusion_matrix() {
+    let (trial, _, test_acc, _) = smoke_trial();
+    let run_dir = &smoke_run().run_dir;
+    let output = runner(run_dir).arg("eval").arg(&trial).arg("--data-dir").arg(shared_data()).output().unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let stdout = String::from_utf8(output.stdout).unwrap();
     assert!(stdout.contains(&format!("accuracy {:.2}%", test_acc * 100.0)), "{stdout}");
@@ -132,10 +188,13 @@ fn a_short_run_writes_every_file() {
     assert_eq!(confusion.len(), 11);
     let total: u64 = confusion[1..].iter().flat_map(|r| r[1..].iter().map(|c| c.parse::<u64>().unwrap())).sum();
     assert_eq!(total, 300, "one count per test image");
-    runner(&run_dir).arg("eval").arg(&run_dir).assert().code(2).stderr(predicates::str::contains("not a trial folder"));
+    runner(run_dir).arg("eval").arg(run_dir).assert().code(2).stderr(predicates::str::contains("not a trial folder"));
+}
 
-    // `runner export` writes the weights under PyTorch's names and layouts.
-    runner(&run_dir).arg("export").arg(&trial).assert().success();
+#[test]
+fn export_writes_the_weights_under_pytorchs_names_and_layouts() {
+    let (trial, ..) = smoke_trial();
+    runner(&smoke_run().run_dir).arg("export").arg(&trial).assert().success();
     let bytes = std::fs::read(trial.join("model.safetensors")).unwrap();
     let tensors = safetensors::SafeTensors::deserialize(&bytes).unwrap();
     let mut shapes: Vec<(String, Vec<usize>)> = tensors.tensors().into_iter().map(|(n, v)| (n, v.shape().to_vec())).collect();
@@ -153,13 +212,23 @@ fn a_short_run_writes_every_file() {
             ("fc2.weight".to_string(), vec![10, 128]),
         ]
     );
+}
 
-    // `runner predict` on PNGs of real MNIST test images gives the model's own predictions.
+#[test]
+fn predict_gives_the_models_own_predictions_for_png_and_jpeg() {
+    let (trial, spec, _, dataset) = smoke_trial();
+    let device = runner::backend::device(spec.backend, 0).unwrap();
+    let trial_data = runner::train::TrialData::new(&dataset, &spec);
+    let fresh = runner::model::Model::new(&spec, dataset.shape, &device).unwrap();
+    let model = runner::run::checkpoint::load(fresh, &trial.join("checkpoints/last.bpk")).unwrap();
     let predicted = runner::train::predict(&model, &dataset.test, 8, &trial_data, &device);
+
+    // PNGs of real MNIST test images.
+    let images = tempfile::tempdir().unwrap();
     let mut pngs = Vec::new();
     for i in 0..8 {
         let pixels = dataset.test.images[i * 784..(i + 1) * 784].to_vec();
-        let path = run_dir.join(format!("test{i}.png"));
+        let path = images.path().join(format!("test{i}.png"));
         image::GrayImage::from_raw(28, 28, pixels).unwrap().save(&path).unwrap();
         pngs.push(path);
     }
@@ -172,9 +241,9 @@ fn a_short_run_writes_every_file() {
         56,
         image::imageops::FilterType::Nearest,
     );
-    let jpeg = run_dir.join("seven.jpg");
+    let jpeg = images.path().join("seven.jpg");
     image::DynamicImage::ImageLuma8(big).to_rgb8().save(&jpeg).unwrap();
-    let output = runner(&run_dir).arg("predict").arg(&trial).args(&pngs).arg(&jpeg).output().unwrap();
+    let output = runner(images.path()).arg("predict").arg(&trial).args(&pngs).arg(&jpeg).output().unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let stdout = String::from_utf8(output.stdout).unwrap();
     let lines: Vec<&str> = stdout.lines().collect();
@@ -185,30 +254,26 @@ fn a_short_run_writes_every_file() {
         assert_eq!(line.matches('%').count(), 3, "top-3 probabilities: {line}");
     }
     assert!(lines[8].contains("seven.jpg: 7 "), "{}", lines[8]);
-    std::fs::write(run_dir.join("broken.png"), "not an image").unwrap();
-    runner(&run_dir)
+
+    std::fs::write(images.path().join("broken.png"), "not an image").unwrap();
+    runner(images.path())
         .arg("predict")
         .arg(&trial)
-        .arg(run_dir.join("broken.png"))
+        .arg(images.path().join("broken.png"))
         .assert()
         .code(2)
         .stderr(predicates::str::contains("broken.png").and(predicates::str::contains("not a readable PNG or JPEG")));
-    runner(&run_dir).arg("predict").arg(&run_dir).arg(&pngs[0]).assert().code(2).stderr(predicates::str::contains("not a trial folder"));
-
-    // A checkpoint of a CNN does not load into an NN.
-    let nn = Spec { model: runner::spec::ModelKind::Nn, ..recorded.clone() };
-    let fresh_nn = runner::model::Model::new(&nn, dataset.shape, &device).unwrap();
-    let err = runner::run::checkpoint::load(fresh_nn, &run_dir.join("trials/000_smoke/checkpoints/last.bpk")).unwrap_err();
-    assert!(err.to_string().contains("does not fit this model"), "{err}");
+    let run_dir = &smoke_run().run_dir;
+    runner(run_dir).arg("predict").arg(run_dir).arg(&pngs[0]).assert().code(2).stderr(predicates::str::contains("not a trial folder"));
 }
 
 #[test]
 fn same_seed_same_metrics() {
-    let (_a, first) = run(SMOKE, &[], 0);
+    let first = &smoke_run().run_dir;
     let (_b, second) = run(SMOKE, &[], 0);
-    assert_eq!(deterministic_metrics(&first, "000_smoke"), deterministic_metrics(&second, "000_smoke"));
+    assert_eq!(deterministic_metrics(first, "000_smoke"), deterministic_metrics(&second, "000_smoke"));
     let (_c, other_seed) = run(SMOKE, &["--set", "seed=8"], 0);
-    assert_ne!(deterministic_metrics(&first, "000_smoke"), deterministic_metrics(&other_seed, "000_smoke"));
+    assert_ne!(deterministic_metrics(first, "000_smoke"), deterministic_metrics(&other_seed, "000_smoke"));
 }
 
 #[test]
