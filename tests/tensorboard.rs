@@ -6,7 +6,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{runner, shared_data, tree};
+use common::{csv_rows, runner, shared_data, tree};
 use prost::Message;
 use runner::run::tensorboard::{Event, FILE, event, read_records, summary_value};
 
@@ -44,8 +44,7 @@ fn event_files_hold_every_epoch_once_and_the_real_tensorboard_reads_them() {
     let trial = run_dir.join("trials/000_model=nn,seed=1");
     let events = scalars(&trial.join("tb").join(FILE));
     let test_acc: Vec<(i64, f32)> = events.iter().filter(|(_, t, _)| t == "accuracy/test").map(|(s, _, v)| (*s, *v)).collect();
-    let rows: Vec<Vec<String>> =
-        csv::Reader::from_path(trial.join("metrics.csv")).unwrap().records().map(|r| r.unwrap().iter().map(String::from).collect()).collect();
+    let rows = csv_rows(&trial.join("metrics.csv"))[1..].to_vec();
     assert_eq!(test_acc.len(), 2, "one value per epoch: {events:?}");
     for (row, (step, value)) in rows.iter().zip(&test_acc) {
         assert_eq!(row[0], step.to_string());
