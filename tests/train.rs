@@ -7,7 +7,9 @@ use std::sync::OnceLock;
 
 use common::{csv_rows, runner, shared_data, tree};
 use predicates::prelude::*;
+use burn::prelude::Device;
 use runner::data::{self, Dataset, FetchOptions};
+use runner::model::Model;
 use runner::spec::{DatasetName, Spec};
 
 const SMOKE: &str = "name = \"smoke\"\nmodel = \"cnn\"\ndataset = \"mnist\"\nepochs = 2\nbatch_size = 20\nlr = 0.05\nmomentum = 0.9\nlimit_train = 600\nlimit_test = 300\nseed = 7\n";
@@ -82,6 +84,13 @@ fn smoke_trial() -> (PathBuf, Spec, f64, Dataset) {
     let test_acc: f64 = metrics.last().unwrap()[4].parse().unwrap();
     let dataset = data::load(DatasetName::Mnist, &shared_data(), &FetchOptions { offline: true, ..Default::default() }).unwrap();
     (trial, spec, test_acc, dataset)
+}
+
+/// The trial's device and its model with the weights of its last checkpoint.
+fn last_checkpoint(trial: &Path, spec: &Spec, dataset: &Dataset) -> (Device, Model) {
+    let device = runner::backend::device(spec.backend, 0).unwrap();
+    let fresh = Model::new(spec, dataset.shape, &device).unwrap();
+    (device.clone(), runner::run::checkpoint::load(fresh, &trial.join("checkpoints/last.bpk")).unwrap())
 }
 
 #[test]
@@ -162,16 +171,14 @@ fn a_short_run_writes_every_file() {
 #[test]
 fn the_last_checkpoint_reproduces_the_last_epoch_and_fits_only_its_model() {
     let (trial, spec, test_acc, dataset) = smoke_trial();
-    let device = runner::backend::device(spec.backend, 0).unwrap();
+    let (device, model) = last_checkpoint(&trial, &spec, &dataset);
     let trial_data = runner::train::TrialData::new(&dataset, &spec);
-    let fresh = runner::model::Model::new(&spec, dataset.shape, &device).unwrap();
-    let model = runner::run::checkpoint::load(fresh, &trial.join("checkpoints/last.bpk")).unwrap();
     let (_, acc) = runner::train::evaluate(&model, &dataset.test, trial_data.test_len, &trial_data, &device);
     assert!((acc - test_acc).abs() < 1e-9, "checkpoint {acc} vs metrics {test_acc}");
 
     // A checkpoint of a CNN does not load into an NN.
     let nn = Spec { model: runner::spec::ModelKind::Nn, ..spec.clone() };
-    let fresh_nn = runner::model::Model::new(&nn, dataset.shape, &device).unwrap();
+    let fresh_nn = Model::new(&nn, dataset.shape, &device).unwrap();
     let err = runner::run::checkpoint::load(fresh_nn, &trial.join("checkpoints/last.bpk")).unwrap_err();
     assert!(err.to_string().contains("does not fit this model"), "{err}");
 }
@@ -217,10 +224,8 @@ fn export_writes_the_weights_under_pytorchs_names_and_layouts() {
 #[test]
 fn predict_gives_the_models_own_predictions_for_png_and_jpeg() {
     let (trial, spec, _, dataset) = smoke_trial();
-    let device = runner::backend::device(spec.backend, 0).unwrap();
+    let (device, model) = last_checkpoint(&trial, &spec, &dataset);
     let trial_data = runner::train::TrialData::new(&dataset, &spec);
-    let fresh = runner::model::Model::new(&spec, dataset.shape, &device).unwrap();
-    let model = runner::run::checkpoint::load(fresh, &trial.join("checkpoints/last.bpk")).unwrap();
     let predicted = runner::train::predict(&model, &dataset.test, 8, &trial_data, &device);
 
     // PNGs of real MNIST test images.
