@@ -70,7 +70,10 @@ fn assert_success(output: &Output) {
 
 /// Everything a run computes, without what depends on the clock: summary.csv without
 /// train_seconds, each metrics.csv without its timing columns, and the list of files.
-fn results(run_dir: &Path) -> (Vec<Vec<String>>, Vec<Vec<Vec<String>>>, Vec<String>) {
+/// summary.csv rows, each trial's metrics.csv rows, the run folder's files.
+type Results = (Vec<Vec<String>>, Vec<Vec<Vec<String>>>, Vec<String>);
+
+fn results(run_dir: &Path) -> Results {
     let summary = csv_rows(&run_dir.join("summary.csv"));
     let seconds = summary[0].iter().position(|h| h == "train_seconds").unwrap();
     let summary = summary.into_iter().map(|mut row| { row.remove(seconds); row }).collect();
@@ -82,8 +85,8 @@ fn results(run_dir: &Path) -> (Vec<Vec<String>>, Vec<Vec<Vec<String>>>, Vec<Stri
 }
 
 /// The uninterrupted run, once for all tests.
-fn baseline() -> &'static (Vec<Vec<String>>, Vec<Vec<Vec<String>>>, Vec<String>) {
-    static BASELINE: OnceLock<(Vec<Vec<String>>, Vec<Vec<Vec<String>>>, Vec<String>)> = OnceLock::new();
+fn baseline() -> &'static Results {
+    static BASELINE: OnceLock<Results> = OnceLock::new();
     BASELINE.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
         assert_success(&start(dir.path(), SPEC, None));

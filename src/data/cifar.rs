@@ -11,7 +11,7 @@ pub fn parse_records(bytes: &[u8], pixels: &mut Vec<u8>, labels: &mut Vec<u8>) -
     if bytes.is_empty() {
         return Err("empty file: no CIFAR-10 records".into());
     }
-    if bytes.len() % RECORD != 0 {
+    if !bytes.len().is_multiple_of(RECORD) {
         return Err(format!(
             "{} bytes is not a whole number of {RECORD}-byte records ({} whole, {} bytes left over): \
              truncated or not a CIFAR-10 binary batch",

@@ -43,6 +43,7 @@ pub fn parameter_count(kind: ModelKind, hidden: &[u32], shape: ImageShape) -> u1
 /// Either network; the variant name is part of every parameter's path in a checkpoint, so a
 /// checkpoint of one kind never loads into the other.
 #[derive(Module, Debug)]
+#[allow(clippy::large_enum_variant)] // one value per trial: its size does not matter
 pub enum Model {
     Nn(Mlp),
     Cnn(Cnn),

@@ -70,11 +70,14 @@ pub fn write_safetensors(tensors: &BTreeMap<String, Exported>, path: &Path) -> R
     crate::run::write_file(path, &file)
 }
 
+type Shaped = (Vec<usize>, Vec<f32>);
+
 /// Collects float parameters by their dotted module path.
 #[derive(Default)]
 struct Collector {
     path: Vec<String>,
-    tensors: Vec<(String, (Vec<usize>, Vec<f32>))>,
+    /// (name, (shape, values)).
+    tensors: Vec<(String, Shaped)>,
 }
 
 impl ModuleVisitor for Collector {

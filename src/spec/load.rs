@@ -430,6 +430,7 @@ fn friendly_type(expected: &str) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::result_large_err)] // figment::Jail closures return figment::Error
 mod tests {
     use super::*;
     use crate::spec::{BackendName, ModelKind};

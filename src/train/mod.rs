@@ -135,7 +135,7 @@ fn validation_split(n: usize, fraction: f64, seed: u64) -> (Option<Vec<u32>>, Ve
     }
     let val_len = ((n as f64 * fraction).round() as usize).clamp(1, n - 1);
     let mut order: Vec<u32> = (0..n as u32).collect();
-    order.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0x5EED_0F_5A11_7000));
+    order.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0x005E_ED0F_5A11_7000));
     let mut val = order[..val_len].to_vec();
     let mut train = order[val_len..].to_vec();
     val.sort_unstable();
@@ -341,6 +341,7 @@ pub fn predict(model: &Model, split: &Split, len: usize, data: &TrialData, devic
 /// Where batches come from: assembled on the host for each batch (CPU backends: the tensor is
 /// the host memory), or sliced from a copy of the split kept on the device (GPUs: no host work
 /// and no transfer per batch).
+#[allow(clippy::large_enum_variant)] // one per trial, never moved in a loop
 enum Batches<'a> {
     Host { split: &'a Split, host: HostBatch },
     Resident { images: Tensor<4>, labels: Tensor<1, Int> },

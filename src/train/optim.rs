@@ -11,7 +11,7 @@ pub fn optimizer(spec: &Spec) -> ModuleOptimizer {
     let weight_decay = (spec.weight_decay() > 0.0).then(|| WeightDecayConfig::new(spec.weight_decay() as f32));
     match spec.optimizer {
         OptimizerName::Sgd => SgdConfig::new()
-            .with_momentum((spec.momentum > 0.0).then(|| MomentumConfig {
+            .with_momentum((spec.momentum > 0.0).then_some(MomentumConfig {
                 momentum: spec.momentum,
                 dampening: 0.0,
                 nesterov: false,
