@@ -527,8 +527,7 @@ pub fn finish(run_dir: &RunDir, trials: &[Trial], mut manifest: Manifest, lock: 
     let (header, rows) = summary::table(&summaries);
     print!("{}", report::markdown(&header, &rows));
     // The report is a convenience: a failure to draw it must not fail a finished run.
-    let written = crate::report::collect::read_run(&run_dir.path)
-        .and_then(|trials| crate::report::write(&trials, std::slice::from_ref(&run_dir.path), &run_dir.path));
+    let written = crate::report::write(&summaries, std::slice::from_ref(&run_dir.path), &run_dir.path);
     match written {
         Ok(_) if !quiet => eprintln!("report: {}", run_dir.path.join("report.md").display()),
         Ok(_) => {}
