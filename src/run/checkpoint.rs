@@ -45,16 +45,17 @@ pub fn save_state(trial_dir: &Path, epoch: u32, model: &Model, optim: &ModuleOpt
     write_with(&optim_path, |tmp| optim.save(tmp).map_err(|e| e.to_string()))
 }
 
-/// Loads the state [`save_state`] wrote after `epoch` into `state` (built for the same spec).
-pub fn load_state(state: TrainState, trial_dir: &Path, epoch: u32) -> Result<TrainState> {
-    let (model_path, optim_path) = epoch_paths(trial_dir, epoch);
+/// Loads the state [`save_state`] wrote after the last of the epochs of `history` into `state`
+/// (built for the same spec); training goes on after them.
+pub fn load_state(state: TrainState, trial_dir: &Path, history: Vec<EpochMetrics>) -> Result<TrainState> {
+    let (model_path, optim_path) = epoch_paths(trial_dir, history.len() as u32);
     let model = load(state.model, &model_path)?;
     verify(&optim_path)?;
     let optim = state
         .optim
         .load(&optim_path)
         .map_err(|e| Error::Checkpoint(format!("{}: not a readable optimizer state: {e}", optim_path.display())))?;
-    Ok(TrainState { model, optim, epochs_done: epoch, history: Vec::new() })
+    Ok(TrainState { model, optim, history })
 }
 
 /// Points `last.bpk` at the state after the last of the committed `epochs`, and `best.bpk` too

@@ -271,10 +271,9 @@ fn run_trial(
     let device = backend::device(trial.spec.backend, options.gpu.unwrap_or(trial.spec.device))?;
     let data = TrialData::new(dataset, &trial.spec);
     let mut state = TrainState::fresh(&trial.spec, dataset.shape, &device).map_err(into_error)?;
-    let kept = match progress.state {
+    match progress.state {
         Some(epoch) => {
-            state = checkpoint::load_state(state, dir, epoch)?;
-            state.history = progress.kept().to_vec();
+            state = checkpoint::load_state(state, dir, progress.kept().to_vec())?;
             if (epoch as usize) < progress.epochs.len() {
                 say(format!(
                     "warning: {}: the state after epoch {} is damaged; continuing from epoch {epoch}'s",
@@ -282,17 +281,17 @@ fn run_trial(
                     progress.epochs.len()
                 ));
             }
-            progress.kept().to_vec()
         }
-        None => {
-            if !progress.epochs.is_empty() {
-                say(format!("warning: {}: no saved state after epoch {}; restarting the trial", dir.display(), progress.epochs.len()));
-                resume::settle_fresh(dir)?;
-            }
-            Vec::new()
+        None if !progress.epochs.is_empty() => {
+            say(format!("warning: {}: no saved state after epoch {}; restarting the trial", dir.display(), progress.epochs.len()));
+            resume::settle_fresh(dir)?;
         }
+        None => {}
+    }
+    let from = match state.history.len() {
+        0 => String::new(),
+        done => format!(", from epoch {}", done + 1),
     };
-    let from = if kept.is_empty() { String::new() } else { format!(", from epoch {}", kept.len() + 1) };
     if options.tagged {
         say(format!("{} on {} ({}{from})", trial.spec.model, trial.spec.dataset, trial.spec.backend));
     } else {
@@ -309,7 +308,7 @@ fn run_trial(
         (0, Some(threads)) => threads,
         _ => trial.spec.cpu_threads(),
     };
-    let mut files = TrialFiles::new(dir, trial, kept, options, pruner)?;
+    let mut files = TrialFiles::new(dir, trial, state.history.clone(), options, pruner)?;
     let outcome = backend::run_on(trial.spec.backend, threads, || train::fit(&trial.spec, &data, &device, state, &mut files))?;
     files.bar.finish_and_clear();
     if trial.spec.tensorboard && !matches!(outcome, Err(TrainError::Interrupted { .. }) | Err(TrainError::Run(_))) {
@@ -348,8 +347,6 @@ fn into_error(e: TrainError) -> Error {
 struct TrialFiles {
     dir: PathBuf,
     trial: Trial,
-    /// The trial's folder name, for failpoints and tagged lines.
-    name: String,
     metrics: MetricsWriter,
     epochs: Vec<EpochMetrics>,
     /// Epoch and batch in progress, for failpoints.
@@ -381,7 +378,6 @@ impl TrialFiles {
         Ok(TrialFiles {
             dir: dir.to_path_buf(),
             trial: trial.clone(),
-            name: trial.dir_name(),
             metrics: MetricsWriter::start(dir, &kept)?,
             epochs: kept,
             position: (0, 0),
@@ -404,7 +400,7 @@ impl Observer for TrialFiles {
     fn batch_done(&mut self, images: usize) {
         self.position.1 += 1;
         self.bar.inc(images as u64);
-        failpoint::hit(|| format!("batch:{}:{}:{}", self.name, self.position.0, self.position.1));
+        failpoint::hit(|| format!("batch:{}:{}:{}", self.trial.dir_name(), self.position.0, self.position.1));
     }
 
     fn stop_requested(&self) -> bool {
@@ -420,7 +416,7 @@ impl Observer for TrialFiles {
     fn epoch_done(&mut self, metrics: &EpochMetrics, model: &Model, optim: &ModuleOptimizer) -> Result<()> {
         checkpoint::save_state(&self.dir, metrics.epoch, model, optim)?;
         self.metrics.append(metrics)?;
-        failpoint::hit(|| format!("committed:{}:{}", self.name, metrics.epoch));
+        failpoint::hit(|| format!("committed:{}:{}", self.trial.dir_name(), metrics.epoch));
         self.epochs.push(metrics.clone());
         checkpoint::link_last_and_best(&self.dir, &self.epochs)?;
         checkpoint::remove_stale(&self.dir, Some(metrics.epoch))?;
@@ -440,7 +436,7 @@ impl Observer for TrialFiles {
                 metrics.images_per_second
             );
             if self.tagged {
-                eprintln!("{}:{line}", self.name);
+                eprintln!("{}:{line}", self.trial.dir_name());
             } else {
                 self.bar.suspend(|| eprintln!("{line}"));
             }

@@ -149,8 +149,8 @@ fn validation_split(n: usize, fraction: f64, seed: u64) -> (Option<Vec<u32>>, Ve
 pub struct TrainState {
     pub model: Model,
     pub optim: ModuleOptimizer,
-    pub epochs_done: u32,
-    /// The metrics of the epochs done (early stopping looks back over them).
+    /// The metrics of the epochs done: training goes on with the next one, and early stopping
+    /// looks back over them.
     pub history: Vec<EpochMetrics>,
 }
 
@@ -159,21 +159,21 @@ impl TrainState {
     pub fn fresh(spec: &Spec, shape: ImageShape, device: &Device) -> Result<TrainState, TrainError> {
         device.seed(spec.seed as u64);
         let model = Model::new(spec, shape, &device.clone().autodiff())?;
-        Ok(TrainState { model, optim: optimizer(spec), epochs_done: 0, history: Vec::new() })
+        Ok(TrainState { model, optim: optimizer(spec), history: Vec::new() })
     }
 }
 
 /// Trains `state` up to `spec.epochs`, reporting each epoch to `observer`.
 pub fn fit(spec: &Spec, data: &TrialData, device: &Device, state: TrainState, observer: &mut dyn Observer) -> Result<Model, TrainError> {
     let seed = spec.seed as u64;
-    let TrainState { mut model, mut optim, epochs_done, mut history } = state;
+    let TrainState { mut model, mut optim, mut history } = state;
     let train_device = device.clone().autodiff();
     let loss_fn = CrossEntropyLossConfig::new().init(&train_device);
     let mut train_batches = Batches::new(&data.dataset.train, data.pool_len, data, device, data.resident);
     let mut test_batches = Batches::new(&data.dataset.test, data.test_len, data, device, data.resident);
     let batches_per_epoch = data.train_len.div_ceil(spec.batch_size as usize);
 
-    for epoch in epochs_done + 1..=spec.epochs {
+    for epoch in history.len() as u32 + 1..=spec.epochs {
         if schedule::stopped_at(spec, &history).is_some() {
             break;
         }
@@ -207,8 +207,9 @@ pub fn fit(spec: &Spec, data: &TrialData, device: &Device, state: TrainState, ob
         let (val_loss, val_acc) = if data.val.is_empty() {
             (None, None)
         } else {
-            let (loss, acc) = evaluate_picks(&eval_model, &mut train_batches, &data.val, data, device);
-            (Some(loss), Some(acc))
+            let batches = data.val.chunks(EVAL_BATCH).map(|picks| train_batches.pick(picks, data, device, None));
+            let val = evaluate_each(&eval_model, batches, device, false);
+            (Some(val.loss), Some(val.accuracy))
         };
         let test = evaluate_batches(&eval_model, &mut test_batches, data.test_len, data, device, false);
         let (test_loss, test_acc) = (test.loss, test.accuracy);
@@ -255,20 +256,6 @@ pub fn step(
     (optim.step(lr, model, grads), loss_sum, correct)
 }
 
-/// Mean cross-entropy and accuracy on the training images at `picks` (the validation split).
-fn evaluate_picks(model: &Model, batches: &mut Batches, picks: &[u32], data: &TrialData, device: &Device) -> (f64, f64) {
-    let loss_fn = CrossEntropyLossConfig::new().init(device);
-    let mut loss_sum = Tensor::<1>::zeros([1], device);
-    let mut correct = Tensor::<1, Int>::zeros([1], device);
-    for chunk in picks.chunks(EVAL_BATCH) {
-        let (images, labels) = batches.pick(chunk, data, device, None);
-        let logits = model.forward(images);
-        loss_sum = loss_sum + loss_fn.forward(logits.clone(), labels.clone()) * chunk.len() as f32;
-        correct = correct + count_correct(logits, labels);
-    }
-    (loss_sum.into_scalar::<f32>() as f64 / picks.len() as f64, correct.into_scalar::<i64>() as f64 / picks.len() as f64)
-}
-
 /// Runs one training step and one evaluation batch on a throwaway model, so that a GPU compiles
 /// and autotunes its kernels before the clock of the first epoch starts. Returns the seconds it
 /// took. It touches no RNG that training uses: the trial seeds the device afterwards.
@@ -311,15 +298,28 @@ pub fn evaluate_pass(model: &Model, split: &Split, len: usize, data: &TrialData,
 
 /// [`evaluate_pass`] on batches already prepared (a GPU keeps the test set resident across epochs).
 fn evaluate_batches(model: &Model, batches: &mut Batches, len: usize, data: &TrialData, device: &Device, predictions: bool) -> Evaluation {
+    let ranges = (0..len).step_by(EVAL_BATCH).map(|start| start..(start + EVAL_BATCH).min(len));
+    evaluate_each(model, ranges.map(|range| batches.range(range, data, device)), device, predictions)
+}
+
+/// Mean cross-entropy and accuracy over `batches` of (images, labels), and each predicted class
+/// when `predictions`.
+fn evaluate_each(
+    model: &Model,
+    batches: impl Iterator<Item = (Tensor<4>, Tensor<1, Int>)>,
+    device: &Device,
+    predictions: bool,
+) -> Evaluation {
     let loss_fn = CrossEntropyLossConfig::new().init(device);
     let mut loss_sum = Tensor::<1>::zeros([1], device);
     let mut correct = Tensor::<1, Int>::zeros([1], device);
-    let mut predicted = Vec::with_capacity(if predictions { len } else { 0 });
-    for start in (0..len).step_by(EVAL_BATCH) {
-        let end = (start + EVAL_BATCH).min(len);
-        let (images, labels) = batches.range(start..end, data, device);
+    let mut predicted = Vec::new();
+    let mut len = 0;
+    for (images, labels) in batches {
+        let n = labels.dims()[0];
+        len += n;
         let logits = model.forward(images);
-        loss_sum = loss_sum + loss_fn.forward(logits.clone(), labels.clone()) * (end - start) as f32;
+        loss_sum = loss_sum + loss_fn.forward(logits.clone(), labels.clone()) * n as f32;
         if predictions {
             let classes = logits.clone().argmax(1).into_data();
             predicted.extend(classes.iter::<i64>().map(|c| c as u8));
@@ -481,7 +481,8 @@ mod tests {
             fit(&spec, &data, &device, TrainState::fresh(&spec, dataset.shape, &device).unwrap(), &mut full).unwrap();
 
             let state = TrainState::fresh(&Spec { seed: 99, ..spec.clone() }, dataset.shape, &device).unwrap();
-            let state = crate::run::checkpoint::load_state(state, dir.path(), 1).unwrap();
+            let epoch_one = vec![EpochMetrics { epoch: 1, ..EpochMetrics::default() }];
+            let state = crate::run::checkpoint::load_state(state, dir.path(), epoch_one).unwrap();
             let mut resumed = Record::default();
             fit(&spec, &data, &device, state, &mut resumed).unwrap();
             assert_eq!(resumed.0, full.1.0[1..], "{optimizer}: epochs 2 and 3 after a resume from epoch 1");
