@@ -100,15 +100,13 @@ pub fn resume(args: ResumeArgs) -> Result<()> {
     resume::check_changes(&run_dir.path, &recorded, &trials, &progress)?;
     let observed: Vec<Observed> = trials.iter().map(|t| Observed::read(&run_dir.trial_dir(t))).collect();
     // Trials a live worker holds (e.g. Slurm tasks) are theirs: neither checked nor touched here.
-    let live = |o: &Observed| o.claim.as_ref().is_some_and(|c| c.live);
     for (((trial, progress), recorded), observed) in trials.iter().zip(&progress).zip(&recorded).zip(&observed) {
-        if !live(observed) {
+        if !observed.held() {
             progress.check_resumable(&recorded.spec, &run_dir.trial_dir(trial))?;
         }
     }
 
-    let ended_done = |o: &Observed| o.ended.as_ref().is_some_and(|e| matches!(e.status, Status::Done | Status::Pruned));
-    let to_run: Vec<Trial> = trials.iter().zip(&observed).filter(|(_, o)| !ended_done(o)).map(|(t, _)| t.clone()).collect();
+    let to_run: Vec<Trial> = trials.iter().zip(&observed).filter(|(_, o)| !o.is_complete()).map(|(t, _)| t.clone()).collect();
     if to_run.is_empty() && manifest.finished_at.is_some() {
         eprintln!("nothing to resume: all {} trial{} of {} are done", trials.len(), plural(trials.len()), run_dir.path.display());
         return Ok(());
@@ -120,7 +118,7 @@ pub fn resume(args: ResumeArgs) -> Result<()> {
     let mut removed = crate::fs::remove_dead_temp_files(&run_dir.path, false).map_err(Error::io(&run_dir.path))?;
     for (trial, observed) in trials.iter().zip(&observed) {
         let dir = run_dir.trial_dir(trial);
-        if !live(observed) && dir.is_dir() {
+        if !observed.held() && dir.is_dir() {
             removed += crate::fs::remove_dead_temp_files(&dir, true).map_err(Error::io(&dir))?;
             if observed.ended.as_ref().is_some_and(|e| matches!(e.status, Status::Failed | Status::Interrupted)) {
                 Ended::clear(&dir)?;

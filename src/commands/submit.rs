@@ -10,7 +10,7 @@ use crate::run::engine::{self, DataSets};
 use crate::run::lock::RunLock;
 use crate::run::manifest::Resumed;
 use crate::run::status::{Ended, Observed};
-use crate::run::summary::{self, Status};
+use crate::run::summary;
 use crate::run::{Manifest, RunDir, spec_toml, write_file};
 use crate::sched::slurm::{self, Plan};
 use crate::spec::{self, BackendName, Overrides, Trial};
@@ -80,9 +80,7 @@ fn resubmit(run: &Path, args: &SubmitArgs) -> Result<()> {
     let open: Vec<(&Trial, &Observed)> = trials
         .iter()
         .zip(&observed)
-        .filter(|(_, o)| {
-            o.ended.as_ref().is_none_or(|e| !matches!(e.status, Status::Done | Status::Pruned)) && !o.claim.as_ref().is_some_and(|c| c.live)
-        })
+        .filter(|(_, o)| !o.is_complete() && !o.held())
         .collect();
     if open.is_empty() {
         eprintln!("nothing to submit: every trial of {} is done or running (see runner status)", run_dir.path.display());

@@ -61,10 +61,6 @@ impl Claim {
         }
         Ok(Err(HeldBy("other runners, which keep taking it; retry when they are done".into())))
     }
-
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
 }
 
 impl Drop for Claim {
@@ -116,7 +112,7 @@ fn create(path: &Path, content: &str) -> std::io::Result<()> {
     match linked {
         Err(e) if matches!(e.raw_os_error(), Some(libc::EPERM | libc::EOPNOTSUPP | libc::ENOSYS)) => {
             // A file system without hard links: exclusive create, then write (readers retry an
-            // empty lock for a moment, see `read_lock`).
+            // empty claim for a moment, see `read_claim`).
             use std::io::Write;
             let mut file = std::fs::OpenOptions::new().write(true).create_new(true).open(path)?;
             file.write_all(content.as_bytes())

@@ -81,27 +81,34 @@ impl Observed {
     /// The status summary.csv shows: how it ended, else running while a live worker holds it,
     /// else pending.
     pub fn status(&self) -> Status {
-        match (&self.ended, &self.claim) {
-            (Some(ended), _) => ended.status,
-            (None, Some(claim)) if claim.live => Status::Running,
-            _ => Status::Pending,
+        match &self.ended {
+            Some(ended) => ended.status,
+            None if self.held() => Status::Running,
+            None => Status::Pending,
         }
     }
 
-    /// A worker may take it: not ended as done, failed or pruned, and no live worker on it.
-    pub fn claimable(&self) -> bool {
-        claimable(self.ended.as_ref(), self.claim.as_ref())
+    /// A live worker holds its claim: nobody else touches it.
+    pub fn held(&self) -> bool {
+        held(self.claim.as_ref())
+    }
+
+    /// Ended done or pruned (see [`Status::is_complete`]).
+    pub fn is_complete(&self) -> bool {
+        self.ended.as_ref().is_some_and(|e| e.status.is_complete())
     }
 }
 
-/// [`Observed::claimable`] from the trial's status.json and claim alone (the worker loop asks
-/// it of every trial: no need to read metrics.csv).
+/// A worker may take the trial: not ended as done, failed or pruned, and no live worker on it.
+/// Read from its status.json and claim alone (the worker loop asks it of every trial: no need
+/// to read metrics.csv).
 pub fn claimable_at(trial_dir: &Path) -> bool {
-    claimable(Ended::read(trial_dir).as_ref(), claim::inspect(&trial_dir.join(CLAIM)).as_ref())
+    let ended = Ended::read(trial_dir);
+    !ended.is_some_and(|e| e.status.is_final()) && !held(claim::inspect(&trial_dir.join(CLAIM)).as_ref())
 }
 
-fn claimable(ended: Option<&Ended>, claim: Option<&ClaimState>) -> bool {
-    !ended.is_some_and(|e| e.status.is_final()) && !claim.is_some_and(|c| c.live)
+fn held(claim: Option<&ClaimState>) -> bool {
+    claim.is_some_and(|c| c.live)
 }
 
 #[cfg(test)]
@@ -112,25 +119,25 @@ mod tests {
     fn statuses_from_the_trial_folder() {
         let dir = tempfile::tempdir().unwrap();
         let observed = Observed::read(dir.path());
-        assert_eq!((observed.status(), observed.claimable()), (Status::Pending, true));
+        assert_eq!((observed.status(), observed.held(), claimable_at(dir.path())), (Status::Pending, false, true));
 
         let claim = claim::Claim::acquire(&dir.path().join(CLAIM), true).unwrap().unwrap();
         let observed = Observed::read(dir.path());
-        assert_eq!((observed.status(), observed.claimable()), (Status::Running, false));
-        assert!(!claimable_at(dir.path()));
+        assert_eq!((observed.status(), observed.held(), claimable_at(dir.path())), (Status::Running, true, false));
         drop(claim);
 
         Ended::now(Status::Interrupted, String::new(), None).write(dir.path()).unwrap();
         let observed = Observed::read(dir.path());
-        assert_eq!((observed.status(), observed.claimable()), (Status::Interrupted, true));
+        assert_eq!((observed.status(), observed.is_complete(), claimable_at(dir.path())), (Status::Interrupted, false, true));
 
         Ended::now(Status::Failed, "diverged".into(), Some(1.5)).write(dir.path()).unwrap();
         let observed = Observed::read(dir.path());
-        assert_eq!((observed.status(), observed.claimable()), (Status::Failed, false));
-        assert!(!claimable_at(dir.path()));
+        assert_eq!((observed.status(), observed.is_complete(), claimable_at(dir.path())), (Status::Failed, false, false));
         assert_eq!(observed.ended.unwrap().warmup_seconds, Some(1.5));
         Ended::clear(dir.path()).unwrap();
         Ended::clear(dir.path()).unwrap();
-        assert!(Observed::read(dir.path()).claimable());
+        assert!(claimable_at(dir.path()));
+        Ended::now(Status::Pruned, "rung 1".into(), None).write(dir.path()).unwrap();
+        assert!(Observed::read(dir.path()).is_complete() && !claimable_at(dir.path()));
     }
 }

@@ -49,6 +49,12 @@ impl Status {
     pub fn is_final(self) -> bool {
         matches!(self, Status::Done | Status::Failed | Status::Pruned)
     }
+
+    /// Done or pruned: ran its course. `runner resume` and `submit --resume` leave it and take
+    /// failed and interrupted trials again.
+    pub fn is_complete(self) -> bool {
+        matches!(self, Status::Done | Status::Pruned)
+    }
 }
 
 /// Every trial as its folder records it; writes summary.csv from that. Reads each trial's
