@@ -2,14 +2,9 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use common::{column, csv_rows, rejects, runner, shared_data, the_run};
-
-fn run(dir: &Path, spec: &str, extra: &[&str]) -> std::process::Output {
-    std::fs::write(dir.join("spec.toml"), spec).unwrap();
-    runner(dir).arg("spec.toml").arg("--data-dir").arg(shared_data()).args(["--runs-dir", "out", "-q"]).args(extra).output().unwrap()
-}
+use common::{column, csv_rows, rejects, run_spec, the_run};
 
 #[test]
 fn a_validation_split_picks_the_best_epoch_and_early_stopping_ends_the_trial() {
@@ -17,7 +12,7 @@ fn a_validation_split_picks_the_best_epoch_and_early_stopping_ends_the_trial() {
                 optimizer = \"adamw\"\nlr = 0.002\nval_split = 0.2\nlr_schedule = \"cosine\"\nwarmup_epochs = 1\n\
                 augment = [\"random_crop\"]\n[sweep]\npatience = [1]\nmin_delta = [0.0, 10.0]\n";
     let dir = tempfile::tempdir().unwrap();
-    let output = run(dir.path(), spec, &[]);
+    let output = run_spec(dir.path(), spec, &["-q"]);
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let run_dir = the_run(dir.path());
     let trials: Vec<PathBuf> = {
@@ -51,7 +46,7 @@ fn a_validation_split_picks_the_best_epoch_and_early_stopping_ends_the_trial() {
 
     // The same spec again: the split and the augmentation are the seed's, the results the same.
     let again = tempfile::tempdir().unwrap();
-    assert!(run(again.path(), spec, &[]).status.success());
+    assert!(run_spec(again.path(), spec, &["-q"]).status.success());
     let strip = |rows: Vec<Vec<String>>| rows.into_iter().map(|r| [&r[..6], &r[9..]].concat()).collect::<Vec<_>>();
     assert_eq!(strip(metrics), strip(csv_rows(&the_run(again.path()).join("trials").join(trials[0].file_name().unwrap()).join("metrics.csv"))));
 }
@@ -59,7 +54,7 @@ fn a_validation_split_picks_the_best_epoch_and_early_stopping_ends_the_trial() {
 #[test]
 fn without_a_split_the_report_says_the_best_epoch_was_picked_on_the_test_set() {
     let dir = tempfile::tempdir().unwrap();
-    let output = run(dir.path(), "name = \"plain\"\nmodel = \"nn\"\nepochs = 1\nlimit_train = 300\nlimit_test = 100\n", &[]);
+    let output = run_spec(dir.path(), "name = \"plain\"\nmodel = \"nn\"\nepochs = 1\nlimit_train = 300\nlimit_test = 100\n", &["-q"]);
     assert!(output.status.success());
     let run_dir = the_run(dir.path());
     assert!(std::fs::read_to_string(run_dir.join("report.md")).unwrap().contains("picked on the test set itself"));

@@ -3,20 +3,14 @@
 
 mod common;
 
-use std::path::Path;
 use std::process::Output;
 
-use common::{csv_rows, results, runner, shared_data, signal_after_first_epoch, the_run, tree};
+use common::{csv_rows, results, run_spec, runner, signal_after_first_epoch, spec_command, the_run, tree};
 use predicates::prelude::*;
 
 /// Four one-thread NN trials (two optimizers, two seeds).
 const SWEEP: &str = "name = \"scale\"\nmodel = \"nn\"\nepochs = 2\nbatch_size = 50\nthreads = 1\nlimit_train = 1000\nlimit_test = 300\n\
                      [sweep]\noptimizer = [\"sgd\", \"adam\"]\nseed = [1, 2]\n";
-
-fn start(dir: &Path, spec: &str, args: &[&str]) -> Output {
-    std::fs::write(dir.join("spec.toml"), spec).unwrap();
-    runner(dir).arg("spec.toml").arg("--data-dir").arg(shared_data()).args(["--runs-dir", "out"]).args(args).output().unwrap()
-}
 
 fn assert_success(output: &Output) {
     assert!(output.status.success(), "exit {:?}: {}", output.status, String::from_utf8_lossy(&output.stderr));
@@ -25,9 +19,9 @@ fn assert_success(output: &Output) {
 #[test]
 fn jobs_2_gives_exactly_the_results_of_jobs_1() {
     let one = tempfile::tempdir().unwrap();
-    assert_success(&start(one.path(), SWEEP, &["-q"]));
+    assert_success(&run_spec(one.path(), SWEEP, &["-q"]));
     let two = tempfile::tempdir().unwrap();
-    let output = start(two.path(), SWEEP, &["--jobs", "2"]);
+    let output = run_spec(two.path(), SWEEP, &["--jobs", "2"]);
     assert_success(&output);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("003_optimizer=adam,seed=2:  epoch 2/2:"), "each line names its trial: {stderr}");
@@ -41,15 +35,7 @@ fn jobs_2_gives_exactly_the_results_of_jobs_1() {
 #[test]
 fn status_shows_each_trial_and_a_worker_finishes_a_crashed_run() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("spec.toml"), SWEEP).unwrap();
-    let output = runner(dir.path())
-        .arg("spec.toml")
-        .arg("--data-dir")
-        .arg(shared_data())
-        .args(["--runs-dir", "out", "-q"])
-        .env("RUNNER_FAILPOINT", "committed:001_optimizer=sgd,seed=2:1")
-        .output()
-        .unwrap();
+    let output = spec_command(dir.path(), SWEEP).arg("-q").env("RUNNER_FAILPOINT", "committed:001_optimizer=sgd,seed=2:1").output().unwrap();
     assert!(output.status.code().is_none(), "killed at the failpoint");
     let run_dir = the_run(dir.path());
 
@@ -68,7 +54,7 @@ fn status_shows_each_trial_and_a_worker_finishes_a_crashed_run() {
     let output = runner(dir.path()).arg("worker").arg(&run_dir).arg("--finish").arg("-q").output().unwrap();
     assert_success(&output);
     let straight = tempfile::tempdir().unwrap();
-    assert_success(&start(straight.path(), SWEEP, &["-q"]));
+    assert_success(&run_spec(straight.path(), SWEEP, &["-q"]));
     assert_eq!(results(&run_dir), results(&the_run(straight.path())));
     let manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run_dir.join("manifest.json")).unwrap()).unwrap();
     assert!(manifest["finished_at"].is_string());
@@ -81,7 +67,7 @@ fn status_shows_each_trial_and_a_worker_finishes_a_crashed_run() {
 #[test]
 fn jobs_must_be_at_least_one() {
     let dir = tempfile::tempdir().unwrap();
-    let output = start(dir.path(), SWEEP, &["--jobs", "0"]);
+    let output = run_spec(dir.path(), SWEEP, &["--jobs", "0"]);
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("--jobs"));
     assert_eq!(tree(dir.path()), ["spec.toml"]);
@@ -153,6 +139,6 @@ fn sigterm_to_a_jobs_run_stops_its_workers_and_resume_finishes_exactly() {
     let output = runner(dir.path()).arg("resume").arg(&run_dir).args(["--jobs", "2", "-q"]).output().unwrap();
     assert_success(&output);
     let straight = tempfile::tempdir().unwrap();
-    assert_success(&start(straight.path(), &spec, &["-q"]));
+    assert_success(&run_spec(straight.path(), &spec, &["-q"]));
     assert_eq!(results(&run_dir), results(&the_run(straight.path())));
 }

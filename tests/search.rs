@@ -2,34 +2,29 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use common::{column, csv_rows, rejects, runner, shared_data, the_run, tree};
+use common::{column, csv_rows, rejects, run_spec, runner, spec_command, the_run, tree};
 
 const ASHA: &str = "name = \"asha\"\nmodel = \"nn\"\nepochs = 3\nbatch_size = 50\nlimit_train = 600\nlimit_test = 200\nval_split = 0.2\n\
                     [search]\nmethod = \"asha\"\ntrials = 6\nseed = 4\n[search.space]\nlr = { log_uniform = [0.0005, 0.5] }\n\
                     momentum = { uniform = [0.0, 0.9] }\n";
-
-fn run(dir: &Path, spec: &str, args: &[&str]) -> std::process::Output {
-    std::fs::write(dir.join("spec.toml"), spec).unwrap();
-    runner(dir).arg("spec.toml").arg("--data-dir").arg(shared_data()).args(["--runs-dir", "out"]).args(args).output().unwrap()
-}
 
 #[test]
 fn random_search_samples_the_same_trials_every_time_per_grid_point() {
     let spec = "model = \"nn\"\n[sweep]\nmodel = [\"nn\", \"cnn\"]\n[search]\nmethod = \"random\"\ntrials = 5\nseed = 11\n\
                 [search.space]\nlr = { log_uniform = [1e-4, 1e-1] }\nbatch_size = { int_uniform = [16, 128] }\noptimizer = [\"sgd\", \"adam\"]\n";
     let dir = tempfile::tempdir().unwrap();
-    let first = run(dir.path(), spec, &["--dry-run"]);
+    let first = run_spec(dir.path(), spec, &["--dry-run"]);
     assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
-    let second = run(dir.path(), spec, &["--dry-run"]);
+    let second = run_spec(dir.path(), spec, &["--dry-run"]);
     assert_eq!(first.stdout, second.stdout, "the same trials on every run");
     let table = String::from_utf8(first.stdout).unwrap();
     let rows: Vec<&str> = table.lines().skip(2).collect();
     assert_eq!(rows.len(), 10, "2 grid points x 5 samples");
     assert!(rows[0].contains("| model=nn,batch_size=") && rows[0].contains(",lr=0.") && rows[0].contains(",optimizer="), "{}", rows[0]);
     assert!(rows[5].contains("model=cnn"), "grid point 2 gets its own samples: {}", rows[5]);
-    let other_seed = run(dir.path(), &spec.replace("seed = 11", "seed = 12"), &["--dry-run"]);
+    let other_seed = run_spec(dir.path(), &spec.replace("seed = 11", "seed = 12"), &["--dry-run"]);
     assert_ne!(String::from_utf8(other_seed.stdout).unwrap(), table);
     assert_eq!(tree(dir.path()), ["spec.toml"], "a dry run writes nothing");
 }
@@ -37,7 +32,7 @@ fn random_search_samples_the_same_trials_every_time_per_grid_point() {
 #[test]
 fn asha_prunes_from_the_run_folder_reports_the_budget_and_resumes_exactly() {
     let straight = tempfile::tempdir().unwrap();
-    let output = run(straight.path(), ASHA, &["-q"]);
+    let output = run_spec(straight.path(), ASHA, &["-q"]);
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let run_dir = the_run(straight.path());
     let summary = csv_rows(&run_dir.join("summary.csv"));
@@ -73,18 +68,10 @@ fn asha_prunes_from_the_run_folder_reports_the_budget_and_resumes_exactly() {
     // Killed in the middle of the search, resumed: the same decisions and metrics.
     let dir = tempfile::tempdir().unwrap();
     let name = |i: usize| trials[i].file_name().unwrap().to_string_lossy().into_owned();
-    let killed = run(dir.path(), ASHA, &["-q"]);
+    let killed = run_spec(dir.path(), ASHA, &["-q"]);
     assert!(killed.status.success());
     let crashed = tempfile::tempdir().unwrap();
-    std::fs::write(crashed.path().join("spec.toml"), ASHA).unwrap();
-    let output = runner(crashed.path())
-        .arg("spec.toml")
-        .arg("--data-dir")
-        .arg(shared_data())
-        .args(["--runs-dir", "out", "-q"])
-        .env("RUNNER_FAILPOINT", format!("committed:{}:1", name(3)))
-        .output()
-        .unwrap();
+    let output = spec_command(crashed.path(), ASHA).arg("-q").env("RUNNER_FAILPOINT", format!("committed:{}:1", name(3))).output().unwrap();
     assert!(output.status.code().is_none(), "killed at the rung's commit, before the decision");
     let crashed_run = the_run(crashed.path());
     let output = runner(crashed.path()).arg("resume").arg(&crashed_run).arg("-q").output().unwrap();

@@ -6,7 +6,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{csv_rows, runner, shared_data, tree};
+use common::{csv_rows, run_spec, runner, spec_command, the_run, tree};
 use prost::Message;
 use runner::run::tensorboard::{Event, FILE, event, read_records, summary_value};
 
@@ -14,10 +14,9 @@ const SWEEP: &str = "name = \"tb\"\nepochs = 2\nbatch_size = 50\nlimit_train = 4
                      [sweep]\nmodel = [\"nn\", \"cnn\"]\nseed = [1, 2]\n";
 
 fn run(dir: &Path, spec: &str) -> PathBuf {
-    std::fs::write(dir.join("spec.toml"), spec).unwrap();
-    let output = runner(dir).arg("spec.toml").arg("--data-dir").arg(shared_data()).args(["--runs-dir", "out", "-q"]).output().unwrap();
+    let output = run_spec(dir, spec, &["-q"]);
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    std::fs::read_dir(dir.join("out")).unwrap().next().unwrap().unwrap().path()
+    the_run(dir)
 }
 
 /// (step, tag, value) of every scalar in an event file.
@@ -77,17 +76,9 @@ fn event_files_hold_every_epoch_once_and_the_real_tensorboard_reads_them() {
 fn a_resumed_trial_shows_each_epoch_once() {
     let spec = "name = \"tbresume\"\nmodel = \"nn\"\nepochs = 3\nbatch_size = 50\nlimit_train = 400\nlimit_test = 100\n";
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("spec.toml"), spec).unwrap();
-    let output = runner(dir.path())
-        .arg("spec.toml")
-        .arg("--data-dir")
-        .arg(shared_data())
-        .args(["--runs-dir", "out", "-q"])
-        .env("RUNNER_FAILPOINT", "batch:000_tbresume:3:2")
-        .output()
-        .unwrap();
+    let output = spec_command(dir.path(), spec).arg("-q").env("RUNNER_FAILPOINT", "batch:000_tbresume:3:2").output().unwrap();
     assert!(output.status.code().is_none());
-    let run_dir = std::fs::read_dir(dir.path().join("out")).unwrap().next().unwrap().unwrap().path();
+    let run_dir = the_run(dir.path());
     let output = runner(dir.path()).arg("resume").arg(&run_dir).arg("-q").output().unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let events = scalars(&run_dir.join("trials/000_tbresume/tb").join(FILE));

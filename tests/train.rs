@@ -5,7 +5,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use common::{csv_rows, runner, shared_data, tree};
+use common::{csv_rows, runner, shared_data, spec_command, the_run, tree};
 use predicates::prelude::*;
 use burn::prelude::Device;
 use runner::data::{self, Dataset, FetchOptions};
@@ -23,20 +23,10 @@ fn run(spec: &str, args: &[&str], expected_code: i32) -> (tempfile::TempDir, Pat
 
 /// Runs the spec in `dir` (runs go to `dir/out`) and returns the one run folder it made.
 fn run_in(dir: &Path, spec: &str, args: &[&str], expected_code: i32) -> PathBuf {
-    std::fs::write(dir.join("spec.toml"), spec).unwrap();
-    let output = runner(dir)
-        .arg("spec.toml")
-        .arg("--data-dir")
-        .arg(shared_data())
-        .args(["--runs-dir", "out", "--quiet"])
-        .args(args)
-        .output()
-        .unwrap();
+    let output = spec_command(dir, spec).arg("--quiet").args(args).output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(expected_code), "stderr: {stderr}");
-    let runs: Vec<PathBuf> = std::fs::read_dir(dir.join("out")).unwrap().map(|e| e.unwrap().path()).collect();
-    assert_eq!(runs.len(), 1);
-    runs[0].clone()
+    the_run(dir)
 }
 
 /// metrics.csv without the timing columns, which differ between runs.

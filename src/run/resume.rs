@@ -210,16 +210,25 @@ mod tests {
             .collect()
     }
 
-    #[test]
-    fn settle_relinks_last_and_best_and_drops_uncommitted_files() {
+    /// A trial folder whose metrics.csv has committed epochs 1 and 2, with no checkpoints yet.
+    fn two_committed_epochs() -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
-        let trial = dir.path();
-        std::fs::create_dir(trial.join(checkpoint::DIR)).unwrap();
-        let mut writer = metrics::MetricsWriter::start(trial, &[]).unwrap();
+        std::fs::create_dir(dir.path().join(checkpoint::DIR)).unwrap();
+        let mut writer = metrics::MetricsWriter::start(dir.path(), &[]).unwrap();
         for e in epochs(&[0.5, 0.9]) {
             writer.append(&e).unwrap();
         }
-        let write = |path: std::path::PathBuf, text: &str| std::fs::write(path, text).unwrap();
+        dir
+    }
+
+    fn write(path: std::path::PathBuf, text: &str) {
+        std::fs::write(path, text).unwrap();
+    }
+
+    #[test]
+    fn settle_relinks_last_and_best_and_drops_uncommitted_files() {
+        let dir = two_committed_epochs();
+        let trial = dir.path();
         let (m2, o2) = checkpoint::epoch_paths(trial, 2);
         let (m3, o3) = checkpoint::epoch_paths(trial, 3);
         write(m2.clone(), "model 2");
@@ -245,14 +254,8 @@ mod tests {
 
     #[test]
     fn a_damaged_state_falls_back_to_the_newest_verified_one_or_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = two_committed_epochs();
         let trial = dir.path();
-        std::fs::create_dir(trial.join(checkpoint::DIR)).unwrap();
-        let mut writer = metrics::MetricsWriter::start(trial, &[]).unwrap();
-        for e in epochs(&[0.5, 0.9]) {
-            writer.append(&e).unwrap();
-        }
-        let write = |path: std::path::PathBuf, text: &str| std::fs::write(path, text).unwrap();
         let (m1, o1) = checkpoint::epoch_paths(trial, 1);
         let (m2, o2) = checkpoint::epoch_paths(trial, 2);
         for path in [&m1, &o1, &m2, &o2] {

@@ -27,6 +27,20 @@ pub fn runner(dir: &Path) -> Command {
     cmd
 }
 
+/// `runner spec.toml --data-dir <test data> --runs-dir out` in `dir`, with `spec` written to
+/// spec.toml first; add arguments and environment, then run it.
+pub fn spec_command(dir: &Path, spec: &str) -> Command {
+    std::fs::write(dir.join("spec.toml"), spec).unwrap();
+    let mut cmd = runner(dir);
+    cmd.arg("spec.toml").arg("--data-dir").arg(shared_data()).args(["--runs-dir", "out"]);
+    cmd
+}
+
+/// [`spec_command`] with `args`, run to the end.
+pub fn run_spec(dir: &Path, spec: &str, args: &[&str]) -> std::process::Output {
+    spec_command(dir, spec).args(args).output().unwrap()
+}
+
 /// Files and folders under `dir`, relative, sorted.
 pub fn tree(dir: &Path) -> Vec<String> {
     let mut out = Vec::new();
