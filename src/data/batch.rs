@@ -64,31 +64,31 @@ impl HostBatch {
 
     /// Fills the batch with the images at `indices`, reusing its buffers.
     pub fn fill(&mut self, split: &Split, indices: impl ExactSizeIterator<Item = usize>, shape: ImageShape, norm: &Normalizer) {
-        let pixels = shape.pixels();
-        self.images.resize(indices.len() * pixels, 0.0);
-        self.labels.clear();
-        for (out, i) in self.images.chunks_exact_mut(pixels).zip(indices) {
-            norm.apply(&split.images[i * pixels..(i + 1) * pixels], out);
-            self.labels.push(i64::from(split.labels[i]));
-        }
+        self.fill_transformed(split, indices, shape, norm, None);
     }
 
-    /// [`HostBatch::fill`] with each image randomly transformed first (see [`Augmenter`]).
-    pub fn fill_augmented(
+    /// [`HostBatch::fill`], each image randomly transformed first when there is an `augmenter`.
+    pub fn fill_transformed(
         &mut self,
         split: &Split,
         indices: impl ExactSizeIterator<Item = usize>,
         shape: ImageShape,
         norm: &Normalizer,
-        augmenter: &mut Augmenter,
+        mut augmenter: Option<&mut Augmenter>,
     ) {
         let pixels = shape.pixels();
         self.images.resize(indices.len() * pixels, 0.0);
         self.labels.clear();
-        let mut scratch = vec![0u8; pixels];
+        let mut transformed = vec![0u8; if augmenter.is_some() { pixels } else { 0 }];
         for (out, i) in self.images.chunks_exact_mut(pixels).zip(indices) {
-            augmenter.apply(&split.images[i * pixels..(i + 1) * pixels], &mut scratch, shape);
-            norm.apply(&scratch, out);
+            let image = &split.images[i * pixels..(i + 1) * pixels];
+            match augmenter.as_deref_mut() {
+                Some(augmenter) => {
+                    augmenter.apply(image, &mut transformed, shape);
+                    norm.apply(&transformed, out);
+                }
+                None => norm.apply(image, out),
+            }
             self.labels.push(i64::from(split.labels[i]));
         }
     }

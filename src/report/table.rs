@@ -79,7 +79,7 @@ fn search_summary(trials: &[TrialSummary]) -> Option<SearchSummary> {
     }
     let mut methods: Vec<String> = searched.iter().map(|t| t.trial.spec.search.method.to_string()).collect();
     methods.dedup();
-    let score = |e: &crate::train::EpochMetrics| e.val_acc.unwrap_or(e.test_acc);
+    let score = crate::run::metrics::selection_score;
     let best = searched
         .iter()
         .filter_map(|t| crate::run::metrics::best(&t.epochs).map(|e| (t, e)))
@@ -99,14 +99,9 @@ fn search_summary(trials: &[TrialSummary]) -> Option<SearchSummary> {
 }
 
 pub fn build(trials: &[TrialSummary]) -> Report {
-    let mut keys: Vec<String> = Vec::new();
-    for t in trials {
-        for (k, _) in &t.trial.swept {
-            if !["dataset", "model", "seed"].contains(&k.as_str()) && !keys.contains(k) {
-                keys.push(k.clone());
-            }
-        }
-    }
+    // Groups are per data set and model, and span the seeds.
+    let keys: Vec<String> =
+        crate::spec::distinguishing_keys(trials.iter().map(|t| &t.trial)).into_iter().filter(|k| !["model", "dataset", "seed"].contains(&k.as_str())).collect();
     let mut groups: Vec<(Group, Vec<&TrialSummary>)> = Vec::new();
     for t in trials {
         let values: Vec<String> =

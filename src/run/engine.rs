@@ -146,23 +146,15 @@ impl Pruner {
         })
     }
 
-    /// Lower is better: the loss, or the accuracy negated.
-    fn score(&self, e: &EpochMetrics) -> Option<f64> {
-        match self.monitor {
-            crate::spec::Monitor::ValLoss => e.val_loss,
-            crate::spec::Monitor::ValAcc => e.val_acc.map(|a| -a),
-        }
-    }
-
     /// None to go on after `epoch`; else why the trial is pruned.
     pub fn decide(&self, epoch: &EpochMetrics) -> Option<String> {
         if !self.rungs.contains(&epoch.epoch) {
             return None;
         }
-        let mine = self.score(epoch)?;
+        let mine = train::schedule::monitored(self.monitor, epoch)?;
         let at_rung = |dir: &PathBuf| {
             let rows = super::metrics::read_committed(&dir.join(super::metrics::FILE));
-            rows.get(epoch.epoch as usize - 1).and_then(|e| self.score(e))
+            rows.get(epoch.epoch as usize - 1).and_then(|e| train::schedule::monitored(self.monitor, e))
         };
         let mut scores: Vec<f64> = self.bracket.iter().filter_map(at_rung).collect();
         scores.sort_by(f64::total_cmp);

@@ -68,14 +68,18 @@ pub fn read_committed(path: &Path) -> Vec<EpochMetrics> {
     rows
 }
 
-/// The first epoch that reached the highest validation accuracy, or test accuracy when the trial
-/// has no validation split: the one `best.bpk` holds.
+/// The first epoch that reached the highest [`selection_score`]: the one `best.bpk` holds.
 pub fn best(epochs: &[EpochMetrics]) -> Option<&EpochMetrics> {
-    let score = |e: &EpochMetrics| e.val_acc.unwrap_or(e.test_acc);
     epochs.iter().fold(None, |best: Option<&EpochMetrics>, e| match best {
-        Some(b) if score(b) >= score(e) => Some(b),
+        Some(b) if selection_score(b) >= selection_score(e) => Some(b),
         _ => Some(e),
     })
+}
+
+/// What the best epoch (and a search's best trial) is chosen on: the validation accuracy, or
+/// the test accuracy when there is no validation split.
+pub fn selection_score(e: &EpochMetrics) -> f64 {
+    e.val_acc.unwrap_or(e.test_acc)
 }
 
 /// Reads every row of a metrics.csv.

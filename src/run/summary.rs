@@ -99,19 +99,6 @@ impl TrialSummary {
     }
 }
 
-/// The swept keys of a sweep (model and dataset always shown), in trial order.
-fn columns(trials: &[TrialSummary]) -> Vec<String> {
-    let mut keys = vec!["model".to_string(), "dataset".to_string()];
-    for t in trials {
-        for (k, _) in &t.trial.swept {
-            if !keys.contains(k) {
-                keys.push(k.clone());
-            }
-        }
-    }
-    keys
-}
-
 fn field(trial: &Trial, key: &str) -> String {
     if let Some((_, v)) = trial.swept.iter().find(|(k, _)| k == key) {
         return v.clone();
@@ -125,7 +112,7 @@ fn field(trial: &Trial, key: &str) -> String {
 
 /// Header and rows of the summary table, as text cells.
 pub fn table(trials: &[TrialSummary]) -> (Vec<String>, Vec<Vec<String>>) {
-    let keys = columns(trials);
+    let keys = crate::spec::distinguishing_keys(trials.iter().map(|t| &t.trial));
     let mut header = vec!["index".to_string(), "name".to_string()];
     header.extend(keys.iter().cloned());
     header.extend(

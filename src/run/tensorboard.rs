@@ -15,6 +15,7 @@ use std::path::Path;
 use prost::Message;
 
 use crate::error::Result;
+use crate::run::metrics::selection_score;
 use crate::spec::Trial;
 use crate::train::EpochMetrics;
 
@@ -31,7 +32,7 @@ pub fn write_trial(trial_dir: &Path, trial: &Trial, epochs: &[EpochMetrics], end
     records.push(hparams_event(start, 0, SESSION_START, hparams_data::Data::SessionStartInfo(session_start(trial, start))));
     let mut best: Option<&EpochMetrics> = None;
     for e in epochs {
-        if best.is_none_or(|b| e.val_acc.unwrap_or(e.test_acc) > b.val_acc.unwrap_or(b.test_acc)) {
+        if best.is_none_or(|b| selection_score(e) > selection_score(b)) {
             best = Some(e);
         }
         let mut scalars = vec![
@@ -60,14 +61,7 @@ pub fn write_trial(trial_dir: &Path, trial: &Trial, epochs: &[EpochMetrics], end
 /// The run's HParams experiment: each swept (or searched) field, model and data set, and the
 /// metrics the HParams tab shows for each trial.
 pub fn write_experiment(run_dir: &Path, name: &str, trials: &[Trial]) -> Result<()> {
-    let mut keys: Vec<String> = vec!["model".into(), "dataset".into()];
-    for t in trials {
-        for (k, _) in &t.swept {
-            if !keys.contains(k) {
-                keys.push(k.clone());
-            }
-        }
-    }
+    let keys = crate::spec::distinguishing_keys(trials);
     let tables: Vec<toml::Table> = trials.iter().map(spec_table).collect();
     let hparam_infos = keys
         .iter()

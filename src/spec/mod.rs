@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 pub use load::{Overrides, load, load_recorded, load_run, load_text, read};
-pub use sweep::{Trial, display_value, expand};
+pub use sweep::{Trial, display_value, distinguishing_keys, expand};
 
 /// One experiment as the user wrote it, after layering; `sweep` lists the axes to expand.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

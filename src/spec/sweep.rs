@@ -27,6 +27,20 @@ impl Trial {
     }
 }
 
+/// The keys that tell `trials` apart: "model" and "dataset" always, then every other key they
+/// sweep or search, in order of first appearance.
+pub fn distinguishing_keys<'a>(trials: impl IntoIterator<Item = &'a Trial>) -> Vec<String> {
+    let mut keys = vec!["model".to_string(), "dataset".to_string()];
+    for trial in trials {
+        for (key, _) in &trial.swept {
+            if !keys.contains(key) {
+                keys.push(key.clone());
+            }
+        }
+    }
+    keys
+}
+
 /// A value in the sweep that is wrong; `value_index` is its place in the list.
 #[derive(Debug, PartialEq)]
 pub struct SweepError {

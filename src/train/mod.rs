@@ -364,10 +364,7 @@ impl<'a> Batches<'a> {
         match self {
             Batches::Host { split, host } => {
                 let picks = indices.iter().map(|&i| i as usize);
-                match augmenter {
-                    Some(augmenter) => host.fill_augmented(split, picks, data.dataset.shape, &data.normalizer, augmenter),
-                    None => host.fill(split, picks, data.dataset.shape, &data.normalizer),
-                }
+                host.fill_transformed(split, picks, data.dataset.shape, &data.normalizer, augmenter);
                 to_tensors(host, data.dataset.shape, device)
             }
             Batches::Resident { images, labels } => {

@@ -57,6 +57,15 @@ fn one_cycle(max_lr: f64, step: usize, total: usize) -> f64 {
     }
 }
 
+/// The monitored validation metric of an epoch, lower is better: the loss, or the accuracy
+/// negated. None without a validation split.
+pub fn monitored(monitor: Monitor, e: &EpochMetrics) -> Option<f64> {
+    match monitor {
+        Monitor::ValLoss => e.val_loss,
+        Monitor::ValAcc => e.val_acc.map(|a| -a),
+    }
+}
+
 /// The epoch at which early stopping ends the trial, given its metrics so far: after `patience`
 /// epochs in a row without an improvement of more than `min_delta` in the monitored validation
 /// metric. None while training goes on (or without `patience`).
@@ -65,11 +74,7 @@ pub fn stopped_at(spec: &Spec, epochs: &[EpochMetrics]) -> Option<u32> {
     let mut best: Option<f64> = None;
     let mut waited = 0;
     for e in epochs {
-        let value = match spec.monitor {
-            Monitor::ValLoss => e.val_loss?,
-            // Higher is better: compare negated accuracies as losses.
-            Monitor::ValAcc => -e.val_acc?,
-        };
+        let value = monitored(spec.monitor, e)?;
         if best.is_none_or(|b| value < b - spec.min_delta) {
             best = Some(value);
             waited = 0;
