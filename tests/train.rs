@@ -51,8 +51,8 @@ fn smoke_run() -> &'static SharedRun {
         // Runs of earlier test processes: removed once their process is gone.
         for entry in std::fs::read_dir(base).into_iter().flatten().flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
-            if let Some(pid) = name.strip_prefix("train-smoke-")
-                && !Path::new("/proc").join(pid).exists()
+            if let Some(pid) = name.strip_prefix("train-smoke-").and_then(|pid| pid.parse().ok())
+                && !runner::fs::process_alive(pid)
             {
                 let _ = std::fs::remove_dir_all(entry.path());
             }

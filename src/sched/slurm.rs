@@ -64,13 +64,13 @@ impl Plan {
     }
 
     /// The resource lines both scripts share.
-    fn resource_lines(&self, with_gpu: bool) -> Vec<String> {
+    fn resource_lines(&self, for_training: bool) -> Vec<String> {
         let r = &self.resources;
         let mut lines = Vec::new();
         if !r.partition.is_empty() {
             lines.push(format!("--partition={}", r.partition));
         }
-        if with_gpu {
+        if for_training {
             if !r.time.is_empty() {
                 lines.push(format!("--time={}", r.time));
             }
