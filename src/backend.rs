@@ -3,7 +3,7 @@
 use burn::prelude::Device;
 
 use crate::error::{Error, Result};
-use crate::spec::BackendName;
+use crate::spec::{BackendName, Trial};
 
 /// The plain (inference) device for a backend; `.autodiff()` on it gives the training device.
 pub fn device(backend: BackendName, index: u32) -> Result<Device> {
@@ -49,6 +49,28 @@ fn keep_freed_memory() {
             libc::mallopt(libc::M_TRIM_THRESHOLD, GIB);
         });
     }
+}
+
+/// Checks every trial's backend and device before anything is written; returns them described
+/// (for the manifest), deduplicated.
+pub fn check_devices(trials: &[Trial]) -> Result<Vec<String>> {
+    let mut devices = Vec::new();
+    for trial in trials {
+        device(trial.spec.backend, trial.spec.device)?;
+        let described = describe(trial.spec.backend, trial.spec.device);
+        if !devices.contains(&described) {
+            devices.push(described);
+        }
+    }
+    Ok(devices)
+}
+
+/// The GPUs the cuda trials use, for the manifest.
+pub fn gpus(trials: &[Trial]) -> Vec<GpuInfo> {
+    let mut indices: Vec<u32> = trials.iter().filter(|t| t.spec.backend == BackendName::Cuda).map(|t| t.spec.device).collect();
+    indices.sort_unstable();
+    indices.dedup();
+    indices.into_iter().filter_map(gpu_info).collect()
 }
 
 /// What the manifest records about a device.

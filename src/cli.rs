@@ -1,5 +1,6 @@
 //! The command line: every flag is defined once, here.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
@@ -59,18 +60,14 @@ pub struct SubmitArgs {
     #[arg(value_name = "SPEC", required_unless_present = "resume")]
     pub spec: Option<PathBuf>,
 
-    /// Submit the trials of an existing run folder that are not done (after cancellation,
-    /// preemption, time limits or lost nodes).
-    #[arg(long, value_name = "RUN", conflicts_with_all = ["spec", "runs_dir"])]
-    pub resume: Option<PathBuf>,
+    #[command(flatten)]
+    pub resume: ResumeFlag,
 
-    /// Print the batch scripts and the sbatch commands; submit and write nothing.
-    #[arg(long)]
-    pub dry_run: bool,
+    #[command(flatten)]
+    pub dry_run: DryRun,
 
-    /// Where run folders are created.
-    #[arg(long, value_name = "DIR", default_value = "runs")]
-    pub runs_dir: PathBuf,
+    #[command(flatten)]
+    pub runs_dir: RunsDir,
 
     #[command(flatten)]
     pub train: TrainArgs,
@@ -86,25 +83,77 @@ pub struct WorkerArgs {
     #[arg(long, value_name = "INDEX")]
     pub trial: Option<usize>,
 
-    /// CPU threads for trials whose spec leaves `threads` at 0 (0: one per core).
-    #[arg(long, value_name = "N")]
-    pub threads: Option<usize>,
+    /// CPU threads for trials whose spec leaves `threads` at 0 (0: one per core; at most 1024,
+    /// as for the spec's `threads`).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=1024))]
+    pub threads: Option<u32>,
 
     /// GPU index for cuda trials, instead of the spec's `device`.
     #[arg(long, value_name = "INDEX")]
     pub gpu: Option<u32>,
 
-    /// Never download missing data.
-    #[arg(long)]
-    pub offline: bool,
+    #[command(flatten)]
+    pub download: Download,
 
-    /// No per-epoch lines.
-    #[arg(long, short)]
-    pub quiet: bool,
+    #[command(flatten)]
+    pub output: Output,
 
     /// Train nothing: rebuild summary.csv, record the end in manifest.json, write the report.
     #[arg(long, conflicts_with_all = ["trial", "threads", "gpu"])]
     pub finish: bool,
+}
+
+/// One word of a worker's command line: text, or a variable the shell of a Slurm task expands.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Word {
+    Text(OsString),
+    /// Written in double quotes, e.g. `$SLURM_ARRAY_TASK_ID`.
+    Var(&'static str),
+}
+
+impl WorkerArgs {
+    /// The command line after the binary that starts this worker (`--jobs`): the flags as
+    /// defined above, so that what a coordinator starts is what `runner worker` parses.
+    pub fn to_args(&self) -> Vec<OsString> {
+        self.words(false).into_iter().map(|w| match w {
+            Word::Text(text) => text,
+            Word::Var(var) => unreachable!("only a Slurm task's line has shell variables ({var})"),
+        }).collect()
+    }
+
+    /// The same for a Slurm array task: the trial and the CPU threads come from Slurm's
+    /// variables (`trial` and `threads` are not read).
+    pub fn slurm_task_words(&self) -> Vec<Word> {
+        self.words(true)
+    }
+
+    fn words(&self, slurm_task: bool) -> Vec<Word> {
+        let text = |s: &str| Word::Text(s.into());
+        let mut words = vec![text("worker"), Word::Text(self.run.clone().into_os_string())];
+        if slurm_task {
+            words.extend([text("--trial"), Word::Var("$SLURM_ARRAY_TASK_ID"), text("--threads"), Word::Var("${SLURM_CPUS_PER_TASK:-1}")]);
+        } else {
+            if let Some(trial) = self.trial {
+                words.extend([text("--trial"), text(&trial.to_string())]);
+            }
+            if let Some(threads) = self.threads {
+                words.extend([text("--threads"), text(&threads.to_string())]);
+            }
+        }
+        if let Some(gpu) = self.gpu {
+            words.extend([text("--gpu"), text(&gpu.to_string())]);
+        }
+        if self.download.offline {
+            words.push(text("--offline"));
+        }
+        if self.output.quiet {
+            words.push(text("--quiet"));
+        }
+        if self.finish {
+            words.push(text("--finish"));
+        }
+        words
+    }
 }
 
 #[derive(Debug, Clone, Args)]
@@ -139,9 +188,50 @@ pub struct DataArgs {
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
 
+    #[command(flatten)]
+    pub download: Download,
+}
+
+/// `--offline`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct Download {
     /// Never download: fail at once, saying which data files to put where.
     #[arg(long)]
     pub offline: bool,
+}
+
+/// `--quiet`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct Output {
+    /// No progress bars or per-epoch lines; errors and the final table only.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// `--dry-run`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct DryRun {
+    /// Show what would run (`runner SPEC`: every trial with every resolved field; `submit`: the
+    /// batch scripts and sbatch commands) and exit, writing nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `--runs-dir`.
+#[derive(Debug, Clone, Args)]
+pub struct RunsDir {
+    /// Where run folders are created.
+    #[arg(long, value_name = "DIR", default_value = "runs")]
+    pub runs_dir: PathBuf,
+}
+
+/// `--resume RUN` (of `runner` and `runner submit`).
+#[derive(Debug, Clone, Default, Args)]
+pub struct ResumeFlag {
+    /// Continue an existing run folder instead: the trials that are not done (after Ctrl-C,
+    /// cancellation, preemption, time limits or lost nodes). `runner --resume RUN` is `runner resume RUN`.
+    #[arg(long, value_name = "RUN", conflicts_with_all = ["spec", "runs_dir"])]
+    pub resume: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -202,8 +292,8 @@ pub struct BenchArgs {
     pub backends: Vec<crate::spec::BackendName>,
 
     /// Timed train steps (and evaluation batches) per backend and model.
-    #[arg(long, default_value_t = 10)]
-    pub steps: usize,
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub steps: u32,
 
     /// Repetitions of the data loading and batch assembly measurements.
     #[arg(long, default_value_t = 5)]
@@ -237,22 +327,21 @@ pub enum ReportFormat {
 }
 
 #[derive(Debug, Clone, Args)]
+// A dry run of a resume would have nothing to show: the two exclude each other.
+#[command(group(clap::ArgGroup::new("resume_or_dry_run").args(["resume", "dry_run"])))]
 pub struct RunArgs {
     /// The experiment spec (TOML), e.g. configs/mnist_cnn.toml.
     #[arg(value_name = "SPEC")]
     pub spec: Option<PathBuf>,
 
-    /// Continue an interrupted run folder instead (same as `runner resume RUN`).
-    #[arg(long, value_name = "RUN", conflicts_with_all = ["spec", "dry_run", "runs_dir"])]
-    pub resume: Option<PathBuf>,
+    #[command(flatten)]
+    pub resume: ResumeFlag,
 
-    /// Print the trials (every resolved field) and exit without training or writing anything.
-    #[arg(long)]
-    pub dry_run: bool,
+    #[command(flatten)]
+    pub dry_run: DryRun,
 
-    /// Where run folders are created.
-    #[arg(long, value_name = "DIR", default_value = "runs")]
-    pub runs_dir: PathBuf,
+    #[command(flatten)]
+    pub runs_dir: RunsDir,
 
     #[command(flatten)]
     pub train: TrainArgs,
@@ -269,12 +358,63 @@ pub struct TrainArgs {
     #[command(flatten)]
     pub data: DataArgs,
 
-    /// No progress bars or per-epoch lines; errors and the final table only.
-    #[arg(long, short)]
-    pub quiet: bool,
+    #[command(flatten)]
+    pub output: Output,
 
     /// Trials at once, each in a worker process with its share of the CPU cores (unless the
     /// spec sets `threads`); with several GPUs, the workers take them in turn.
     #[arg(long, short, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub jobs: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn worker(args: &[&str]) -> WorkerArgs {
+        match Cli::try_parse_from(["runner", "worker"].iter().chain(args)).unwrap().command {
+            Some(Command::Worker(args)) => args,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_workers_command_line_parses_back_to_the_same_arguments() {
+        for line in [
+            &["runs/x", "--threads", "3", "--gpu", "1", "--offline", "--quiet"][..],
+            &["runs/x", "--trial", "4", "--offline"],
+            &["runs/x", "--finish"],
+            &["runs/x"],
+        ] {
+            let args = worker(line);
+            let words: Vec<String> = args.to_args().iter().map(|w| w.to_string_lossy().into_owned()).collect();
+            assert_eq!(words[0], "worker");
+            let again = worker(&words[1..].iter().map(String::as_str).collect::<Vec<_>>());
+            assert_eq!(format!("{again:?}"), format!("{args:?}"), "{line:?}");
+        }
+    }
+
+    #[test]
+    fn a_slurm_tasks_line_takes_the_trial_and_threads_from_slurm() {
+        let words = worker(&["/r", "--offline"]).slurm_task_words();
+        let shown: Vec<String> = words
+            .iter()
+            .map(|w| match w {
+                Word::Text(t) => t.to_string_lossy().into_owned(),
+                Word::Var(v) => format!("\"{v}\""),
+            })
+            .collect();
+        assert_eq!(shown.join(" "), "worker /r --trial \"$SLURM_ARRAY_TASK_ID\" --threads \"${SLURM_CPUS_PER_TASK:-1}\" --offline");
+        // With the variables filled in, clap reads it.
+        let filled: Vec<&str> = shown.iter().map(|w| if w.starts_with('"') { "7" } else { w.as_str() }).collect();
+        assert_eq!(worker(&filled[1..]).trial, Some(7));
+    }
+
+    #[test]
+    fn resume_and_dry_run_exclude_each_other_for_a_run_but_not_for_submit() {
+        assert!(Cli::try_parse_from(["runner", "--resume", "r", "--dry-run"]).is_err());
+        assert!(Cli::try_parse_from(["runner", "submit", "--resume", "r", "--dry-run"]).is_ok());
+        assert!(Cli::try_parse_from(["runner", "submit", "--resume", "r", "--runs-dir", "x"]).is_err());
+    }
 }

@@ -38,6 +38,11 @@ pub enum Error {
     #[error("--set {arg:?}: expected KEY=VALUE, e.g. --set lr=0.1 or --set 'sweep.model=[\"nn\",\"cnn\"]'")]
     BadOverride { arg: String },
 
+    // ---- the command line (exit code 2) ----
+    /// Arguments that clap accepts but that do not fit together or with the run folder.
+    #[error("{origin}: {message}")]
+    Usage { origin: String, message: String },
+
     // ---- the data (exit code 2: the user must put the right files in place) ----
     #[error("{path}: {message}")]
     DataFormat { path: PathBuf, message: String },
@@ -65,14 +70,20 @@ pub enum Error {
     // ---- models and backends (exit code 2) ----
     #[error("the {model} needs images of at least {min}x{min}, got {height}x{width}; use model = \"nn\" for smaller images")]
     ImageTooSmall {
-        model: crate::spec::ModelKind,
+        model: &'static str,
         min: usize,
         height: usize,
         width: usize,
     },
 
+    /// A backend or device the spec asks for that this build or machine does not have (built in
+    /// `backend.rs` only).
     #[error("{0}")]
     Backend(String),
+
+    /// `runner submit` away from Slurm: no `sbatch` on PATH.
+    #[error("runner submit needs Slurm, but `sbatch` is not on PATH.\n  Run it on a Slurm login node (or load Slurm, e.g. `module load slurm`), or run the sweep here with `runner SPEC --jobs N`.")]
+    NoSlurm,
 
     // ---- run folders named on the command line (exit code 2) ----
     #[error("{path}: {why}: not a run folder (expected spec.toml, manifest.json and trials/, as `runner SPEC` writes them under runs/<timestamp>_<name>/)")]
@@ -90,6 +101,21 @@ pub enum Error {
 
     #[error("{0}")]
     Checkpoint(String),
+
+    #[error("export: {0}")]
+    Export(String),
+
+    /// A device that was there failed while it ran (a GPU error during warm-up or training).
+    #[error("{0}")]
+    Device(String),
+
+    /// A worker process could not be started or was lost (`--jobs`).
+    #[error("{0}")]
+    Worker(String),
+
+    /// Slurm refused or failed a submission; the run folder says how to submit it again.
+    #[error("{0}")]
+    Slurm(String),
 
     #[error("{0}")]
     RunLocked(String),
@@ -113,8 +139,8 @@ pub enum Error {
 }
 
 impl Error {
-    /// 2 for input the user must fix (spec, data, backend, a run folder in use), 1 for failures
-    /// while running, 128 + the signal for a run stopped by one. Every variant is listed: a new
+    /// 2 for input the user must fix (spec, command line, data, backend, a run folder in use),
+    /// 1 for failures while running (files, devices, worker processes, Slurm), 128 + the signal for a run stopped by one. Every variant is listed: a new
     /// one must choose.
     pub fn exit_code(&self) -> u8 {
         match self {
@@ -123,6 +149,7 @@ impl Error {
             | Error::UnknownKey { .. }
             | Error::InvalidValue { .. }
             | Error::BadOverride { .. }
+            | Error::Usage { .. }
             | Error::DataFormat { .. }
             | Error::DataRead { .. }
             | Error::DataMissing { .. }
@@ -130,10 +157,18 @@ impl Error {
             | Error::BadImage { .. }
             | Error::ImageTooSmall { .. }
             | Error::Backend(_)
+            | Error::NoSlurm
             | Error::NotARunFolder { .. }
             | Error::NotATrial { .. }
             | Error::RunLocked(_) => 2,
-            Error::Io { .. } | Error::Checkpoint(_) | Error::TrialsFailed { .. } | Error::Unfinished { .. } => 1,
+            Error::Io { .. }
+            | Error::Checkpoint(_)
+            | Error::Export(_)
+            | Error::Device(_)
+            | Error::Worker(_)
+            | Error::Slurm(_)
+            | Error::TrialsFailed { .. }
+            | Error::Unfinished { .. } => 1,
             Error::Interrupted { .. } => crate::interrupt::exit_code(),
         }
     }

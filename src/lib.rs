@@ -3,6 +3,7 @@
 //! Data flows one way: spec -> trials -> (data, model, device) -> metrics -> run folder -> report.
 
 pub mod backend;
+pub mod catalog;
 pub mod cli;
 pub mod commands;
 pub mod data;

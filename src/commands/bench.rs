@@ -75,7 +75,7 @@ pub fn bench(args: BenchArgs) -> Result<()> {
         ] {
             // As a run trains (see backend::run_on), with one thread per core.
             let (mut train, mut eval) =
-                backend::run_on(*backend_name, Spec::default().cpu_threads(), || train_and_eval_rates(model, shape, &device, args.steps))?;
+                backend::run_on(*backend_name, Spec::default().cpu_threads(), || train_and_eval_rates(model, shape, &device, args.steps as usize))?;
             let median = row(&format!("{backend_name}: train step, {label}"), &mut train, "img/s");
             row(&format!("{backend_name}: evaluation, {label}"), &mut eval, "img/s");
             train_medians.push((*backend_name, label, median));
@@ -100,7 +100,7 @@ pub fn bench(args: BenchArgs) -> Result<()> {
 fn train_and_eval_rates(model: ModelKind, shape: ImageShape, device: &Device, steps: usize) -> (Vec<f64>, Vec<f64>) {
     let spec = Spec { model, ..Spec::default() };
     let train_device = device.clone().autodiff();
-    let mut net = Model::new(&spec, shape, &train_device).expect("the bench shapes fit both models");
+    let mut net = Model::new(&spec.architecture(), shape, &train_device).expect("the bench shapes fit both models");
     let mut optim = optimizer(&spec);
     let loss_fn = CrossEntropyLossConfig::new().init(&train_device);
     let images = Tensor::<4>::random([BATCH, shape.channels, shape.height, shape.width], burn::tensor::Distribution::Default, device);

@@ -1,6 +1,6 @@
 //! `runner eval CHECKPOINT|TRIAL`: test loss, accuracy and the confusion matrix of a checkpoint.
 
-use super::trial::{TrialFolder, load_model};
+use crate::run::trial_folder::{TrialFolder, load_model};
 use crate::backend;
 use crate::cli::EvalArgs;
 use crate::data::{self, FetchOptions};
@@ -18,7 +18,7 @@ pub fn eval(args: EvalArgs) -> Result<()> {
         spec.data_dir = dir.clone();
     }
     spec.validate().map_err(|e| Error::InvalidValue { origin: "--dataset".into(), key: e.key.into(), message: e.message })?;
-    let fetch = FetchOptions { offline: args.data.offline, mirror: None, quiet: true };
+    let fetch = FetchOptions { offline: args.data.download.offline, mirror: None, quiet: true };
     let dataset = data::load(spec.dataset, &spec.data_dir, &fetch)?;
     let device = backend::device(spec.backend, spec.device)?;
     let model = load_model(&spec, dataset.shape, &checkpoint_path, &device)?;

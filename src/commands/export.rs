@@ -2,16 +2,16 @@
 
 use burn::prelude::Device;
 
-use super::trial::{TrialFolder, load_model};
+use crate::run::trial_folder::{TrialFolder, load_model};
 use crate::cli::ExportArgs;
 use crate::error::Result;
-use crate::run::export::{pytorch_state_dict, write_safetensors};
+use crate::model::export::{pytorch_state_dict, write_safetensors};
 
 pub fn export(args: ExportArgs) -> Result<()> {
     let trial = TrialFolder::open(&args.trial.target)?;
     let spec = &trial.spec;
     // The model's shape comes from the data set; no need to load the data to export.
-    let shape = crate::data::image_shape(spec.dataset);
+    let shape = spec.dataset.image_shape();
     let model = load_model(spec, shape, &trial.checkpoint, &Device::flex())?;
     let tensors = pytorch_state_dict(&model)?;
     let out = args.out.unwrap_or_else(|| trial.dir.join("model.safetensors"));

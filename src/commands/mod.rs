@@ -1,14 +1,16 @@
 //! One function per command; `dispatch` picks it from the parsed command line.
 
 mod bench;
+mod coordinator;
 mod eval;
 mod export;
 mod predict;
 mod report;
+mod resume;
 mod run;
 mod status;
 mod submit;
-mod trial;
+mod worker;
 
 use crate::cli::{Cli, Command};
 use crate::error::Result;
@@ -16,14 +18,14 @@ use crate::error::Result;
 pub fn dispatch(cli: Cli) -> Result<()> {
     match cli.command {
         Some(Command::Run(args)) => run::run(args),
-        Some(Command::Resume(args)) => run::resume(args),
+        Some(Command::Resume(args)) => resume::resume(args),
         Some(Command::Predict(args)) => predict::predict(args),
         Some(Command::Report(args)) => report::report(args),
         Some(Command::Eval(args)) => eval::eval(args),
         Some(Command::Export(args)) => export::export(args),
         Some(Command::Bench(args)) => bench::bench(args),
         Some(Command::Submit(args)) => submit::submit(args),
-        Some(Command::Worker(args)) => run::worker(args),
+        Some(Command::Worker(args)) => worker::worker(args),
         Some(Command::Status(args)) => status::status(args),
         Some(Command::Completions(args)) => {
             use clap::CommandFactory;

@@ -13,7 +13,7 @@ pub fn status(args: StatusArgs) -> Result<()> {
     let run_dir = RunDir::open(&args.run)?;
     let (_, trials) = spec::load_run(&run_dir.path.join("spec.toml"))?;
     let header: Vec<String> = ["index", "trial", "status", "epochs", "test acc", "where", "ETA"].map(String::from).to_vec();
-    let mut counts: Vec<(&'static str, usize)> = Vec::new();
+    let mut counts: Vec<(Label, usize)> = Vec::new();
     let mut rows = Vec::with_capacity(trials.len());
     for trial in &trials {
         let observed = Observed::read(&run_dir.trial_dir(trial));
@@ -24,17 +24,17 @@ pub fn status(args: StatusArgs) -> Result<()> {
         }
         let done = observed.epochs.len() as u32;
         let place = match (&observed.claim, label) {
-            (Some(claim), "running" | "stale") => match &claim.slurm {
+            (Some(claim), Label::RUNNING | Label::Stale) => match &claim.slurm {
                 Some(job) => format!("slurm job {job} on {}", claim.host),
                 None => format!("{} pid {}", claim.host, claim.pid),
             },
             _ => String::new(),
         };
-        let eta = if label == "running" { eta(&observed, trial.spec.epochs) } else { String::new() };
+        let eta = if label == Label::RUNNING { eta(&observed, trial.spec.epochs) } else { String::new() };
         rows.push(vec![
             trial.index.to_string(),
             trial.name.clone(),
-            label.to_string(),
+            label.as_str().to_string(),
             format!("{done}/{}", trial.spec.epochs),
             observed.epochs.last().map(|e| format!("{:.2}%", e.test_acc * 100.0)).unwrap_or_default(),
             place,
@@ -42,21 +42,52 @@ pub fn status(args: StatusArgs) -> Result<()> {
         ]);
     }
     print!("{}", markdown(&header, &rows));
-    let order = ["done", "pruned", "running", "stale", "interrupted", "pending", "failed"];
-    counts.sort_by_key(|(l, _)| order.iter().position(|o| o == l));
-    let parts: Vec<String> = counts.iter().map(|(l, n)| format!("{n} {l}")).collect();
+    counts.sort_by_key(|(l, _)| l.rank());
+    let parts: Vec<String> = counts.iter().map(|(l, n)| format!("{n} {}", l.as_str())).collect();
     println!("{} trial{}: {}", trials.len(), if trials.len() == 1 { "" } else { "s" }, parts.join(", "));
     Ok(())
 }
 
-/// done, failed, interrupted (as recorded); running (a live worker holds it); stale (its worker
-/// is gone: `runner resume` or another worker takes it over); pending.
-fn label(observed: &Observed) -> &'static str {
+/// What `runner status` calls a trial: a status summary.csv knows, or `stale`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Label {
+    /// done, failed, interrupted or pruned (as recorded), running (a live worker holds it) or
+    /// pending.
+    Status(Status),
+    /// Claimed, but its worker is gone: `runner resume` or another worker takes it over.
+    Stale,
+}
+
+impl Label {
+    const RUNNING: Label = Label::Status(Status::Running);
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Label::Status(status) => status.as_str(),
+            Label::Stale => "stale",
+        }
+    }
+
+    /// The order of the counts line.
+    fn rank(self) -> u8 {
+        match self {
+            Label::Status(Status::Done) => 0,
+            Label::Status(Status::Pruned) => 1,
+            Label::Status(Status::Running) => 2,
+            Label::Stale => 3,
+            Label::Status(Status::Interrupted) => 4,
+            Label::Status(Status::Pending) => 5,
+            Label::Status(Status::Failed) => 6,
+        }
+    }
+}
+
+fn label(observed: &Observed) -> Label {
     match (&observed.ended, &observed.claim) {
-        (Some(ended), _) => ended.status.as_str(),
-        (None, Some(claim)) if claim.live => Status::Running.as_str(),
-        (None, Some(_)) => "stale",
-        (None, None) => Status::Pending.as_str(),
+        (Some(ended), _) => Label::Status(ended.status),
+        (None, Some(claim)) if claim.live => Label::Status(Status::Running),
+        (None, Some(_)) => Label::Stale,
+        (None, None) => Label::Status(Status::Pending),
     }
 }
 

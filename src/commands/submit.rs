@@ -4,24 +4,25 @@
 
 use std::path::{Path, PathBuf};
 
+use super::coordinator;
+use crate::backend;
 use crate::cli::SubmitArgs;
+use crate::data::DataSets;
 use crate::error::{Error, Result};
-use crate::run::engine::{self, DataSets};
-use crate::run::lock::RunLock;
 use crate::run::manifest::Resumed;
 use crate::run::status::{Ended, Observed};
 use crate::run::summary;
-use crate::run::{Manifest, RunDir, spec_toml, write_file};
+use crate::run::{Manifest, RunDir, RunLock, write_file};
 use crate::sched::slurm::{self, Plan};
-use crate::spec::{self, BackendName, Overrides, Trial};
+use crate::spec::{self, BackendName, Trial};
 
 pub fn submit(args: SubmitArgs) -> Result<()> {
-    if let Some(run) = &args.resume {
+    if let Some(run) = &args.resume.resume {
         return resubmit(run, &args);
     }
     let Some(spec_path) = &args.spec else { unreachable!("clap requires SPEC unless --resume") };
     let text = spec::read(spec_path)?;
-    let mut overrides = Overrides { sets: args.train.sets.clone(), data_dir: args.train.data.data_dir.clone() };
+    let mut overrides = super::run::overrides(&args.train);
     let (mut spec, mut trials) = spec::load_text(spec_path, &text, &overrides)?;
     // Absolute paths everywhere: a task may start on any node, in any folder.
     if spec.data_dir.is_relative() {
@@ -31,11 +32,11 @@ pub fn submit(args: SubmitArgs) -> Result<()> {
     if spec.slurm.max_parallel == 0 && args.train.jobs > 1 {
         spec.slurm.max_parallel = args.train.jobs;
     }
-    let runs_dir = absolute(&args.runs_dir)?;
-    let runner = std::env::current_exe().map_err(|e| Error::Backend(format!("cannot find the runner binary: {e}")))?;
+    let runs_dir = absolute(&args.runs_dir.runs_dir)?;
+    let runner = this_binary()?;
     let all: Vec<&Trial> = trials.iter().collect();
     let now = chrono::Utc::now();
-    if args.dry_run {
+    if args.dry_run.dry_run {
         let run_dir = runs_dir.join(RunDir::folder_name(&spec.name, now));
         print_plan(&Plan::new(run_dir, runner, &spec.name, &all, &spec.slurm));
         return Ok(());
@@ -44,28 +45,21 @@ pub fn submit(args: SubmitArgs) -> Result<()> {
     let sbatch = slurm::find_sbatch()?;
     let devices = check_devices(&trials)?;
     // Downloaded now: compute nodes often have no internet.
-    DataSets::load(&trials, args.train.data.offline, args.train.quiet)?;
-    let run_dir = RunDir::create(&runs_dir, &spec.name, now)?;
-    let lock = RunLock::acquire(&run_dir.path)?;
-    let mut manifest = Manifest::new(devices, trials.len());
-    let spec_text = spec_toml(&spec);
-    run_dir.write("spec.toml", spec_text.as_bytes())?;
-    manifest.spec = Some(spec_text);
-    run_dir.write("manifest.json", manifest.to_json().as_bytes())?;
+    DataSets::load(&trials, args.train.data.download.offline, args.train.output.quiet)?;
+    let (run_dir, lock, manifest) = RunDir::start(&runs_dir, &spec, Manifest::new(devices, trials.len()), now)?;
     summary::rebuild(&run_dir, &trials)?;
-    engine::write_experiment(&run_dir, &trials)?;
+    coordinator::write_experiment(&run_dir, &trials)?;
     let plan = Plan::new(run_dir.path.clone(), runner, &spec.name, &all, &spec.slurm);
-    submit_plan(&sbatch, &plan, &run_dir, manifest, lock, args.train.quiet)
+    submit_plan(&sbatch, &plan, &run_dir, manifest, lock, args.train.output.quiet)
 }
 
 /// `runner submit --resume RUN`: submits the trials that are neither done nor held by a live
 /// worker; failed and interrupted ones are taken again.
 fn resubmit(run: &Path, args: &SubmitArgs) -> Result<()> {
     if !args.train.sets.is_empty() || args.train.data.data_dir.is_some() {
-        return Err(Error::InvalidValue {
+        return Err(Error::Usage {
             origin: "--resume".into(),
-            key: "--set".into(),
-            message: "a resubmitted run keeps its recorded spec; to change where it runs, use `runner resume RUN --set ...`".into(),
+            message: "`--set`: a resubmitted run keeps its recorded spec; to change where it runs, use `runner resume RUN --set ...`".into(),
         });
     }
     let run_dir = RunDir::open(run)?;
@@ -73,7 +67,7 @@ fn resubmit(run: &Path, args: &SubmitArgs) -> Result<()> {
     let (spec, trials) = spec::load_run(&run_dir.path.join("spec.toml"))?;
     let mut manifest = Manifest::read(&run_dir.path.join("manifest.json"))?;
     if trials.len() != manifest.trials {
-        return Err(super::run::edited_sweep(&run_dir.path.join("spec.toml"), trials.len(), manifest.trials));
+        return Err(super::resume::edited_sweep(&run_dir.path.join("spec.toml"), trials.len(), manifest.trials));
     }
     let lock = RunLock::acquire(&run_dir.path)?;
     let observed: Vec<Observed> = trials.iter().map(|t| Observed::read(&run_dir.trial_dir(t))).collect();
@@ -90,10 +84,10 @@ fn resubmit(run: &Path, args: &SubmitArgs) -> Result<()> {
     if resources.max_parallel == 0 && args.train.jobs > 1 {
         resources.max_parallel = args.train.jobs;
     }
-    let runner = std::env::current_exe().map_err(|e| Error::Backend(format!("cannot find the runner binary: {e}")))?;
+    let runner = this_binary()?;
     let chosen: Vec<&Trial> = open.iter().map(|(t, _)| *t).collect();
     let plan = Plan::new(run_dir.path.clone(), runner, &spec.name, &chosen, &resources);
-    if args.dry_run {
+    if args.dry_run.dry_run {
         print_plan(&plan);
         return Ok(());
     }
@@ -105,7 +99,7 @@ fn resubmit(run: &Path, args: &SubmitArgs) -> Result<()> {
     }
     manifest.resumed.push(Resumed::now());
     manifest.finished_at = None;
-    submit_plan(&sbatch, &plan, &run_dir, manifest, lock, args.train.quiet)
+    submit_plan(&sbatch, &plan, &run_dir, manifest, lock, args.train.output.quiet)
 }
 
 /// Writes the scripts into `<run>/slurm/`, submits them and records the jobs in the manifest.
@@ -115,7 +109,7 @@ fn submit_plan(sbatch: &Path, plan: &Plan, run_dir: &RunDir, mut manifest: Manif
     write_file(&plan.sweep_script_path(), plan.sweep_script().as_bytes())?;
     write_file(&plan.finish_script_path(), plan.finish_script().as_bytes())?;
     let (array, finish) = slurm::submit(sbatch, plan).map_err(|e| match e {
-        Error::Backend(message) => Error::Backend(format!(
+        Error::Slurm(message) => Error::Slurm(format!(
             "{message}\n  The run folder is ready; submit it again with: runner submit --resume {}",
             run_dir.path.display()
         )),
@@ -149,14 +143,19 @@ fn print_plan(plan: &Plan) {
 /// in (the GPUs are on the compute nodes).
 fn check_devices(trials: &[Trial]) -> Result<Vec<String>> {
     let (gpu, cpu): (Vec<Trial>, Vec<Trial>) = trials.iter().cloned().partition(|t| t.spec.backend == BackendName::Cuda);
-    let mut devices = engine::check_devices(&cpu)?;
+    let mut devices = backend::check_devices(&cpu)?;
     if let Some(first) = gpu.first() {
         if !cfg!(feature = "cuda") {
-            crate::backend::device(first.spec.backend, first.spec.device)?;
+            backend::device(first.spec.backend, first.spec.device)?;
         }
         devices.push("cuda (on the Slurm nodes)".into());
     }
     Ok(devices)
+}
+
+/// The runner binary the tasks run: this one.
+fn this_binary() -> Result<PathBuf> {
+    std::env::current_exe().map_err(|e| Error::Slurm(format!("cannot find the runner binary for the tasks to run: {e}")))
 }
 
 fn absolute(path: &Path) -> Result<PathBuf> {

@@ -2,7 +2,7 @@
 
 use super::idx::check_labels;
 
-pub const SIDE: usize = 32;
+pub const SIDE: usize = crate::catalog::CIFAR_SIDE;
 pub const PIXELS: usize = 3 * SIDE * SIDE;
 pub const RECORD: usize = 1 + PIXELS;
 

@@ -8,7 +8,7 @@ use md5::{Digest, Md5};
 
 use super::{CIFAR_ARCHIVE, CIFAR_FOLDER, gunzip_if_needed};
 use crate::error::{Error, Result};
-use crate::spec::DatasetName;
+use crate::catalog::DatasetName;
 
 #[derive(Debug, Clone, Default)]
 pub struct FetchOptions {

@@ -1,6 +1,7 @@
 //! Data sets in their original formats, held as u8 pixels; converted to floats per batch.
 
 pub mod batch;
+mod cache;
 pub mod cifar;
 pub mod fetch;
 pub mod idx;
@@ -10,24 +11,12 @@ pub mod test_data;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use crate::catalog::{CIFAR_CLASSES, DatasetName};
 use crate::error::{Error, Result};
-use crate::spec::DatasetName;
 
+pub use crate::catalog::ImageShape;
+pub use cache::DataSets;
 pub use fetch::FetchOptions;
-
-/// Channels x height x width of every image of a data set.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-pub struct ImageShape {
-    pub channels: usize,
-    pub height: usize,
-    pub width: usize,
-}
-
-impl ImageShape {
-    pub fn pixels(&self) -> usize {
-        self.channels * self.height * self.width
-    }
-}
 
 /// Images (CHW per image, u8) and their labels (0-9).
 #[derive(Debug, Default)]
@@ -109,34 +98,9 @@ fn load_idx(name: DatasetName, dir: &Path) -> Result<Dataset> {
             format!("train images are {}x{} but test images are {}x{}", shape.height, shape.width, test_shape.height, test_shape.width),
         ));
     }
-    let classes = class_names(name).iter().map(|c| c.to_string()).collect();
+    let classes = name.class_names().iter().map(|c| c.to_string()).collect();
     Ok(Dataset { name, shape, train, test, classes })
 }
-
-/// The shape of the data set's images as its official files hold them.
-pub fn image_shape(name: DatasetName) -> ImageShape {
-    match name {
-        DatasetName::Mnist | DatasetName::FashionMnist => ImageShape { channels: 1, height: 28, width: 28 },
-        DatasetName::Cifar10 => ImageShape { channels: 3, height: cifar::SIDE, width: cifar::SIDE },
-    }
-}
-
-/// The name of each label, 0 to 9.
-pub fn class_names(name: DatasetName) -> [&'static str; 10] {
-    match name {
-        DatasetName::Mnist => ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"],
-        DatasetName::FashionMnist => FASHION_CLASSES,
-        DatasetName::Cifar10 => CIFAR_CLASSES,
-    }
-}
-
-const FASHION_CLASSES: [&str; 10] = [
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
-];
-
-pub const CIFAR_CLASSES: [&str; 10] = [
-    "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck",
-];
 
 const CIFAR_TRAIN: [&str; 5] = ["data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin", "data_batch_4.bin", "data_batch_5.bin"];
 const CIFAR_TEST: &str = "test_batch.bin";

@@ -6,9 +6,8 @@ use burn::prelude::*;
 
 use super::CLASSES;
 use super::cpu_kernels::{self, conv3x3, relu_max_pool2x2};
-use crate::data::ImageShape;
+use crate::catalog::ImageShape;
 use crate::error::Error;
-use crate::spec::ModelKind;
 
 /// The seed's CNN: Conv(c,32,3) -> ReLU -> MaxPool2 -> Conv(32,64,3) -> ReLU -> MaxPool2 ->
 /// flatten -> Linear(64*h'*w', 128) -> ReLU -> Linear(128, 10). h' is 5 for 28x28, 6 for 32x32.
@@ -38,7 +37,7 @@ impl Cnn {
     pub fn new(shape: ImageShape, device: &Device) -> Result<Cnn, Error> {
         if shape.height < MIN_SIDE || shape.width < MIN_SIDE {
             let (height, width) = (shape.height, shape.width);
-            return Err(Error::ImageTooSmall { model: ModelKind::Cnn, min: MIN_SIDE, height, width });
+            return Err(Error::ImageTooSmall { model: "cnn", min: MIN_SIDE, height, width });
         }
         let flat = 64 * flat_side(shape.height) * flat_side(shape.width);
         Ok(Cnn {

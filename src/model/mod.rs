@@ -2,6 +2,7 @@
 
 mod cnn;
 pub mod cpu_kernels;
+pub mod export;
 mod nn;
 
 use burn::module::Module;
@@ -10,24 +11,36 @@ use burn::prelude::*;
 pub use cnn::Cnn;
 pub use nn::Mlp;
 
-use crate::data::ImageShape;
+use crate::catalog::{ImageShape, names};
 use crate::error::Result;
-use crate::spec::{ModelKind, Spec};
 
 pub const CLASSES: usize = 10;
+
+names!(
+    /// Which network to train.
+    ModelKind { Nn = "nn", Cnn = "cnn" }
+);
+
+/// What to build: the network and its hidden layers (the spec's `model` and `hidden`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Architecture {
+    pub kind: ModelKind,
+    /// Hidden layer sizes of the `nn` model; `[]` is logistic regression.
+    pub hidden: Vec<u32>,
+}
 
 /// The largest model a spec may ask for: 10^9 parameters are 4 GB of f32 weights, and training
 /// needs 3-4 times that (gradients, optimizer state). Larger ones are refused at validation.
 pub const MAX_PARAMETERS: u128 = 1_000_000_000;
 
-/// How many parameters `kind` has on images of `shape` (no tensors made: spec validation uses
-/// it, so it must agree with `Model::new`, which the tests check).
-pub fn parameter_count(kind: ModelKind, hidden: &[u32], shape: ImageShape) -> u128 {
+/// How many parameters `architecture` has on images of `shape` (no tensors made: spec
+/// validation uses it, so it must agree with `Model::new`, which the tests check).
+pub fn parameter_count(architecture: &Architecture, shape: ImageShape) -> u128 {
     let linear = |inputs: u128, outputs: u128| inputs * outputs + outputs;
-    match kind {
+    match architecture.kind {
         ModelKind::Nn => {
             let sizes: Vec<u128> = std::iter::once(shape.pixels() as u128)
-                .chain(hidden.iter().map(|&h| u128::from(h)))
+                .chain(architecture.hidden.iter().map(|&h| u128::from(h)))
                 .chain([CLASSES as u128])
                 .collect();
             sizes.windows(2).map(|w| linear(w[0], w[1])).sum()
@@ -51,10 +64,10 @@ pub enum Model {
 
 impl Model {
     /// A freshly initialized model; seed the device first for reproducible weights.
-    pub fn new(spec: &Spec, shape: ImageShape, device: &Device) -> Result<Model> {
-        Ok(match spec.model {
+    pub fn new(architecture: &Architecture, shape: ImageShape, device: &Device) -> Result<Model> {
+        Ok(match architecture.kind {
             ModelKind::Nn => {
-                let hidden: Vec<usize> = spec.hidden.iter().map(|&h| h as usize).collect();
+                let hidden: Vec<usize> = architecture.hidden.iter().map(|&h| h as usize).collect();
                 Model::Nn(Mlp::new(shape.pixels(), &hidden, device))
             }
             ModelKind::Cnn => Model::Cnn(Cnn::new(shape, device)?),
@@ -73,7 +86,8 @@ impl Model {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::DatasetName;
+    use crate::catalog::DatasetName;
+    use crate::spec::Spec;
 
     fn shapes() -> [ImageShape; 2] {
         [
@@ -89,7 +103,7 @@ mod tests {
         for model in [ModelKind::Nn, ModelKind::Cnn] {
             for shape in shapes() {
                 let spec = Spec { model, ..Spec::default() };
-                let net = Model::new(&spec, shape, &device).unwrap();
+                let net = Model::new(&spec.architecture(), shape, &device).unwrap();
                 let x = Tensor::<4>::zeros([3, shape.channels, shape.height, shape.width], &device);
                 assert_eq!(net.forward(x).dims(), [3, CLASSES], "{model} on {shape:?}");
             }
@@ -101,14 +115,14 @@ mod tests {
         let _rng = crate::burn_rng_lock();
         let device = Device::flex();
         let [mnist, cifar] = shapes();
-        let count = |model, shape| Model::new(&Spec { model, ..Spec::default() }, shape, &device).unwrap().num_params();
+        let count = |model, shape| Model::new(&Spec { model, ..Spec::default() }.architecture(), shape, &device).unwrap().num_params();
         // torch: sum(p.numel() for p in model.parameters())
         assert_eq!(count(ModelKind::Nn, mnist), 784 * 128 + 128 + 128 * 10 + 10);
         let convs = (9 * 32 + 32) + (32 * 9 * 64 + 64);
         assert_eq!(count(ModelKind::Cnn, mnist), convs + 1600 * 128 + 128 + 1290);
         assert_eq!(count(ModelKind::Cnn, cifar), (3 * 9 * 32 + 32) + 32 * 64 * 9 + 64 + 2304 * 128 + 128 + 1290);
         let logistic = Spec { model: ModelKind::Nn, hidden: vec![], dataset: DatasetName::Cifar10, ..Spec::default() };
-        assert_eq!(Model::new(&logistic, cifar, &device).unwrap().num_params(), 3072 * 10 + 10);
+        assert_eq!(Model::new(&logistic.architecture(), cifar, &device).unwrap().num_params(), 3072 * 10 + 10);
     }
 
     #[test]
@@ -120,8 +134,8 @@ mod tests {
             for hidden in hiddens {
                 for model in [ModelKind::Nn, ModelKind::Cnn] {
                     let spec = Spec { model, hidden: hidden.to_vec(), ..Spec::default() };
-                    let built = Model::new(&spec, shape, &device).unwrap().num_params() as u128;
-                    assert_eq!(parameter_count(model, hidden, shape), built, "{model} {hidden:?} {shape:?}");
+                    let built = Model::new(&spec.architecture(), shape, &device).unwrap().num_params() as u128;
+                    assert_eq!(parameter_count(&spec.architecture(), shape), built, "{model} {hidden:?} {shape:?}");
                 }
             }
         }
@@ -132,7 +146,7 @@ mod tests {
         let _rng = crate::burn_rng_lock();
         let spec = Spec::default();
         let tiny = ImageShape { channels: 1, height: 8, width: 8 };
-        let err = Model::new(&spec, tiny, &Device::flex()).unwrap_err().to_string();
+        let err = Model::new(&spec.architecture(), tiny, &Device::flex()).unwrap_err().to_string();
         assert!(err.contains("at least 10x10, got 8x8"), "{err}");
     }
 }

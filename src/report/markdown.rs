@@ -79,9 +79,14 @@ pub fn render(report: &Report, sources: &[String]) -> String {
     };
     if let Some(search) = &report.search {
         out += &format!("\n## Search ({})\n\n", search.methods.join(", "));
-        if let Some((name, what, val, test)) = &search.best {
-            let val = val.map(|v| format!("validation accuracy {:.2}%, ", v * 100.0)).unwrap_or_default();
-            out += &format!("- Best configuration found: `{name}` ({what}): {val}test accuracy {:.2}% at its best epoch.\n", test * 100.0);
+        if let Some(best) = &search.best {
+            let val = best.val_acc.map(|v| format!("validation accuracy {:.2}%, ", v * 100.0)).unwrap_or_default();
+            out += &format!(
+                "- Best configuration found: `{}` ({}): {val}test accuracy {:.2}% at its best epoch.\n",
+                best.name,
+                best.what,
+                best.test_acc * 100.0
+            );
         }
         out += &format!(
             "- Budget: {} epochs trained of the {} that {} trials would train to the end ({:.0}%); {} trial{} pruned.\n",

@@ -67,9 +67,19 @@ pub struct SearchSummary {
     pub epochs_trained: usize,
     /// What the same trials would train without pruning or early stopping.
     pub epochs_full: usize,
-    /// The best trial: its folder name, model and data set, validation accuracy (with a split)
-    /// and test accuracy, at its best epoch.
-    pub best: Option<(String, String, Option<f64>, f64)>,
+    pub best: Option<BestTrial>,
+}
+
+/// The best trial of a search, at its best epoch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BestTrial {
+    /// Its folder name.
+    pub name: String,
+    /// "cnn on mnist".
+    pub what: String,
+    /// Validation accuracy (with a split).
+    pub val_acc: Option<f64>,
+    pub test_acc: f64,
 }
 
 fn search_summary(trials: &[TrialSummary]) -> Option<SearchSummary> {
@@ -87,7 +97,12 @@ fn search_summary(trials: &[TrialSummary]) -> Option<SearchSummary> {
             Some((_, b)) if score(b) >= score(e) => best,
             _ => Some((t, e)),
         })
-        .map(|(t, e)| (t.trial.dir_name(), format!("{} on {}", t.trial.spec.model, t.trial.spec.dataset), e.val_acc, e.test_acc));
+        .map(|(t, e)| BestTrial {
+            name: t.trial.dir_name(),
+            what: format!("{} on {}", t.trial.spec.model, t.trial.spec.dataset),
+            val_acc: e.val_acc,
+            test_acc: e.test_acc,
+        });
     Some(SearchSummary {
         methods,
         trials: searched.len(),

@@ -194,7 +194,7 @@ impl Found {
             };
         };
         let who = format!("runner pid {} on {}", holder.pid, holder.host);
-        if holder.host != this_host() {
+        if holder.host != super::this_host() {
             return if age > STALE_AFTER {
                 Verdict::Stale(format!("{who} sent no heartbeat for {}", minutes(age)))
             } else {
@@ -240,7 +240,7 @@ impl Holder {
         let pid = std::process::id();
         Holder {
             pid,
-            host: this_host(),
+            host: super::this_host(),
             boot_id: boot_id(),
             start_ticks: start_ticks(pid),
             since: Some(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
@@ -302,10 +302,6 @@ fn slurm_job() -> Option<String> {
         (Some(job), Some(task)) => Some(format!("{job}_{task}")),
         _ => var("SLURM_JOB_ID"),
     }
-}
-
-fn this_host() -> String {
-    gethostname::gethostname().to_string_lossy().into_owned()
 }
 
 /// This boot of the machine (Linux); a reboot changes it.
@@ -382,7 +378,7 @@ mod tests {
         let mut child = std::process::Command::new("true").spawn().unwrap();
         let dead = child.id();
         child.wait().unwrap();
-        std::fs::write(dir.path().join(FILE), format!("{dead} {}\n", this_host())).unwrap();
+        std::fs::write(dir.path().join(FILE), format!("{dead} {}\n", crate::run::this_host())).unwrap();
         assert_eq!(inspect(&dir.path().join(FILE)).map(|c| c.live), Some(false));
         let claim = take(dir.path()).unwrap();
         let text = std::fs::read_to_string(dir.path().join(FILE)).unwrap();
@@ -396,7 +392,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut sleeper = std::process::Command::new("sleep").arg("30").spawn().unwrap();
         let pid = sleeper.id();
-        let live = Holder { boot_id: boot_id(), start_ticks: start_ticks(pid), ..holder(pid, &this_host()) };
+        let live = Holder { boot_id: boot_id(), start_ticks: start_ticks(pid), ..holder(pid, &crate::run::this_host()) };
         assert!(live.start_ticks.is_some());
         std::fs::write(dir.path().join(FILE), live.to_line()).unwrap();
         let err = take(dir.path()).unwrap_err();

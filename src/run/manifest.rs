@@ -50,7 +50,7 @@ impl Resumed {
     pub fn now() -> Resumed {
         Resumed {
             at: now(),
-            host: gethostname::gethostname().to_string_lossy().into_owned(),
+            host: super::this_host(),
             git_commit: git_commit(),
             command_line: std::env::args().collect(),
         }
@@ -63,7 +63,7 @@ impl Manifest {
             runner_version: env!("CARGO_PKG_VERSION").into(),
             burn_version: BURN_VERSION.into(),
             git_commit: git_commit(),
-            host: gethostname::gethostname().to_string_lossy().into_owned(),
+            host: super::this_host(),
             os: format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
             cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
             devices,

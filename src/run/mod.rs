@@ -3,15 +3,18 @@
 
 pub mod checkpoint;
 pub mod claim;
-pub mod engine;
-pub mod export;
 pub mod lock;
 pub mod manifest;
 pub mod metrics;
+mod progress;
+mod pruner;
 pub mod resume;
 pub mod status;
 pub mod summary;
 pub mod tensorboard;
+mod trial;
+pub mod trial_folder;
+pub mod worker;
 
 use std::path::{Path, PathBuf};
 
@@ -19,6 +22,7 @@ use crate::fs::write_atomically;
 use crate::error::{Error, Result};
 use crate::spec::{Spec, Trial};
 
+pub use lock::RunLock;
 pub use manifest::Manifest;
 
 pub struct RunDir {
@@ -43,6 +47,24 @@ impl RunDir {
             }
         }
         unreachable!("the loop only ends by returning")
+    }
+
+    /// Starts a new run: its folder, the lock on it, then spec.toml and `manifest` (which records
+    /// the spec's text too).
+    pub fn start(runs_dir: &Path, spec: &Spec, mut manifest: Manifest, now: chrono::DateTime<chrono::Utc>) -> Result<(RunDir, RunLock, Manifest)> {
+        let run_dir = RunDir::create(runs_dir, &spec.name, now)?;
+        let lock = RunLock::acquire(&run_dir.path)?;
+        run_dir.record_spec(spec, &mut manifest)?;
+        Ok((run_dir, lock, manifest))
+    }
+
+    /// Writes spec.toml and manifest.json, the manifest holding spec.toml's text: a resume tells
+    /// a hand edit of spec.toml from it.
+    pub fn record_spec(&self, spec: &Spec, manifest: &mut Manifest) -> Result<()> {
+        let text = spec.to_toml();
+        self.write("spec.toml", text.as_bytes())?;
+        manifest.spec = Some(text);
+        self.write("manifest.json", manifest.to_json().as_bytes())
     }
 
     /// `<UTC timestamp>_<name>`: the folder a run started at `now` gets (unless taken).
@@ -75,9 +97,9 @@ pub fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
     write_atomically(path, bytes).map_err(Error::io(path))
 }
 
-/// The spec as TOML, the way `spec.toml` records it.
-pub fn spec_toml(spec: &Spec) -> String {
-    toml::to_string(spec).expect("a Spec always serializes to TOML")
+/// This machine's name, as claims, status.json and the manifest record it.
+pub fn this_host() -> String {
+    gethostname::gethostname().to_string_lossy().into_owned()
 }
 
 #[cfg(test)]
@@ -92,12 +114,5 @@ mod tests {
         let b = RunDir::create(runs.path(), "x", now).unwrap();
         assert_eq!(a.path.file_name().unwrap(), "2026-11-28T17-05-12Z_x");
         assert_eq!(b.path.file_name().unwrap(), "2026-11-28T17-05-12Z_x-2");
-    }
-
-    #[test]
-    fn spec_toml_round_trips() {
-        let spec = Spec { lr: 0.125, sweep: [("seed".to_string(), vec![1.into(), 2.into()])].into(), ..Spec::default() };
-        let back: Spec = toml::from_str(&spec_toml(&spec)).unwrap();
-        assert_eq!(back, spec);
     }
 }

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use crate::error::{Error, Result};
 use crate::run::{checkpoint, metrics};
-use crate::spec::{Spec, Trial};
+use crate::spec::{Field, Spec, Trial};
 use crate::train::EpochMetrics;
 
 /// How far a trial got: its committed epochs, and the newest epoch whose saved state (model
@@ -99,7 +99,6 @@ pub fn settle_fresh(trial_dir: &Path) -> Result<()> {
 }
 
 /// Keys that say where a trial runs, not what it computes: a resumed run may change them.
-const WHERE_IT_RUNS: [&str; 7] = ["backend", "device", "threads", "data_dir", "mirror", "slurm", "tensorboard"];
 
 /// Refuses a run whose spec.toml was edited by hand since the runner wrote it (`recorded`, from
 /// manifest.json) in anything but where it runs: resume continues the recorded experiment.
@@ -115,7 +114,7 @@ pub fn check_spec_edits(spec_path: &Path, recorded: &Spec, edited: &Spec) -> Res
             "edited since the run started: {}. A resumed run continues the recorded experiment, and may \
              only change where it runs ({}): undo the edit, or start a new run with it: runner {}",
             changed.join(", "),
-            WHERE_IT_RUNS.join(", "),
+            crate::spec::keys_where(Field::where_it_runs).join(", "),
             spec_path.display()
         ),
     })
@@ -124,7 +123,7 @@ pub fn check_spec_edits(spec_path: &Path, recorded: &Spec, edited: &Spec) -> Res
 /// `key old -> new` for each key (but where it runs) whose value differs; sweep axes one by one.
 fn differences(old: &Spec, new: &Spec) -> Vec<String> {
     let flat = |spec: &Spec| {
-        let mut table = table(spec);
+        let mut table = spec.to_table();
         if let Some(toml::Value::Table(sweep)) = table.remove("sweep") {
             table.extend(sweep.into_iter().map(|(k, v)| (format!("sweep.{k}"), v)));
         }
@@ -136,7 +135,7 @@ fn differences(old: &Spec, new: &Spec) -> Vec<String> {
     keys.sort();
     keys.dedup();
     keys.into_iter()
-        .filter(|k| !WHERE_IT_RUNS.contains(&k.as_str()) && old.get(*k) != new.get(*k))
+        .filter(|k| !crate::spec::field(k).is_some_and(Field::where_it_runs) && old.get(*k) != new.get(*k))
         .map(|k| format!("{k} {} -> {}", show(old.get(k)), show(new.get(k))))
         .collect()
 }
@@ -176,16 +175,12 @@ pub fn check_changes(run_dir: &Path, recorded: &[Trial], resumed: &[Trial], prog
                     old.dir_name(),
                     progress.epochs.len(),
                     changed.join(", "),
-                    WHERE_IT_RUNS.join(", ")
+                    crate::spec::keys_where(Field::where_it_runs).join(", ")
                 ),
             });
         }
     }
     Ok(())
-}
-
-fn table(spec: &Spec) -> toml::Table {
-    toml::Table::try_from(spec).expect("a Spec always serializes")
 }
 
 #[cfg(test)]

@@ -35,7 +35,7 @@ impl Ended {
         Ended {
             status,
             reason,
-            host: gethostname::gethostname().to_string_lossy().into_owned(),
+            host: super::this_host(),
             at: super::manifest::now(),
             warmup_seconds,
         }

@@ -62,7 +62,7 @@ pub fn write_trial(trial_dir: &Path, trial: &Trial, epochs: &[EpochMetrics], end
 /// metrics the HParams tab shows for each trial.
 pub fn write_experiment(run_dir: &Path, name: &str, trials: &[Trial]) -> Result<()> {
     let keys = crate::spec::distinguishing_keys(trials);
-    let tables: Vec<toml::Table> = trials.iter().map(spec_table).collect();
+    let tables: Vec<toml::Table> = trials.iter().map(|t| t.spec.to_table()).collect();
     let hparam_infos = keys
         .iter()
         .map(|k| {
@@ -81,15 +81,12 @@ pub fn write_experiment(run_dir: &Path, name: &str, trials: &[Trial]) -> Result<
 }
 
 fn session_start(trial: &Trial, start: f64) -> SessionStartInfo {
-    let table = spec_table(trial);
+    let table = trial.spec.to_table();
     let keys = ["model", "dataset"].into_iter().chain(trial.swept.iter().map(|(k, _)| k.as_str()));
     let hparams: HashMap<String, ProtoValue> = keys.map(|k| (k.to_string(), hparam_value(&table, k))).collect();
     SessionStartInfo { hparams, group_name: String::new(), start_time_secs: start }
 }
 
-fn spec_table(trial: &Trial) -> toml::Table {
-    toml::Table::try_from(&trial.spec).unwrap_or_default()
-}
 
 /// A field of a trial's spec (as a table) as a protobuf Value: numbers as numbers, the rest as text.
 fn hparam_value(table: &toml::Table, key: &str) -> ProtoValue {

@@ -9,9 +9,10 @@ use std::os::unix::process::CommandExt;
 use std::process::{Child, Command};
 use std::time::Duration;
 
+use crate::cli::{Download, Output, WorkerArgs};
 use crate::error::{Error, Result};
 use crate::run::RunDir;
-use crate::run::engine::{Outcome, WorkerOptions};
+use crate::run::worker::{Outcome, WorkerOptions};
 use crate::spec::{BackendName, Trial};
 use crate::{backend, interrupt};
 
@@ -29,29 +30,28 @@ pub fn assign_gpus(jobs: usize, gpus: &[u32]) -> Vec<Option<u32>> {
 /// only (the workers have a process group of their own); it passes the first one on, once, so
 /// each worker stops at a batch boundary; a second one stops everything at once.
 pub fn run_workers(run_dir: &RunDir, trials: &[Trial], jobs: usize, options: &WorkerOptions) -> Result<Outcome> {
-    let exe = std::env::current_exe().map_err(|e| Error::Backend(format!("cannot find the runner binary to start workers: {e}")))?;
+    let exe = std::env::current_exe().map_err(|e| Error::Worker(format!("cannot find the runner binary to start workers: {e}")))?;
     let uses_cuda = trials.iter().any(|t| t.spec.backend == BackendName::Cuda);
     let visible: Vec<u32> = if uses_cuda { (0..backend::cuda_count() as u32).collect() } else { Vec::new() };
     let gpus = assign_gpus(jobs, if visible.len() > 1 { &visible } else { &[] });
     let mut children: Vec<Child> = Vec::with_capacity(jobs);
     for gpu in gpus {
+        let worker = WorkerArgs {
+            run: run_dir.path.clone(),
+            trial: None,
+            threads: options.threads.map(|t| t.min(1024) as u32),
+            gpu,
+            download: Download { offline: true },
+            output: Output { quiet: options.quiet },
+            finish: false,
+        };
         let mut command = Command::new(&exe);
-        command.arg("worker").arg(&run_dir.path).arg("--offline");
-        if let Some(threads) = options.threads {
-            command.arg("--threads").arg(threads.to_string());
-        }
-        if let Some(gpu) = gpu {
-            command.arg("--gpu").arg(gpu.to_string());
-        }
-        if options.quiet {
-            command.arg("--quiet");
-        }
-        command.process_group(0);
+        command.args(worker.to_args()).process_group(0);
         match command.spawn() {
             Ok(child) => children.push(child),
             Err(e) => {
                 stop(&mut children, libc::SIGTERM);
-                return Err(Error::Backend(format!("cannot start a worker process ({}): {e}", exe.display())));
+                return Err(Error::Worker(format!("cannot start a worker process ({}): {e}", exe.display())));
             }
         }
     }
@@ -65,7 +65,7 @@ pub fn run_workers(run_dir: &RunDir, trials: &[Trial], jobs: usize, options: &Wo
             match child.try_wait() {
                 Ok(Some(status)) => interrupted |= matches!(status.code(), Some(130 | 143)),
                 Ok(None) => still.push(child),
-                Err(e) => return Err(Error::Backend(format!("lost track of a worker process: {e}"))),
+                Err(e) => return Err(Error::Worker(format!("lost track of a worker process: {e}"))),
             }
         }
         running = still;
@@ -78,7 +78,7 @@ pub fn run_workers(run_dir: &RunDir, trials: &[Trial], jobs: usize, options: &Wo
         std::thread::sleep(Duration::from_millis(50));
     }
     interrupt::set_children(Vec::new());
-    Ok(if interrupted || forwarded { Outcome::Interrupted { trial: None, epoch: 0 } } else { Outcome::Finished })
+    Ok(if interrupted || forwarded { Outcome::Interrupted(None) } else { Outcome::Finished })
 }
 
 fn stop(children: &mut [Child], signal: i32) {

@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::cli::{Download, Output, WorkerArgs, Word};
 use crate::error::{Error, Result};
 use crate::spec::{BackendName, SlurmSpec, Trial};
 
@@ -68,21 +69,21 @@ impl Plan {
         let r = &self.resources;
         let mut lines = Vec::new();
         if !r.partition.is_empty() {
-            lines.push(format!("--partition={}", r.partition));
+            lines.push(option("partition", &r.partition));
         }
         if for_training {
             if !r.time.is_empty() {
-                lines.push(format!("--time={}", r.time));
+                lines.push(option("time", &r.time));
             }
             if r.cpus_per_task > 0 {
-                lines.push(format!("--cpus-per-task={}", r.cpus_per_task));
+                lines.push(option("cpus-per-task", r.cpus_per_task));
             }
             if !r.mem.is_empty() {
-                lines.push(format!("--mem={}", r.mem));
+                lines.push(option("mem", &r.mem));
             }
             match (r.gres.is_empty(), self.cuda) {
-                (false, _) => lines.push(format!("--gres={}", r.gres)),
-                (true, true) => lines.push("--gres=gpu:1".into()),
+                (false, _) => lines.push(option("gres", &r.gres)),
+                (true, true) => lines.push(option("gres", "gpu:1")),
                 (true, false) => {}
             }
         }
@@ -94,35 +95,59 @@ impl Plan {
     pub fn sweep_script(&self) -> String {
         let slurm = self.run_dir.join("slurm");
         let mut options = vec![
-            format!("--job-name=runner:{}", self.name),
-            format!("--array={}", self.array()),
-            format!("--output={}", slurm.join("%A_%a.out").display()),
-            "--open-mode=append".to_string(),
+            option("job-name", format!("runner:{}", self.name)),
+            option("array", self.array()),
+            option("output", slurm.join("%A_%a.out").display()),
+            option("open-mode", "append"),
         ];
         options.extend(self.resource_lines(true));
         let mut script = header(&options);
         script += "# Written by `runner submit`: one array task per trial. A task trains its trial from its last\n\
                    # finished epoch, so a cancelled, preempted or requeued task loses at most one epoch;\n\
                    # on SIGTERM it stops at the next batch and leaves its trial resumable.\n";
-        script += &format!(
-            "exec {} worker {} --trial \"$SLURM_ARRAY_TASK_ID\" --threads \"${{SLURM_CPUS_PER_TASK:-1}}\" --offline\n",
-            quote(&self.runner),
-            quote(&self.run_dir)
-        );
+        script += &self.exec_line(&self.worker(false).slurm_task_words());
         script
+    }
+
+    /// `runner worker RUN` as the tasks run it (`finish`: the report job's).
+    fn worker(&self, finish: bool) -> WorkerArgs {
+        WorkerArgs {
+            run: self.run_dir.clone(),
+            trial: None,
+            threads: None,
+            gpu: None,
+            download: Download { offline: !finish },
+            output: Output::default(),
+            finish,
+        }
+    }
+
+    /// `exec RUNNER WORDS...` for the shell: paths quoted, Slurm's variables in double quotes.
+    fn exec_line(&self, words: &[Word]) -> String {
+        let mut line = format!("exec {}", quote(&self.runner));
+        for word in words {
+            line.push(' ');
+            match word {
+                Word::Text(text) if is_plain(text) => line.push_str(&text.to_string_lossy()),
+                Word::Text(text) => line.push_str(&quote(Path::new(text))),
+                Word::Var(var) => line.push_str(&format!("\"{var}\"")),
+            }
+        }
+        line + "\n"
     }
 
     /// The report job, after every task of the array has ended (however it ended).
     pub fn finish_script(&self) -> String {
         let slurm = self.run_dir.join("slurm");
         let mut options = vec![
-            format!("--job-name=runner:{}:finish", self.name),
-            format!("--output={}", slurm.join("finish_%j.out").display()),
+            option("job-name", format!("runner:{}:finish", self.name)),
+            option("output", slurm.join("finish_%j.out").display()),
         ];
         options.extend(self.resource_lines(false));
         let mut script = header(&options);
         script += "# Written by `runner submit`: summary.csv, manifest.json and report.md once the array has ended.\n";
-        script += &format!("exec {} worker {} --finish\n", quote(&self.runner), quote(&self.run_dir));
+        let words: Vec<Word> = self.worker(true).to_args().into_iter().map(Word::Text).collect();
+        script += &self.exec_line(&words);
         script
     }
 
@@ -143,6 +168,16 @@ fn header(options: &[String]) -> String {
     script
 }
 
+/// A word the shell reads as it is (flags, command names): no quotes needed.
+fn is_plain(word: &std::ffi::OsStr) -> bool {
+    word.to_str().is_some_and(|w| !w.is_empty() && w.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+}
+
+/// An sbatch option, `--NAME=VALUE`.
+fn option(name: &str, value: impl std::fmt::Display) -> String {
+    format!("--{name}={value}")
+}
+
 /// A path for a shell script, in single quotes.
 fn quote(path: &Path) -> String {
     format!("'{}'", path.display().to_string().replace('\'', r"'\''"))
@@ -151,19 +186,13 @@ fn quote(path: &Path) -> String {
 /// The `sbatch` on PATH, or an error that names Slurm (exit code 2: nothing was written).
 pub fn find_sbatch() -> Result<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path).map(|dir| dir.join("sbatch")).find(|p| p.is_file()).ok_or_else(|| {
-        Error::Backend(
-            "runner submit needs Slurm, but `sbatch` is not on PATH.\n  Run it on a Slurm login node (or load Slurm, e.g. \
-             `module load slurm`), or run the sweep here with `runner SPEC --jobs N`."
-                .into(),
-        )
-    })
+    std::env::split_paths(&path).map(|dir| dir.join("sbatch")).find(|p| p.is_file()).ok_or(Error::NoSlurm)
 }
 
 /// Submits the array, then the report job that waits for it; returns both job ids.
 pub fn submit(sbatch: &Path, plan: &Plan) -> Result<(String, String)> {
     let array = run_sbatch(sbatch, &[], &plan.sweep_script_path())?;
-    let finish = run_sbatch(sbatch, &[format!("--dependency=afterany:{array}")], &plan.finish_script_path())?;
+    let finish = run_sbatch(sbatch, &[option("dependency", format!("afterany:{array}"))], &plan.finish_script_path())?;
     Ok((array, finish))
 }
 
@@ -173,10 +202,10 @@ fn run_sbatch(sbatch: &Path, args: &[String], script: &Path) -> Result<String> {
         .args(args)
         .arg(script)
         .output()
-        .map_err(|e| Error::Backend(format!("cannot run {}: {e}", sbatch.display())))?;
+        .map_err(|e| Error::Slurm(format!("cannot run {}: {e}", sbatch.display())))?;
     let stdout = String::from_utf8_lossy(&output.stdout);
     if !output.status.success() {
-        return Err(Error::Backend(format!(
+        return Err(Error::Slurm(format!(
             "sbatch refused {}: {}",
             script.display(),
             String::from_utf8_lossy(&output.stderr).trim()
@@ -185,7 +214,7 @@ fn run_sbatch(sbatch: &Path, args: &[String], script: &Path) -> Result<String> {
     // --parsable prints `jobid` or `jobid;cluster`.
     let id = stdout.trim().split(';').next().unwrap_or_default().to_string();
     if id.is_empty() || !id.chars().all(|c| c.is_ascii_digit()) {
-        return Err(Error::Backend(format!("sbatch printed no job id for {}: {stdout:?}", script.display())));
+        return Err(Error::Slurm(format!("sbatch printed no job id for {}: {stdout:?}", script.display())));
     }
     Ok(id)
 }

@@ -9,8 +9,9 @@ use figment::value::{Dict, Map};
 use figment::{Figment, Metadata, Profile, Provider};
 use toml::de::{DeTable, DeValue};
 
+use super::sets::parse_sets;
 use super::sweep::{SweepError, Trial, expand};
-use super::{FIELDS, SEARCH_FIELDS, SLURM_FIELDS, Spec, sweepable};
+use super::{Field, SEARCH_FIELDS, SLURM_FIELDS, Spec, field, keys_where, sweepable};
 use crate::error::{Error, Result};
 
 /// What the command line adds on top of the spec file.
@@ -50,14 +51,18 @@ pub fn load_run(path: &Path) -> Result<(Spec, Vec<Trial>)> {
 /// A spec as the run folder recorded it for one trial (`trials/<trial>/spec.toml`): the file
 /// alone (no environment), checked like any spec, each error located in the file.
 pub fn load_recorded(path: &Path) -> Result<Spec> {
-    let (spec, trials) = load_run(path)?;
-    if trials.len() != 1 {
+    let (spec, _) = load_run(path)?;
+    // A search trial's file keeps its `[search]` (it expands to samples again): what makes a
+    // file hold more than one trial is a sweep.
+    if !spec.sweep.is_empty() {
         return Err(Error::InvalidValue {
             origin: path.display().to_string(),
             key: "sweep".into(),
             message: "a trial's spec.toml holds one trial, not a sweep".into(),
         });
     }
+    // The values it ran with (a sample's drawn ones included), each checked.
+    spec.validate().map_err(|e| Error::InvalidValue { origin: path.display().to_string(), key: e.key.into(), message: e.message })?;
     Ok(spec)
 }
 
@@ -71,11 +76,7 @@ fn layer(path: &Path, text: &str, overrides: &Overrides, with_env: bool) -> Resu
 
     let mut figment = Figment::from(Serialized::defaults(Spec::default())).merge(Layer::new(FILE_LAYER, table));
     if with_env {
-        // `RUNNER_NAME` is left out on purpose: CI services (GitHub Actions) set it for their own use.
-        figment = figment.merge(Env::prefixed("RUNNER_").filter(|key| {
-            let key = key.as_str().to_ascii_lowercase();
-            key != "name" && key != "sweep" && FIELDS.contains(&key.as_str())
-        }));
+        figment = figment.merge(Env::prefixed("RUNNER_").filter(|key| field(&key.as_str().to_ascii_lowercase()).is_some_and(Field::from_env)));
     }
     figment = figment.merge(Layer::new("--set", sets.table));
     if let Some(dir) = &overrides.data_dir {
@@ -97,6 +98,18 @@ fn layer(path: &Path, text: &str, overrides: &Overrides, with_env: bool) -> Resu
 /// The name of the layer that holds the spec file's values.
 const FILE_LAYER: &str = "spec file";
 
+/// The keys that hold a table, and what to say when one holds something else.
+const TABLE_EXAMPLES: [(&str, &str); 3] = [
+    ("search", "must be a table, e.g.\n  [search]\n  method = \"random\"\n  trials = 20"),
+    ("slurm", "must be a table, e.g.\n  [slurm]\n  partition = \"gpu\"\n  time = \"01:00:00\""),
+    ("sweep", "must be a table of lists, e.g.\n  [sweep]\n  model = [\"nn\", \"cnn\"]"),
+];
+
+/// Every key a spec file may hold.
+pub(super) fn all_keys() -> Vec<&'static str> {
+    keys_where(|_| true)
+}
+
 /// The spec file's own checks (syntax, key names, sweep shape), with positions of every key.
 struct SpecFile {
     path: PathBuf,
@@ -115,68 +128,45 @@ impl SpecFile {
             message: e.message().to_string(),
         })?;
         let mut positions = HashMap::new();
+        let mut place = |key: String, offset: usize| positions.insert(key, line_col(text, offset));
         for (key, value) in doc.get_ref() {
             let name: &str = key.get_ref();
-            positions.insert(name.to_string(), line_col(text, key.span().start));
-            check_key(name, FIELDS, || at(key.span().start))?;
-            if name == "search" {
-                let Some(table) = value.get_ref().as_table() else {
-                    return Err(Error::InvalidValue {
-                        origin: at(value.span().start),
-                        key: "search".into(),
-                        message: "must be a table, e.g.\n  [search]\n  method = \"random\"\n  trials = 20".into(),
-                    });
-                };
-                for (inner, inner_value) in table {
-                    let inner_name: &str = inner.get_ref();
-                    positions.insert(format!("search.{inner_name}"), line_col(text, inner.span().start));
-                    check_key(inner_name, SEARCH_FIELDS, || at(inner.span().start)).map_err(|e| prefix_unknown(e, "search."))?;
-                    if inner_name == "space"
-                        && let Some(space) = inner_value.get_ref().as_table()
-                    {
-                        for (key, _) in space {
-                            let key_name: &str = key.get_ref();
-                            positions.insert(format!("search.space.{key_name}"), line_col(text, key.span().start));
+            place(name.to_string(), key.span().start);
+            check_key(name, &all_keys(), || at(key.span().start))?;
+            let Some(example) = TABLE_EXAMPLES.iter().find(|(table, _)| *table == name).map(|(_, e)| *e) else { continue };
+            let Some(table) = value.get_ref().as_table() else {
+                return Err(Error::InvalidValue { origin: at(value.span().start), key: name.into(), message: example.into() });
+            };
+            for (inner, inner_value) in table {
+                let inner_name: &str = inner.get_ref();
+                let key_path = format!("{name}.{inner_name}");
+                let origin = || at(inner.span().start);
+                match name {
+                    "sweep" => {
+                        check_sweep_axis(inner_name, origin)?;
+                        let DeValue::Array(list) = inner_value.get_ref() else {
+                            return Err(not_a_list(&key_path, at(inner_value.span().start)));
+                        };
+                        if list.is_empty() {
+                            return Err(not_a_list(&key_path, at(inner_value.span().start)));
+                        }
+                        for (i, item) in list.iter().enumerate() {
+                            place(format!("{key_path}[{i}]"), item.span().start);
+                        }
+                    }
+                    _ => {
+                        let allowed = if name == "search" { SEARCH_FIELDS } else { SLURM_FIELDS };
+                        check_key(inner_name, allowed, origin).map_err(|e| prefix_unknown(e, &format!("{name}.")))?;
+                        if key_path == "search.space"
+                            && let Some(space) = inner_value.get_ref().as_table()
+                        {
+                            for (key, _) in space {
+                                place(format!("search.space.{}", key.get_ref()), key.span().start);
+                            }
                         }
                     }
                 }
-                continue;
-            }
-            if name == "slurm" {
-                let Some(table) = value.get_ref().as_table() else {
-                    return Err(Error::InvalidValue {
-                        origin: at(value.span().start),
-                        key: "slurm".into(),
-                        message: "must be a table, e.g.\n  [slurm]\n  partition = \"gpu\"\n  time = \"01:00:00\"".into(),
-                    });
-                };
-                for (inner, _) in table {
-                    let inner_name: &str = inner.get_ref();
-                    positions.insert(format!("slurm.{inner_name}"), line_col(text, inner.span().start));
-                    check_key(inner_name, SLURM_FIELDS, || at(inner.span().start)).map_err(|e| prefix_unknown(e, "slurm."))?;
-                }
-                continue;
-            }
-            if name != "sweep" {
-                continue;
-            }
-            let Some(sweep) = value.get_ref().as_table() else {
-                return Err(not_a_sweep_table(at(value.span().start)));
-            };
-            for (axis, values) in sweep {
-                let axis_name: &str = axis.get_ref();
-                let key_path = format!("sweep.{axis_name}");
-                check_sweep_axis(axis_name, || at(axis.span().start))?;
-                positions.insert(key_path.clone(), line_col(text, axis.span().start));
-                let DeValue::Array(list) = values.get_ref() else {
-                    return Err(not_a_list(&key_path, at(values.span().start)));
-                };
-                if list.is_empty() {
-                    return Err(not_a_list(&key_path, at(values.span().start)));
-                }
-                for (i, item) in list.iter().enumerate() {
-                    positions.insert(format!("{key_path}[{i}]"), line_col(text, item.span().start));
-                }
+                place(key_path, inner.span().start);
             }
         }
         Ok(SpecFile {
@@ -201,7 +191,7 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, col)
 }
 
-fn check_key(key: &str, allowed: &[&str], origin: impl FnOnce() -> String) -> Result<()> {
+pub(super) fn check_key(key: &str, allowed: &[&str], origin: impl FnOnce() -> String) -> Result<()> {
     if allowed.contains(&key) {
         return Ok(());
     }
@@ -232,9 +222,9 @@ fn prefix_unknown(error: Error, prefix: &str) -> Error {
     }
 }
 
-fn check_sweep_axis(axis: &str, origin: impl FnOnce() -> String) -> Result<()> {
+pub(super) fn check_sweep_axis(axis: &str, origin: impl FnOnce() -> String) -> Result<()> {
     let allowed = sweepable();
-    if FIELDS.contains(&axis) && !allowed.contains(&axis) {
+    if field(axis).is_some() && !allowed.contains(&axis) {
         return Err(Error::InvalidValue {
             origin: origin(),
             key: format!("sweep.{axis}"),
@@ -252,83 +242,12 @@ fn check_sweep_axis(axis: &str, origin: impl FnOnce() -> String) -> Result<()> {
     })
 }
 
-fn not_a_sweep_table(origin: String) -> Error {
-    Error::InvalidValue {
-        origin,
-        key: "sweep".into(),
-        message: "must be a table of lists, e.g.\n  [sweep]\n  model = [\"nn\", \"cnn\"]".into(),
-    }
-}
-
-fn not_a_list(key: &str, origin: String) -> Error {
+pub(super) fn not_a_list(key: &str, origin: String) -> Error {
     Error::InvalidValue {
         origin,
         key: key.into(),
         message: "must be a non-empty list of values, e.g. [0.1, 0.01]".into(),
     }
-}
-
-/// `--set` arguments as one TOML table, and which argument set each key.
-struct Sets {
-    table: toml::Table,
-    args: HashMap<String, String>,
-}
-
-fn parse_sets(args: &[String]) -> Result<Sets> {
-    let mut sets = Sets {
-        table: toml::Table::new(),
-        args: HashMap::new(),
-    };
-    for arg in args {
-        let Some((key, raw)) = arg.split_once('=') else {
-            return Err(Error::BadOverride { arg: arg.clone() });
-        };
-        let key = key.trim();
-        let origin = || format!("--set {arg}");
-        let value = parse_value(raw.trim());
-        match key.split_once('.') {
-            None if key != "sweep" => {
-                check_key(key, FIELDS, origin)?;
-                sets.table.insert(key.to_string(), value);
-            }
-            Some(("sweep", axis)) => {
-                check_sweep_axis(axis, origin)?;
-                match &value {
-                    toml::Value::Array(list) if !list.is_empty() => {}
-                    _ => return Err(not_a_list(key, origin())),
-                }
-                let sweep = sets
-                    .table
-                    .entry("sweep")
-                    .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-                if let toml::Value::Table(sweep) = sweep {
-                    sweep.insert(axis.to_string(), value);
-                }
-            }
-            _ => {
-                let first = key.split('.').next().unwrap_or(key);
-                check_key(first, FIELDS, origin)?;
-                return Err(Error::InvalidValue {
-                    origin: origin(),
-                    key: key.to_string(),
-                    message: "only sweep axes take a dotted key (sweep.lr=[0.1,0.01]); \
-                              other keys are plain (lr=0.1)"
-                        .into(),
-                });
-            }
-        }
-        sets.args.insert(key.to_string(), arg.clone());
-    }
-    Ok(sets)
-}
-
-/// A TOML value (`0.1`, `[1, 2]`, `"cnn"`), or the raw text as a string (`cnn`).
-fn parse_value(raw: &str) -> toml::Value {
-    format!("v = {raw}")
-        .parse::<toml::Table>()
-        .ok()
-        .and_then(|mut t| t.remove("v"))
-        .unwrap_or_else(|| toml::Value::String(raw.to_string()))
 }
 
 /// A named layer of values from the command line.

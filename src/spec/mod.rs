@@ -1,8 +1,13 @@
-//! The experiment spec: its fields, defaults and validation. `load` layers the sources, `sweep`
-//! expands a spec into trials.
+//! The experiment spec: its fields, their kinds and defaults. `load` layers the sources,
+//! `validate` checks the values, `sweep` expands a spec into trials, `search` samples them.
 
 mod load;
+mod names;
+mod search;
+mod sets;
+mod slurm;
 mod sweep;
+mod validate;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -10,7 +15,11 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 pub use load::{Overrides, load, load_recorded, load_run, load_text, read};
+pub use names::{Augment, BackendName, DatasetName, LrSchedule, ModelKind, Monitor, OptimizerName};
+pub use search::{Distribution, SEARCH_FIELDS, SearchMethod, SearchSpec, successive_halving};
+pub use slurm::{SLURM_FIELDS, SlurmSpec};
 pub use sweep::{Trial, display_value, distinguishing_keys, expand};
+pub use validate::{RangeError, is_safe_name};
 
 /// One experiment as the user wrote it, after layering; `sweep` lists the axes to expand.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -84,74 +93,114 @@ pub struct Spec {
     pub sweep: BTreeMap<String, Vec<toml::Value>>,
 }
 
-/// `[slurm]`: the resources of each array task `runner submit` asks for. Empty and 0 values
-/// leave the cluster's defaults.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct SlurmSpec {
-    /// Partition (queue).
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub partition: String,
-    /// Time limit per task, in Slurm's format: "30" (minutes), "01:00:00", "1-12:00:00".
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub time: String,
-    /// CPUs per task (each trial trains with that many threads); 0: Slurm's default, one.
-    #[serde(skip_serializing_if = "is_zero")]
-    pub cpus_per_task: u32,
-    /// Memory per task, in Slurm's format: "4G", "500M".
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub mem: String,
-    /// The most tasks running at once (`--array=...%M`); 0: no limit.
-    #[serde(skip_serializing_if = "is_zero")]
-    pub max_parallel: u32,
-    /// Generic resources per task; empty: "gpu:1" for `backend = "cuda"`.
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub gres: String,
-    /// More sbatch options, as given, e.g. ["--account=mylab", "--qos=short"].
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub extra: Vec<String>,
+/// What a key of the spec is for; the rules below (what a sweep may vary, what a resume may
+/// change, what `--dry-run` shows, what `RUNNER_<KEY>` may set) follow from it alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Names the run folder.
+    Name,
+    /// Changes what a trial computes (the model, the data, the protocol).
+    Computes,
+    /// Where a trial computes (backend, device, threads): sweepable, and a resume may change it.
+    Device,
+    /// Where files are, and which extra files are written: neither swept nor fixed.
+    Files,
+    /// `[slurm]`: the resources `runner submit` asks for.
+    Slurm,
+    /// `[search]`: the random search or ASHA on top of the grid.
+    Search,
+    /// `[sweep]`: the grid.
+    Sweep,
 }
 
-/// The keys of `[slurm]`.
-pub const SLURM_FIELDS: &[&str] = &["partition", "time", "cpus_per_task", "mem", "max_parallel", "gres", "extra"];
+/// One key of a spec file.
+#[derive(Debug, Clone, Copy)]
+pub struct Field {
+    pub name: &'static str,
+    pub kind: Kind,
+}
 
-impl SlurmSpec {
-    fn is_default(&self) -> bool {
-        *self == SlurmSpec::default()
+impl Field {
+    /// A sweep or search may vary it.
+    pub fn sweepable(&self) -> bool {
+        matches!(self.kind, Kind::Computes | Kind::Device)
     }
 
-    /// Each value in Slurm's syntax, so that sbatch cannot fail on it, nor a value inject lines
-    /// into the batch script.
-    fn validate(&self) -> Result<(), RangeError> {
-        let fail = |key, message: &str| Err(RangeError { key, message: message.to_string() });
-        let word = |v: &str| v.chars().all(|c| c.is_ascii_alphanumeric() || "-_.:,=+/".contains(c));
-        if !word(&self.partition) {
-            return fail("slurm.partition", "must be a partition name, e.g. \"gpu\"");
-        }
-        if !self.time.chars().all(|c| c.is_ascii_digit() || c == ':' || c == '-') {
-            return fail("slurm.time", "must be a Slurm time limit: \"30\" (minutes), \"01:30:00\" or \"2-00:00:00\"");
-        }
-        let mem_ok = self.mem.is_empty()
-            || (self.mem.trim_end_matches(['K', 'M', 'G', 'T']).chars().all(|c| c.is_ascii_digit())
-                && self.mem.chars().next().is_some_and(|c| c.is_ascii_digit()));
-        if !mem_ok {
-            return fail("slurm.mem", "must be a Slurm memory size: \"4G\", \"500M\"");
-        }
-        if !word(&self.gres) {
-            return fail("slurm.gres", "must be Slurm generic resources, e.g. \"gpu:1\" or \"gpu:a100:2\"");
-        }
-        if self.cpus_per_task > 1024 {
-            return fail("slurm.cpus_per_task", "must be at most 1024");
-        }
-        if self.extra.iter().any(|e| !e.starts_with('-') || e.chars().any(char::is_control)) {
-            return fail("slurm.extra", "each item must be one sbatch option on one line, e.g. \"--account=mylab\"");
-        }
-        Ok(())
+    /// It says where or how a trial runs, not what it computes: a resume may change it.
+    pub fn where_it_runs(&self) -> bool {
+        matches!(self.kind, Kind::Device | Kind::Files | Kind::Slurm)
+    }
+
+    /// `--dry-run` shows it as a column, one value per trial.
+    pub fn per_trial(&self) -> bool {
+        matches!(self.kind, Kind::Computes | Kind::Device | Kind::Files)
+    }
+
+    /// `RUNNER_<KEY>` may set it. `RUNNER_NAME` is left out on purpose: CI services (GitHub
+    /// Actions) set it for their own use.
+    pub fn from_env(&self) -> bool {
+        !matches!(self.kind, Kind::Name | Kind::Sweep)
     }
 }
 
-fn is_zero(n: &u32) -> bool {
-    *n == 0
+/// Every key a spec file may hold, in the order the README documents them.
+pub const FIELDS: &[Field] = {
+    use Kind::*;
+    const fn f(name: &'static str, kind: Kind) -> Field {
+        Field { name, kind }
+    }
+    &[
+        f("name", Name),
+        f("model", Computes),
+        f("dataset", Computes),
+        f("backend", Device),
+        f("device", Device),
+        f("threads", Device),
+        f("epochs", Computes),
+        f("batch_size", Computes),
+        f("lr", Computes),
+        f("optimizer", Computes),
+        f("momentum", Computes),
+        f("weight_decay", Computes),
+        f("seed", Computes),
+        f("val_split", Computes),
+        f("lr_schedule", Computes),
+        f("step_size", Computes),
+        f("gamma", Computes),
+        f("milestones", Computes),
+        f("min_lr", Computes),
+        f("warmup_epochs", Computes),
+        f("patience", Computes),
+        f("min_delta", Computes),
+        f("monitor", Computes),
+        f("augment", Computes),
+        f("hidden", Computes),
+        f("mean", Computes),
+        f("std", Computes),
+        f("limit_train", Computes),
+        f("limit_test", Computes),
+        f("data_dir", Files),
+        f("mirror", Files),
+        f("tensorboard", Files),
+        f("slurm", Slurm),
+        f("search", Search),
+        f("sweep", Sweep),
+    ]
+};
+
+/// The keys whose field passes `keep`, in the table's order.
+pub fn keys_where(keep: impl Fn(&Field) -> bool) -> Vec<&'static str> {
+    FIELDS.iter().filter(|f| keep(f)).map(|f| f.name).collect()
+}
+
+/// The field named `key`, if the spec has one.
+pub fn field(key: &str) -> Option<&'static Field> {
+    FIELDS.iter().find(|f| f.name == key)
+}
+
+/// Keys a sweep may vary.
+pub fn sweepable() -> Vec<&'static str> {
+    keys_where(Field::sweepable)
 }
 
 impl Spec {
@@ -161,6 +210,31 @@ impl Spec {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n as usize,
         }
+    }
+
+    /// The weight decay the optimizer applies.
+    pub fn weight_decay(&self) -> f64 {
+        match (self.weight_decay, self.optimizer) {
+            (Some(w), _) => w,
+            (None, OptimizerName::Adamw) => 0.01,
+            (None, _) => 0.0,
+        }
+    }
+
+    /// The network this spec trains.
+    pub fn architecture(&self) -> crate::model::Architecture {
+        crate::model::Architecture { kind: self.model, hidden: self.hidden.clone() }
+    }
+
+    /// The spec as a TOML table, keyed as in a spec file (the one conversion every reader of
+    /// a spec's fields by name uses).
+    pub fn to_table(&self) -> toml::Table {
+        toml::Table::try_from(self).expect("a Spec always serializes to a TOML table")
+    }
+
+    /// The spec as TOML text, the way `spec.toml` records it.
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).expect("a Spec always serializes to TOML")
     }
 }
 
@@ -207,284 +281,6 @@ impl Default for Spec {
     }
 }
 
-/// Every key a spec file may hold, in the order the README documents them.
-pub const FIELDS: &[&str] = &[
-    "name",
-    "model",
-    "dataset",
-    "backend",
-    "device",
-    "threads",
-    "epochs",
-    "batch_size",
-    "lr",
-    "optimizer",
-    "momentum",
-    "weight_decay",
-    "seed",
-    "val_split",
-    "lr_schedule",
-    "step_size",
-    "gamma",
-    "milestones",
-    "min_lr",
-    "warmup_epochs",
-    "patience",
-    "min_delta",
-    "monitor",
-    "augment",
-    "hidden",
-    "mean",
-    "std",
-    "limit_train",
-    "limit_test",
-    "data_dir",
-    "mirror",
-    "tensorboard",
-    "slurm",
-    "search",
-    "sweep",
-];
-
-/// Keys a sweep cannot vary: they name or place the run, they do not change what a trial computes.
-const NOT_SWEPT: &[&str] = &["name", "data_dir", "mirror", "tensorboard", "slurm", "search", "sweep"];
-
-/// Keys a sweep may vary.
-pub fn sweepable() -> Vec<&'static str> {
-    FIELDS.iter().copied().filter(|k| !NOT_SWEPT.contains(k)).collect()
-}
-
-macro_rules! names {
-    ($(#[$doc:meta])* $ty:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-        pub enum $ty {
-            $(#[serde(rename = $text)] $variant),+
-        }
-        impl $ty {
-            pub const ALL: &[$ty] = &[$($ty::$variant),+];
-            pub fn as_str(self) -> &'static str {
-                match self { $($ty::$variant => $text),+ }
-            }
-        }
-        impl std::str::FromStr for $ty {
-            type Err = String;
-            fn from_str(name: &str) -> Result<Self, String> {
-                $ty::ALL.iter().copied().find(|v| v.as_str() == name).ok_or_else(|| {
-                    let allowed: Vec<&str> = $ty::ALL.iter().map(|v| v.as_str()).collect();
-                    format!("unknown value \"{name}\"; allowed: {}", allowed.join(", "))
-                })
-            }
-        }
-        impl std::fmt::Display for $ty {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-    };
-}
-
-mod search;
-pub use search::{Distribution, SEARCH_FIELDS, SearchMethod, SearchSpec};
-
-names!(
-    /// Which network to train.
-    ModelKind { Nn = "nn", Cnn = "cnn" }
-);
-names!(
-    /// Which data set to train and test on.
-    DatasetName { Mnist = "mnist", FashionMnist = "fashion-mnist", Cifar10 = "cifar10" }
-);
-names!(
-    /// Where to compute: `cpu` is the fast CPU backend (flex), `ndarray` the older one.
-    BackendName { Cpu = "cpu", Flex = "flex", Ndarray = "ndarray", Cuda = "cuda" }
-);
-names!(
-    /// How to update the weights.
-    OptimizerName { Sgd = "sgd", Adam = "adam", Adamw = "adamw" }
-);
-names!(
-    /// How the learning rate changes over a trial (PyTorch's schedulers).
-    LrSchedule { Constant = "constant", Step = "step", Multistep = "multistep", Cosine = "cosine", Onecycle = "onecycle" }
-);
-names!(
-    /// The validation metric early stopping watches (never a test metric).
-    Monitor { ValLoss = "val_loss", ValAcc = "val_acc" }
-);
-names!(
-    /// A random transformation of training images.
-    Augment { RandomCrop = "random_crop", Hflip = "hflip" }
-);
-
-/// A value outside its allowed range: the key and what is allowed.
-#[derive(Debug, PartialEq)]
-pub struct RangeError {
-    pub key: &'static str,
-    pub message: String,
-}
-
-impl Spec {
-    /// Checks every value is in range. Types and names were already checked by serde.
-    pub fn validate(&self) -> Result<(), RangeError> {
-        let fail = |key, message: &str| {
-            Err(RangeError {
-                key,
-                message: message.to_string(),
-            })
-        };
-        if !is_safe_name(&self.name) {
-            return fail(
-                "name",
-                "must be 1-64 characters of letters, digits, '-', '_' or '.', not starting with '.' \
-                 (it becomes a folder name under runs/)",
-            );
-        }
-        if self.epochs == 0 {
-            return fail("epochs", "must be at least 1");
-        }
-        if self.threads > 1024 {
-            return fail("threads", "must be at most 1024 (0 means one per core)");
-        }
-        if self.batch_size == 0 {
-            return fail("batch_size", "must be at least 1");
-        }
-        if !(self.lr.is_finite() && self.lr > 0.0) {
-            return fail("lr", "must be a finite number greater than 0, e.g. 0.01");
-        }
-        if !(self.momentum.is_finite() && (0.0..1.0).contains(&self.momentum)) {
-            return fail("momentum", "must be in [0, 1), e.g. 0.9");
-        }
-        if self.momentum > 0.0 && self.optimizer != OptimizerName::Sgd {
-            return fail("momentum", "only applies to optimizer = \"sgd\"; remove it or set it to 0");
-        }
-        if self.weight_decay.is_some_and(|w| !(w.is_finite() && w >= 0.0)) {
-            return fail("weight_decay", "must be a finite number >= 0, e.g. 5e-4");
-        }
-        self.validate_protocol()?;
-        if self.seed < 0 {
-            return fail("seed", "must be a non-negative integer");
-        }
-        if self.hidden.contains(&0) {
-            return fail("hidden", "layer sizes must be at least 1, e.g. [128]; [] means no hidden layer");
-        }
-        let parameters = crate::model::parameter_count(self.model, &self.hidden, crate::data::image_shape(self.dataset));
-        if parameters > crate::model::MAX_PARAMETERS {
-            return Err(RangeError {
-                key: if self.model == ModelKind::Nn { "hidden" } else { "model" },
-                message: format!(
-                    "this {} has {parameters} parameters ({:.0} GB of weights, 3-4x that to train); \
-                     the limit is {} parameters: use smaller hidden layers",
-                    self.model,
-                    parameters as f64 * 4e-9,
-                    crate::model::MAX_PARAMETERS
-                ),
-            });
-        }
-        self.slurm.validate()?;
-        let channels = self.dataset.channels();
-        for (key, values) in [("mean", &self.mean), ("std", &self.std)] {
-            if values.len() != 1 && values.len() != channels {
-                return Err(RangeError {
-                    key,
-                    message: format!(
-                        "needs 1 value or {channels} (one per channel of {}), got {}",
-                        self.dataset,
-                        values.len()
-                    ),
-                });
-            }
-            if values.iter().any(|v| !v.is_finite()) {
-                return fail(key, "values must be finite numbers");
-            }
-        }
-        if self.std.iter().any(|v| *v <= 0.0) {
-            return fail("std", "values must be greater than 0, e.g. [0.5]");
-        }
-        Ok(())
-    }
-}
-
-impl Spec {
-    /// The weight decay the optimizer applies.
-    pub fn weight_decay(&self) -> f64 {
-        match (self.weight_decay, self.optimizer) {
-            (Some(w), _) => w,
-            (None, OptimizerName::Adamw) => 0.01,
-            (None, _) => 0.0,
-        }
-    }
-
-    /// Validation split, schedule, early stopping and augmentation.
-    fn validate_protocol(&self) -> Result<(), RangeError> {
-        let fail = |key, message: String| Err(RangeError { key, message });
-        if !(self.val_split == 0.0 || (self.val_split > 0.0 && self.val_split <= 0.5)) {
-            return fail("val_split", "must be in (0, 0.5] (a fraction of the training images), or 0 for none".into());
-        }
-        match self.lr_schedule {
-            LrSchedule::Step if self.step_size == 0 => {
-                return fail("step_size", "must be at least 1 for lr_schedule = \"step\" (epochs between decays)".into());
-            }
-            LrSchedule::Multistep if self.milestones.is_empty() => {
-                return fail("milestones", "lr_schedule = \"multistep\" needs milestones, e.g. [30, 60]".into());
-            }
-            LrSchedule::Onecycle if self.warmup_epochs > 0 => {
-                return fail("warmup_epochs", "onecycle has its own warm-up; set warmup_epochs = 0".into());
-            }
-            _ => {}
-        }
-        if !self.milestones.windows(2).all(|w| w[0] < w[1]) {
-            return fail("milestones", format!("must be strictly increasing, got {:?}", self.milestones));
-        }
-        if !(self.gamma.is_finite() && self.gamma > 0.0) {
-            return fail("gamma", "must be a finite number greater than 0, e.g. 0.1".into());
-        }
-        if !(self.min_lr.is_finite() && self.min_lr >= 0.0 && self.min_lr <= self.lr) {
-            return fail("min_lr", format!("must be in [0, lr] (lr is {})", self.lr));
-        }
-        if self.warmup_epochs > 0 && self.warmup_epochs >= self.epochs {
-            return fail("warmup_epochs", format!("must be less than epochs ({})", self.epochs));
-        }
-        if self.patience.is_some() && self.val_split == 0.0 {
-            return fail(
-                "patience",
-                "early stopping needs a validation split (e.g. val_split = 0.1): stopping on the test set would leak it into training".into(),
-            );
-        }
-        if self.patience == Some(0) {
-            return fail("patience", "must be at least 1 (leave it out to turn early stopping off)".into());
-        }
-        if !(self.min_delta.is_finite() && self.min_delta >= 0.0) {
-            return fail("min_delta", "must be a finite number >= 0".into());
-        }
-        if self.augment.contains(&Augment::Hflip) && self.dataset == DatasetName::Mnist {
-            return fail("augment", "\"hflip\" mirrors digits into other shapes; use it on cifar10 or fashion-mnist".into());
-        }
-        let mut seen = self.augment.clone();
-        seen.sort();
-        seen.dedup();
-        if seen.len() != self.augment.len() {
-            return fail("augment", "lists a transformation twice".into());
-        }
-        Ok(())
-    }
-}
-
-impl DatasetName {
-    pub fn channels(self) -> usize {
-        crate::data::image_shape(self).channels
-    }
-}
-
-/// A name that is safe as one path component on every OS and cannot escape its parent.
-pub fn is_safe_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 64
-        && !name.starts_with('.')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -511,10 +307,9 @@ mod tests {
         })
         .unwrap();
         let keys: Vec<&str> = table.keys().map(String::as_str).collect();
-        let mut expected = FIELDS.to_vec();
+        let mut expected = keys_where(|_| true);
         expected.sort();
         assert_eq!(keys, expected);
-        assert_eq!(sweepable().len(), FIELDS.len() - NOT_SWEPT.len());
     }
 
     #[test]
@@ -524,58 +319,18 @@ mod tests {
     }
 
     #[test]
-    fn out_of_range_values_name_their_key() {
-        let cases: Vec<(&str, Spec)> = vec![
-            ("epochs", Spec { epochs: 0, ..Spec::default() }),
-            ("threads", Spec { threads: 5000, ..Spec::default() }),
-            ("batch_size", Spec { batch_size: 0, ..Spec::default() }),
-            ("lr", Spec { lr: 0.0, ..Spec::default() }),
-            ("lr", Spec { lr: -0.1, ..Spec::default() }),
-            ("lr", Spec { lr: f64::NAN, ..Spec::default() }),
-            ("lr", Spec { lr: f64::INFINITY, ..Spec::default() }),
-            ("seed", Spec { seed: -1, ..Spec::default() }),
-            ("momentum", Spec { momentum: 1.0, ..Spec::default() }),
-            ("weight_decay", Spec { weight_decay: Some(-1.0), ..Spec::default() }),
-            ("val_split", Spec { val_split: 0.6, ..Spec::default() }),
-            ("val_split", Spec { val_split: -0.1, ..Spec::default() }),
-            ("patience", Spec { patience: Some(2), ..Spec::default() }),
-            ("patience", Spec { patience: Some(0), val_split: 0.1, ..Spec::default() }),
-            ("step_size", Spec { lr_schedule: LrSchedule::Step, ..Spec::default() }),
-            ("milestones", Spec { lr_schedule: LrSchedule::Multistep, ..Spec::default() }),
-            ("milestones", Spec { lr_schedule: LrSchedule::Multistep, milestones: vec![3, 3], ..Spec::default() }),
-            ("gamma", Spec { gamma: 0.0, ..Spec::default() }),
-            ("min_lr", Spec { min_lr: 0.5, ..Spec::default() }),
-            ("warmup_epochs", Spec { warmup_epochs: 5, ..Spec::default() }),
-            ("warmup_epochs", Spec { warmup_epochs: 1, lr_schedule: LrSchedule::Onecycle, ..Spec::default() }),
-            ("augment", Spec { augment: vec![Augment::Hflip], ..Spec::default() }),
-            ("augment", Spec { augment: vec![Augment::RandomCrop, Augment::RandomCrop], ..Spec::default() }),
-            ("min_delta", Spec { min_delta: -1.0, ..Spec::default() }),
-            ("hidden", Spec { hidden: vec![128, 0], ..Spec::default() }),
-            ("hidden", Spec { model: ModelKind::Nn, hidden: vec![1_000_000_000], ..Spec::default() }),
-            ("hidden", Spec { model: ModelKind::Nn, hidden: vec![u32::MAX; 5], ..Spec::default() }),
-            ("std", Spec { std: vec![0.0], ..Spec::default() }),
-            ("mean", Spec { mean: vec![0.5, 0.5], ..Spec::default() }),
-            ("name", Spec { name: "../escape".into(), ..Spec::default() }),
-            ("name", Spec { name: "a/b".into(), ..Spec::default() }),
-            ("name", Spec { name: "".into(), ..Spec::default() }),
-            (
-                "momentum",
-                Spec { momentum: 0.9, optimizer: OptimizerName::Adam, ..Spec::default() },
-            ),
-        ];
-        for (key, spec) in cases {
-            assert_eq!(spec.validate().unwrap_err().key, key, "{spec:?}");
-        }
+    fn the_field_table_sorts_the_keys_as_the_readme_says() {
+        assert_eq!(keys_where(|f| !f.sweepable()), ["name", "data_dir", "mirror", "tensorboard", "slurm", "search", "sweep"]);
+        assert_eq!(keys_where(Field::where_it_runs), ["backend", "device", "threads", "data_dir", "mirror", "tensorboard", "slurm"]);
+        assert!(!keys_where(Field::per_trial).iter().any(|k| ["name", "slurm", "search", "sweep"].contains(k)));
+        assert!(!keys_where(Field::from_env).iter().any(|k| ["name", "sweep"].contains(k)));
     }
 
     #[test]
-    fn per_channel_normalization_for_cifar() {
-        let spec = Spec {
-            dataset: DatasetName::Cifar10,
-            mean: vec![0.49, 0.48, 0.45],
-            std: vec![0.25, 0.24, 0.26],
-            ..Spec::default()
-        };
-        assert_eq!(spec.validate(), Ok(()));
+    fn to_table_round_trips() {
+        let spec = Spec { lr: 0.125, sweep: [("seed".to_string(), vec![1.into(), 2.into()])].into(), ..Spec::default() };
+        let back: Spec = toml::from_str(&spec.to_toml()).unwrap();
+        assert_eq!(back, spec);
+        assert_eq!(spec.to_table().get("lr"), Some(&toml::Value::Float(0.125)));
     }
 }

@@ -13,6 +13,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::catalog::names;
 
 names!(
     /// How the trials of a spec are chosen.
@@ -77,6 +78,14 @@ impl SearchSpec {
     }
 }
 
+/// ASHA's successive-halving rule at a rung, on the sorted scores of the trials that reached it
+/// (lower is better, `mine` among them): None to go on, else how many go on from this rung.
+pub fn successive_halving(mine: f64, sorted: &[f64], reduction: usize) -> Option<usize> {
+    let keep = (sorted.len() / reduction).max(1);
+    let cutoff = sorted.get(keep - 1).copied().unwrap_or(mine);
+    (mine > cutoff).then_some(keep)
+}
+
 /// A parsed `[search.space]` entry.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Distribution {
@@ -129,6 +138,16 @@ impl Distribution {
         }
     }
 
+    /// Whether 0 is among the values it may draw.
+    pub fn can_draw_zero(&self) -> bool {
+        match self {
+            Distribution::Choice(list) => list.iter().any(|v| v.as_float() == Some(0.0) || v.as_integer() == Some(0)),
+            Distribution::Uniform(a, b) => *a <= 0.0 && *b >= 0.0,
+            Distribution::LogUniform(..) => false,
+            Distribution::IntUniform(a, b) => *a <= 0 && *b >= 0,
+        }
+    }
+
     /// Whether values are drawn on a log scale (plots use a log axis for them).
     pub fn is_log(&self) -> bool {
         matches!(self, Distribution::LogUniform(..))
@@ -156,6 +175,25 @@ pub fn display_sample(value: &toml::Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn successive_halving_keeps_the_best_third_and_the_first_alone() {
+        let decide = successive_halving;
+        // Lower is better. The first trial at a rung has no one to lose to.
+        assert_eq!(decide(0.5, &[0.5], 3), None);
+        // Two trials: one goes on (max(1, 2/3)); the worse is pruned.
+        assert_eq!(decide(0.4, &[0.4, 0.5], 3), None);
+        assert_eq!(decide(0.5, &[0.4, 0.5], 3), Some(1));
+        // Six trials: the best two go on.
+        let six = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6];
+        assert_eq!(decide(0.2, &six, 3), None);
+        assert_eq!(decide(0.3, &six, 3), Some(2));
+        // Ties at the cutoff go on.
+        assert_eq!(decide(0.2, &[0.1, 0.2, 0.2, 0.4, 0.5, 0.6], 3), None);
+        // eta 2: half go on.
+        assert_eq!(decide(0.2, &[0.1, 0.2, 0.3, 0.4], 2), None);
+        assert_eq!(decide(0.3, &[0.1, 0.2, 0.3, 0.4], 2), Some(2));
+    }
 
     #[test]
     fn distributions_parse_or_say_what_is_wrong() {

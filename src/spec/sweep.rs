@@ -86,7 +86,7 @@ pub fn expand(spec: &Spec) -> Result<Vec<Trial>, SweepError> {
             *slot = rest % values.len();
             rest /= values.len();
         }
-        let mut table = to_table(&base);
+        let mut table = base.to_table();
         let mut swept = Vec::new();
         for ((key, values), &pick) in axes.iter().zip(&picks) {
             table.insert(key.to_string(), values[pick].clone());
@@ -173,7 +173,15 @@ fn check_search(spec: &Spec, base: &Spec) -> Result<Vec<(String, Distribution)>,
         if search.min_epochs == 0 || search.min_epochs > spec.epochs {
             return fail("search.min_epochs", format!("must be in 1..=epochs ({})", spec.epochs));
         }
-        if spec.val_split == 0.0 {
+        if let Some(drawn) = search.space.get("val_split")
+            && Distribution::parse(drawn).is_ok_and(|d| d.can_draw_zero())
+        {
+            return fail(
+                "search.space.val_split",
+                "can draw 0 (no validation split), and asha prunes on a validation metric: draw from values above 0".into(),
+            );
+        }
+        if spec.val_split == 0.0 && !search.space.contains_key("val_split") {
             return fail(
                 "search.method",
                 "asha prunes on a validation metric: set val_split (e.g. 0.1); pruning on the test set would leak it into the search".into(),
@@ -192,7 +200,7 @@ fn check_search(spec: &Spec, base: &Spec) -> Result<Vec<(String, Distribution)>,
         }
         let distribution = Distribution::parse(value).map_err(|message| SweepError { key: at.clone(), value_index: None, message })?;
         // A value of the right type? (e.g. uniform floats for an integer key)
-        let mut table = to_table(base);
+        let mut table = base.to_table();
         table.insert(key.clone(), distribution.sample(&mut stream(0, 0, 0)));
         if let Err(e) = Spec::deserialize_table(table) {
             return fail(&at, format!("draws values `{key}` cannot take: {e}"));
@@ -236,10 +244,10 @@ fn check_axis(base: &Spec, key: &str, values: &[toml::Value]) -> Result<(), Swee
     };
     let mut seen: Vec<toml::Value> = Vec::with_capacity(values.len());
     for (i, value) in values.iter().enumerate() {
-        let mut table = to_table(base);
+        let mut table = base.to_table();
         table.insert(key.to_string(), value.clone());
         let spec = Spec::deserialize_table(table).map_err(|e| error(i, e))?;
-        let typed = to_table(&spec).remove(key).unwrap_or_else(|| value.clone());
+        let typed = spec.to_table().remove(key).unwrap_or_else(|| value.clone());
         if seen.contains(&typed) {
             return Err(error(i, format!("{} is listed twice", display_value(value))));
         }
@@ -254,10 +262,6 @@ impl Spec {
             .try_into()
             .map_err(|e: toml::de::Error| e.message().trim().to_string())
     }
-}
-
-fn to_table(spec: &Spec) -> toml::Table {
-    toml::Table::try_from(spec).expect("a Spec always serializes to a TOML table")
 }
 
 /// `cnn`, `0.01`, `[256, 128]` -> `256-128`.

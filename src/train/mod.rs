@@ -1,7 +1,10 @@
 //! The training loop: epochs of shuffled batches, then an evaluation on the test set.
 
+mod batches;
+mod evaluate;
 mod optim;
 pub mod schedule;
+mod trial_data;
 
 use std::time::Instant;
 
@@ -9,18 +12,15 @@ use burn::nn::loss::{CrossEntropyLoss, CrossEntropyLossConfig};
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 
-use rand::SeedableRng;
-use rand::seq::SliceRandom;
-
-use crate::data::batch::{Augmenter, HostBatch, Normalizer, epoch_order};
-use crate::data::{Dataset, ImageShape, Split};
+use crate::catalog::ImageShape;
 use crate::model::Model;
-use crate::spec::{Augment, BackendName, Spec};
+use crate::spec::Spec;
 
+use batches::Batches;
+use evaluate::{EVAL_BATCH, evaluate_batches, evaluate_each};
+pub use evaluate::{Evaluation, evaluate, evaluate_pass, predict};
 pub use optim::optimizer;
-
-/// Images per evaluation batch: no gradients are kept, so larger is faster.
-const EVAL_BATCH: usize = 500;
+pub use trial_data::TrialData;
 
 /// One row of metrics.csv.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -64,83 +64,17 @@ pub trait Observer {
 /// Why a trial stopped early.
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
-    #[error("the loss became {value} in epoch {epoch}: training diverged; lower lr (now {lr})")]
+    #[error("the loss became {value} in epoch {epoch}: training diverged; lower lr (now {})", show_lr(*lr))]
     Diverged { epoch: u32, value: f64, lr: f64 },
+    /// The last updates of an epoch left weights that evaluate to a non-finite loss.
+    #[error("the {split} loss became {value} after epoch {epoch}: training diverged; lower lr (now {})", show_lr(*lr))]
+    DivergedAfter { epoch: u32, split: &'static str, value: f64, lr: f64 },
     #[error("interrupted in epoch {epoch}")]
     Interrupted { epoch: u32 },
     #[error("{reason}")]
     Pruned { epoch: u32, reason: String },
     #[error(transparent)]
     Run(#[from] crate::Error),
-}
-
-/// The images a trial trains, validates and tests on: a prefix of each split when limits are
-/// set, and the validation images held out of the training prefix.
-pub struct TrialData<'a> {
-    pub dataset: &'a Dataset,
-    /// The training images the trial draws from: the first `limit_train` (all when 0).
-    pub pool_len: usize,
-    /// Images trained on per epoch: the pool less the validation images.
-    pub train_len: usize,
-    pub test_len: usize,
-    /// Pool indices held out for validation, sorted; empty without a split.
-    pub val: Vec<u32>,
-    /// Pool indices trained on, sorted, when there is a split (else all of the pool).
-    train: Option<Vec<u32>>,
-    pub normalizer: Normalizer,
-    /// Keep the splits on the device and slice batches there (GPUs, without augmentation).
-    pub resident: bool,
-    /// Random crop, horizontal flip.
-    augment: (bool, bool),
-}
-
-impl<'a> TrialData<'a> {
-    pub fn new(dataset: &'a Dataset, spec: &Spec) -> TrialData<'a> {
-        let limit = |limit: u32, len: usize| if limit == 0 { len } else { len.min(limit as usize) };
-        let pool_len = limit(spec.limit_train, dataset.train.len());
-        let (train, val) = validation_split(pool_len, spec.val_split, spec.seed as u64);
-        TrialData {
-            dataset,
-            pool_len,
-            train_len: train.as_ref().map_or(pool_len, Vec::len),
-            test_len: limit(spec.limit_test, dataset.test.len()),
-            val,
-            train,
-            normalizer: Normalizer::new(&spec.mean, &spec.std, dataset.shape),
-            resident: spec.backend == BackendName::Cuda && spec.augment.is_empty(),
-            augment: (spec.augment.contains(&Augment::RandomCrop), spec.augment.contains(&Augment::Hflip)),
-        }
-    }
-
-    /// The training images of `epoch` (from 1) in the order they are trained: a fixed function
-    /// of the seed and the epoch.
-    pub fn epoch_order(&self, seed: u64, epoch: u32) -> Vec<u32> {
-        match &self.train {
-            None => epoch_order(self.train_len, seed, epoch),
-            Some(train) => epoch_order(train.len(), seed, epoch).into_iter().map(|p| train[p as usize]).collect(),
-        }
-    }
-
-    fn augmenter(&self, seed: u64, epoch: u32) -> Option<Augmenter> {
-        let (crop, flip) = self.augment;
-        (crop || flip).then(|| Augmenter::new(crop, flip, seed, epoch))
-    }
-}
-
-/// Splits the first `n` training images into (train, validation) by the seed alone, so every
-/// model and every resume of a trial sees the same split. No split when `fraction` is 0.
-fn validation_split(n: usize, fraction: f64, seed: u64) -> (Option<Vec<u32>>, Vec<u32>) {
-    if fraction <= 0.0 || n < 2 {
-        return (None, Vec::new());
-    }
-    let val_len = ((n as f64 * fraction).round() as usize).clamp(1, n - 1);
-    let mut order: Vec<u32> = (0..n as u32).collect();
-    order.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0x005E_ED0F_5A11_7000));
-    let mut val = order[..val_len].to_vec();
-    let mut train = order[val_len..].to_vec();
-    val.sort_unstable();
-    train.sort_unstable();
-    (Some(train), val)
 }
 
 /// Where training starts: the model (on the autodiff device), the optimizer and how many epochs
@@ -158,7 +92,7 @@ impl TrainState {
     /// A freshly initialized model, seeded with `spec.seed`.
     pub fn fresh(spec: &Spec, shape: ImageShape, device: &Device) -> Result<TrainState, TrainError> {
         device.seed(spec.seed as u64);
-        let model = Model::new(spec, shape, &device.clone().autodiff())?;
+        let model = Model::new(&spec.architecture(), shape, &device.clone().autodiff())?;
         Ok(TrainState { model, optim: optimizer(spec), history: Vec::new() })
     }
 }
@@ -213,6 +147,12 @@ pub fn fit(spec: &Spec, data: &TrialData, device: &Device, state: TrainState, ob
         };
         let test = evaluate_batches(&eval_model, &mut test_batches, data.test_len, data, device, false);
         let (test_loss, test_acc) = (test.loss, test.accuracy);
+        // A trial whose weights ended non-finite is failed, not done with a NaN beside its accuracy.
+        for (split, value) in [("validation", val_loss), ("test", Some(test_loss))] {
+            if let Some(value) = value.filter(|v| !v.is_finite()) {
+                return Err(TrainError::DivergedAfter { epoch, split, value, lr: first_lr });
+            }
+        }
         let metrics = EpochMetrics {
             epoch,
             train_loss,
@@ -233,6 +173,11 @@ pub fn fit(spec: &Spec, data: &TrialData, device: &Device, state: TrainState, ob
         history.push(metrics);
     }
     Ok(model)
+}
+
+/// A learning rate for a message: plain, unless it would take dozens of digits (1e300).
+fn show_lr(lr: f64) -> String {
+    if lr != 0.0 && !(1e-4..1e6).contains(&lr.abs()) { format!("{lr:e}") } else { lr.to_string() }
 }
 
 /// One training step, the one every run, warm-up and `runner bench` executes: forward,
@@ -262,7 +207,7 @@ pub fn step(
 pub fn warm_up(spec: &Spec, data: &TrialData, device: &Device) -> Result<f64, TrainError> {
     let started = Instant::now();
     let train_device = device.clone().autodiff();
-    let model = Model::new(spec, data.dataset.shape, &train_device)?;
+    let model = Model::new(&spec.architecture(), data.dataset.shape, &train_device)?;
     let mut optim = optimizer(spec);
     let loss_fn = CrossEntropyLossConfig::new().init(&train_device);
     let mut batches = Batches::new(&data.dataset.train, data.pool_len, data, device, data.resident);
@@ -272,130 +217,11 @@ pub fn warm_up(spec: &Spec, data: &TrialData, device: &Device) -> Result<f64, Tr
     let (model, _, _) = step(model, &mut optim, &loss_fn, images, labels, spec.lr);
     let test_len = EVAL_BATCH.min(data.test_len);
     let _ = evaluate(&model.valid(), &data.dataset.test, test_len, data, device);
-    device.sync().map_err(|e| crate::Error::Backend(format!("the device failed during warm-up: {e:?}")))?;
+    device.sync().map_err(|e| crate::Error::Device(format!("the device failed during warm-up: {e:?}")))?;
     Ok(started.elapsed().as_secs_f64())
 }
 
-/// Mean cross-entropy and accuracy of `model` (without autodiff) on the first `len` images of `split`.
-pub fn evaluate(model: &Model, split: &Split, len: usize, data: &TrialData, device: &Device) -> (f64, f64) {
-    let evaluation = evaluate_pass(model, split, len, data, device, false);
-    (evaluation.loss, evaluation.accuracy)
-}
-
-/// What one pass over a split gives: mean loss, accuracy and (when asked) each prediction.
-pub struct Evaluation {
-    pub loss: f64,
-    pub accuracy: f64,
-    pub predictions: Vec<u8>,
-}
-
-/// One pass of `model` over the first `len` images of `split`, keeping each predicted class
-/// when `predictions` (`runner eval`: the confusion matrix comes from the same pass).
-pub fn evaluate_pass(model: &Model, split: &Split, len: usize, data: &TrialData, device: &Device, predictions: bool) -> Evaluation {
-    let mut batches = Batches::new(split, len, data, device, data.resident);
-    evaluate_batches(model, &mut batches, len, data, device, predictions)
-}
-
-/// [`evaluate_pass`] on batches already prepared (a GPU keeps the test set resident across epochs).
-fn evaluate_batches(model: &Model, batches: &mut Batches, len: usize, data: &TrialData, device: &Device, predictions: bool) -> Evaluation {
-    let ranges = (0..len).step_by(EVAL_BATCH).map(|start| start..(start + EVAL_BATCH).min(len));
-    evaluate_each(model, ranges.map(|range| batches.range(range, data, device)), device, predictions)
-}
-
-/// Mean cross-entropy and accuracy over `batches` of (images, labels), and each predicted class
-/// when `predictions`.
-fn evaluate_each(
-    model: &Model,
-    batches: impl Iterator<Item = (Tensor<4>, Tensor<1, Int>)>,
-    device: &Device,
-    predictions: bool,
-) -> Evaluation {
-    let loss_fn = CrossEntropyLossConfig::new().init(device);
-    let mut loss_sum = Tensor::<1>::zeros([1], device);
-    let mut correct = Tensor::<1, Int>::zeros([1], device);
-    let mut predicted = Vec::new();
-    let mut len = 0;
-    for (images, labels) in batches {
-        let n = labels.dims()[0];
-        len += n;
-        let logits = model.forward(images);
-        loss_sum = loss_sum + loss_fn.forward(logits.clone(), labels.clone()) * n as f32;
-        if predictions {
-            let classes = logits.clone().argmax(1).into_data();
-            predicted.extend(classes.iter::<i64>().map(|c| c as u8));
-        }
-        correct = correct + count_correct(logits, labels);
-    }
-    Evaluation {
-        loss: loss_sum.into_scalar::<f32>() as f64 / len as f64,
-        accuracy: correct.into_scalar::<i64>() as f64 / len as f64,
-        predictions: predicted,
-    }
-}
-
-/// The predicted class of each of the first `len` images of `split`.
-pub fn predict(model: &Model, split: &Split, len: usize, data: &TrialData, device: &Device) -> Vec<u8> {
-    evaluate_pass(model, split, len, data, device, true).predictions
-}
-
-/// Where batches come from: assembled on the host for each batch (CPU backends: the tensor is
-/// the host memory), or sliced from a copy of the split kept on the device (GPUs: no host work
-/// and no transfer per batch).
-#[allow(clippy::large_enum_variant)] // one per trial, never moved in a loop
-enum Batches<'a> {
-    Host { split: &'a Split, host: HostBatch },
-    Resident { images: Tensor<4>, labels: Tensor<1, Int> },
-}
-
-impl<'a> Batches<'a> {
-    fn new(split: &'a Split, len: usize, data: &TrialData, device: &Device, resident: bool) -> Batches<'a> {
-        if !resident {
-            return Batches::Host { split, host: HostBatch::default() };
-        }
-        let mut host = HostBatch::default();
-        host.fill(split, 0..len, data.dataset.shape, &data.normalizer);
-        let (images, labels) = to_tensors(&mut host, data.dataset.shape, device);
-        Batches::Resident { images, labels }
-    }
-
-    /// The images at `indices` (a shuffled chunk of an epoch), transformed by `augmenter` if
-    /// given (host batches only: augmentation keeps batches off the device).
-    fn pick(&mut self, indices: &[u32], data: &TrialData, device: &Device, augmenter: Option<&mut Augmenter>) -> (Tensor<4>, Tensor<1, Int>) {
-        match self {
-            Batches::Host { split, host } => {
-                let picks = indices.iter().map(|&i| i as usize);
-                host.fill_transformed(split, picks, data.dataset.shape, &data.normalizer, augmenter);
-                to_tensors(host, data.dataset.shape, device)
-            }
-            Batches::Resident { images, labels } => {
-                let picks: Vec<i64> = indices.iter().map(|&i| i64::from(i)).collect();
-                let picks = Tensor::<1, Int>::from_data(TensorData::new(picks, [indices.len()]), device);
-                (images.clone().select(0, picks.clone()), labels.clone().select(0, picks))
-            }
-        }
-    }
-
-    /// The images `range` in file order (evaluation).
-    fn range(&mut self, range: std::ops::Range<usize>, data: &TrialData, device: &Device) -> (Tensor<4>, Tensor<1, Int>) {
-        match self {
-            Batches::Host { split, host } => {
-                host.fill(split, range, data.dataset.shape, &data.normalizer);
-                to_tensors(host, data.dataset.shape, device)
-            }
-            Batches::Resident { images, labels } => (images.clone().slice(range.clone()), labels.clone().slice(range)),
-        }
-    }
-}
-
-/// Moves a host batch to the device; the host buffers are handed over, not copied.
-fn to_tensors(host: &mut HostBatch, shape: crate::data::ImageShape, device: &Device) -> (Tensor<4>, Tensor<1, Int>) {
-    let n = host.len();
-    let images = TensorData::new(std::mem::take(&mut host.images), [n, shape.channels, shape.height, shape.width]);
-    let labels = TensorData::new(std::mem::take(&mut host.labels), [n]);
-    (Tensor::from_data(images, device), Tensor::from_data(labels, device))
-}
-
-fn count_correct(logits: Tensor<2>, labels: Tensor<1, Int>) -> Tensor<1, Int> {
+pub(crate) fn count_correct(logits: Tensor<2>, labels: Tensor<1, Int>) -> Tensor<1, Int> {
     logits.argmax(1).flatten::<1>(0, 1).equal(labels).int().sum()
 }
 
@@ -404,6 +230,7 @@ mod tests {
     use burn::tensor::Distribution;
 
     use super::*;
+    use crate::data::{Dataset, Split};
     use crate::spec::ModelKind;
 
     /// Remembers the deterministic part of every epoch's metrics.
@@ -512,6 +339,22 @@ mod tests {
     }
 
     #[test]
+    fn weights_that_end_non_finite_fail_the_trial_with_a_readable_lr() {
+        let _rng = crate::burn_rng_lock();
+        let dataset = synthetic(100);
+        // One batch: its loss is computed before the update that ruins the weights.
+        let spec = Spec { model: ModelKind::Nn, epochs: 1, batch_size: 100, lr: 1e300, ..Spec::default() };
+        let device = Device::flex();
+        let state = TrainState::fresh(&spec, dataset.shape, &device).unwrap();
+        let err = fit(&spec, &TrialData::new(&dataset, &spec), &device, state, &mut Record::default()).unwrap_err();
+        assert!(matches!(err, TrainError::DivergedAfter { split: "test", .. }), "{err}");
+        let TrainError::DivergedAfter { value, .. } = err else { unreachable!() };
+        assert!(!value.is_finite());
+        assert!(err.to_string().contains("the test loss became") && err.to_string().ends_with("lower lr (now 1e300)"), "{err}");
+        assert_eq!(show_lr(0.01), "0.01");
+    }
+
+    #[test]
     fn a_few_steps_on_a_fixed_batch_lower_the_loss() {
         let _rng = crate::burn_rng_lock();
         for (model, shape) in [
@@ -522,7 +365,7 @@ mod tests {
             device.seed(3);
             let train_device = device.clone().autodiff();
             let spec = Spec { model, lr: 0.1, ..Spec::default() };
-            let mut net = Model::new(&spec, shape, &train_device).unwrap();
+            let mut net = Model::new(&spec.architecture(), shape, &train_device).unwrap();
             let images = Tensor::<4>::random([20, shape.channels, shape.height, shape.width], Distribution::Normal(0.0, 1.0), &device);
             let labels: Vec<i64> = (0..20).map(|i| i % 10).collect();
             let labels = Tensor::<1, Int>::from_data(TensorData::new(labels, [20]), &device);

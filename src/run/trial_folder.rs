@@ -7,7 +7,7 @@ use burn::prelude::Device;
 use crate::data::ImageShape;
 use crate::error::{Error, Result};
 use crate::model::Model;
-use crate::run::checkpoint;
+use super::checkpoint;
 use crate::spec::Spec;
 
 pub struct TrialFolder {
@@ -32,7 +32,7 @@ impl TrialFolder {
 
 /// The trial's model with the checkpoint's weights.
 pub fn load_model(spec: &Spec, shape: ImageShape, checkpoint: &Path, device: &Device) -> Result<Model> {
-    let fresh = Model::new(spec, shape, device)?;
+    let fresh = Model::new(&spec.architecture(), shape, device)?;
     checkpoint::load(fresh, checkpoint)
 }
 

@@ -24,7 +24,7 @@ pub fn pytorch_state_dict(model: &Model) -> Result<BTreeMap<String, Exported>> {
     model.visit(&mut collector);
     let mut out = BTreeMap::new();
     for (path, (shape, values)) in collector.tensors {
-        let (name, transpose) = pytorch_name(&path).ok_or_else(|| Error::Checkpoint(format!("no PyTorch name for parameter {path}")))?;
+        let (name, transpose) = pytorch_name(&path).ok_or_else(|| Error::Export(format!("no PyTorch name for parameter {path}")))?;
         let tensor = if transpose {
             let [rows, cols] = [shape[0], shape[1]];
             let mut t = vec![0.0; values.len()];
@@ -65,9 +65,9 @@ pub fn write_safetensors(tensors: &BTreeMap<String, Exported>, path: &Path) -> R
             safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.clone(), data).map(|v| (name.clone(), v))
         })
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| Error::Checkpoint(format!("cannot lay out tensors: {e}")))?;
-    let file = safetensors::serialize(views, None).map_err(|e| Error::Checkpoint(format!("cannot serialize: {e}")))?;
-    crate::run::write_file(path, &file)
+        .map_err(|e| Error::Export(format!("cannot lay out tensors: {e}")))?;
+    let file = safetensors::serialize(views, None).map_err(|e| Error::Export(format!("cannot serialize: {e}")))?;
+    crate::fs::write_atomically(path, &file).map_err(Error::io(path))
 }
 
 type Shaped = (Vec<usize>, Vec<f32>);
@@ -100,15 +100,16 @@ impl ModuleVisitor for Collector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::ImageShape;
-    use crate::spec::{ModelKind, Spec};
+    use crate::catalog::ImageShape;
+    use crate::model::ModelKind;
+    use crate::spec::Spec;
 
     #[test]
     fn names_and_shapes_as_pytorch_expects() {
         let _rng = crate::burn_rng_lock();
         let device = Device::flex();
         let mnist = ImageShape { channels: 1, height: 28, width: 28 };
-        let cnn = Model::new(&Spec::default(), mnist, &device).unwrap();
+        let cnn = Model::new(&Spec::default().architecture(), mnist, &device).unwrap();
         let dict = pytorch_state_dict(&cnn).unwrap();
         let shapes: Vec<(&str, &[usize])> = dict.iter().map(|(k, v)| (k.as_str(), v.shape.as_slice())).collect();
         assert_eq!(
@@ -124,7 +125,7 @@ mod tests {
                 ("fc2.weight", &[10, 128]),
             ]
         );
-        let nn = Model::new(&Spec { model: ModelKind::Nn, hidden: vec![64, 32], ..Spec::default() }, mnist, &device).unwrap();
+        let nn = Model::new(&Spec { model: ModelKind::Nn, hidden: vec![64, 32], ..Spec::default() }.architecture(), mnist, &device).unwrap();
         let names: Vec<String> = pytorch_state_dict(&nn).unwrap().into_keys().collect();
         assert_eq!(names, ["fc1.bias", "fc1.weight", "fc2.bias", "fc2.weight", "fc3.bias", "fc3.weight"]);
     }
@@ -134,7 +135,7 @@ mod tests {
         let _rng = crate::burn_rng_lock();
         let device = Device::flex();
         let mnist = ImageShape { channels: 1, height: 28, width: 28 };
-        let nn = Model::new(&Spec { model: ModelKind::Nn, ..Spec::default() }, mnist, &device).unwrap();
+        let nn = Model::new(&Spec { model: ModelKind::Nn, ..Spec::default() }.architecture(), mnist, &device).unwrap();
         let Model::Nn(mlp) = &nn else { unreachable!() };
         let burn_weight = mlp.first_weight(); // [784, 128]
         let dict = pytorch_state_dict(&nn).unwrap();

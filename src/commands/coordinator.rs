@@ -1,0 +1,87 @@
+//! The coordinator of `runner SPEC` and `runner resume`: runs the workers (this process, or
+//! `--jobs` worker processes), then finishes the run: summary.csv, manifest, table and report.
+//! `runner worker --finish` (a Slurm report job) runs the finishing part alone.
+
+use std::time::Duration;
+
+use crate::data::DataSets;
+use crate::error::{Error, Result};
+use crate::report;
+use crate::run::lock::RunLock;
+use crate::run::summary::{self, Status, TrialSummary};
+use crate::run::worker::{self, Cutoff, Outcome, WorkerOptions};
+use crate::run::{Manifest, RunDir, manifest, tensorboard};
+use crate::spec::Trial;
+
+/// Runs every trial of `run_dir` that has not ended with `jobs` workers (this process when 1,
+/// else worker processes), then finishes the run.
+pub fn execute(
+    run_dir: &RunDir,
+    trials: &[Trial],
+    mut data: DataSets,
+    manifest: Manifest,
+    jobs: usize,
+    options: &WorkerOptions,
+    lock: RunLock,
+) -> Result<()> {
+    summary::rebuild(run_dir, trials)?;
+    write_experiment(run_dir, trials)?;
+    let outcome = if jobs <= 1 {
+        let options = WorkerOptions { summary_every: Some(Duration::from_secs(30)), ..options.clone() };
+        worker::work(run_dir, trials, &mut data, &options)?
+    } else {
+        drop(data);
+        crate::sched::local::run_workers(run_dir, trials, jobs, options)?
+    };
+    finish(run_dir, trials, manifest, lock, outcome, options.quiet)
+}
+
+/// The run's TensorBoard HParams experiment, unless every trial has `tensorboard = false`.
+pub fn write_experiment(run_dir: &RunDir, trials: &[Trial]) -> Result<()> {
+    match trials.iter().find(|t| t.spec.tensorboard) {
+        Some(first) => tensorboard::write_experiment(&run_dir.path, &first.spec.name, trials),
+        None => Ok(()),
+    }
+}
+
+/// Rebuilds summary.csv from the trial folders, records the end in the manifest when every trial
+/// has ended, prints the table and writes the report.
+pub fn finish(run_dir: &RunDir, trials: &[Trial], mut manifest: Manifest, lock: RunLock, outcome: Outcome, quiet: bool) -> Result<()> {
+    let summaries = summary::rebuild(run_dir, trials)?;
+    let unfinished: Vec<&TrialSummary> = summaries.iter().filter(|s| !s.status.is_final()).collect();
+    if let Outcome::Interrupted(cutoff) = outcome {
+        run_dir.write("manifest.json", manifest.to_json().as_bytes())?;
+        drop(lock);
+        // Stopped between trials (or a worker process was): name the trial that is cut off.
+        let Cutoff { trial, epoch } = cutoff.unwrap_or_else(|| {
+            unfinished
+                .iter()
+                .find(|s| s.status == Status::Interrupted)
+                .or(unfinished.first())
+                .map_or(Cutoff { trial: String::new(), epoch: 0 }, |s| Cutoff { trial: s.trial.dir_name(), epoch: s.epochs.len() as u32 + 1 })
+        });
+        return Err(Error::Interrupted { trial, epoch, run_dir: run_dir.path.clone() });
+    }
+    if unfinished.is_empty() {
+        manifest.finished_at = Some(manifest::now());
+    }
+    run_dir.write("manifest.json", manifest.to_json().as_bytes())?;
+    drop(lock);
+    let (header, rows) = summary::table(&summaries);
+    print!("{}", report::markdown(&header, &rows));
+    // The report is a convenience: a failure to draw it must not fail a finished run.
+    let written = report::write(&summaries, std::slice::from_ref(&run_dir.path), &run_dir.path);
+    match written {
+        Ok(_) if !quiet => eprintln!("report: {}", run_dir.path.join("report.md").display()),
+        Ok(_) => {}
+        Err(e) => eprintln!("warning: could not write the report: {e}"),
+    }
+    if !unfinished.is_empty() {
+        return Err(Error::Unfinished { unfinished: unfinished.len(), total: trials.len(), run_dir: run_dir.path.clone() });
+    }
+    let failed = summaries.iter().filter(|s| s.status == Status::Failed).count();
+    if failed > 0 {
+        return Err(Error::TrialsFailed { failed, total: trials.len(), run_dir: run_dir.path.clone() });
+    }
+    Ok(())
+}

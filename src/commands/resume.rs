@@ -1,0 +1,120 @@
+//! `runner resume RUN` (or `runner --resume RUN`): check that the run folder can be continued as
+//! it was recorded, put it in order, then hand the trials that have not ended to the coordinator.
+
+use std::path::Path;
+
+use crate::backend;
+use crate::cli::ResumeArgs;
+use crate::data::DataSets;
+use crate::error::{Error, Result};
+use crate::interrupt;
+use crate::run::manifest::Resumed;
+use crate::run::resume::{self, Progress};
+use crate::run::status::{Ended, Observed};
+use crate::run::summary::Status;
+use crate::run::{Manifest, RunDir, RunLock};
+use crate::spec::{self, Overrides, Spec, Trial};
+
+use super::coordinator;
+use super::run::{overrides, plural, worker_options};
+
+pub fn resume(args: ResumeArgs) -> Result<()> {
+    let run_dir = RunDir::open(&args.run)?;
+    interrupt::install();
+    let lock = RunLock::acquire(&run_dir.path)?;
+    let spec_path = run_dir.path.join("spec.toml");
+    let text = spec::read(&spec_path)?;
+    let (edited, recorded) = spec::load_text(&spec_path, &text, &Overrides::default())?;
+    let (spec, trials) = spec::load_text(&spec_path, &text, &overrides(&args.train))?;
+    let mut manifest = Manifest::read(&run_dir.path.join("manifest.json"))?;
+    if let Some(written) = manifest.spec.as_deref().filter(|w| *w != text)
+        && let Ok(written) = toml::from_str::<Spec>(written)
+    {
+        resume::check_spec_edits(&spec_path, &written, &edited)?;
+    }
+    if recorded.len() != manifest.trials {
+        return Err(edited_sweep(&spec_path, recorded.len(), manifest.trials));
+    }
+    // The trial folder's spec.toml is what that trial ran with.
+    let recorded: Vec<Trial> = recorded
+        .into_iter()
+        .map(|mut trial| {
+            let path = run_dir.trial_dir(&trial).join("spec.toml");
+            if let Some(ran) = std::fs::read_to_string(path).ok().and_then(|t| toml::from_str(&t).ok()) {
+                trial.spec = ran;
+            }
+            trial
+        })
+        .collect();
+    let progress: Vec<Progress> = recorded.iter().map(|t| Progress::read(&run_dir.trial_dir(t))).collect();
+    resume::check_changes(&run_dir.path, &recorded, &trials, &progress)?;
+    let observed: Vec<Observed> = trials.iter().map(|t| Observed::read(&run_dir.trial_dir(t))).collect();
+    // Trials a live worker holds (e.g. Slurm tasks) are theirs: neither checked nor touched here.
+    for (((trial, progress), recorded), observed) in trials.iter().zip(&progress).zip(&recorded).zip(&observed) {
+        if !observed.held() {
+            progress.check_resumable(&recorded.spec, &run_dir.trial_dir(trial))?;
+        }
+    }
+
+    let to_run: Vec<Trial> = trials.iter().zip(&observed).filter(|(_, o)| !o.is_complete()).map(|(t, _)| t.clone()).collect();
+    if to_run.is_empty() && manifest.finished_at.is_some() {
+        eprintln!("nothing to resume: all {} trial{} of {} are done", trials.len(), plural(trials.len()), run_dir.path.display());
+        return Ok(());
+    }
+    let quiet = args.train.output.quiet;
+    let devices = backend::check_devices(&to_run)?;
+    let datasets = DataSets::load(&to_run, args.train.data.download.offline, quiet)?;
+    // Every check passed: from here on the run folder is put in order and continued. Failed and
+    // interrupted trials are taken again; each trial's folder is settled when a worker claims it.
+    let mut removed = crate::fs::remove_dead_temp_files(&run_dir.path, false).map_err(Error::io(&run_dir.path))?;
+    for (trial, observed) in trials.iter().zip(&observed) {
+        let dir = run_dir.trial_dir(trial);
+        if !observed.held() && dir.is_dir() {
+            removed += crate::fs::remove_dead_temp_files(&dir, true).map_err(Error::io(&dir))?;
+            if observed.ended.as_ref().is_some_and(|e| matches!(e.status, Status::Failed | Status::Interrupted)) {
+                Ended::clear(&dir)?;
+            }
+        }
+    }
+    if removed > 0 && !quiet {
+        eprintln!("removed {removed} temporary file{} left by a killed runner", plural(removed));
+    }
+    add_new(&mut manifest.devices, devices);
+    add_new(&mut manifest.gpus, backend::gpus(&to_run));
+    manifest.resumed.push(Resumed::now());
+    manifest.finished_at = None;
+    run_dir.record_spec(&spec, &mut manifest)?;
+    if !quiet {
+        let started = trials.iter().zip(&progress).filter(|(t, p)| !p.is_done(&t.spec) && !p.epochs.is_empty()).count();
+        eprintln!(
+            "resuming {}: {} of {} trial{} to run ({started} already started)",
+            run_dir.path.display(),
+            to_run.len(),
+            trials.len(),
+            plural(trials.len()),
+        );
+    }
+    coordinator::execute(&run_dir, &trials, datasets, manifest, args.train.jobs as usize, &worker_options(&args.train), lock)
+}
+
+/// A run folder whose spec.toml no longer gives the trials its manifest recorded.
+pub(super) fn edited_sweep(spec_path: &Path, found: usize, recorded: usize) -> Error {
+    Error::InvalidValue {
+        origin: spec_path.display().to_string(),
+        key: "sweep".into(),
+        message: format!(
+            "gives {found} trials, but this run has {recorded} (manifest.json): spec.toml was edited since the run started. \
+             Undo the edit, or start a new run with it: runner {}",
+            spec_path.display()
+        ),
+    }
+}
+
+/// Appends the items `list` does not have yet.
+fn add_new<T: PartialEq>(list: &mut Vec<T>, items: Vec<T>) {
+    for item in items {
+        if !list.contains(&item) {
+            list.push(item);
+        }
+    }
+}

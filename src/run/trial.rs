@@ -1,0 +1,186 @@
+//! One claimed trial, trained in its folder: the device and the model state to start from, the
+//! epochs (each committed to metrics.csv and checkpoints as it ends, and shown on the console),
+//! then how it ended.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use burn::optim::ModuleOptimizer;
+
+use super::metrics::MetricsWriter;
+use super::progress::Console;
+use super::pruner::Pruner;
+use super::resume::{self, Progress};
+use super::status::Ended;
+use super::summary::Status;
+use super::worker::WorkerOptions;
+use super::{checkpoint, tensorboard, write_file};
+use crate::data::Dataset;
+use crate::error::{Error, Result};
+use crate::model::Model;
+use crate::spec::{BackendName, Trial};
+use crate::train::{self, EpochMetrics, Observer, TrainError, TrainState, TrialData};
+use crate::{backend, failpoint, interrupt};
+
+/// Trains `trial` in `dir` from where `progress` says it got, and says how it ended.
+pub fn run(
+    trial: &Trial,
+    data: &Result<Arc<Dataset>, String>,
+    progress: Progress,
+    dir: &Path,
+    options: &WorkerOptions,
+    pruner: Option<Pruner>,
+) -> Result<Ended> {
+    write_file(&dir.join("spec.toml"), trial.spec.to_toml().as_bytes())?;
+    let dataset = match data {
+        Ok(dataset) => dataset,
+        Err(message) => return Ok(Ended::now(Status::Failed, format!("data: {message}"), None)),
+    };
+    let console = Console::new(trial.dir_name(), options.quiet, options.tagged);
+    let device = backend::device(trial.spec.backend, options.gpu.unwrap_or(trial.spec.device))?;
+    let data = TrialData::new(dataset, &trial.spec);
+    let mut state = TrainState::fresh(&trial.spec, dataset.shape, &device).map_err(into_error)?;
+    match progress.state {
+        Some(epoch) => {
+            state = checkpoint::load_state(state, dir, progress.kept().to_vec())?;
+            if (epoch as usize) < progress.epochs.len() {
+                console.say(&format!(
+                    "warning: {}: the state after epoch {} is damaged; continuing from epoch {epoch}'s",
+                    dir.display(),
+                    progress.epochs.len()
+                ));
+            }
+        }
+        None if !progress.epochs.is_empty() => {
+            console.say(&format!("warning: {}: no saved state after epoch {}; restarting the trial", dir.display(), progress.epochs.len()));
+            resume::settle_fresh(dir)?;
+        }
+        None => {}
+    }
+    let from = match state.history.len() {
+        0 => String::new(),
+        done => format!(", from epoch {}", done + 1),
+    };
+    let (spec, tagged) = (&trial.spec, console.tagged());
+    if tagged {
+        console.say(&format!("{} on {} ({}{from})", spec.model, spec.dataset, spec.backend));
+    } else {
+        console.say(&format!("trial {} {}: {} on {} ({}{from})", trial.index, trial.name, spec.model, spec.dataset, spec.backend));
+    }
+    let mut warmup = None;
+    if spec.backend == BackendName::Cuda {
+        // Kernels compile once per process: only the first trial of a shape pays much here.
+        let seconds = train::warm_up(spec, &data, &device).map_err(into_error)?;
+        warmup = Some(seconds);
+        console.say(&format!("  GPU warm-up (kernel compilation and autotuning): {seconds:.1}s"));
+    }
+    let threads = match (spec.threads, options.threads) {
+        (0, Some(threads)) => threads,
+        _ => spec.cpu_threads(),
+    };
+    let mut files = TrialFiles::new(dir, trial, state.history.clone(), console, pruner)?;
+    let outcome = backend::run_on(spec.backend, threads, || train::fit(spec, &data, &device, state, &mut files))?;
+    files.console.finish();
+    if spec.tensorboard && !matches!(outcome, Err(TrainError::Interrupted { .. }) | Err(TrainError::Run(_))) {
+        tensorboard::write_trial(dir, trial, &files.epochs, Some(outcome.is_ok()))?;
+    }
+    let console = &files.console;
+    Ok(match outcome {
+        Ok(_) => {
+            // The epoch state is only needed to resume; last.bpk and best.bpk stay.
+            checkpoint::remove_stale(dir, None)?;
+            Ended::now(Status::Done, String::new(), warmup)
+        }
+        Err(TrainError::Interrupted { .. }) => Ended::now(Status::Interrupted, String::new(), warmup),
+        Err(TrainError::Pruned { reason, .. }) => {
+            // Its epoch state is not needed any more; last.bpk and best.bpk stay.
+            checkpoint::remove_stale(dir, None)?;
+            console.say(&format!("  {reason}"));
+            Ended::now(Status::Pruned, reason, warmup)
+        }
+        Err(TrainError::Run(e)) => return Err(e),
+        Err(diverged) => {
+            let reason = diverged.to_string();
+            console.say(&format!("  failed: {reason}"));
+            Ended::now(Status::Failed, reason, warmup)
+        }
+    })
+}
+
+/// Before the first epoch only a model that cannot be built or a device that fails can stop
+/// a trial.
+fn into_error(e: TrainError) -> Error {
+    match e {
+        TrainError::Run(e) => e,
+        other => Error::Device(other.to_string()),
+    }
+}
+
+/// The observer of a training trial: writes its metrics and checkpoints as epochs end, asks
+/// the pruner, and tells the console.
+struct TrialFiles {
+    dir: PathBuf,
+    trial: Trial,
+    metrics: MetricsWriter,
+    epochs: Vec<EpochMetrics>,
+    /// Epoch and batch in progress, for failpoints.
+    position: (u32, u32),
+    console: Console,
+    pruner: Option<Pruner>,
+}
+
+impl TrialFiles {
+    /// `kept`: the epochs a resumed trial already has in metrics.csv.
+    fn new(dir: &Path, trial: &Trial, kept: Vec<EpochMetrics>, console: Console, pruner: Option<Pruner>) -> Result<TrialFiles> {
+        if trial.spec.tensorboard {
+            // A resumed trial's events start again from the epochs it keeps.
+            tensorboard::write_trial(dir, trial, &kept, None)?;
+        }
+        Ok(TrialFiles {
+            dir: dir.to_path_buf(),
+            trial: trial.clone(),
+            metrics: MetricsWriter::start(dir, &kept)?,
+            epochs: kept,
+            position: (0, 0),
+            console,
+            pruner,
+        })
+    }
+}
+
+impl Observer for TrialFiles {
+    fn epoch_started(&mut self, epoch: u32, images: usize) {
+        self.position = (epoch, 0);
+        self.console.epoch_started(epoch, self.trial.spec.epochs, images);
+    }
+
+    fn batch_done(&mut self, images: usize) {
+        self.position.1 += 1;
+        self.console.batch_done(images);
+        failpoint::hit(|| format!("batch:{}:{}:{}", self.trial.dir_name(), self.position.0, self.position.1));
+    }
+
+    fn stop_requested(&self) -> bool {
+        interrupt::requested()
+    }
+
+    fn prune(&mut self, metrics: &EpochMetrics) -> Option<String> {
+        self.pruner.as_ref()?.decide(metrics)
+    }
+
+    /// Saves the epoch's state, then commits the epoch by appending its row to metrics.csv, then
+    /// points last.bpk (and best.bpk) at it. See `run::checkpoint` for why in this order.
+    fn epoch_done(&mut self, metrics: &EpochMetrics, model: &Model, optim: &ModuleOptimizer) -> Result<()> {
+        checkpoint::save_state(&self.dir, metrics.epoch, model, optim)?;
+        self.metrics.append(metrics)?;
+        failpoint::hit(|| format!("committed:{}:{}", self.trial.dir_name(), metrics.epoch));
+        self.epochs.push(metrics.clone());
+        checkpoint::link_last_and_best(&self.dir, &self.epochs)?;
+        checkpoint::remove_stale(&self.dir, Some(metrics.epoch))?;
+        if self.trial.spec.tensorboard {
+            tensorboard::write_trial(&self.dir, &self.trial, &self.epochs, None)?;
+        }
+        self.console.epoch_done(metrics, self.trial.spec.epochs);
+        Ok(())
+    }
+}
