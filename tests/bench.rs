@@ -37,3 +37,12 @@ fn bench_rejects_unknown_backends() {
         .code(2)
         .stderr(predicates::str::contains("unknown value \"tpu\"; allowed: cpu, flex, ndarray, cuda"));
 }
+
+#[test]
+fn bench_without_the_data_says_where_it_looked_and_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = runner(dir.path()).args(["bench", "--steps", "1", "--repeats", "1", "--backends", "cpu", "--data-dir", "nowhere"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains("no readable MNIST in nowhere/mnist (bench never downloads") && !stderr.contains("--offline"), "{stderr}");
+}

@@ -176,3 +176,72 @@ fn a_damaged_checkpoint_or_trial_spec_is_an_error_naming_the_file() {
             .stderr(predicate::str::contains("spec.toml:").and(predicate::str::contains(expected)));
     }
 }
+
+#[test]
+fn counts_on_the_command_line_have_the_limits_the_spec_has() {
+    let dir = tempfile::tempdir().unwrap();
+    // `bench --steps 0` once indexed an empty list (a panic, exit 101).
+    let out = runner(dir.path()).args(["bench", "--steps", "0"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--steps") && !stderr.contains("panicked"), "{stderr}");
+    // `worker --threads 100000` once started that many threads; the spec's limit is 1024.
+    let out = runner(dir.path()).args(["worker", "runs/x", "--threads", "100000"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--threads") && stderr.contains("1024"), "{stderr}");
+}
+
+#[test]
+fn a_last_update_that_ruins_the_weights_fails_the_trial() {
+    let dir = tempfile::tempdir().unwrap();
+    // One batch: its training loss is finite, the update after it is not.
+    let spec = "name = \"boom\"\nmodel = \"nn\"\nepochs = 1\nbatch_size = 100\nlimit_train = 100\nlimit_test = 100\nlr = 1e30\n";
+    let out = common::run_spec(dir.path(), spec, &["-q"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let run = std::fs::read_dir(dir.path().join("out")).unwrap().next().unwrap().unwrap().path();
+    let summary = std::fs::read_to_string(run.join("summary.csv")).unwrap();
+    assert!(summary.contains("failed") && summary.contains("loss became") && summary.contains("1e30"), "{summary}");
+}
+
+#[test]
+fn fifos_in_the_place_of_an_image_or_a_plot_are_refused_not_waited_on() {
+    let (dir, trial) = trained_trial();
+    let fifo = dir.path().join("digit.png");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let out = runner(dir.path()).arg("predict").arg(&trial).arg(&fifo).timeout(Duration::from_secs(60)).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("digit.png") && stderr.contains("not an image file"), "{stderr}");
+
+    // A plot is written like every other file: to a temporary file, then renamed into place.
+    let run = trial.parent().unwrap().parent().unwrap().to_path_buf();
+    let plot = run.join("final_accuracy.svg");
+    assert!(plot.is_file());
+    std::fs::remove_file(&plot).unwrap();
+    let c = std::ffi::CString::new(plot.to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let out = runner(dir.path()).arg("report").arg(&run).timeout(Duration::from_secs(60)).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("final_accuracy.svg"), "{stderr}");
+    assert!(std::fs::metadata(&plot).unwrap().file_type().is_fifo(), "the FIFO is left as it was");
+}
+
+#[test]
+fn a_dry_run_of_a_resubmission_leaves_the_run_lock_alone() {
+    let (dir, trial) = trained_trial();
+    let run = trial.parent().unwrap().parent().unwrap().to_path_buf();
+    // A lock left by a runner that is gone: a real resubmission would take it over, a dry run
+    // must not touch it.
+    let mut gone = std::process::Command::new("true").spawn().unwrap();
+    let pid = gone.id();
+    gone.wait().unwrap();
+    let host = String::from_utf8(std::process::Command::new("hostname").output().unwrap().stdout).unwrap();
+    let lock = format!("{pid} {}\n", host.trim());
+    std::fs::write(run.join("run.lock"), &lock).unwrap();
+    let out = runner(dir.path()).args(["submit", "--dry-run", "--resume"]).arg(&run).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(std::fs::read_to_string(run.join("run.lock")).unwrap(), lock, "the lock is as it was");
+}

@@ -142,3 +142,29 @@ fn sigterm_to_a_jobs_run_stops_its_workers_and_resume_finishes_exactly() {
     assert_success(&run_spec(straight.path(), &spec, &["-q"]));
     assert_eq!(results(&run_dir), results(&the_run(straight.path())));
 }
+
+#[test]
+fn workers_stop_when_their_coordinator_is_killed() {
+    let spec = SWEEP.replace("limit_train = 1000", "limit_train = 20000").replace("epochs = 2", "epochs = 3");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("spec.toml"), &spec).unwrap();
+    let output = signal_after_first_epoch(dir.path(), &["--jobs", "2", "-q"], "000_optimizer=sgd,seed=1", libc::SIGKILL);
+    assert_eq!(output.status.code(), None, "killed");
+    let run_dir = the_run(dir.path());
+    // The workers stop at their next batch and release their claims, as on SIGTERM.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while tree(&run_dir).iter().any(|f| f.ends_with("/claim")) {
+        assert!(std::time::Instant::now() < deadline, "workers went on after their coordinator died: {:?}", tree(&run_dir));
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let statuses: Vec<String> = std::fs::read_dir(run_dir.join("trials"))
+        .unwrap()
+        .filter_map(|t| std::fs::read_to_string(t.unwrap().path().join("status.json")).ok())
+        .collect();
+    assert!(statuses.iter().any(|s| s.contains("\"interrupted\"")), "the workers stopped, not trained the sweep out: {statuses:?}");
+    let output = runner(dir.path()).arg("resume").arg(&run_dir).args(["--jobs", "2", "-q"]).output().unwrap();
+    assert_success(&output);
+    let straight = tempfile::tempdir().unwrap();
+    assert_success(&run_spec(straight.path(), &spec, &["-q"]));
+    assert_eq!(results(&run_dir), results(&the_run(straight.path())));
+}

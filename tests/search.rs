@@ -100,9 +100,41 @@ fn bad_searches_are_located_and_nothing_is_written() {
     for (spec, expected) in cases {
         rejects(spec, &[], &[expected]);
     }
+    // ASHA prunes on validation: a space that can draw no split is refused, whatever it draws.
+    for space in ["val_split = [0.0, 0.2]", "val_split = { uniform = [0.0, 0.2] }"] {
+        rejects(
+            &format!("val_split = 0.1\n[search]\nmethod = \"asha\"\ntrials = 3\n[search.space]\n{space}\n"),
+            &[],
+            &["`search.space.val_split`: can draw 0 (no validation split)"],
+        );
+    }
+    // A split that holds out nothing (one training image) is refused, not silently empty.
+    rejects("limit_train = 1\nval_split = 0.5\npatience = 1\n", &[], &["`limit_train`: a validation split needs at least 2 training images"]);
     rejects(
         "[search]\nmethod = \"random\"\ntrials = 2\n[search.space]\nbatch_size = { uniform = [10, 20] }\n",
         &[],
         &["`search.space.batch_size`: draws values `batch_size` cannot take"],
     );
+}
+
+#[test]
+fn each_trial_of_a_search_can_be_evaluated_predicted_and_exported() {
+    let spec = "model = \"nn\"\nepochs = 1\nlimit_train = 300\nlimit_test = 100\ntensorboard = false\n\
+                [search]\nmethod = \"random\"\ntrials = 2\n[search.space]\nlr = { log_uniform = [1e-3, 1e-1] }\n";
+    let dir = tempfile::tempdir().unwrap();
+    let output = run_spec(dir.path(), spec, &["-q"]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let run = std::fs::read_dir(dir.path().join("out")).unwrap().next().unwrap().unwrap().path();
+    for trial in std::fs::read_dir(run.join("trials")).unwrap() {
+        let trial = trial.unwrap().path();
+        for command in ["eval", "export"] {
+            let mut cmd = runner(dir.path());
+            cmd.arg(command).arg(&trial);
+            if command == "eval" {
+                cmd.arg("--data-dir").arg(common::shared_data());
+            }
+            let out = cmd.output().unwrap();
+            assert!(out.status.success(), "{command} {}: {}", trial.display(), String::from_utf8_lossy(&out.stderr));
+        }
+    }
 }

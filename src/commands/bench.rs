@@ -20,6 +20,10 @@ use crate::train::optimizer;
 
 const BATCH: usize = 100;
 
+fn dir_of(root: &std::path::Path) -> String {
+    data::dir(root, DatasetName::Mnist).display().to_string()
+}
+
 pub fn bench(args: BenchArgs) -> Result<()> {
     let mut rows: Vec<Vec<String>> = Vec::new();
     let fmt = |v: f64| if v >= 100.0 { format!("{v:.0}") } else { format!("{v:.3}") };
@@ -44,7 +48,8 @@ pub fn bench(args: BenchArgs) -> Result<()> {
                 .collect();
             row("load MNIST (4 gz files, parse, checks)", &mut seconds, "s");
         }
-        Err(e) => eprintln!("  skipping data loading: {e}"),
+        // bench never downloads (it has no --offline to turn it off): say where it looked.
+        Err(_) => eprintln!("  skipping data loading: no readable MNIST in {} (bench never downloads; see --data-dir)", dir_of(&args.data_dir)),
     }
 
     let mnist = ImageShape { channels: 1, height: 28, width: 28 };

@@ -6,17 +6,17 @@ use burn::prelude::*;
 use burn::tensor::activation::softmax;
 use image::imageops::FilterType;
 
-use super::trial::{TrialFolder, load_model};
+use crate::run::trial_folder::{TrialFolder, load_model};
 use crate::backend;
 use crate::cli::PredictArgs;
 use crate::data::batch::{HostBatch, Normalizer};
-use crate::data::{self, ImageShape, Split};
+use crate::data::{ImageShape, Split};
 use crate::error::{Error, Result};
 
 pub fn predict(args: PredictArgs) -> Result<()> {
     let TrialFolder { checkpoint, spec, .. } = TrialFolder::open(&args.trial.target)?;
-    let shape = data::image_shape(spec.dataset);
-    let classes = data::class_names(spec.dataset);
+    let shape = spec.dataset.image_shape();
+    let classes = spec.dataset.class_names();
     // Every image is read before the model runs: a bad file fails the command, not half its output.
     let pixels: Vec<Vec<u8>> = args.images.iter().map(|path| read_image(path, shape)).collect::<Result<_>>()?;
 
@@ -45,6 +45,12 @@ pub fn predict(args: PredictArgs) -> Result<()> {
 /// channel-major (CHW) u8 pixels.
 fn read_image(path: &Path, shape: ImageShape) -> Result<Vec<u8>> {
     let bad = |message: String| Error::BadImage { path: path.to_path_buf(), message };
+    // Opening a FIFO would wait for a writer forever: only regular files are read.
+    match std::fs::metadata(path) {
+        Ok(meta) if !meta.is_file() => return Err(bad("not an image file (a folder, FIFO or device); give PNG or JPEG files".into())),
+        Err(e) => return Err(bad(format!("cannot open: {e}"))),
+        Ok(_) => {}
+    }
     let reader = image::ImageReader::open(path).map_err(|e| bad(format!("cannot open: {e}")))?;
     let reader = reader.with_guessed_format().map_err(|e| bad(format!("cannot read: {e}")))?;
     let decoded = reader.decode().map_err(|e| bad(format!("not a readable PNG or JPEG image: {e}")))?;

@@ -69,7 +69,8 @@ fn resubmit(run: &Path, args: &SubmitArgs) -> Result<()> {
     if trials.len() != manifest.trials {
         return Err(super::resume::edited_sweep(&run_dir.path.join("spec.toml"), trials.len(), manifest.trials));
     }
-    let lock = RunLock::acquire(&run_dir.path)?;
+    // A dry run reads only: it neither takes nor clears the run's lock.
+    let lock = if args.dry_run.dry_run { None } else { Some(RunLock::acquire(&run_dir.path)?) };
     let observed: Vec<Observed> = trials.iter().map(|t| Observed::read(&run_dir.trial_dir(t))).collect();
     let open: Vec<(&Trial, &Observed)> = trials
         .iter()
@@ -87,10 +88,10 @@ fn resubmit(run: &Path, args: &SubmitArgs) -> Result<()> {
     let runner = this_binary()?;
     let chosen: Vec<&Trial> = open.iter().map(|(t, _)| *t).collect();
     let plan = Plan::new(run_dir.path.clone(), runner, &spec.name, &chosen, &resources);
-    if args.dry_run.dry_run {
+    let Some(lock) = lock else {
         print_plan(&plan);
         return Ok(());
-    }
+    };
     let sbatch = slurm::find_sbatch()?;
     for (trial, observed) in &open {
         if observed.ended.is_some() {

@@ -8,6 +8,7 @@ use plotters::prelude::*;
 use super::table::Report;
 use crate::error::{Error, Result};
 use crate::run::summary::{Status, TrialSummary};
+use crate::run::write_file;
 use crate::spec::{DatasetName, ModelKind};
 
 const NN_COLORS: [RGBColor; 4] = [RGBColor(31, 119, 180), RGBColor(23, 190, 207), RGBColor(44, 160, 44), RGBColor(148, 103, 189)];
@@ -27,14 +28,16 @@ fn plot_error(path: &Path, e: impl std::fmt::Display) -> Error {
 
 /// `curves_<dataset>.svg`: two panels, test accuracy and train loss against the epoch.
 pub fn curves(trials: &[&TrialSummary], dataset: DatasetName, path: &Path) -> Result<()> {
-    draw_curves(trials, dataset, path).map_err(|e| plot_error(path, e))
+    let mut svg = String::new();
+    draw_curves(trials, dataset, &mut svg).map_err(|e| plot_error(path, e))?;
+    write_file(path, svg.as_bytes())
 }
 
-fn draw_curves(trials: &[&TrialSummary], dataset: DatasetName, path: &Path) -> Result<(), Box<dyn std::error::Error>> {
+fn draw_curves(trials: &[&TrialSummary], dataset: DatasetName, svg: &mut String) -> Result<(), Box<dyn std::error::Error>> {
     // The legend goes below the charts, so it never covers a curve.
     let legend_rows = trials.len().div_ceil(2);
     let legend_height = 20 * legend_rows as u32 + 20;
-    let root = SVGBackend::new(path, (1200, 500 + legend_height)).into_drawing_area();
+    let root = SVGBackend::with_string(svg, (1200, 500 + legend_height)).into_drawing_area();
     root.fill(&WHITE)?;
     let root = root.titled(&format!("{dataset}: NN (blues) vs CNN (reds)"), ("sans-serif", 24))?;
     let (charts, legend) = root.split_vertically(500 - 30);
@@ -91,13 +94,15 @@ fn draw_curves(trials: &[&TrialSummary], dataset: DatasetName, path: &Path) -> R
 
 /// `final_accuracy.svg`: one bar per configuration, grouped by data set.
 pub fn bars(report: &Report, path: &Path) -> Result<()> {
-    draw_bars(report, path).map_err(|e| plot_error(path, e))
+    let mut svg = String::new();
+    draw_bars(report, &mut svg).map_err(|e| plot_error(path, e))?;
+    write_file(path, svg.as_bytes())
 }
 
-fn draw_bars(report: &Report, path: &Path) -> Result<(), Box<dyn std::error::Error>> {
+fn draw_bars(report: &Report, svg: &mut String) -> Result<(), Box<dyn std::error::Error>> {
     let groups: Vec<_> = report.groups.iter().filter(|g| g.final_acc.n > 0).collect();
     let width = (groups.len() as u32 * 110 + 200).max(600);
-    let root = SVGBackend::new(path, (width, 500)).into_drawing_area();
+    let root = SVGBackend::with_string(svg, (width, 500)).into_drawing_area();
     root.fill(&WHITE)?;
     let labels: Vec<String> = groups
         .iter()
@@ -151,14 +156,16 @@ fn draw_bars(report: &Report, path: &Path) -> Result<(), Box<dyn std::error::Err
 /// `search_<key>.svg`: each trial's final test accuracy against its value of a searched numeric
 /// key (a log axis for log-uniform keys), NN in blue and CNN in red; pruned trials hollow.
 pub fn search(trials: &[&TrialSummary], key: &str, log: bool, path: &Path) -> Result<()> {
-    draw_search(trials, key, log, path).map_err(|e| plot_error(path, e))
+    let mut svg = String::new();
+    draw_search(trials, key, log, &mut svg).map_err(|e| plot_error(path, e))?;
+    write_file(path, svg.as_bytes())
 }
 
-fn draw_search(trials: &[&TrialSummary], key: &str, log: bool, path: &Path) -> Result<(), Box<dyn std::error::Error>> {
+fn draw_search(trials: &[&TrialSummary], key: &str, log: bool, svg: &mut String) -> Result<(), Box<dyn std::error::Error>> {
     let points: Vec<(f64, f64, ModelKind, bool)> = trials
         .iter()
         .filter_map(|t| {
-            let table = toml::Table::try_from(&t.trial.spec).ok()?;
+            let table = t.trial.spec.to_table();
             let value = table.get(key).and_then(|v| v.as_float().or_else(|| v.as_integer().map(|i| i as f64)))?;
             let last = t.epochs.last()?;
             Some((value, last.test_acc * 100.0, t.trial.spec.model, t.status == Status::Pruned))
@@ -166,7 +173,7 @@ fn draw_search(trials: &[&TrialSummary], key: &str, log: bool, path: &Path) -> R
         .collect();
     let (lo, hi) = points.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| (lo.min(p.0), hi.max(p.0)));
     let (lo, hi) = if lo < hi { (lo, hi) } else { (lo * 0.5 - 1e-9, hi * 1.5 + 1e-9) };
-    let root = SVGBackend::new(path, (800, 500)).into_drawing_area();
+    let root = SVGBackend::with_string(svg, (800, 500)).into_drawing_area();
     root.fill(&WHITE)?;
     let caption = format!("Final test accuracy against {key} (NN blue, CNN red; pruned hollow)");
     let mut builder = ChartBuilder::on(&root);

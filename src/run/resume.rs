@@ -98,8 +98,6 @@ pub fn settle_fresh(trial_dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Keys that say where a trial runs, not what it computes: a resumed run may change them.
-
 /// Refuses a run whose spec.toml was edited by hand since the runner wrote it (`recorded`, from
 /// manifest.json) in anything but where it runs: resume continues the recorded experiment.
 pub fn check_spec_edits(spec_path: &Path, recorded: &Spec, edited: &Spec) -> Result<()> {

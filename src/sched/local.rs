@@ -47,6 +47,7 @@ pub fn run_workers(run_dir: &RunDir, trials: &[Trial], jobs: usize, options: &Wo
         };
         let mut command = Command::new(&exe);
         command.args(worker.to_args()).process_group(0);
+        die_with_this_process(&mut command);
         match command.spawn() {
             Ok(child) => children.push(child),
             Err(e) => {
@@ -79,6 +80,31 @@ pub fn run_workers(run_dir: &RunDir, trials: &[Trial], jobs: usize, options: &Wo
     }
     interrupt::set_children(Vec::new());
     Ok(if interrupted || forwarded { Outcome::Interrupted(None) } else { Outcome::Finished })
+}
+
+/// A worker is asked to stop (SIGTERM: at the next batch, its trial left resumable) when this
+/// coordinator dies, even by SIGKILL: its own process group keeps it from our signals, and a
+/// worker training on for a dead coordinator would hold trials a `runner resume` wants.
+fn die_with_this_process(command: &mut Command) {
+    #[cfg(target_os = "linux")]
+    {
+        let parent = std::process::id();
+        // SAFETY: prctl and getppid are async-signal-safe; nothing is allocated after fork.
+        unsafe {
+            command.pre_exec(move || {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                // Died before prctl took effect: the worker was already handed to another parent.
+                if libc::getppid() as u32 != parent {
+                    return Err(std::io::Error::other("the coordinator is gone"));
+                }
+                Ok(())
+            });
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = command;
 }
 
 fn stop(children: &mut [Child], signal: i32) {
