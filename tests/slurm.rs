@@ -115,3 +115,29 @@ fn a_cancelled_task_is_resubmitted_and_ends_as_if_never_cut() {
     assert!(manifest(&run_dir)["finished_at"].is_string());
     assert_eq!(results(&run_dir), sequential(spec));
 }
+
+#[test]
+fn a_runs_folder_with_a_space_a_quote_and_a_percent_sign_works_and_a_newline_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("spec.toml"), "name = \"odd\"\nmodel = \"nn\"\nepochs = 1\nlimit_train = 200\nlimit_test = 100\n").unwrap();
+    // A newline would end the #SBATCH block and put a shell line into every task's script.
+    let out = runner(dir.path()).args(["submit", "spec.toml", "--runs-dir", "a\ntouch injected"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot hold a path"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(common::tree(dir.path()), ["spec.toml"], "nothing written");
+    if !cluster() {
+        return;
+    }
+    // sbatch once refused a space or a quote, and expanded %x into the job name.
+    let runs = "we ird 'q' 100%x";
+    let output = runner(dir.path()).arg("submit").arg("spec.toml").arg("--data-dir").arg(shared_data()).args(["--runs-dir", runs]).output().unwrap();
+    assert_success(&output);
+    let run_dir = PathBuf::from(String::from_utf8(output.stdout).unwrap().trim());
+    assert!(run_dir.starts_with(dir.path().join(runs)), "{}", run_dir.display());
+    wait_for_jobs(&run_dir);
+    assert!(manifest(&run_dir)["finished_at"].is_string(), "the report job finished the run");
+    let logs: Vec<String> = std::fs::read_dir(run_dir.join("slurm")).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert!(logs.iter().any(|l| l.ends_with("_0.out")) && logs.iter().any(|l| l.starts_with("finish_")), "logs where asked: {logs:?}");
+    let summary = std::fs::read_to_string(run_dir.join("summary.csv")).unwrap();
+    assert!(summary.contains(",done,") || summary.contains("done"), "{summary}");
+}

@@ -33,6 +33,7 @@ pub fn submit(args: SubmitArgs) -> Result<()> {
         spec.slurm.max_parallel = args.train.jobs;
     }
     let runs_dir = absolute(&args.runs_dir.runs_dir)?;
+    slurm::check_path(&runs_dir)?;
     let runner = this_binary()?;
     let all: Vec<&Trial> = trials.iter().collect();
     let now = chrono::Utc::now();
@@ -64,6 +65,7 @@ fn resubmit(run: &Path, args: &SubmitArgs) -> Result<()> {
     }
     let run_dir = RunDir::open(run)?;
     let run_dir = RunDir { path: absolute(&run_dir.path)? };
+    slurm::check_path(&run_dir.path)?;
     let (spec, trials) = spec::load_run(&run_dir.path.join("spec.toml"))?;
     let mut manifest = Manifest::read(&run_dir.path.join("manifest.json"))?;
     if trials.len() != manifest.trials {

@@ -97,7 +97,7 @@ impl Plan {
         let mut options = vec![
             option("job-name", format!("runner:{}", self.name)),
             option("array", self.array()),
-            option("output", slurm.join("%A_%a.out").display()),
+            option("output", log_path(&slurm, "%A_%a.out")),
             option("open-mode", "append"),
         ];
         options.extend(self.resource_lines(true));
@@ -141,7 +141,7 @@ impl Plan {
         let slurm = self.run_dir.join("slurm");
         let mut options = vec![
             option("job-name", format!("runner:{}:finish", self.name)),
-            option("output", slurm.join("finish_%j.out").display()),
+            option("output", log_path(&slurm, "finish_%j.out")),
         ];
         options.extend(self.resource_lines(false));
         let mut script = header(&options);
@@ -166,6 +166,33 @@ fn header(options: &[String]) -> String {
         script += &format!("#SBATCH {option}\n");
     }
     script
+}
+
+/// A log file for an `#SBATCH --output=` line: in double quotes (sbatch splits at spaces), the
+/// folder's `%` doubled (Slurm expands `%x` in file names), `pattern` kept for Slurm to fill in.
+/// [`check_path`] has refused what cannot be written so.
+fn log_path(folder: &Path, pattern: &str) -> String {
+    format!("\"{}/{pattern}\"", folder.display().to_string().replace('%', "%%"))
+}
+
+/// Refuses a run-folder path that the batch scripts cannot hold: a newline would end an
+/// `#SBATCH` line (and start a shell line), a double quote or backslash would end or escape its
+/// quoting. Checked before anything is written.
+pub fn check_path(path: &Path) -> Result<()> {
+    let text = path.to_str().ok_or_else(|| Error::Usage {
+        origin: "--runs-dir".into(),
+        message: format!("{}: Slurm scripts need a UTF-8 path; use another runs folder", path.display()),
+    })?;
+    if let Some(c) = text.chars().find(|c| c.is_control() || *c == '"' || *c == '\\') {
+        return Err(Error::Usage {
+            origin: "--runs-dir".into(),
+            message: format!(
+                "{}: a Slurm batch script cannot hold a path with {c:?} in it; use another runs folder",
+                crate::error::escape_controls(text)
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// A word the shell reads as it is (flags, command names): no quotes needed.
@@ -258,7 +285,7 @@ mod tests {
         let expected = "#!/bin/bash\n\
             #SBATCH --job-name=runner:sweep\n\
             #SBATCH --array=0-3%3\n\
-            #SBATCH --output=/lab/runs/2026-11-29T03-00-00Z_sweep/slurm/%A_%a.out\n\
+            #SBATCH --output=\"/lab/runs/2026-11-29T03-00-00Z_sweep/slurm/%A_%a.out\"\n\
             #SBATCH --open-mode=append\n\
             #SBATCH --partition=gpu\n\
             #SBATCH --time=01:00:00\n\
@@ -277,6 +304,16 @@ mod tests {
         let finish = plan(&[0], SlurmSpec { partition: "short".into(), time: "9".into(), ..SlurmSpec::default() }, false).finish_script();
         assert!(finish.contains("#SBATCH --partition=short\n") && !finish.contains("--time"), "{finish}");
         assert!(finish.ends_with("worker '/lab/runs/2026-11-29T03-00-00Z_sweep' --finish\n"), "{finish}");
+    }
+
+    #[test]
+    fn log_paths_are_quoted_with_percent_doubled_and_hostile_paths_refused() {
+        assert_eq!(log_path(Path::new("/a b/it's 100%"), "%A.out"), "\"/a b/it's 100%%/%A.out\"");
+        assert!(check_path(Path::new("/a b/it's 100%")).is_ok());
+        for bad in ["/a\nb", "/a\"b", "/a\\b"] {
+            let err = check_path(Path::new(bad)).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{err}");
+        }
     }
 
     #[test]
