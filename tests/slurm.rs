@@ -141,3 +141,21 @@ fn a_runs_folder_with_a_space_a_quote_and_a_percent_sign_works_and_a_newline_is_
     let summary = std::fs::read_to_string(run_dir.join("summary.csv")).unwrap();
     assert!(summary.contains(",done,") || summary.contains("done"), "{summary}");
 }
+
+#[test]
+fn slurm_values_are_checked_before_anything_is_written() {
+    // Formats: at spec validation, located.
+    common::rejects("[slurm]\ntime = \"99:99:99:99\"\n", &[], &["spec.toml:2:1: `slurm.time`: must be a Slurm time limit"]);
+    common::rejects("[slurm]\nmem = \"4GG\"\n", &[], &["spec.toml:2:1: `slurm.mem`: must be a Slurm memory size"]);
+    if !cluster() {
+        return;
+    }
+    // What only the cluster knows: asked with sbatch --test-only before the run folder exists.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("spec.toml"), "name = \"nope\"\nmodel = \"nn\"\n[slurm]\npartition = \"no_such_partition\"\n").unwrap();
+    let out = runner(dir.path()).args(["submit", "spec.toml", "--runs-dir", "out"]).arg("--data-dir").arg(shared_data()).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("`slurm`: the cluster refuses these resources") && stderr.contains("partition"), "{stderr}");
+    assert_eq!(common::tree(dir.path()), ["spec.toml"], "nothing written");
+}

@@ -44,6 +44,10 @@ pub fn submit(args: SubmitArgs) -> Result<()> {
     }
 
     let sbatch = slurm::find_sbatch()?;
+    let preview = Plan::new(runs_dir.join(RunDir::folder_name(&spec.name, now)), runner.clone(), &spec.name, &all, &spec.slurm);
+    if let Err(said) = slurm::test_only(&sbatch, &preview)? {
+        return Err(refused(&spec_path.display().to_string(), &said));
+    }
     let devices = check_devices(&trials)?;
     // Downloaded now: compute nodes often have no internet.
     DataSets::load(&trials, args.train.data.download.offline, args.train.output.quiet)?;
@@ -95,6 +99,9 @@ fn resubmit(run: &Path, args: &SubmitArgs) -> Result<()> {
         return Ok(());
     };
     let sbatch = slurm::find_sbatch()?;
+    if let Err(said) = slurm::test_only(&sbatch, &plan)? {
+        return Err(refused(&run_dir.path.join("spec.toml").display().to_string(), &said));
+    }
     for (trial, observed) in &open {
         if observed.ended.is_some() {
             Ended::clear(&run_dir.trial_dir(trial))?;
@@ -154,6 +161,16 @@ fn check_devices(trials: &[Trial]) -> Result<Vec<String>> {
         devices.push("cuda (on the Slurm nodes)".into());
     }
     Ok(devices)
+}
+
+/// The cluster would not take the spec's `[slurm]` resources: the user's to fix, before anything
+/// is written (or, for a resubmission, changed).
+fn refused(origin: &str, said: &str) -> Error {
+    Error::InvalidValue {
+        origin: origin.into(),
+        key: "slurm".into(),
+        message: format!("the cluster refuses these resources (sbatch --test-only): {said}"),
+    }
 }
 
 /// The runner binary the tasks run: this one.

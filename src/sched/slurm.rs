@@ -216,6 +216,26 @@ pub fn find_sbatch() -> Result<PathBuf> {
     std::env::split_paths(&path).map(|dir| dir.join("sbatch")).find(|p| p.is_file()).ok_or(Error::NoSlurm)
 }
 
+/// Asks the cluster whether it would take `plan`'s array as it is (`sbatch --test-only`, the
+/// script on stdin): an unknown partition or a size it refuses is found before anything is
+/// written. Err(sbatch's own words) when it would not.
+pub fn test_only(sbatch: &Path, plan: &Plan) -> Result<Result<(), String>> {
+    use std::io::Write;
+    let mut child = Command::new(sbatch)
+        .arg("--test-only")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| Error::Slurm(format!("cannot run {}: {e}", sbatch.display())))?;
+    let script = plan.sweep_script();
+    // sbatch may refuse before reading it all: a broken pipe is its answer, not ours.
+    let _ = child.stdin.take().expect("piped").write_all(script.as_bytes());
+    let output = child.wait_with_output().map_err(|e| Error::Slurm(format!("cannot run {}: {e}", sbatch.display())))?;
+    let said = String::from_utf8_lossy(&output.stderr);
+    Ok(if output.status.success() { Ok(()) } else { Err(said.lines().filter(|l| l.contains("error")).collect::<Vec<_>>().join("; ")) })
+}
+
 /// Submits the array, then the report job that waits for it; returns both job ids.
 pub fn submit(sbatch: &Path, plan: &Plan) -> Result<(String, String)> {
     let array = run_sbatch(sbatch, &[], &plan.sweep_script_path())?;

@@ -48,12 +48,12 @@ impl SlurmSpec {
         if !word(&self.partition) {
             return fail("slurm.partition", "must be a partition name, e.g. \"gpu\"");
         }
-        if !self.time.chars().all(|c| c.is_ascii_digit() || c == ':' || c == '-') {
+        if !self.time.is_empty() && !is_time_limit(&self.time) {
             return fail("slurm.time", "must be a Slurm time limit: \"30\" (minutes), \"01:30:00\" or \"2-00:00:00\"");
         }
-        let mem_ok = self.mem.is_empty()
-            || (self.mem.trim_end_matches(['K', 'M', 'G', 'T']).chars().all(|c| c.is_ascii_digit())
-                && self.mem.chars().next().is_some_and(|c| c.is_ascii_digit()));
+        let digits = |v: &str| !v.is_empty() && v.chars().all(|c| c.is_ascii_digit());
+        // One optional unit after the number: "4G", not "4GG".
+        let mem_ok = self.mem.is_empty() || digits(self.mem.strip_suffix(['K', 'M', 'G', 'T']).unwrap_or(&self.mem));
         if !mem_ok {
             return fail("slurm.mem", "must be a Slurm memory size: \"4G\", \"500M\"");
         }
@@ -70,12 +70,49 @@ impl SlurmSpec {
     }
 }
 
+/// Slurm's time formats: minutes, minutes:seconds, hours:minutes:seconds, days-hours,
+/// days-hours:minutes, days-hours:minutes:seconds; minutes and seconds below 60, hours
+/// below 24 after days.
+fn is_time_limit(text: &str) -> bool {
+    let number = |v: &str, below: Option<u64>| {
+        !v.is_empty() && v.len() <= 9 && v.chars().all(|c| c.is_ascii_digit()) && below.is_none_or(|b| v.parse::<u64>().is_ok_and(|n| n < b))
+    };
+    let (days, rest) = match text.split_once('-') {
+        Some((days, rest)) => (Some(days), rest),
+        None => (None, text),
+    };
+    let parts: Vec<&str> = rest.split(':').collect();
+    match (days, parts.as_slice()) {
+        (Some(d), [h]) => number(d, None) && number(h, Some(24)),
+        (Some(d), [h, m]) | (Some(d), [h, m, _]) if !number(d, None) || !number(h, Some(24)) || !number(m, Some(60)) => false,
+        (Some(_), [_, _]) => true,
+        (Some(_), [_, _, sec]) => number(sec, Some(60)),
+        (None, [m]) => number(m, None),
+        (None, [m, sec]) => number(m, None) && number(sec, Some(60)),
+        (None, [h, m, sec]) => number(h, None) && number(m, Some(60)) && number(sec, Some(60)),
+        _ => false,
+    }
+}
+
 fn is_zero(n: &u32) -> bool {
     *n == 0
 }
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn time_limits_and_memory_sizes_in_slurms_formats() {
+        for ok in ["30", "30:00", "01:30:00", "100:00:00", "2-00", "2-12:30", "1-12:00:00"] {
+            assert!(super::is_time_limit(ok), "{ok}");
+        }
+        for bad in ["99:99:99:99", "1:60", "1-24:00", "01:61:00", "-1", "1-", ":30", "1--2", "a"] {
+            assert!(!super::is_time_limit(bad), "{bad}");
+        }
+        let check = |mem: &str| super::SlurmSpec { mem: mem.into(), ..Default::default() }.validate().is_ok();
+        assert!(check("4G") && check("500") && check("500M") && check(""));
+        assert!(!check("4GG") && !check("G") && !check("4 G"));
+    }
+
     #[test]
     fn fields_list_matches_the_struct() {
         let all = super::SlurmSpec {
