@@ -37,14 +37,14 @@ pub fn submit(args: SubmitArgs) -> Result<()> {
     let runner = this_binary()?;
     let all: Vec<&Trial> = trials.iter().collect();
     let now = chrono::Utc::now();
+    // The plan for the folder this run will get: what a dry run prints and the cluster is asked.
+    let preview = Plan::new(runs_dir.join(RunDir::folder_name(&spec.name, now)), runner.clone(), &spec.name, &all, &spec.slurm);
     if args.dry_run.dry_run {
-        let run_dir = runs_dir.join(RunDir::folder_name(&spec.name, now));
-        print_plan(&Plan::new(run_dir, runner, &spec.name, &all, &spec.slurm));
+        print_plan(&preview);
         return Ok(());
     }
 
     let sbatch = slurm::find_sbatch()?;
-    let preview = Plan::new(runs_dir.join(RunDir::folder_name(&spec.name, now)), runner.clone(), &spec.name, &all, &spec.slurm);
     if let Err(said) = slurm::test_only(&sbatch, &preview)? {
         return Err(refused(&spec_path.display().to_string(), &said));
     }

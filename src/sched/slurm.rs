@@ -233,7 +233,12 @@ pub fn test_only(sbatch: &Path, plan: &Plan) -> Result<Result<(), String>> {
     let _ = child.stdin.take().expect("piped").write_all(script.as_bytes());
     let output = child.wait_with_output().map_err(|e| Error::Slurm(format!("cannot run {}: {e}", sbatch.display())))?;
     let said = String::from_utf8_lossy(&output.stderr);
-    Ok(if output.status.success() { Ok(()) } else { Err(said.lines().filter(|l| l.contains("error")).collect::<Vec<_>>().join("; ")) })
+    if output.status.success() {
+        return Ok(Ok(()));
+    }
+    // Its error lines, or all it said when none is marked as one.
+    let errors: Vec<&str> = said.lines().filter(|l| l.contains("error")).collect();
+    Ok(Err(if errors.is_empty() { said.trim().to_string() } else { errors.join("; ") }))
 }
 
 /// Submits the array, then the report job that waits for it; returns both job ids.

@@ -77,21 +77,22 @@ fn is_time_limit(text: &str) -> bool {
     let number = |v: &str, below: Option<u64>| {
         !v.is_empty() && v.len() <= 9 && v.chars().all(|c| c.is_ascii_digit()) && below.is_none_or(|b| v.parse::<u64>().is_ok_and(|n| n < b))
     };
-    let (days, rest) = match text.split_once('-') {
-        Some((days, rest)) => (Some(days), rest),
-        None => (None, text),
+    // The limit each colon-separated part has, by how many parts there are.
+    let (parts, limits): (&str, &[Option<u64>]) = match text.split_once('-') {
+        Some((days, rest)) if number(days, None) => (rest, match rest.matches(':').count() {
+            0 => &[Some(24)],
+            1 => &[Some(24), Some(60)],
+            _ => &[Some(24), Some(60), Some(60)],
+        }),
+        Some(_) => return false,
+        None => (text, match text.matches(':').count() {
+            0 => &[None],
+            1 => &[None, Some(60)],
+            _ => &[None, Some(60), Some(60)],
+        }),
     };
-    let parts: Vec<&str> = rest.split(':').collect();
-    match (days, parts.as_slice()) {
-        (Some(d), [h]) => number(d, None) && number(h, Some(24)),
-        (Some(d), [h, m]) | (Some(d), [h, m, _]) if !number(d, None) || !number(h, Some(24)) || !number(m, Some(60)) => false,
-        (Some(_), [_, _]) => true,
-        (Some(_), [_, _, sec]) => number(sec, Some(60)),
-        (None, [m]) => number(m, None),
-        (None, [m, sec]) => number(m, None) && number(sec, Some(60)),
-        (None, [h, m, sec]) => number(h, None) && number(m, Some(60)) && number(sec, Some(60)),
-        _ => false,
-    }
+    let parts: Vec<&str> = parts.split(':').collect();
+    parts.len() == limits.len() && parts.iter().zip(limits).all(|(p, &below)| number(p, below))
 }
 
 fn is_zero(n: &u32) -> bool {

@@ -173,14 +173,6 @@ fn check_search(spec: &Spec, base: &Spec) -> Result<Vec<(String, Distribution)>,
         if search.min_epochs == 0 || search.min_epochs > spec.epochs {
             return fail("search.min_epochs", format!("must be in 1..=epochs ({})", spec.epochs));
         }
-        if let Some(drawn) = search.space.get("val_split")
-            && Distribution::parse(drawn).is_ok_and(|d| d.can_draw_zero())
-        {
-            return fail(
-                "search.space.val_split",
-                "can draw 0 (no validation split), and asha prunes on a validation metric: draw from values above 0".into(),
-            );
-        }
         if spec.val_split == 0.0 && !search.space.contains_key("val_split") {
             return fail(
                 "search.method",
@@ -199,6 +191,9 @@ fn check_search(spec: &Spec, base: &Spec) -> Result<Vec<(String, Distribution)>,
             return fail(&at, format!("`{key}` is also in [sweep]: grid it or search it, not both"));
         }
         let distribution = Distribution::parse(value).map_err(|message| SweepError { key: at.clone(), value_index: None, message })?;
+        if key == "val_split" && search.method == SearchMethod::Asha && distribution.can_draw_zero() {
+            return fail(&at, "can draw 0 (no validation split), and asha prunes on a validation metric: draw from values above 0".into());
+        }
         // A value of the right type? (e.g. uniform floats for an integer key)
         let mut table = base.to_table();
         table.insert(key.clone(), distribution.sample(&mut stream(0, 0, 0)));
