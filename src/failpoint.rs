@@ -1,7 +1,8 @@
 //! Crash tests: with `RUNNER_FAILPOINT=<name>` set, the process kills itself with SIGKILL when it
 //! reaches the point of that name (see `tests/resume.rs`). Points are named where `hit` is called,
-//! e.g. `batch:000_smoke:2:3` or `checkpoint-tmp:000_smoke/epoch-002.bpk`. Unset, it costs one
-//! load of a cached value.
+//! e.g. `batch:000_smoke:2:3` or `checkpoint-tmp:000_smoke/epoch-002.bpk`. `<name>=sleep:<ms>`
+//! pauses there instead (tests that need one worker to fall behind another, `tests/scale.rs`).
+//! Unset, it costs one load of a cached value.
 
 use std::sync::OnceLock;
 
@@ -11,8 +12,15 @@ pub const VAR: &str = "RUNNER_FAILPOINT";
 pub fn hit(name: impl FnOnce() -> String) {
     static POINT: OnceLock<Option<String>> = OnceLock::new();
     let Some(point) = POINT.get_or_init(|| std::env::var(VAR).ok().filter(|p| !p.is_empty())) else { return };
-    if *point == name() {
-        kill_self();
+    let (point, sleep) = match point.rsplit_once("=sleep:") {
+        Some((point, ms)) => (point, ms.parse().ok()),
+        None => (point.as_str(), None),
+    };
+    if point == name() {
+        match sleep {
+            Some(ms) => std::thread::sleep(std::time::Duration::from_millis(ms)),
+            None => kill_self(),
+        }
     }
 }
 

@@ -71,7 +71,7 @@ fn asha_prunes_from_the_run_folder_reports_the_budget_and_resumes_exactly() {
     let killed = run_spec(dir.path(), ASHA, &["-q"]);
     assert!(killed.status.success());
     let crashed = tempfile::tempdir().unwrap();
-    let output = spec_command(crashed.path(), ASHA).arg("-q").env("RUNNER_FAILPOINT", format!("committed:{}:1", name(3))).output().unwrap();
+    let output = spec_command(crashed.path(), ASHA).arg("-q").env("RUNNER_FAILPOINT", format!("committed:{}:1", name(pruned))).output().unwrap();
     assert!(output.status.code().is_none(), "killed at the rung's commit, before the decision");
     let crashed_run = the_run(crashed.path());
     let output = runner(crashed.path()).arg("resume").arg(&crashed_run).arg("-q").output().unwrap();
@@ -81,6 +81,23 @@ fn asha_prunes_from_the_run_folder_reports_the_budget_and_resumes_exactly() {
         rows.into_iter().map(|mut r| { r.remove(seconds); r }).collect()
     };
     assert_eq!(strip(csv_rows(&crashed_run.join("summary.csv"))), strip(summary));
+    // Pruned at resume, it drops its epoch state as a pruned trial does in an uninterrupted run.
+    assert_eq!(tree(&crashed_run), tree(&run_dir), "the same files, no epoch state left behind");
+}
+
+#[test]
+fn asha_decides_the_same_with_jobs_2_whatever_the_workers_speed() {
+    let one = tempfile::tempdir().unwrap();
+    let output = run_spec(one.path(), ASHA, &["-q"]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let first = std::fs::read_dir(the_run(one.path()).join("trials")).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).min().unwrap();
+    // The first trial falls far behind: the others reach their rungs long before it does.
+    let two = tempfile::tempdir().unwrap();
+    let output = spec_command(two.path(), ASHA).args(["--jobs", "2"]).env("RUNNER_FAILPOINT", format!("batch:{first}:1:1=sleep:4000")).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains(&format!("waiting for {first} to reach epoch 1 (ASHA decides in sweep order)")), "{stderr}");
+    assert_eq!(common::results(&the_run(one.path())), common::results(&the_run(two.path())));
 }
 
 #[test]

@@ -9,7 +9,7 @@ use burn::optim::ModuleOptimizer;
 
 use super::metrics::MetricsWriter;
 use super::progress::Console;
-use super::pruner::Pruner;
+use super::pruner::{Decision, Pruner};
 use super::resume::{self, Progress};
 use super::status::Ended;
 use super::summary::Status;
@@ -81,7 +81,7 @@ pub fn run(
     let mut files = TrialFiles::new(dir, trial, state.history.clone(), console, pruner)?;
     let outcome = backend::run_on(spec.backend, threads, || train::fit(spec, &data, &device, state, &mut files))?;
     files.console.finish();
-    if spec.tensorboard && !matches!(outcome, Err(TrainError::Interrupted { .. }) | Err(TrainError::Run(_))) {
+    if spec.tensorboard && !matches!(outcome, Err(TrainError::Interrupted { .. } | TrainError::Paused { .. } | TrainError::Run(_))) {
         tensorboard::write_trial(dir, trial, &files.epochs, Some(outcome.is_ok()))?;
     }
     let console = &files.console;
@@ -92,6 +92,12 @@ pub fn run(
             Ended::now(Status::Done, String::new(), warmup)
         }
         Err(TrainError::Interrupted { .. }) => Ended::now(Status::Interrupted, String::new(), warmup),
+        Err(TrainError::Paused { reason, .. }) => {
+            if !reason.is_empty() {
+                console.say(&format!("  {reason}"));
+            }
+            Ended::now(Status::Interrupted, reason, warmup)
+        }
         Err(TrainError::Pruned { reason, .. }) => {
             // Its epoch state is not needed any more; last.bpk and best.bpk stay.
             checkpoint::remove_stale(dir, None)?;
@@ -164,8 +170,14 @@ impl Observer for TrialFiles {
         interrupt::requested()
     }
 
-    fn prune(&mut self, metrics: &EpochMetrics) -> Option<String> {
-        self.pruner.as_ref()?.decide(metrics)
+    fn prune(&mut self, metrics: &EpochMetrics) -> std::result::Result<(), TrainError> {
+        let Some(pruner) = &self.pruner else { return Ok(()) };
+        let epoch = metrics.epoch;
+        match pruner.decide(metrics, &|line| self.console.say(line)) {
+            Decision::GoOn => Ok(()),
+            Decision::Prune(reason) => Err(TrainError::Pruned { epoch, reason }),
+            Decision::Defer(reason) => Err(TrainError::Paused { epoch, reason }),
+        }
     }
 
     /// Saves the epoch's state, then commits the epoch by appending its row to metrics.csv, then

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use super::claim::Claim;
-use super::pruner::Pruner;
+use super::pruner::{Decision, Pruner};
 use super::resume::{self, Progress};
 use super::status::{CLAIM, Ended, claimable_at};
 use super::summary::{self, Status};
@@ -76,7 +76,7 @@ pub fn work(run_dir: &RunDir, trials: &[Trial], data: &mut DataSets, options: &W
         if Ended::read(&dir).is_some_and(|e| e.status.is_final()) {
             continue;
         }
-        let pruner = Pruner::new(run_dir, trials, trial);
+        let pruner = Pruner::new(run_dir, trials, trial, options.only.is_some());
         let ended = train_claimed(trial, &dir, data, options, pruner)?;
         ended.write(&dir)?;
         drop(claim);
@@ -105,10 +105,20 @@ fn train_claimed(trial: &Trial, dir: &Path, data: &mut DataSets, options: &Worke
         return Ok(Ended::now(Status::Done, String::new(), None));
     }
     // Killed after a rung's epoch, before its decision: decide now.
-    if let (Some(pruner), Some(last)) = (&pruner, progress.kept().last())
-        && let Some(reason) = pruner.decide(last)
-    {
-        return Ok(Ended::now(Status::Pruned, reason, None));
+    if let (Some(pruner), Some(last)) = (&pruner, progress.kept().last()) {
+        let say = |line: &str| {
+            if !options.quiet {
+                eprintln!("{}: {}", trial.dir_name(), line.trim_start());
+            }
+        };
+        match pruner.decide(last, &say) {
+            Decision::GoOn => {}
+            Decision::Prune(reason) => {
+                checkpoint::remove_stale(dir, None)?;
+                return Ok(Ended::now(Status::Pruned, reason, None));
+            }
+            Decision::Defer(reason) => return Ok(Ended::now(Status::Interrupted, reason, None)),
+        }
     }
     let dataset = data.get(&trial.spec, options.offline, options.quiet || options.tagged).clone();
     trial::run(trial, &dataset, progress, dir, options, pruner)

@@ -55,9 +55,10 @@ pub trait Observer {
     }
     /// Called after evaluation with the state after the epoch; an error stops training.
     fn epoch_done(&mut self, metrics: &EpochMetrics, model: &Model, optim: &ModuleOptimizer) -> crate::Result<()>;
-    /// Asked after each committed epoch: Some(reason) ends the trial there ([`TrainError::Pruned`]).
-    fn prune(&mut self, _metrics: &EpochMetrics) -> Option<String> {
-        None
+    /// Asked after each committed epoch: an error ([`TrainError::Pruned`] or
+    /// [`TrainError::Paused`]) ends training there.
+    fn prune(&mut self, _metrics: &EpochMetrics) -> Result<(), TrainError> {
+        Ok(())
     }
 }
 
@@ -73,6 +74,10 @@ pub enum TrainError {
     Interrupted { epoch: u32 },
     #[error("{reason}")]
     Pruned { epoch: u32, reason: String },
+    /// Stopped after a committed epoch for a reason outside training (ASHA waiting for a trial
+    /// no worker runs): resumable from that epoch.
+    #[error("{reason}")]
+    Paused { epoch: u32, reason: String },
     #[error(transparent)]
     Run(#[from] crate::Error),
 }
@@ -167,9 +172,7 @@ pub fn fit(spec: &Spec, data: &TrialData, device: &Device, state: TrainState, ob
             val_acc,
         };
         observer.epoch_done(&metrics, &model, &optim)?;
-        if let Some(reason) = observer.prune(&metrics) {
-            return Err(TrainError::Pruned { epoch, reason });
-        }
+        observer.prune(&metrics)?;
         history.push(metrics);
     }
     Ok(model)
