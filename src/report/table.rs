@@ -1,4 +1,4 @@
-//! The results table: trials grouped by data set, model and every swept field but the seed;
+//! The results table: trials grouped by data set, model and every key that differs but the seed;
 //! means and standard deviations over seeds; the best group per data set and model marked.
 
 use crate::run::summary::{Status, TrialSummary};
@@ -114,13 +114,12 @@ fn search_summary(trials: &[TrialSummary]) -> Option<SearchSummary> {
 }
 
 pub fn build(trials: &[TrialSummary]) -> Report {
-    // Groups are per data set and model, and span the seeds.
+    // Groups are per data set, model and every other key that differs; they span the seeds.
     let keys: Vec<String> =
-        crate::spec::distinguishing_keys(trials.iter().map(|t| &t.trial)).into_iter().filter(|k| !["model", "dataset", "seed"].contains(&k.as_str())).collect();
+        crate::spec::differing_keys(trials.iter().map(|t| &t.trial)).into_iter().filter(|k| !["model", "dataset", "seed"].contains(&k.as_str())).collect();
     let mut groups: Vec<(Group, Vec<&TrialSummary>)> = Vec::new();
     for t in trials {
-        let values: Vec<String> =
-            keys.iter().map(|k| t.trial.swept.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone()).unwrap_or_default()).collect();
+        let values: Vec<String> = keys.iter().map(|k| t.trial.value_text(k)).collect();
         let (dataset, model) = (t.trial.spec.dataset, t.trial.spec.model);
         match groups.iter_mut().find(|(g, _)| g.dataset == dataset && g.model == model && g.values == values) {
             Some((_, members)) => members.push(t),
@@ -266,5 +265,21 @@ mod tests {
         assert_eq!(best, [("nn", "0.1", false), ("nn", "0.01", true), ("cnn", "0.1", false), ("cnn", "0.01", true)]);
         assert_eq!(report.groups[2].final_acc.n, 0, "the failed trial has no statistics");
         assert_eq!(comparisons(&report), ["mnist: cnn 97.00% vs nn 92.00%: +5.00 pt, at 1.0x the train time"]);
+    }
+
+    #[test]
+    fn runs_that_differ_in_an_unswept_key_are_not_seeds_of_one_configuration() {
+        // Two runs of one trial each, nothing swept: lr 0.1 in one, 1e-5 in the other.
+        let unswept = |lr: f64, seed: i64, acc: f64| {
+            let mut t = record("nn", "", acc, Status::Done);
+            t.trial.swept.clear();
+            t.trial.spec.lr = lr;
+            t.trial.spec.seed = seed;
+            t
+        };
+        let report = build(&[unswept(0.1, 1, 0.9), unswept(1e-5, 1, 0.3), unswept(0.1, 2, 0.92)]);
+        assert_eq!(report.keys, ["lr"], "lr differs, seed is what a group spans, the rest is equal");
+        let rows: Vec<(&str, usize)> = report.groups.iter().map(|g| (g.values[0].as_str(), g.trials)).collect();
+        assert_eq!(rows, [("0.1", 2), ("0.00001", 1)]);
     }
 }

@@ -25,6 +25,32 @@ impl Trial {
     pub fn dir_name(&self) -> String {
         format!("{:03}_{}", self.index, self.name)
     }
+
+    /// Its value of the per-trial key `key` for a table: as swept (sampled values rounded),
+    /// else as the spec sets it; "-" for an optional key left unset.
+    pub fn value_text(&self, key: &str) -> String {
+        if let Some((_, value)) = self.swept.iter().find(|(k, _)| k == key) {
+            return value.clone();
+        }
+        self.spec.to_table().get(key).map_or_else(|| "-".to_string(), display_value)
+    }
+}
+
+/// The keys whose values tell `trials` apart, for grouping results: those of
+/// [`distinguishing_keys`], then every other key that changes what a trial computes or where it
+/// runs and is not the same in all of them (runs set apart by an unswept `lr` are not seeds of
+/// one configuration).
+pub fn differing_keys<'a>(trials: impl IntoIterator<Item = &'a Trial> + Clone) -> Vec<String> {
+    let mut keys = distinguishing_keys(trials.clone());
+    let tables: Vec<toml::Table> = trials.into_iter().map(|t| t.spec.to_table()).collect();
+    for field in super::FIELDS.iter().filter(|f| f.sweepable()) {
+        let mut values = tables.iter().map(|t| t.get(field.name));
+        let first = values.next().flatten();
+        if !keys.iter().any(|k| k == field.name) && values.any(|v| v != first) {
+            keys.push(field.name.to_string());
+        }
+    }
+    keys
 }
 
 /// The keys that tell `trials` apart: "model" and "dataset" always, then every other key they
