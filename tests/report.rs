@@ -90,6 +90,14 @@ fn report_of_a_partly_failed_sweep() {
     let bars = std::fs::read_to_string(run.join("final_accuracy.svg")).unwrap();
     assert_eq!(bars.matches("<rect").count() - 1, 4, "one bar per configuration, plus the background");
     assert!(tree(&run).contains(&"report.csv".to_string()));
+    // --out names a folder; a file there is refused, untouched.
+    let before = std::fs::read_to_string(run.join("report.md")).unwrap();
+    runner(dir.path())
+        .args(["report", "2026-11-28T17-00-00Z_synthetic", "--out", "2026-11-28T17-00-00Z_synthetic/report.md"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("report.md: is a file; --out takes a folder"));
+    assert_eq!(std::fs::read_to_string(run.join("report.md")).unwrap(), before);
 
     // The same run named twice (two spellings) counts once, and a torn last row, as a killed
     // runner leaves it (resume drops it), is left out rather than failing the report.

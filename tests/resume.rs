@@ -204,6 +204,26 @@ fn a_damaged_state_with_nothing_to_fall_back_to_leaves_every_file_as_it_was() {
 }
 
 #[test]
+fn a_cut_off_manifest_is_kept_aside_and_the_resume_goes_on_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let run_dir = crashed_run(dir.path(), "committed:001_model=nn,optimizer=adam:2");
+    let manifest = run_dir.join("manifest.json");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(&manifest, &text[..text.len() / 2]).unwrap();
+    let output = resume(&run_dir, None);
+    assert_success(&output);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("manifest.json was damaged (EOF while parsing") && stderr.contains("kept as"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(run_dir.join("manifest.json.damaged")).unwrap(), text[..text.len() / 2]);
+    let written: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
+    assert_eq!(written["trials"], 4);
+    let (summary, metrics, mut files) = results(&run_dir);
+    files.retain(|f| f != "manifest.json.damaged");
+    let (base_summary, base_metrics, base_files) = baseline();
+    assert_eq!((&summary, &metrics, &files), (base_summary, base_metrics, base_files));
+}
+
+#[test]
 fn a_hand_edited_spec_is_refused_by_resume() {
     let dir = tempfile::tempdir().unwrap();
     let run_dir = crashed_run(dir.path(), "trial-done:000_model=nn,optimizer=sgd");

@@ -102,7 +102,7 @@ fn asha_decides_the_same_with_jobs_2_whatever_the_workers_speed() {
 
 #[test]
 fn bad_searches_are_located_and_nothing_is_written() {
-    let cases: [(&str, &str); 10] = [
+    let cases: [(&str, &str); 11] = [
         ("[search]\nmethod = \"bayes\"\n", "spec.toml:2:1: `search.method`: unknown value \"bayes\"; allowed: grid, random, asha"),
         ("[search]\nmethod = \"random\"\n[search.space]\nlr = [0.1, 0.2]\n", "spec.toml:1:2: `search.trials`: method = \"random\" needs"),
         ("[search]\nmethod = \"random\"\ntrials = 3\n[search.space]\nlr = { uniform = [0.2, 0.1] }\n", "spec.toml:5:1: `search.space.lr`: `uniform` = [0.2, 0.1]: the lower bound is above"),
@@ -113,6 +113,8 @@ fn bad_searches_are_located_and_nothing_is_written() {
         ("val_split = 0.1\n[search]\nmethod = \"asha\"\ntrials = 3\nreduction_factor = 1\n[search.space]\nlr = [0.1]\n", "spec.toml:5:1: `search.reduction_factor`: must be at least 2"),
         ("epochs = 2\nval_split = 0.1\n[search]\nmethod = \"asha\"\ntrials = 3\nmin_epochs = 3\n[search.space]\nlr = [0.1]\n", "`search.min_epochs`: must be in 1..=epochs (2)"),
         ("[search]\nmethod = \"asha\"\ntrials = 3\n[search.space]\nlr = [0.1]\n", "spec.toml:2:1: `search.method`: asha prunes on a validation metric: set val_split"),
+        // A list of mixed types is located at the wrong value.
+        ("[search]\nmethod = \"random\"\ntrials = 2\n[search.space]\noptimizer = [\"sgd\", 1]\n", "spec.toml:5:21: `search.space.optimizer[1]`: value 2 of the list: `optimizer` takes a string, found an integer 1"),
     ];
     for (spec, expected) in cases {
         rejects(spec, &[], &[expected]);

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use crate::cli::{ReportArgs, ReportFormat};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::report::collect::read_run;
 use crate::report::write;
 
@@ -23,6 +23,12 @@ pub fn report(args: ReportArgs) -> Result<()> {
         trials.extend(read_run(dir)?);
     }
     let out = args.out.clone().unwrap_or_else(|| runs[0].clone());
+    if out.exists() && !out.is_dir() {
+        return Err(Error::Usage {
+            origin: format!("--out {}", out.display()),
+            message: "is a file; --out takes a folder (made if missing) for report.md, report.csv and the plots".into(),
+        });
+    }
     let text = write(&trials, &runs, &out)?;
     if args.format == ReportFormat::Latex {
         let latex = crate::report::latex::render(&crate::report::table::build(&trials));

@@ -26,7 +26,12 @@ pub fn resume(args: ResumeArgs) -> Result<()> {
     let text = spec::read(&spec_path)?;
     let (edited, recorded) = spec::load_text(&spec_path, &text, &Overrides::default())?;
     let (spec, trials) = spec::load_text(&spec_path, &text, &overrides(&args.train))?;
-    let mut manifest = Manifest::read(&run_dir.path.join("manifest.json"))?;
+    let manifest_path = run_dir.path.join("manifest.json");
+    let (mut manifest, damaged) = match Manifest::read_or_damaged(&manifest_path)? {
+        Ok(manifest) => (manifest, None),
+        // The trials' own folders say where the run stands: only its history is lost.
+        Err((why, fresh)) => (Manifest { trials: recorded.len(), ..fresh }, Some(why)),
+    };
     if let Some(written) = manifest.spec.as_deref().filter(|w| *w != text)
         && let Ok(written) = toml::from_str::<Spec>(written)
     {
@@ -78,6 +83,16 @@ pub fn resume(args: ResumeArgs) -> Result<()> {
     }
     if removed > 0 && !quiet {
         eprintln!("removed {removed} temporary file{} left by a killed runner", plural(removed));
+    }
+    if let Some(why) = damaged {
+        let kept = run_dir.path.join("manifest.json.damaged");
+        std::fs::copy(&manifest_path, &kept).map_err(Error::io(&kept))?;
+        eprintln!(
+            "warning: {} was damaged ({why}); kept as {}, and a new one is written: \
+             the run's start, hosts and versions before this resume are lost",
+            manifest_path.display(),
+            kept.display()
+        );
     }
     add_new(&mut manifest.devices, devices);
     add_new(&mut manifest.gpus, backend::gpus(&to_run));

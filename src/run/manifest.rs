@@ -81,8 +81,19 @@ impl Manifest {
 
     /// Reads a run's manifest.json back (to record a resume in it).
     pub fn read(path: &std::path::Path) -> crate::Result<Manifest> {
+        Manifest::read_or_damaged(path)?.map_err(|(e, _)| {
+            crate::Error::Checkpoint(format!(
+                "{}: damaged ({e}); `runner resume` of the run keeps a copy of it and writes a new one",
+                path.display()
+            ))
+        })
+    }
+
+    /// Reads a manifest; `Ok(Err((why, a fresh manifest for `trials`)))` when the file is
+    /// there but damaged (cut off, edited by hand), so a resume can go on without it.
+    pub fn read_or_damaged(path: &std::path::Path) -> crate::Result<Result<Manifest, (String, Manifest)>> {
         let text = std::fs::read_to_string(path).map_err(crate::Error::io(path))?;
-        serde_json::from_str(&text).map_err(|e| crate::Error::io(path)(std::io::Error::new(std::io::ErrorKind::InvalidData, e)))
+        Ok(serde_json::from_str(&text).map_err(|e| (e.to_string(), Manifest::new(Vec::new(), 0))))
     }
 
     pub fn to_json(&self) -> String {

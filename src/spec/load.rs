@@ -160,8 +160,14 @@ impl SpecFile {
                         if key_path == "search.space"
                             && let Some(space) = inner_value.get_ref().as_table()
                         {
-                            for (key, _) in space {
-                                place(format!("search.space.{}", key.get_ref()), key.span().start);
+                            for (key, value) in space {
+                                let at = format!("search.space.{}", key.get_ref());
+                                if let DeValue::Array(list) = value.get_ref() {
+                                    for (i, item) in list.iter().enumerate() {
+                                        place(format!("{at}[{i}]"), item.span().start);
+                                    }
+                                }
+                                place(at, key.span().start);
                             }
                         }
                     }
@@ -290,7 +296,7 @@ impl Origins<'_> {
             return self.file.origin(key);
         };
         match meta.name.as_ref() {
-            FILE_LAYER => self.file.origin(if base.starts_with("sweep.") { key } else { base }),
+            FILE_LAYER => self.file.origin(if base.starts_with("sweep.") || base.starts_with("search.space.") { key } else { base }),
             "--set" if base.starts_with("slurm.") || base.starts_with("search.") => {
                 let table = base.split('.').next().unwrap_or(base);
                 format!("--set {}", self.sets.get(table).map_or(base, |a| a.as_str()))

@@ -220,6 +220,13 @@ fn check_search(spec: &Spec, base: &Spec) -> Result<Vec<(String, Distribution)>,
         if key == "val_split" && search.method == SearchMethod::Asha && distribution.can_draw_zero() {
             return fail(&at, "can draw 0 (no validation split), and asha prunes on a validation metric: draw from values above 0".into());
         }
+        // Each listed value of the right type? Located at its place in the list.
+        if let Distribution::Choice(values) = &distribution
+            && let Err(e) = check_axis(base, key, values)
+        {
+            let i = e.value_index.unwrap_or(0);
+            return fail(&format!("{at}[{i}]"), format!("value {} of the list: {}", i + 1, e.message));
+        }
         // A value of the right type? (e.g. uniform floats for an integer key)
         let mut table = base.to_table();
         table.insert(key.clone(), distribution.sample(&mut stream(0, 0, 0)));
@@ -264,7 +271,13 @@ fn check_axis(base: &Spec, key: &str, values: &[toml::Value]) -> Result<(), Swee
         message,
     };
     let mut seen: Vec<toml::Value> = Vec::with_capacity(values.len());
+    let expected = base.to_table().get(key).map(toml::Value::type_str);
     for (i, value) in values.iter().enumerate() {
+        // Say which type, not what serde says of an enum given a number ("unit variant").
+        let widens = expected == Some("float") && value.is_integer();
+        if let Some(expected) = expected.filter(|t| *t != value.type_str() && !widens) {
+            return Err(error(i, format!("`{key}` takes {}, found {} {value}", a(expected), a(value.type_str()))));
+        }
         let mut table = base.to_table();
         table.insert(key.to_string(), value.clone());
         let spec = Spec::deserialize_table(table).map_err(|e| error(i, e))?;
@@ -275,6 +288,12 @@ fn check_axis(base: &Spec, key: &str, values: &[toml::Value]) -> Result<(), Swee
         seen.push(typed);
     }
     Ok(())
+}
+
+/// "a string", "an integer".
+fn a(type_name: &str) -> String {
+    let article = if type_name.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
+    format!("{article} {type_name}")
 }
 
 impl Spec {
