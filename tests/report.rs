@@ -111,6 +111,12 @@ fn report_of_a_partly_failed_sweep() {
         .unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     assert_eq!(String::from_utf8(output.stdout).unwrap(), markdown);
+
+    // A deleted trial folder is no longer "done" because an old summary.csv said so.
+    std::fs::remove_dir_all(run.join("trials/001_dataset=mnist,model=nn,seed=2")).unwrap();
+    let output = runner(dir.path()).args(["report", "2026-11-28T17-00-00Z_synthetic"]).output().unwrap();
+    let markdown = String::from_utf8(output.stdout).unwrap();
+    assert!(markdown.contains("1 done, 1 pending"), "{markdown}");
 }
 
 #[test]

@@ -26,6 +26,7 @@ pub fn status(args: StatusArgs) -> Result<()> {
         let place = match (&observed.claim, label) {
             (Some(claim), Label::RUNNING | Label::Stale) => match &claim.slurm {
                 Some(job) => format!("slurm job {job} on {}", claim.host),
+                None if claim.pid == 0 => "unreadable claim".to_string(),
                 None => format!("{} pid {}", claim.host, claim.pid),
             },
             _ => String::new(),

@@ -24,7 +24,9 @@ pub fn read_run(dir: &Path) -> Result<Vec<TrialSummary>> {
         .iter()
         .map(|trial| {
             let mut observed = TrialSummary::observe(&run_dir, trial);
+            // Only for a trial whose folder is still there: a deleted one is pending again.
             if observed.status == summary::Status::Pending
+                && run_dir.trial_dir(trial).is_dir()
                 && let Some(&(_, status)) = recorded.iter().find(|(index, status)| *index == trial.index && status.is_final())
             {
                 observed.status = status;

@@ -21,6 +21,8 @@ use crate::fs::{process_alive, temp_path};
 
 pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(30);
 pub const STALE_AFTER: Duration = Duration::from_secs(600);
+/// How long an unreadable claim may be in the middle of being written (see `create`).
+const UNREADABLE_GRACE: Duration = Duration::from_secs(10);
 
 /// A claim this process holds; removed on drop.
 #[derive(Debug)]
@@ -183,14 +185,12 @@ impl Found {
     fn verdict(&self) -> Verdict {
         let age = self.age.unwrap_or_default();
         let Some(holder) = Holder::parse(&self.text) else {
-            return if age > STALE_AFTER {
-                Verdict::Stale(format!("an unreadable lock with no heartbeat for {}", minutes(age)))
+            // Runners link their claims into place whole: an empty or garbled one is no runner's,
+            // except for the moment a file system without hard links needs to write one.
+            return if age > UNREADABLE_GRACE {
+                Verdict::Stale(format!("an unreadable lock (empty or garbled) for {}: no runner writes one", seconds(age)))
             } else {
-                Verdict::Held(format!(
-                    "an unknown runner (unreadable lock, last heartbeat {} ago); it is taken over after {} without one",
-                    seconds(age),
-                    minutes(STALE_AFTER)
-                ))
+                Verdict::Held(format!("a runner that is writing its lock (unreadable for {} so far); retry in a few seconds", seconds(age)))
             };
         };
         let who = format!("runner pid {} on {}", holder.pid, holder.host);
@@ -421,10 +421,18 @@ mod tests {
         std::fs::File::options().append(true).open(&path).unwrap().set_modified(old).unwrap();
         drop(take(dir.path()).unwrap());
 
-        // An unreadable claim is judged by its age alone.
-        std::fs::write(&path, "").unwrap();
-        let err = take(dir.path()).unwrap_err();
-        assert!(err.contains("unknown runner"), "{err}");
+        // An unreadable claim (empty or garbled) is judged by its age alone: it is being
+        // written for a moment at most, and no runner leaves one behind.
+        for text in ["", "garbage\n"] {
+            std::fs::write(&path, text).unwrap();
+            let err = take(dir.path()).unwrap_err();
+            assert!(err.contains("writing its lock"), "{err}");
+            assert!(inspect(&path).is_some_and(|c| c.live && c.pid == 0));
+            let old = SystemTime::now() - UNREADABLE_GRACE - Duration::from_secs(1);
+            std::fs::File::options().append(true).open(&path).unwrap().set_modified(old).unwrap();
+            assert!(inspect(&path).is_some_and(|c| !c.live), "stale after a few seconds, not ten minutes");
+            drop(take(dir.path()).unwrap());
+        }
     }
 
     #[test]
