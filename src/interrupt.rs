@@ -3,11 +3,15 @@
 //! trial is marked `interrupted`, the lock is released and every file stays consistent; the exit
 //! status is then 128 + the signal (130, 143). A second signal exits at once (files are always
 //! written atomically, so that is safe too).
+//!
+//! A `--jobs` worker also stops at the next batch on SIGHUP, its parent-death signal (see
+//! `sched::local`), and never exits at once on it: Linux sends that signal again each time a
+//! thread of the dying coordinator exits, so it may come several times.
 
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Mutex, OnceLock};
 
-use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 
 /// The first stopping signal received; 0 while none.
 static RECEIVED: AtomicI32 = AtomicI32::new(0);
@@ -19,9 +23,18 @@ static CHILDREN: Mutex<Vec<u32>> = Mutex::new(Vec::new());
 /// Installs the handlers (once per process; later calls do nothing). Signals are received on a
 /// thread of their own, so the handling code is ordinary code.
 pub fn install() {
+    install_for(&[SIGINT, SIGTERM]);
+}
+
+/// [`install`], plus SIGHUP: the signal a `--jobs` worker gets when its coordinator dies.
+pub fn install_for_worker() {
+    install_for(&[SIGINT, SIGTERM, SIGHUP]);
+}
+
+fn install_for(wanted: &[i32]) {
     static INSTALLED: OnceLock<()> = OnceLock::new();
     INSTALLED.get_or_init(|| {
-        let mut signals = match signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) {
+        let mut signals = match signal_hook::iterator::Signals::new(wanted) {
             Ok(signals) => signals,
             Err(e) => {
                 // Without handlers a signal still stops the process, and the files are consistent anyway.
@@ -38,6 +51,12 @@ pub fn install() {
 }
 
 fn received(signal: i32) {
+    if signal == SIGHUP {
+        // The coordinator is gone (possibly said several times): stop at the next batch. No
+        // message: nobody may be reading this process's output any more.
+        let _ = RECEIVED.compare_exchange(0, signal, Ordering::SeqCst, Ordering::SeqCst);
+        return;
+    }
     if RECEIVED.compare_exchange(0, signal, Ordering::SeqCst, Ordering::SeqCst).is_err() {
         if let Ok(children) = CHILDREN.lock() {
             for &pid in children.iter() {

@@ -32,7 +32,7 @@ pub fn worker(args: WorkerArgs) -> Result<()> {
         let lock = RunLock::acquire(&run_dir.path)?;
         return coordinator::finish(&run_dir, &trials, manifest, lock, Outcome::Finished, quiet);
     }
-    interrupt::install();
+    interrupt::install_for_worker();
     let options = WorkerOptions {
         quiet,
         offline: args.download.offline,

@@ -82,9 +82,11 @@ pub fn run_workers(run_dir: &RunDir, trials: &[Trial], jobs: usize, options: &Wo
     Ok(if interrupted || forwarded { Outcome::Interrupted(None) } else { Outcome::Finished })
 }
 
-/// A worker is asked to stop (SIGTERM: at the next batch, its trial left resumable) when this
+/// A worker is asked to stop (SIGHUP: at the next batch, its trial left resumable) when this
 /// coordinator dies, even by SIGKILL: its own process group keeps it from our signals, and a
-/// worker training on for a dead coordinator would hold trials a `runner resume` wants.
+/// worker training on for a dead coordinator would hold trials a `runner resume` wants. Not
+/// SIGTERM: Linux repeats the parent-death signal as each of our threads exits, and a second
+/// SIGTERM means "stop now", which would leave the worker's claim behind.
 fn die_with_this_process(command: &mut Command) {
     #[cfg(target_os = "linux")]
     {
@@ -92,7 +94,7 @@ fn die_with_this_process(command: &mut Command) {
         // SAFETY: prctl and getppid are async-signal-safe; nothing is allocated after fork.
         unsafe {
             command.pre_exec(move || {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGHUP) != 0 {
                     return Err(std::io::Error::last_os_error());
                 }
                 // Died before prctl took effect: the worker was already handed to another parent.
