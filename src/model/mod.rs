@@ -53,6 +53,31 @@ pub fn parameter_count(architecture: &Architecture, shape: ImageShape) -> u128 {
     }
 }
 
+/// Multiply-accumulates of the conv and linear layers in one forward pass of one image, the
+/// figure fvcore's `FlopCountAnalysis` reports (it counts a MAC as one "flop"; activations,
+/// pooling and biases are not counted).
+pub fn macs(architecture: &Architecture, shape: ImageShape) -> u128 {
+    match architecture.kind {
+        ModelKind::Nn => {
+            let sizes: Vec<u128> = std::iter::once(shape.pixels() as u128)
+                .chain(architecture.hidden.iter().map(|&h| u128::from(h)))
+                .chain([CLASSES as u128])
+                .collect();
+            sizes.windows(2).map(|w| w[0] * w[1]).sum()
+        }
+        ModelKind::Cnn => {
+            // Output elements x (input channels x 3 x 3) per valid 3x3 conv, then 2x2 pooling.
+            let conv = |h: usize, w: usize, inputs: usize, outputs: usize| ((h - 2) * (w - 2) * outputs * inputs * 9) as u128;
+            let (h1, w1) = (shape.height, shape.width);
+            let first = conv(h1, w1, shape.channels, 32);
+            let (h2, w2) = ((h1 - 2) / 2, (w1 - 2) / 2);
+            let second = conv(h2, w2, 32, 64);
+            let flat = (64 * cnn::flat_side(shape.height) * cnn::flat_side(shape.width)) as u128;
+            first + second + flat * 128 + 128 * CLASSES as u128
+        }
+    }
+}
+
 /// Either network; the variant name is part of every parameter's path in a checkpoint, so a
 /// checkpoint of one kind never loads into the other.
 #[derive(Module, Debug)]
@@ -123,6 +148,18 @@ mod tests {
         assert_eq!(count(ModelKind::Cnn, cifar), (3 * 9 * 32 + 32) + 32 * 64 * 9 + 64 + 2304 * 128 + 128 + 1290);
         let logistic = Spec { model: ModelKind::Nn, hidden: vec![], dataset: DatasetName::Cifar10, ..Spec::default() };
         assert_eq!(Model::new(&logistic.architecture(), cifar, &device).unwrap().num_params(), 3072 * 10 + 10);
+    }
+
+    #[test]
+    fn macs_match_fvcore() {
+        let [mnist, cifar] = shapes();
+        let macs = |model, hidden: Vec<u32>, shape| macs(&Architecture { kind: model, hidden }, shape);
+        // fvcore.nn.FlopCountAnalysis(model, torch.zeros(1, c, h, w)).total() on the reference
+        // PyTorch modules (scripts/reference.py's shapes).
+        assert_eq!(macs(ModelKind::Nn, vec![128], mnist), 101_632);
+        assert_eq!(macs(ModelKind::Cnn, vec![128], mnist), 2_631_040);
+        assert_eq!(macs(ModelKind::Cnn, vec![128], cifar), 4_188_800);
+        assert_eq!(macs(ModelKind::Nn, vec![], cifar), 30_720);
     }
 
     #[test]

@@ -44,3 +44,12 @@ pub fn render(report: &Report) -> String {
     }
     String::from_utf8(writer.into_inner().expect("writing to memory cannot fail")).expect("cells are UTF-8")
 }
+
+/// A header and rows as CSV text.
+pub fn records(header: &[String], rows: &[Vec<String>]) -> String {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    for record in std::iter::once(header).chain(rows.iter().map(Vec::as_slice)) {
+        writer.write_record(record).expect("writing to memory cannot fail");
+    }
+    String::from_utf8(writer.into_inner().expect("writing to memory cannot fail")).expect("cells are UTF-8")
+}

@@ -1,13 +1,15 @@
 //! Reports for people: tables (Markdown, CSV) and plots (SVG) built from run folders.
 
 pub mod collect;
+pub mod compare;
 pub mod csv;
 pub mod latex;
 pub mod markdown;
 pub mod plot;
+mod stats;
 pub mod table;
 
-pub use markdown::table as markdown;
+pub use markdown::{table as markdown, without_empty_columns};
 
 use std::path::{Path, PathBuf};
 
@@ -21,9 +23,14 @@ pub fn write(trials: &[TrialSummary], runs: &[PathBuf], out: &Path) -> Result<St
     std::fs::create_dir_all(out).map_err(crate::Error::io(out))?;
     let report = table::build(trials);
     let sources: Vec<String> = runs.iter().map(|r| r.display().to_string()).collect();
-    let text = markdown::render(&report, &sources);
+    let comparisons = compare::compare(trials, &report.keys);
+    let text = markdown::render(&report, &comparisons, &sources);
     write_file(&out.join("report.md"), text.as_bytes())?;
     write_file(&out.join("report.csv"), csv::render(&report).as_bytes())?;
+    if !comparisons.is_empty() {
+        let (header, rows) = compare::csv_table(&comparisons, &report.keys);
+        write_file(&out.join("comparison.csv"), csv::records(&header, &rows).as_bytes())?;
+    }
     let mut datasets: Vec<DatasetName> = Vec::new();
     for t in trials {
         if !datasets.contains(&t.trial.spec.dataset) {

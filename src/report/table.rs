@@ -189,36 +189,6 @@ fn summarize(mut group: Group, members: &[&TrialSummary]) -> Group {
     group
 }
 
-/// "mnist: cnn 97.21% vs nn 92.30%: +4.91 pt at 6.2x the train time", per data set with both.
-pub fn comparisons(report: &Report) -> Vec<String> {
-    let mut lines = Vec::new();
-    let mut datasets: Vec<DatasetName> = Vec::new();
-    for g in &report.groups {
-        if !datasets.contains(&g.dataset) {
-            datasets.push(g.dataset);
-        }
-    }
-    for dataset in datasets {
-        let best = |model: ModelKind| {
-            report
-                .groups
-                .iter()
-                .filter(|g| g.dataset == dataset && g.model == model && g.final_acc.n > 0)
-                .max_by(|a, b| a.final_acc.mean.total_cmp(&b.final_acc.mean))
-        };
-        if let (Some(nn), Some(cnn)) = (best(ModelKind::Nn), best(ModelKind::Cnn)) {
-            lines.push(format!(
-                "{dataset}: cnn {:.2}% vs nn {:.2}%: {:+.2} pt, at {:.1}x the train time",
-                cnn.final_acc.mean * 100.0,
-                nn.final_acc.mean * 100.0,
-                (cnn.final_acc.mean - nn.final_acc.mean) * 100.0,
-                cnn.train_seconds.mean / nn.train_seconds.mean.max(1e-9)
-            ));
-        }
-    }
-    lines
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -264,7 +234,6 @@ mod tests {
             report.groups.iter().map(|g| (g.model.as_str(), g.values[0].as_str(), g.best)).collect();
         assert_eq!(best, [("nn", "0.1", false), ("nn", "0.01", true), ("cnn", "0.1", false), ("cnn", "0.01", true)]);
         assert_eq!(report.groups[2].final_acc.n, 0, "the failed trial has no statistics");
-        assert_eq!(comparisons(&report), ["mnist: cnn 97.00% vs nn 92.00%: +5.00 pt, at 1.0x the train time"]);
     }
 
     #[test]

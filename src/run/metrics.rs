@@ -76,6 +76,16 @@ pub fn best(epochs: &[EpochMetrics]) -> Option<&EpochMetrics> {
     })
 }
 
+/// The epoch whose weights a trial ships, and whose test accuracy results compare: its best
+/// epoch with a validation split (best.bpk), its last without one (last.bpk): choosing on the
+/// test set would flatter it.
+pub fn shipped(epochs: &[EpochMetrics]) -> Option<&EpochMetrics> {
+    match epochs.first()?.val_acc {
+        Some(_) => best(epochs),
+        None => epochs.last(),
+    }
+}
+
 /// What the best epoch (and a search's best trial) is chosen on: the validation accuracy, or
 /// the test accuracy when there is no validation split.
 pub fn selection_score(e: &EpochMetrics) -> f64 {

@@ -127,6 +127,8 @@ pub fn table(trials: &[TrialSummary]) -> (Vec<String>, Vec<Vec<String>>) {
             "best_val_acc",
             "test_acc_at_best",
             "stopped_epoch",
+            "params",
+            "macs",
         ]
         .map(String::from),
     );
@@ -150,6 +152,9 @@ pub fn table(trials: &[TrialSummary]) -> (Vec<String>, Vec<Vec<String>>) {
             row.push(best.and_then(|e| e.val_acc).map(|v| format!("{v:.4}")).unwrap_or_default());
             row.push(best.filter(|e| e.val_acc.is_some()).map(|e| format!("{:.4}", e.test_acc)).unwrap_or_default());
             row.push(crate::train::schedule::stopped_at(&t.trial.spec, &t.epochs).map(|e| e.to_string()).unwrap_or_default());
+            let (architecture, shape) = (t.trial.spec.architecture(), t.trial.spec.dataset.image_shape());
+            row.push(crate::model::parameter_count(&architecture, shape).to_string());
+            row.push(crate::model::macs(&architecture, shape).to_string());
             row
         })
         .collect();
