@@ -47,6 +47,8 @@ fn seed_experiment_resolves_to_the_reference_hyperparameters() {
     let get = |key: &str| cells[header.iter().position(|h| *h == key).unwrap()];
     assert_eq!((get("model"), get("dataset"), get("backend")), ("cnn", "mnist", "cpu"));
     assert_eq!((get("epochs"), get("batch_size"), get("lr"), get("optimizer")), ("5", "100", "0.01", "sgd"));
+    // The cost of each trial: the reference CNN's parameters (torch's numel sum) and MACs (fvcore).
+    assert_eq!((get("params"), get("macs")), ("225034", "2631040"));
 }
 
 #[test]

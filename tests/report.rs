@@ -130,3 +130,49 @@ fn a_folder_that_is_not_a_run_is_refused() {
     runner(dir.path()).args(["report", "missing"]).assert().code(2).stderr(predicate::str::contains("not a run folder"));
     assert!(tree(dir.path()).is_empty());
 }
+
+/// Reads a CSV file into maps from column name to value, one per row.
+fn records(path: &Path) -> Vec<std::collections::HashMap<String, String>> {
+    let mut reader = csv::Reader::from_path(path).unwrap();
+    let header = reader.headers().unwrap().clone();
+    reader.records().map(|r| header.iter().zip(r.unwrap().iter()).map(|(h, v)| (h.to_string(), v.to_string())).collect()).collect()
+}
+
+#[test]
+fn a_model_seed_lr_grid_compares_cnn_and_nn_per_lr_paired_over_seeds() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = "name = \"cmp\"\nepochs = 1\nbatch_size = 50\nlimit_train = 300\nlimit_test = 200\n\
+                [sweep]\nmodel = [\"nn\", \"cnn\"]\nseed = [1, 2, 3]\nlr = [0.01, 0.05]\n";
+    let output = common::run_spec(dir.path(), spec, &["-q"]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let run = common::the_run(dir.path());
+    let rows = records(&run.join("comparison.csv"));
+    assert_eq!(rows.len(), 2, "one row per lr");
+    // The per-trial accuracies the rows are built from, by (model, seed, lr).
+    let summary = records(&run.join("summary.csv"));
+    for row in &rows {
+        assert_eq!((row["dataset"].as_str(), row["test"].as_str(), row["n_nn"].as_str(), row["n_cnn"].as_str()), ("mnist", "paired", "3", "3"));
+        let acc = |model: &str| -> Vec<f64> {
+            let mut v: Vec<(String, f64)> = summary
+                .iter()
+                .filter(|s| s["model"] == model && s["lr"] == row["lr"])
+                .map(|s| (s["seed"].clone(), s["final_test_acc"].parse().unwrap()))
+                .collect();
+            v.sort_by(|a, b| a.0.cmp(&b.0));
+            v.into_iter().map(|(_, a)| a).collect()
+        };
+        let (nn, cnn) = (acc("nn"), acc("cnn"));
+        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+        let num = |k: &str| row[k].parse::<f64>().unwrap();
+        // summary.csv rounds to 4 decimals.
+        assert!((num("nn_mean") - mean(&nn)).abs() < 1e-4 && (num("cnn_mean") - mean(&cnn)).abs() < 1e-4, "{row:?}");
+        assert!((num("gain") - (num("cnn_mean") - num("nn_mean"))).abs() < 2e-6);
+        assert!(num("ci_low") <= num("gain") && num("gain") <= num("ci_high"), "{row:?}");
+        let p = num("p_value");
+        assert!((0.0..=1.0).contains(&p), "{row:?}");
+        assert_eq!((row["nn_params"].as_str(), row["cnn_params"].as_str()), ("101770", "225034"));
+        assert_eq!((row["nn_macs"].as_str(), row["cnn_macs"].as_str()), ("101632", "2631040"));
+    }
+    let report = std::fs::read_to_string(run.join("report.md")).unwrap();
+    assert!(report.contains("- mnist (lr=0.01): CNN ") && report.contains("(3 seeds, paired)") && report.contains("95 % CI ["), "{report}");
+}

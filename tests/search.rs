@@ -157,3 +157,20 @@ fn each_trial_of_a_search_can_be_evaluated_predicted_and_exported() {
         }
     }
 }
+
+#[test]
+fn the_readme_search_example_runs_as_written_and_draws_momentum_for_sgd_only() {
+    let readme = std::fs::read_to_string(common::root().join("README.md")).unwrap();
+    let section = &readme[readme.find("### Random search and ASHA").unwrap()..];
+    let start = section.find("```toml\n").unwrap() + "```toml\n".len();
+    let example = &section[start..start + section[start..].find("```").unwrap()];
+    let dir = tempfile::tempdir().unwrap();
+    let output = run_spec(dir.path(), example, &["--dry-run"]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{}{stdout}", String::from_utf8_lossy(&output.stderr));
+    let rows: Vec<&str> = stdout.lines().filter(|l| l.contains("optimizer=")).collect();
+    assert_eq!(rows.len(), 40, "2 grid points x 20 samples: {stdout}");
+    assert!(rows.iter().filter(|r| r.contains("optimizer=adam")).all(|r| r.contains("momentum=-")), "{stdout}");
+    assert!(rows.iter().filter(|r| r.contains("optimizer=sgd")).all(|r| r.contains("momentum=0.")), "{stdout}");
+    assert!(rows.iter().any(|r| r.contains("optimizer=adam")) && rows.iter().any(|r| r.contains("optimizer=sgd")));
+}

@@ -71,12 +71,16 @@ fn trial_table(trials: &[Trial]) -> String {
     let keys: Vec<&str> = FIELDS.iter().filter(|f| Field::per_trial(f)).map(|f| f.name).collect();
     let mut header = vec!["index".to_string(), "trial".to_string()];
     header.extend(keys.iter().map(|k| k.to_string()));
+    header.extend(["params".to_string(), "macs".to_string()]);
     let rows: Vec<Vec<String>> = trials
         .iter()
         .map(|t| {
             let table = t.spec.to_table();
             let mut row = vec![t.index.to_string(), t.name.clone()];
             row.extend(keys.iter().map(|k| table.get(*k).map(spec::display_value).unwrap_or_default()));
+            let (architecture, shape) = (t.spec.architecture(), t.spec.dataset.image_shape());
+            row.push(crate::model::parameter_count(&architecture, shape).to_string());
+            row.push(crate::model::macs(&architecture, shape).to_string());
             row
         })
         .collect();

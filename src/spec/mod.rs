@@ -204,6 +204,15 @@ pub fn sweepable() -> Vec<&'static str> {
 }
 
 impl Spec {
+    /// Whether `key` means anything given the spec's other values (momentum only for SGD): a
+    /// search does not draw a key that does not apply.
+    pub fn applies(&self, key: &str) -> bool {
+        match key {
+            "momentum" => self.optimizer == OptimizerName::Sgd,
+            _ => true,
+        }
+    }
+
     /// The CPU threads to train with: `threads`, or one per core when it is 0.
     pub fn cpu_threads(&self) -> usize {
         match self.threads {

@@ -126,11 +126,27 @@ pub fn expand(spec: &Spec) -> Result<Vec<Trial>, SweepError> {
                 table.insert(key.clone(), value);
             }
         }
-        let trial_spec: Spec = table.try_into().map_err(|e: toml::de::Error| SweepError {
-            key: "sweep".into(),
-            value_index: None,
-            message: e.message().to_string(),
-        })?;
+        let to_spec = |table: toml::Table| -> Result<Spec, SweepError> {
+            table.try_into().map_err(|e: toml::de::Error| SweepError { key: "sweep".into(), value_index: None, message: e.message().to_string() })
+        };
+        let mut trial_spec = to_spec(table.clone())?;
+        // A searched key that does not apply to the trial's other values (momentum with adam) is
+        // not drawn for it: it keeps the default, and tables show "-". Drawn first all the same,
+        // so that every other value is the one the search's stream gives.
+        let unused: Vec<String> = space.iter().map(|(k, _)| k.clone()).filter(|k| !trial_spec.applies(k)).collect();
+        if !unused.is_empty() {
+            let defaults = Spec::default().to_table();
+            for key in &unused {
+                match defaults.get(key) {
+                    Some(value) => table.insert(key.clone(), value.clone()),
+                    None => table.remove(key),
+                };
+                if let Some(entry) = swept.iter_mut().find(|(k, _)| k == key) {
+                    entry.1 = "-".into();
+                }
+            }
+            trial_spec = to_spec(table)?;
+        }
         if let Err(e) = trial_spec.validate() {
             let value_index = axes.iter().zip(&picks).find(|((k, _), _)| k.as_str() == e.key);
             let searched = space.iter().find(|(k, _)| k.as_str() == e.key);
