@@ -31,7 +31,9 @@ pub fn report(args: ReportArgs) -> Result<()> {
     }
     let text = write(&trials, &runs, &out)?;
     if args.format == ReportFormat::Latex {
-        let latex = crate::report::latex::render(&crate::report::table::build(&trials));
+        let table = crate::report::table::build(&trials);
+        let comparisons = crate::report::compare::compare(&trials, &table.keys);
+        let latex = crate::report::latex::render(&table, &comparisons);
         crate::run::write_file(&out.join("report.tex"), latex.as_bytes())?;
         print!("{latex}");
     } else {

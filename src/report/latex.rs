@@ -1,17 +1,18 @@
 //! report.tex: the results table as a booktabs tabular, ready to `\input` in a paper (needs
 //! `\usepackage{booktabs}`): mean ± standard deviation over seeds, the best configuration of
-//! each data set (highest mean final test accuracy) in bold.
+//! each data set (highest mean final test accuracy) in bold; then the CNN-vs-NN comparison.
 
+use super::compare::{Comparison, show_p};
 use super::table::{Report, Stat};
 use crate::spec::DatasetName;
 
-pub fn render(report: &Report) -> String {
-    let columns = 2 + report.keys.len() + 2;
+pub fn render(report: &Report, comparisons: &[Comparison]) -> String {
+    let columns = 2 + report.keys.len() + 3;
     let mut out = String::from("% Written by `runner report --format latex`; needs \\usepackage{booktabs}.\n");
-    out += &format!("\\begin{{tabular}}{{{}{}}}\n\\toprule\n", "l".repeat(columns - 2), "r".repeat(2));
+    out += &format!("\\begin{{tabular}}{{{}{}}}\n\\toprule\n", "l".repeat(columns - 3), "r".repeat(3));
     let mut header = vec!["Data set".to_string(), "Model".to_string()];
     header.extend(report.keys.iter().map(|k| escape(k)));
-    header.extend(["Final test acc. (\\%)".to_string(), "Best test acc. (\\%)".to_string()]);
+    header.extend(["$n$".to_string(), "Final test acc. (\\%)".to_string(), "Best test acc. (\\%)".to_string()]);
     out += &format!("{} \\\\\n\\midrule\n", header.join(" & "));
     let top = |dataset: DatasetName| {
         let rows = report.groups.iter().filter(|g| g.dataset == dataset && g.final_acc.n > 0);
@@ -27,11 +28,61 @@ pub fn render(report: &Report) -> String {
         last_dataset = Some(g.dataset);
         let mut row = vec![escape(g.dataset.as_str()), escape(g.model.as_str())];
         row.extend(g.values.iter().map(|v| escape(v)));
+        row.push(count(g.final_acc.n, g.trials));
         row.push(percent(g.final_acc, best));
         row.push(percent(g.best_acc, best));
         out += &format!("{} \\\\\n", row.join(" & "));
     }
     out += "\\bottomrule\n\\end{tabular}\n";
+    if !comparisons.is_empty() {
+        out += &comparison_table(report, comparisons);
+    }
+    out
+}
+
+/// "3", or "2/3" when a trial of the row was left out (pruned or failed).
+fn count(counted: usize, trials: usize) -> String {
+    if counted == trials { counted.to_string() } else { format!("{counted}/{trials}") }
+}
+
+/// The CNN's gain over the NN: gain ± half the 95 % interval, the p-value with the usual marks
+/// (* < 0.05, ** < 0.01, *** < 0.001), and the cost ratios.
+fn comparison_table(report: &Report, comparisons: &[Comparison]) -> String {
+    let keys = report.keys.len();
+    let mut out = format!("\n\\begin{{tabular}}{{{}rrrrrrr}}\n\\toprule\n", "l".repeat(1 + keys));
+    let mut header = vec!["Data set".to_string()];
+    header.extend(report.keys.iter().map(|k| escape(k)));
+    header.extend(["$n$", "NN (\\%)", "CNN (\\%)", "Gain (pt)", "$p$", "Params", "MACs"].map(String::from));
+    out += &format!("{} \\\\\n\\midrule\n", header.join(" & "));
+    for c in comparisons {
+        let mut row = vec![escape(c.dataset.as_str())];
+        row.extend(c.values.iter().map(|v| escape(v)));
+        let (n_nn, n_cnn) = (c.nn.accuracies.len(), c.cnn.accuracies.len());
+        row.push(if n_nn == n_cnn { n_nn.to_string() } else { format!("{n_nn}/{n_cnn}") });
+        row.push(format!("${:.2}$", c.nn.accuracy.mean * 100.0));
+        row.push(format!("${:.2}$", c.cnn.accuracy.mean * 100.0));
+        let (gain, p) = match &c.estimate {
+            Some((_, e)) => {
+                let half = (e.high - e.low) / 2.0 * 100.0;
+                let marks = match e.p_value {
+                    Some(p) if p < 0.001 => "^{***}",
+                    Some(p) if p < 0.01 => "^{**}",
+                    Some(p) if p < 0.05 => "^{*}",
+                    _ => "",
+                };
+                (format!("${:+.2} \\pm {half:.2}{marks}$", c.gain * 100.0), e.p_value.map_or("--".into(), |p| format!("${}$", show_p(p))))
+            }
+            None => (format!("${:+.2}$", c.gain * 100.0), "--".into()),
+        };
+        row.push(gain);
+        row.push(p.replace(" (no spread)", ""));
+        row.push(format!("${:.1}\\times$", c.cnn.params as f64 / c.nn.params as f64));
+        row.push(format!("${:.1}\\times$", c.cnn.macs as f64 / c.nn.macs as f64));
+        out += &format!("{} \\\\\n", row.join(" & "));
+    }
+    out += "\\bottomrule\n\\end{tabular}\n";
+    out += "% Gain: CNN minus NN test accuracy, with half its 95 % interval (paired over seeds, or Welch);\n";
+    out += "% * p < 0.05, ** p < 0.01, *** p < 0.001. Params and MACs: the CNN's over the NN's.\n";
     out
 }
 

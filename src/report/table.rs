@@ -163,8 +163,10 @@ pub fn build(trials: &[TrialSummary]) -> Report {
 }
 
 fn summarize(mut group: Group, members: &[&TrialSummary]) -> Group {
-    // A failed trial's last epoch says nothing about the configuration: its status says it.
-    let finished: Vec<&TrialSummary> = members.iter().copied().filter(|t| !t.epochs.is_empty() && t.status != Status::Failed).collect();
+    // A failed trial's last epoch says nothing about the configuration, nor does a pruned
+    // trial's (it stopped after a rung): their status says it.
+    let finished: Vec<&TrialSummary> =
+        members.iter().copied().filter(|t| !t.epochs.is_empty() && !matches!(t.status, Status::Failed | Status::Pruned)).collect();
     let take = |f: &dyn Fn(&TrialSummary) -> f64| Stat::of(&finished.iter().map(|t| f(t)).collect::<Vec<_>>());
     group.trials = members.len();
     group.final_acc = take(&|t| t.epochs.last().map_or(0.0, |e| e.test_acc));
