@@ -4,11 +4,14 @@
     python scripts/check_export.py runs/<run>/trials/<trial>/model.safetensors --model cnn \\
         --data data/mnist
 
-The accuracy must match `runner eval` on the same trial (same data, same normalization).
+The accuracy must match `runner eval` on the same trial (same data, same normalization, and the
+same images: the first `limit_test` test images when the trial's spec.toml, beside the weights,
+limits them; `--limit-test` overrides it, 0 for all).
 """
 import argparse
 import os
 import sys
+import tomllib
 
 import torch
 from safetensors.torch import load_file
@@ -22,13 +25,21 @@ def main():
     parser.add_argument("weights")
     parser.add_argument("--model", choices=["nn", "cnn"], required=True)
     parser.add_argument("--data", default="data/mnist")
+    parser.add_argument("--limit-test", type=int, default=None,
+                        help="evaluate the first N test images (default: the trial's limit_test; 0: all)")
     args = parser.parse_args()
+    limit = args.limit_test
+    if limit is None:
+        spec = os.path.join(os.path.dirname(os.path.abspath(args.weights)), "spec.toml")
+        limit = tomllib.load(open(spec, "rb")).get("limit_test", 0) if os.path.exists(spec) else 0
     model = NNModel() if args.model == "nn" else CNNModel()
     model.load_state_dict(load_file(args.weights), strict=True)
     model.eval()
     test = load(args.data, "test")
     with torch.no_grad():
         x, y = test.tensors
+        if limit:
+            x, y = x[:limit], y[:limit]
         correct = sum((model(x[i:i + 1000]).argmax(1) == y[i:i + 1000]).sum().item() for i in range(0, len(y), 1000))
     print(f"PyTorch {type(model).__name__} with {args.weights}: test accuracy {100 * correct / len(y):.2f}%")
 
