@@ -42,6 +42,9 @@ pub fn write(trials: &[TrialSummary], runs: &[PathBuf], out: &Path) -> Result<St
         if !members.is_empty() {
             plot::curves(&members, dataset, &out.join(format!("curves_{dataset}.svg")))?;
         }
+        if members.iter().any(|t| t.status == crate::run::summary::Status::Done) {
+            plot::pareto(&members, dataset, &out.join(format!("pareto_{dataset}.svg")))?;
+        }
     }
     plot::bars(&report, &out.join("final_accuracy.svg"))?;
     // One plot per searched numeric key.

@@ -11,8 +11,27 @@ use crate::run::summary::{Status, TrialSummary};
 use crate::run::write_file;
 use crate::spec::{DatasetName, ModelKind};
 
-const NN_COLORS: [RGBColor; 4] = [RGBColor(31, 119, 180), RGBColor(23, 190, 207), RGBColor(44, 160, 44), RGBColor(148, 103, 189)];
-const CNN_COLORS: [RGBColor; 4] = [RGBColor(214, 39, 40), RGBColor(255, 127, 14), RGBColor(227, 119, 194), RGBColor(140, 86, 75)];
+/// Eight shades each, dark to light and back apart: NN in blues, CNN in reds, as the titles say.
+const NN_COLORS: [RGBColor; 8] = [
+    RGBColor(8, 48, 107),
+    RGBColor(33, 113, 181),
+    RGBColor(107, 174, 214),
+    RGBColor(8, 81, 156),
+    RGBColor(66, 146, 198),
+    RGBColor(0, 32, 80),
+    RGBColor(49, 130, 189),
+    RGBColor(130, 190, 230),
+];
+const CNN_COLORS: [RGBColor; 8] = [
+    RGBColor(103, 0, 13),
+    RGBColor(203, 24, 29),
+    RGBColor(251, 106, 74),
+    RGBColor(165, 15, 21),
+    RGBColor(239, 59, 44),
+    RGBColor(70, 0, 8),
+    RGBColor(222, 45, 38),
+    RGBColor(252, 146, 114),
+];
 
 fn color(model: ModelKind, nth: usize) -> RGBColor {
     let palette = match model {
@@ -199,4 +218,89 @@ fn draw_search(trials: &[&TrialSummary], key: &str, log: bool, svg: &mut String)
     }
     root.present()?;
     Ok(())
+}
+
+/// `pareto_<dataset>.svg`: each done trial's shipped test accuracy against its train seconds
+/// (log axis), NN blue and CNN red; the trials no other trial beats on both drawn as a line and
+/// named.
+pub fn pareto(trials: &[&TrialSummary], dataset: DatasetName, path: &Path) -> Result<()> {
+    let mut svg = String::new();
+    draw_pareto(trials, dataset, &mut svg).map_err(|e| plot_error(path, e))?;
+    write_file(path, svg.as_bytes())
+}
+
+/// A tick label with two significant digits: 0.02, 0.3, 15, 1200.
+fn significant(v: f64) -> String {
+    if v <= 0.0 || !v.is_finite() {
+        return format!("{v}");
+    }
+    let decimals = (1 - v.log10().floor() as i32).max(0) as usize;
+    format!("{v:.decimals$}")
+}
+
+/// The points no other point beats: at most as slow and more accurate, or faster and as
+/// accurate; in order of time.
+pub fn frontier(points: &[(f64, f64)]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..points.len()).collect();
+    order.sort_by(|&a, &b| points[a].0.total_cmp(&points[b].0).then(points[b].1.total_cmp(&points[a].1)));
+    let mut best = f64::NEG_INFINITY;
+    order
+        .into_iter()
+        .filter(|&i| {
+            let better = points[i].1 > best;
+            best = best.max(points[i].1);
+            better
+        })
+        .collect()
+}
+
+fn draw_pareto(trials: &[&TrialSummary], dataset: DatasetName, svg: &mut String) -> Result<(), Box<dyn std::error::Error>> {
+    let done: Vec<(&TrialSummary, f64, f64)> = trials
+        .iter()
+        .filter(|t| t.status == Status::Done)
+        .filter_map(|t| Some((*t, t.train_seconds().max(1e-3), crate::run::metrics::shipped(&t.epochs)?.test_acc * 100.0)))
+        .collect();
+    let xy: Vec<(f64, f64)> = done.iter().map(|(_, x, y)| (*x, *y)).collect();
+    let (x_lo, x_hi) = xy.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| (lo.min(p.0), hi.max(p.0)));
+    let (y_lo, y_hi) = xy.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| (lo.min(p.1), hi.max(p.1)));
+    // Room around the points so none is clipped, and a decade at least on the log axis.
+    let (x_lo, x_hi) = (x_lo / 1.5, (x_hi * 1.5).max(x_lo * 10.0 / 1.5));
+    let (y_lo, y_hi) = (((y_lo - 2.0) / 5.0).floor() * 5.0, (((y_hi + 2.0) / 5.0).ceil() * 5.0).min(100.0));
+    let root = SVGBackend::with_string(svg, (900, 560)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(format!("{dataset}: test accuracy against train time (NN blue, CNN red; frontier named)"), ("sans-serif", 18))
+        .margin(20)
+        .x_label_area_size(45)
+        .y_label_area_size(60)
+        .build_cartesian_2d((x_lo..x_hi).log_scale(), y_lo.max(0.0)..y_hi)?;
+    chart
+        .configure_mesh()
+        .light_line_style(TRANSPARENT)
+        .x_labels(8)
+        .x_label_formatter(&|v| significant(*v))
+        .x_desc("train seconds (log scale)")
+        .y_desc("test accuracy of the shipped checkpoint (%)")
+        .draw()?;
+    let front = frontier(&xy);
+    chart.draw_series(LineSeries::new(front.iter().map(|&i| xy[i]), BLACK.mix(0.4).stroke_width(2)))?;
+    chart.draw_series(done.iter().map(|(t, x, y)| Circle::new((*x, *y), 5, color(t.trial.spec.model, 1).filled())))?;
+    for &i in &front {
+        let (t, x, y) = done[i];
+        let label = Text::new(t.trial.name.clone(), (8, -6), ("sans-serif", 13).into_font().color(&BLACK));
+        chart.draw_series(std::iter::once(EmptyElement::at((x, y)) + label))?;
+    }
+    root.present()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_frontier_keeps_the_points_nothing_beats() {
+        // (seconds, accuracy): b is slower and worse than a; d ties c's time, less accurate.
+        let points = [(1.0, 90.0), (2.0, 89.0), (10.0, 97.0), (10.0, 96.0), (0.5, 85.0), (30.0, 97.0)];
+        assert_eq!(super::frontier(&points), [4, 0, 2]);
+        assert!(super::frontier(&[]).is_empty());
+    }
 }
