@@ -8,6 +8,19 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::train::EpochMetrics;
 
+/// A rate as a whole number with thousands separators: 1,369.
+fn thousands(rate: f64) -> String {
+    let digits = format!("{:.0}", rate.max(0.0));
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 pub struct Console {
     bar: ProgressBar,
     quiet: bool,
@@ -22,8 +35,12 @@ impl Console {
         } else {
             let bar = ProgressBar::new(0);
             bar.set_style(
-                ProgressStyle::with_template("  {msg} [{bar:30}] {pos}/{len} img {per_sec} ETA {eta}")
+                ProgressStyle::with_template("  {msg} [{bar:30}] {pos}/{len} img {rate} ETA {eta}")
                     .expect("the template is valid")
+                    // "1,369 img/s": indicatif's {per_sec} prints four decimals.
+                    .with_key("rate", |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                        let _ = write!(w, "{} img/s", thousands(state.per_sec()));
+                    })
                     .progress_chars("=> "),
             );
             bar
@@ -80,5 +97,16 @@ impl Console {
     /// Removes the bar once training has ended.
     pub fn finish(&self) {
         self.bar.finish_and_clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn rates_read_as_whole_numbers() {
+        assert_eq!(super::thousands(1368.5558), "1,369");
+        assert_eq!(super::thousands(999.4), "999");
+        assert_eq!(super::thousands(1_234_567.0), "1,234,567");
+        assert_eq!(super::thousands(f64::NAN), "0", "no rate yet");
     }
 }
