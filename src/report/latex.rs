@@ -6,10 +6,14 @@ use super::compare::{Comparison, show_p};
 use super::table::{Report, Stat};
 use crate::spec::DatasetName;
 
+/// Shrinks a table wider than the text to the text width (graphicx), and leaves others as they
+/// are: a report of several runs has many columns.
+const FIT: &str = "\\noindent\\resizebox{\\ifdim\\width>\\linewidth\\linewidth\\else\\width\\fi}{!}{%\n";
+
 pub fn render(report: &Report, comparisons: &[Comparison]) -> String {
     let columns = 2 + report.keys.len() + 3;
-    let mut out = String::from("% Written by `runner report --format latex`; needs \\usepackage{booktabs}.\n");
-    out += &format!("\\begin{{tabular}}{{{}{}}}\n\\toprule\n", "l".repeat(columns - 3), "r".repeat(3));
+    let mut out = String::from("% Written by `runner report --format latex`; needs \\usepackage{booktabs} and \\usepackage{graphicx}.\n");
+    out += &format!("{FIT}\\begin{{tabular}}{{{}{}}}\n\\toprule\n", "l".repeat(columns - 3), "r".repeat(3));
     let mut header = vec!["Data set".to_string(), "Model".to_string()];
     header.extend(report.keys.iter().map(|k| escape(k)));
     header.extend(["$n$".to_string(), "Final test acc. (\\%)".to_string(), "Best test acc. (\\%)".to_string()]);
@@ -33,7 +37,7 @@ pub fn render(report: &Report, comparisons: &[Comparison]) -> String {
         row.push(percent(g.best_acc, best));
         out += &format!("{} \\\\\n", row.join(" & "));
     }
-    out += "\\bottomrule\n\\end{tabular}\n";
+    out += "\\bottomrule\n\\end{tabular}}\n";
     if !comparisons.is_empty() {
         out += &comparison_table(report, comparisons);
     }
@@ -49,7 +53,7 @@ fn count(counted: usize, trials: usize) -> String {
 /// (* < 0.05, ** < 0.01, *** < 0.001), and the cost ratios.
 fn comparison_table(report: &Report, comparisons: &[Comparison]) -> String {
     let keys = report.keys.len();
-    let mut out = format!("\n\\begin{{tabular}}{{{}rrrrrrr}}\n\\toprule\n", "l".repeat(1 + keys));
+    let mut out = format!("\n{FIT}\\begin{{tabular}}{{{}rrrrrrr}}\n\\toprule\n", "l".repeat(1 + keys));
     let mut header = vec!["Data set".to_string()];
     header.extend(report.keys.iter().map(|k| escape(k)));
     header.extend(["$n$", "NN (\\%)", "CNN (\\%)", "Gain (pt)", "$p$", "Params", "MACs"].map(String::from));
@@ -80,7 +84,7 @@ fn comparison_table(report: &Report, comparisons: &[Comparison]) -> String {
         row.push(format!("${:.1}\\times$", c.cnn.macs as f64 / c.nn.macs as f64));
         out += &format!("{} \\\\\n", row.join(" & "));
     }
-    out += "\\bottomrule\n\\end{tabular}\n";
+    out += "\\bottomrule\n\\end{tabular}}\n";
     out += "% Gain: CNN minus NN test accuracy, with half its 95 % interval (paired over seeds, or Welch);\n";
     out += "% * p < 0.05, ** p < 0.01, *** p < 0.001. Params and MACs: the CNN's over the NN's.\n";
     out

@@ -37,13 +37,14 @@ impl Trial {
 }
 
 /// The keys whose values tell `trials` apart, for grouping results: those of
-/// [`distinguishing_keys`], then every other key that changes what a trial computes or where it
-/// runs and is not the same in all of them (runs set apart by an unswept `lr` are not seeds of
+/// [`distinguishing_keys`], then every other key that changes what a trial computes (or its
+/// backend) and is not the same in all of them (runs set apart by an unswept `lr` are not seeds of
 /// one configuration).
 pub fn differing_keys<'a>(trials: impl IntoIterator<Item = &'a Trial> + Clone) -> Vec<String> {
     let mut keys = distinguishing_keys(trials.clone());
     let tables: Vec<toml::Table> = trials.into_iter().map(|t| t.spec.to_table()).collect();
-    for field in super::FIELDS.iter().filter(|f| f.sweepable()) {
+    // Threads and the device index change how fast a trial runs, not what it computes.
+    for field in super::FIELDS.iter().filter(|f| f.sweepable() && !["threads", "device"].contains(&f.name)) {
         let mut values = tables.iter().map(|t| t.get(field.name));
         let first = values.next().flatten();
         if !keys.iter().any(|k| k == field.name) && values.any(|v| v != first) {
