@@ -94,6 +94,7 @@ fn a_short_run_writes_every_file() {
             "curves_mnist.svg",
             "final_accuracy.svg",
             "manifest.json",
+            "pareto_mnist.svg",
             "report.csv",
             "report.md",
             "spec.toml",
