@@ -38,13 +38,7 @@ pub const MAX_PARAMETERS: u128 = 1_000_000_000;
 pub fn parameter_count(architecture: &Architecture, shape: ImageShape) -> u128 {
     let linear = |inputs: u128, outputs: u128| inputs * outputs + outputs;
     match architecture.kind {
-        ModelKind::Nn => {
-            let sizes: Vec<u128> = std::iter::once(shape.pixels() as u128)
-                .chain(architecture.hidden.iter().map(|&h| u128::from(h)))
-                .chain([CLASSES as u128])
-                .collect();
-            sizes.windows(2).map(|w| linear(w[0], w[1])).sum()
-        }
+        ModelKind::Nn => layer_sizes(architecture, shape).windows(2).map(|w| linear(w[0], w[1])).sum(),
         ModelKind::Cnn => {
             let flat = 64 * cnn::flat_side(shape.height) * cnn::flat_side(shape.width);
             let convs = linear(shape.channels as u128 * 9, 32) + linear(32 * 9, 64);
@@ -53,18 +47,17 @@ pub fn parameter_count(architecture: &Architecture, shape: ImageShape) -> u128 {
     }
 }
 
+/// The NN's layer widths: inputs, hidden layers, classes.
+fn layer_sizes(architecture: &Architecture, shape: ImageShape) -> Vec<u128> {
+    std::iter::once(shape.pixels() as u128).chain(architecture.hidden.iter().map(|&h| u128::from(h))).chain([CLASSES as u128]).collect()
+}
+
 /// Multiply-accumulates of the conv and linear layers in one forward pass of one image, the
 /// figure fvcore's `FlopCountAnalysis` reports (it counts a MAC as one "flop"; activations,
 /// pooling and biases are not counted).
 pub fn macs(architecture: &Architecture, shape: ImageShape) -> u128 {
     match architecture.kind {
-        ModelKind::Nn => {
-            let sizes: Vec<u128> = std::iter::once(shape.pixels() as u128)
-                .chain(architecture.hidden.iter().map(|&h| u128::from(h)))
-                .chain([CLASSES as u128])
-                .collect();
-            sizes.windows(2).map(|w| w[0] * w[1]).sum()
-        }
+        ModelKind::Nn => layer_sizes(architecture, shape).windows(2).map(|w| w[0] * w[1]).sum(),
         ModelKind::Cnn => {
             // Output elements x (input channels x 3 x 3) per valid 3x3 conv, then 2x2 pooling.
             let conv = |h: usize, w: usize, inputs: usize, outputs: usize| ((h - 2) * (w - 2) * outputs * inputs * 9) as u128;
