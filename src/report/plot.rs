@@ -120,16 +120,23 @@ pub fn bars(report: &Report, path: &Path) -> Result<()> {
 
 fn draw_bars(report: &Report, svg: &mut String) -> Result<(), Box<dyn std::error::Error>> {
     let groups: Vec<_> = report.groups.iter().filter(|g| g.final_acc.n > 0).collect();
-    let width = (groups.len() as u32 * 110 + 200).max(600);
-    let root = SVGBackend::with_string(svg, (width, 500)).into_drawing_area();
-    root.fill(&WHITE)?;
-    let labels: Vec<String> = groups
+    let width = (groups.len() as u32 * 110 + 200).max(700);
+    // Bars are numbered; the key below names each configuration in full, so labels never overlap.
+    let names: Vec<String> = groups
         .iter()
-        .map(|g| {
-            let extra = if g.values.is_empty() { String::new() } else { format!(" {}", g.values.join(",")) };
-            format!("{} {}{extra}", g.dataset, g.model)
+        .enumerate()
+        .map(|(i, g)| {
+            let settings: Vec<String> = report.keys.iter().zip(&g.values).map(|(k, v)| format!("{k}={v}")).collect();
+            format!("{}: {} {} {}", i + 1, g.dataset, g.model, settings.join(", "))
         })
         .collect();
+    let root = SVGBackend::with_string(svg, (width, 500 + 18 * names.len() as u32 + 10)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let (root, key) = root.split_vertically(500);
+    for (row, name) in names.iter().enumerate() {
+        key.draw(&Text::new(name.clone(), (80, 18 * row as i32), ("sans-serif", 13)))?;
+    }
+    let labels: Vec<String> = (1..=groups.len()).map(|i| i.to_string()).collect();
     let mut chart = ChartBuilder::on(&root)
         .caption("Final test accuracy (NN blue, CNN red)", ("sans-serif", 22))
         .margin(15)
@@ -147,7 +154,8 @@ fn draw_bars(report: &Report, svg: &mut String) -> Result<(), Box<dyn std::error
         })
         .draw()?;
     chart.draw_series(groups.iter().enumerate().map(|(i, g)| {
-        let c = color(g.model, 0);
+        // The nth configuration of its model gets the nth shade of its colour.
+        let c = color(g.model, groups[..i].iter().filter(|o| o.model == g.model).count());
         Rectangle::new([(i as f64 - 0.35, 0.0), (i as f64 + 0.35, g.final_acc.mean * 100.0)], c.filled())
     }))?;
     // With several seeds: ± one standard deviation as an error bar, and the seeds as dots.
