@@ -1,6 +1,7 @@
 //! report.tex: the results table as a booktabs tabular, ready to `\input` in a paper (needs
 //! `\usepackage{booktabs}`): mean ± standard deviation over seeds, the best configuration of
-//! each data set (highest mean final test accuracy) in bold; then the CNN-vs-NN comparison.
+//! each data set in bold (highest mean validation accuracy with a split, else final test
+//! accuracy); then the CNN-vs-NN comparison.
 
 use super::compare::{Comparison, show_p};
 use super::table::{Report, Stat};
@@ -19,13 +20,13 @@ pub fn render(report: &Report, comparisons: &[Comparison]) -> String {
     header.extend(["$n$".to_string(), "Final test acc. (\\%)".to_string(), "Best test acc. (\\%)".to_string()]);
     out += &format!("{} \\\\\n\\midrule\n", header.join(" & "));
     let top = |dataset: DatasetName| {
-        let rows = report.groups.iter().filter(|g| g.dataset == dataset && g.final_acc.n > 0);
+        let rows = report.groups.iter().filter(|g| g.dataset == dataset && g.selection.n > 0);
         let count = rows.clone().count();
-        (count > 1).then(|| rows.map(|g| g.final_acc.mean).fold(f64::NAN, f64::max))
+        (count > 1).then(|| rows.map(|g| g.selection.mean).fold(f64::NAN, f64::max))
     };
     let mut last_dataset: Option<DatasetName> = None;
     for g in &report.groups {
-        let best = g.final_acc.n > 0 && top(g.dataset) == Some(g.final_acc.mean);
+        let best = g.selection.n > 0 && top(g.dataset) == Some(g.selection.mean);
         if last_dataset.is_some_and(|d| d != g.dataset) {
             out += "\\midrule\n";
         }

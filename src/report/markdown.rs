@@ -69,7 +69,8 @@ pub fn render(report: &Report, comparisons: &[Comparison], sources: &[String]) -
     let mut out = String::from("# Results\n\n");
     out += &format!("Runs: {}\n\n", sources.join(", "));
     out += &table(&header, &rows);
-    out += "\nBold: where a model was tried in several configurations on a data set, the best one (highest mean final test accuracy). \
+    out += "\nBold: where a model was tried in several configurations on a data set, the best one (highest mean validation accuracy \
+            with a split, else highest mean final test accuracy). \
             Accuracy and loss are on the test set after the last epoch; with several seeds, mean ± standard deviation.\n";
     out += if report.best_on_test {
         "\nBest test acc is the test accuracy of each trial's best epoch, and without a validation split that epoch was \

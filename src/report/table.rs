@@ -36,6 +36,9 @@ pub struct Group {
     /// The final test accuracy of each finished trial (its seeds).
     pub finals: Vec<f64>,
     pub best_acc: Stat,
+    /// What "best" is chosen on: the validation accuracy of the shipped epoch with a split,
+    /// else the final test accuracy.
+    pub selection: Stat,
     pub final_loss: Stat,
     pub train_seconds: Stat,
     pub images_per_second: Stat,
@@ -132,6 +135,7 @@ pub fn build(trials: &[TrialSummary]) -> Report {
                     final_acc: Stat::default(),
                     finals: Vec::new(),
                     best_acc: Stat::default(),
+                    selection: Stat::default(),
                     final_loss: Stat::default(),
                     train_seconds: Stat::default(),
                     images_per_second: Stat::default(),
@@ -147,8 +151,8 @@ pub fn build(trials: &[TrialSummary]) -> Report {
     for i in 0..groups.len() {
         let rival = |g: &Group| g.dataset == groups[i].dataset && g.model == groups[i].model;
         let rivals = groups.iter().filter(|g| rival(g)).count();
-        let top = groups.iter().filter(|g| rival(g) && g.final_acc.n > 0).map(|g| g.final_acc.mean).fold(f64::NAN, f64::max);
-        groups[i].best = rivals > 1 && groups[i].final_acc.n > 0 && groups[i].final_acc.mean == top;
+        let top = groups.iter().filter(|g| rival(g) && g.selection.n > 0).map(|g| g.selection.mean).fold(f64::NAN, f64::max);
+        groups[i].best = rivals > 1 && groups[i].selection.n > 0 && groups[i].selection.mean == top;
     }
     // Data sets in order of appearance, NN before CNN.
     let order: Vec<DatasetName> = groups.iter().fold(Vec::new(), |mut seen, g| {
@@ -173,6 +177,10 @@ fn summarize(mut group: Group, members: &[&TrialSummary]) -> Group {
     group.finals = finished.iter().map(|t| t.epochs.last().map_or(0.0, |e| e.test_acc)).collect();
     // The test accuracy of the best epoch: picked on validation accuracy where there is a split.
     group.best_acc = take(&|t| crate::run::metrics::best(&t.epochs).map_or(0.0, |e| e.test_acc));
+    group.selection = take(&|t| match crate::run::metrics::shipped(&t.epochs) {
+        Some(e) => e.val_acc.unwrap_or_else(|| t.epochs.last().map_or(0.0, |l| l.test_acc)),
+        None => 0.0,
+    });
     group.final_loss = take(&|t| t.epochs.last().map_or(0.0, |e| e.test_loss));
     group.train_seconds = take(&|t| t.epochs.iter().map(|e| e.epoch_seconds).sum());
     group.images_per_second = take(&|t| t.epochs.iter().map(|e| e.images_per_second).sum::<f64>() / t.epochs.len() as f64);
@@ -252,5 +260,17 @@ mod tests {
         assert_eq!(report.keys, ["lr"], "lr differs, seed is what a group spans, the rest is equal");
         let rows: Vec<(&str, usize)> = report.groups.iter().map(|g| (g.values[0].as_str(), g.trials)).collect();
         assert_eq!(rows, [("0.1", 2), ("0.00001", 1)]);
+    }
+
+    #[test]
+    fn with_a_split_the_best_configuration_is_chosen_on_validation() {
+        let with_val = |lr: &str, val: f64, test: f64| {
+            let mut t = record("nn", lr, test, Status::Done);
+            t.epochs[0].val_acc = Some(val);
+            t
+        };
+        let report = build(&[with_val("0.1", 0.90, 0.80), with_val("0.01", 0.80, 0.85)]);
+        let best: Vec<(&str, bool)> = report.groups.iter().map(|g| (g.values[0].as_str(), g.best)).collect();
+        assert_eq!(best, [("0.1", true), ("0.01", false)], "not the higher test accuracy");
     }
 }
