@@ -172,6 +172,7 @@ fn a_model_seed_lr_grid_compares_cnn_and_nn_per_lr_paired_over_seeds() {
         assert!((0.0..=1.0).contains(&p), "{row:?}");
         assert_eq!((row["nn_params"].as_str(), row["cnn_params"].as_str()), ("101770", "225034"));
         assert_eq!((row["nn_macs"].as_str(), row["cnn_macs"].as_str()), ("101632", "2631040"));
+        assert!(num("nn_eval_images_per_second") > 0.0 && num("cnn_eval_images_per_second") > 0.0, "{row:?}");
     }
     let report = std::fs::read_to_string(run.join("report.md")).unwrap();
     assert!(report.contains("- mnist (lr=0.01): CNN ") && report.contains("(3 seeds, paired)") && report.contains("95 % CI ["), "{report}");

@@ -41,6 +41,8 @@ pub struct Side {
     pub params: u128,
     pub macs: u128,
     pub train_seconds: f64,
+    /// Mean test images per second at evaluation, where the trials recorded it.
+    pub eval_images_per_second: Option<f64>,
     /// Trials of this setting that did not finish done (pruned, failed, still to run).
     pub left_out: usize,
 }
@@ -86,6 +88,10 @@ fn side(members: &[&TrialSummary]) -> Option<Side> {
         params: crate::model::parameter_count(&architecture, shape),
         macs: crate::model::macs(&architecture, shape),
         train_seconds: done.iter().map(|t| t.train_seconds()).sum::<f64>() / done.len() as f64,
+        eval_images_per_second: {
+            let rates: Vec<f64> = done.iter().filter_map(|t| t.eval_images_per_second).collect();
+            (!rates.is_empty()).then(|| rates.iter().sum::<f64>() / rates.len() as f64)
+        },
         left_out: members.len() - done.len(),
     })
 }
@@ -125,7 +131,8 @@ pub fn csv_table(comparisons: &[Comparison], keys: &[String]) -> (Vec<String>, V
     header.extend(
         [
             "n_nn", "n_cnn", "nn_mean", "cnn_mean", "gain", "ci_low", "ci_high", "p_value", "test", "nn_params", "cnn_params",
-            "nn_macs", "cnn_macs", "nn_train_seconds", "cnn_train_seconds", "nn_left_out", "cnn_left_out",
+            "nn_macs", "cnn_macs", "nn_train_seconds", "cnn_train_seconds", "nn_eval_images_per_second",
+            "cnn_eval_images_per_second", "nn_left_out", "cnn_left_out",
         ]
         .map(String::from),
     );
@@ -151,6 +158,8 @@ pub fn csv_table(comparisons: &[Comparison], keys: &[String]) -> (Vec<String>, V
                 c.cnn.macs.to_string(),
                 format!("{:.2}", c.nn.train_seconds),
                 format!("{:.2}", c.cnn.train_seconds),
+                c.nn.eval_images_per_second.map(|r| format!("{r:.0}")).unwrap_or_default(),
+                c.cnn.eval_images_per_second.map(|r| format!("{r:.0}")).unwrap_or_default(),
                 c.nn.left_out.to_string(),
                 c.cnn.left_out.to_string(),
             ]);

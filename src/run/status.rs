@@ -28,6 +28,9 @@ pub struct Ended {
     /// Seconds a GPU trial spent compiling and autotuning kernels before its first epoch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub warmup_seconds: Option<f64>,
+    /// Test images per second the trial's model evaluates at (inference only), last epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eval_images_per_second: Option<f64>,
 }
 
 impl Ended {
@@ -38,6 +41,7 @@ impl Ended {
             host: super::this_host(),
             at: super::manifest::now(),
             warmup_seconds,
+            eval_images_per_second: None,
         }
     }
 

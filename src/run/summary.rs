@@ -72,6 +72,8 @@ pub struct TrialSummary {
     pub status: Status,
     pub reason: String,
     pub epochs: Vec<EpochMetrics>,
+    /// Test images per second at evaluation, as status.json records it (done trials).
+    pub eval_images_per_second: Option<f64>,
 }
 
 impl TrialSummary {
@@ -81,13 +83,14 @@ impl TrialSummary {
         TrialSummary {
             trial: trial.clone(),
             status: observed.status(),
+            eval_images_per_second: observed.ended.as_ref().and_then(|e| e.eval_images_per_second),
             reason: observed.ended.map(|e| e.reason).unwrap_or_default(),
             epochs: observed.epochs,
         }
     }
 
     pub fn pending(trial: &Trial) -> TrialSummary {
-        TrialSummary { trial: trial.clone(), status: Status::Pending, reason: String::new(), epochs: Vec::new() }
+        TrialSummary { trial: trial.clone(), status: Status::Pending, reason: String::new(), epochs: Vec::new(), eval_images_per_second: None }
     }
 
     fn best(&self) -> Option<&EpochMetrics> {

@@ -89,7 +89,7 @@ pub fn run(
         Ok(_) => {
             // The epoch state is only needed to resume; last.bpk and best.bpk stay.
             checkpoint::remove_stale(dir, None)?;
-            Ended::now(Status::Done, String::new(), warmup)
+            Ended { eval_images_per_second: files.eval_images_per_second, ..Ended::now(Status::Done, String::new(), warmup) }
         }
         Err(TrainError::Interrupted { .. }) => Ended::now(Status::Interrupted, String::new(), warmup),
         Err(TrainError::Paused { reason, .. }) => {
@@ -133,6 +133,8 @@ struct TrialFiles {
     position: (u32, u32),
     console: Console,
     pruner: Option<Pruner>,
+    /// The last epoch's test evaluation throughput.
+    eval_images_per_second: Option<f64>,
 }
 
 impl TrialFiles {
@@ -150,6 +152,7 @@ impl TrialFiles {
             position: (0, 0),
             console,
             pruner,
+            eval_images_per_second: None,
         })
     }
 }
@@ -164,6 +167,10 @@ impl Observer for TrialFiles {
         self.position.1 += 1;
         self.console.batch_done(images);
         failpoint::hit(|| format!("batch:{}:{}:{}", self.trial.dir_name(), self.position.0, self.position.1));
+    }
+
+    fn evaluated(&mut self, images_per_second: f64) {
+        self.eval_images_per_second = Some(images_per_second);
     }
 
     fn stop_requested(&self) -> bool {

@@ -55,6 +55,8 @@ pub trait Observer {
     }
     /// Called after evaluation with the state after the epoch; an error stops training.
     fn epoch_done(&mut self, metrics: &EpochMetrics, model: &Model, optim: &ModuleOptimizer) -> crate::Result<()>;
+    /// The test split's evaluation throughput (images per second, inference only) after an epoch.
+    fn evaluated(&mut self, _images_per_second: f64) {}
     /// Asked after each committed epoch: an error ([`TrainError::Pruned`] or
     /// [`TrainError::Paused`]) ends training there.
     fn prune(&mut self, _metrics: &EpochMetrics) -> Result<(), TrainError> {
@@ -150,7 +152,9 @@ pub fn fit(spec: &Spec, data: &TrialData, device: &Device, state: TrainState, ob
             let val = evaluate_each(&eval_model, batches, device, false);
             (Some(val.loss), Some(val.accuracy))
         };
+        let evaluating = Instant::now();
         let test = evaluate_batches(&eval_model, &mut test_batches, data.test_len, data, device, false);
+        observer.evaluated(data.test_len as f64 / evaluating.elapsed().as_secs_f64().max(1e-9));
         let (test_loss, test_acc) = (test.loss, test.accuracy);
         // A trial whose weights ended non-finite is failed, not done with a NaN beside its accuracy.
         for (split, value) in [("validation", val_loss), ("test", Some(test_loss))] {
