@@ -273,6 +273,8 @@ fn draw_pareto(trials: &[&TrialSummary], dataset: DatasetName, svg: &mut String)
     let (y_lo, y_hi) = xy.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| (lo.min(p.1), hi.max(p.1)));
     // Room around the points so none is clipped, and a decade at least on the log axis.
     let (x_lo, x_hi) = (x_lo / 1.5, (x_hi * 1.5).max(x_lo * 10.0 / 1.5));
+    // A third more of the (log) range on the right, for the names of the rightmost points.
+    let x_hi = x_hi * (x_hi / x_lo).powf(0.35);
     let (y_lo, y_hi) = (((y_lo - 2.0) / 5.0).floor() * 5.0, (((y_hi + 2.0) / 5.0).ceil() * 5.0).min(100.0));
     let root = SVGBackend::with_string(svg, (900, 560)).into_drawing_area();
     root.fill(&WHITE)?;
@@ -293,9 +295,11 @@ fn draw_pareto(trials: &[&TrialSummary], dataset: DatasetName, svg: &mut String)
     let front = frontier(&xy);
     chart.draw_series(LineSeries::new(front.iter().map(|&i| xy[i]), BLACK.mix(0.4).stroke_width(2)))?;
     chart.draw_series(done.iter().map(|(t, x, y)| Circle::new((*x, *y), 5, color(t.trial.spec.model, 1).filled())))?;
-    for &i in &front {
+    for (nth, &i) in front.iter().enumerate() {
         let (t, x, y) = done[i];
-        let label = Text::new(t.trial.name.clone(), (8, -6), ("sans-serif", 13).into_font().color(&BLACK));
+        // Neighbours' names alternate above and below their points, so close points stay legible.
+        let offset = if nth % 2 == 0 { -16 } else { 6 };
+        let label = Text::new(t.trial.name.clone(), (8, offset), ("sans-serif", 13).into_font().color(&BLACK));
         chart.draw_series(std::iter::once(EmptyElement::at((x, y)) + label))?;
     }
     root.present()?;
