@@ -68,7 +68,7 @@ pub fn finish(run_dir: &RunDir, trials: &[Trial], mut manifest: Manifest, lock: 
     run_dir.write("manifest.json", manifest.to_json().as_bytes())?;
     drop(lock);
     let (header, rows) = summary::table(&summaries);
-    let (header, rows) = report::without_empty_columns(header, rows);
+    let (header, rows) = report::for_terminal(header, rows);
     print!("{}", report::markdown(&header, &rows));
     // The report is a convenience: a failure to draw it must not fail a finished run.
     let written = report::write(&summaries, std::slice::from_ref(&run_dir.path), &run_dir.path);

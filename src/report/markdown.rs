@@ -113,11 +113,27 @@ pub fn render(report: &Report, comparisons: &[Comparison], sources: &[String]) -
     out
 }
 
-/// The table without the columns that are empty in every row (for the terminal).
-pub fn without_empty_columns(header: Vec<String>, rows: Vec<Vec<String>>) -> (Vec<String>, Vec<Vec<String>>) {
-    let keep: Vec<bool> = (0..header.len()).map(|i| rows.iter().any(|r| r.get(i).is_some_and(|c| !c.is_empty()))).collect();
+/// summary.csv's table for the terminal: without the columns that are empty in every row and the
+/// costs (`--dry-run` and summary.csv show them), with short headers, so that a run's table fits
+/// 100 columns.
+pub fn for_terminal(header: Vec<String>, rows: Vec<Vec<String>>) -> (Vec<String>, Vec<Vec<String>>) {
+    const SHORT: [(&str, &str); 9] = [
+        ("index", "#"),
+        ("final_test_acc", "test acc"),
+        ("best_test_acc", "best acc"),
+        ("best_epoch", "best ep"),
+        ("final_test_loss", "loss"),
+        ("train_seconds", "train s"),
+        ("best_val_acc", "val acc"),
+        ("test_acc_at_best", "test@best"),
+        ("stopped_epoch", "stopped"),
+    ];
+    let keep: Vec<bool> = (0..header.len())
+        .map(|i| !["params", "macs"].contains(&header[i].as_str()) && rows.iter().any(|r| r.get(i).is_some_and(|c| !c.is_empty())))
+        .collect();
     let pick = |row: Vec<String>| row.into_iter().zip(&keep).filter(|(_, k)| **k).map(|(c, _)| c).collect::<Vec<_>>();
-    (pick(header), rows.into_iter().map(pick).collect())
+    let header = pick(header).into_iter().map(|h| SHORT.iter().find(|(long, _)| *long == h).map_or(h, |(_, short)| short.to_string())).collect();
+    (header, rows.into_iter().map(pick).collect())
 }
 
 #[cfg(test)]
@@ -130,6 +146,19 @@ mod tests {
             super::table(&header, &rows),
             "| a     | long name |\n| ----- | --------- |\n| 1     | x         |\n| 22222 | y         |\n"
         );
+    }
+
+    #[test]
+    fn a_runs_table_fits_100_columns_on_the_terminal() {
+        let header: Vec<String> = "index,name,model,dataset,final_test_acc,best_test_acc,best_epoch,final_test_loss,train_seconds,status,reason,best_val_acc,test_acc_at_best,stopped_epoch,params,macs"
+            .split(',')
+            .map(String::from)
+            .collect();
+        let row: Vec<String> = "0,mnist_cnn,cnn,mnist,0.9712,0.9712,5,0.0901,183.2,done,,,,,225034,2631040".split(',').map(String::from).collect();
+        let (header, rows) = super::for_terminal(header, vec![row]);
+        let text = super::table(&header, &rows);
+        assert!(text.lines().all(|l| l.chars().count() <= 100), "{text}");
+        assert!(text.starts_with("| #   | name") && !text.contains("reason") && !text.contains("macs"), "{text}");
     }
 
     #[test]

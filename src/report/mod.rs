@@ -9,7 +9,7 @@ pub mod plot;
 mod stats;
 pub mod table;
 
-pub use markdown::{table as markdown, without_empty_columns};
+pub use markdown::{for_terminal, table as markdown};
 
 use std::path::{Path, PathBuf};
 
