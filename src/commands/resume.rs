@@ -30,7 +30,7 @@ pub fn resume(args: ResumeArgs) -> Result<()> {
     let (mut manifest, damaged) = match Manifest::read_or_damaged(&manifest_path)? {
         Ok(manifest) => (manifest, None),
         // The trials' own folders say where the run stands: only its history is lost.
-        Err((why, fresh)) => (Manifest { trials: recorded.len(), ..fresh }, Some(why)),
+        Err(why) => (Manifest::new(Vec::new(), recorded.len()), Some(why)),
     };
     if let Some(written) = manifest.spec.as_deref().filter(|w| *w != text)
         && let Ok(written) = toml::from_str::<Spec>(written)

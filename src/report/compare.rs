@@ -51,22 +51,20 @@ pub struct Side {
 /// grouping keys, model and seed not among them). Only done trials count; a setting where one
 /// model has none is no comparison.
 pub fn compare(trials: &[TrialSummary], keys: &[String]) -> Vec<Comparison> {
-    let mut settings: Vec<(DatasetName, Vec<String>)> = Vec::new();
-    for t in trials {
-        let setting = (t.trial.spec.dataset, keys.iter().map(|k| t.trial.value_text(k)).collect());
+    // Each trial's setting, read once.
+    let of: Vec<(DatasetName, Vec<String>)> = trials.iter().map(|t| (t.trial.spec.dataset, t.trial.values_text(keys))).collect();
+    let mut settings: Vec<&(DatasetName, Vec<String>)> = Vec::new();
+    for setting in &of {
         if !settings.contains(&setting) {
             settings.push(setting);
         }
     }
     settings
         .into_iter()
-        .filter_map(|(dataset, values)| {
+        .filter_map(|setting| {
+            let (dataset, values) = setting.clone();
             let at = |model: ModelKind| -> Vec<&TrialSummary> {
-                trials
-                    .iter()
-                    .filter(|t| t.trial.spec.dataset == dataset && t.trial.spec.model == model)
-                    .filter(|t| keys.iter().zip(&values).all(|(k, v)| t.trial.value_text(k) == *v))
-                    .collect()
+                trials.iter().zip(&of).filter(|(t, s)| *s == setting && t.trial.spec.model == model).map(|(t, _)| t).collect()
             };
             let (nn, cnn) = (side(&at(ModelKind::Nn))?, side(&at(ModelKind::Cnn))?);
             let gain = cnn.accuracy.mean - nn.accuracy.mean;
@@ -172,7 +170,7 @@ pub fn csv_table(comparisons: &[Comparison], keys: &[String]) -> (Vec<String>, V
 /// "0.012", "2.0e-6": three decimals, scientific below 0.001.
 pub fn show_p(p: f64) -> String {
     match p {
-        0.0 => "0 (no spread)".into(),
+        0.0 => "0".into(),
         p if p >= 0.001 => format!("{p:.3}"),
         p => format!("{p:.1e}"),
     }
@@ -203,7 +201,7 @@ pub fn sentence(c: &Comparison, keys: &[String]) -> String {
             pt(e.low),
             pt(e.high),
             e.p_value.map_or_else(|| "-".to_string(), show_p)
-        ),
+        ) + if e.low == e.high { " (no spread)" } else { "" },
         (None, Some(why)) => format!(" (no interval: {why})"),
         (None, None) => String::new(),
     };

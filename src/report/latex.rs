@@ -80,7 +80,7 @@ fn comparison_table(report: &Report, comparisons: &[Comparison]) -> String {
             None => (format!("${:+.2}$", c.gain * 100.0), "--".into()),
         };
         row.push(gain);
-        row.push(p.replace(" (no spread)", ""));
+        row.push(p);
         row.push(format!("${:.1}\\times$", c.cnn.params as f64 / c.nn.params as f64));
         row.push(format!("${:.1}\\times$", c.cnn.macs as f64 / c.nn.macs as f64));
         out += &format!("{} \\\\\n", row.join(" & "));

@@ -122,7 +122,7 @@ pub fn build(trials: &[TrialSummary]) -> Report {
         crate::spec::differing_keys(trials.iter().map(|t| &t.trial)).into_iter().filter(|k| !["model", "dataset", "seed"].contains(&k.as_str())).collect();
     let mut groups: Vec<(Group, Vec<&TrialSummary>)> = Vec::new();
     for t in trials {
-        let values: Vec<String> = keys.iter().map(|k| t.trial.value_text(k)).collect();
+        let values = t.trial.values_text(&keys);
         let (dataset, model) = (t.trial.spec.dataset, t.trial.spec.model);
         match groups.iter_mut().find(|(g, _)| g.dataset == dataset && g.model == model && g.values == values) {
             Some((_, members)) => members.push(t),

@@ -81,7 +81,7 @@ impl Manifest {
 
     /// Reads a run's manifest.json back (to record a resume in it).
     pub fn read(path: &std::path::Path) -> crate::Result<Manifest> {
-        Manifest::read_or_damaged(path)?.map_err(|(e, _)| {
+        Manifest::read_or_damaged(path)?.map_err(|e| {
             crate::Error::Checkpoint(format!(
                 "{}: damaged ({e}); `runner resume` of the run keeps a copy of it and writes a new one",
                 path.display()
@@ -89,11 +89,11 @@ impl Manifest {
         })
     }
 
-    /// Reads a manifest; `Ok(Err((why, a fresh manifest for `trials`)))` when the file is
-    /// there but damaged (cut off, edited by hand), so a resume can go on without it.
-    pub fn read_or_damaged(path: &std::path::Path) -> crate::Result<Result<Manifest, (String, Manifest)>> {
+    /// Reads a manifest; `Ok(Err(why))` when the file is there but damaged (cut off, edited by
+    /// hand), so a resume can go on with a new one.
+    pub fn read_or_damaged(path: &std::path::Path) -> crate::Result<Result<Manifest, String>> {
         let text = std::fs::read_to_string(path).map_err(crate::Error::io(path))?;
-        Ok(serde_json::from_str(&text).map_err(|e| (e.to_string(), Manifest::new(Vec::new(), 0))))
+        Ok(serde_json::from_str(&text).map_err(|e| e.to_string()))
     }
 
     pub fn to_json(&self) -> String {

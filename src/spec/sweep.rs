@@ -26,13 +26,16 @@ impl Trial {
         format!("{:03}_{}", self.index, self.name)
     }
 
-    /// Its value of the per-trial key `key` for a table: as swept (sampled values rounded),
-    /// else as the spec sets it; "-" for an optional key left unset.
-    pub fn value_text(&self, key: &str) -> String {
-        if let Some((_, value)) = self.swept.iter().find(|(k, _)| k == key) {
-            return value.clone();
-        }
-        self.spec.to_table().get(key).map_or_else(|| "-".to_string(), display_value)
+    /// Its values of the per-trial `keys` for a table: as swept (sampled values rounded), else
+    /// as the spec sets them; "-" for an optional key left unset.
+    pub fn values_text(&self, keys: &[String]) -> Vec<String> {
+        let table = self.spec.to_table();
+        keys.iter()
+            .map(|key| match self.swept.iter().find(|(k, _)| k == key) {
+                Some((_, value)) => value.clone(),
+                None => table.get(key).map_or_else(|| "-".to_string(), display_value),
+            })
+            .collect()
     }
 }
 
