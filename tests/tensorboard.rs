@@ -50,13 +50,18 @@ fn event_files_hold_every_epoch_once_and_the_real_tensorboard_reads_them() {
         assert!((row[4].parse::<f32>().unwrap() - value).abs() < 1e-6);
     }
     assert!(events.iter().any(|(_, t, _)| t == "accuracy/val") && events.iter().any(|(_, t, _)| t == "lr"));
-    assert!(tree(&run_dir).contains(&format!("tb/{FILE}")), "the run's HParams experiment");
+    assert!(!tree(&run_dir).contains(&format!("tb/{FILE}")), "no experiment summary: it would hide other runs' keys");
 
     // tensorboard = false: no event files at all.
     let off = tempfile::tempdir().unwrap();
     let off_run = run(off.path(), &SWEEP.replace("val_split = 0.25\n", "val_split = 0.25\ntensorboard = false\n"));
     assert!(!tree(&off_run).iter().any(|f| f.contains("tfevents")));
 
+    check_with_tensorboard(&[run_dir.to_str().unwrap()]);
+}
+
+/// Runs scripts/check_tensorboard.py with `args` where a Python with tensorboard is found.
+fn check_with_tensorboard(args: &[&str]) {
     let python = std::env::var("RUNNER_TB_PYTHON").unwrap_or_else(|_| "python3".into());
     let has_tensorboard = std::process::Command::new(&python)
         .args(["-c", "import tensorboard.backend.event_processing.event_accumulator"])
@@ -67,9 +72,50 @@ fn event_files_hold_every_epoch_once_and_the_real_tensorboard_reads_them() {
         return;
     }
     let script = common::root().join("scripts/check_tensorboard.py");
-    let output = std::process::Command::new(&python).arg(script).arg(&run_dir).output().unwrap();
+    let output = std::process::Command::new(&python).arg(script).args(args).output().unwrap();
     assert!(output.status.success(), "{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
     eprintln!("{}", String::from_utf8_lossy(&output.stdout));
+}
+
+/// Sessions of the trials of `runs/<run>` and their hparams, read from the event files.
+fn sessions(runs: &Path) -> Vec<(String, Vec<String>)> {
+    let mut out = Vec::new();
+    for trial in tree(runs).into_iter().filter(|f| f.ends_with(FILE)) {
+        let records = read_records(&std::fs::read(runs.join(&trial)).unwrap()).unwrap();
+        let event = Event::decode(records[1].as_slice()).unwrap();
+        let Some(event::What::Summary(summary)) = event.what else { panic!("{trial}: the second record is the session start") };
+        let data = runner::run::tensorboard::HParamsPluginData::decode(summary.value[0].metadata.as_ref().unwrap().plugin_data.as_ref().unwrap().content.as_slice()).unwrap();
+        let Some(runner::run::tensorboard::hparams_data::Data::SessionStartInfo(start)) = data.data else { panic!("{trial}: no session start") };
+        let mut keys: Vec<String> = start.hparams.into_keys().collect();
+        keys.sort();
+        out.push((trial, keys));
+    }
+    out
+}
+
+#[test]
+fn tensorboard_over_many_runs_shows_every_runs_keys_for_every_trial() {
+    let dir = tempfile::tempdir().unwrap();
+    let grid = "name = \"grid\"\nepochs = 1\nbatch_size = 50\nlimit_train = 200\nlimit_test = 100\n[sweep]\nmodel = [\"nn\", \"cnn\"]\nseed = [1, 2]\n";
+    let search = "name = \"search\"\nmodel = \"nn\"\nepochs = 1\nlimit_train = 200\nlimit_test = 100\n[search]\nmethod = \"random\"\ntrials = 3\nseed = 4\n\
+                  [search.space]\nlr = { log_uniform = [0.001, 0.1] }\nbatch_size = { int_uniform = [16, 64] }\noptimizer = [\"sgd\", \"adam\"]\nmomentum = { uniform = [0.0, 0.9] }\n";
+    let fashion = "name = \"fashion\"\ndataset = \"fashion-mnist\"\nmodel = \"nn\"\nepochs = 1\nlimit_train = 200\nlimit_test = 100\n";
+    for spec in [grid, search, fashion] {
+        let output = run_spec(dir.path(), spec, &["-q"]);
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    }
+    let runs = dir.path().join("out");
+    let sessions = sessions(&runs);
+    assert_eq!(sessions.len(), 8, "{sessions:?}");
+    // Every session names each key any run varies (momentum only where it applies), so the union
+    // TensorBoard builds places every trial on every axis.
+    for (trial, keys) in &sessions {
+        for key in ["model", "dataset", "seed", "lr", "batch_size", "optimizer", "epochs", "val_split"] {
+            assert!(keys.iter().any(|k| k == key), "{trial} lacks {key}: {keys:?}");
+        }
+    }
+    assert!(!tree(&runs).iter().any(|f| f.ends_with(&format!("Z_grid/tb/{FILE}"))), "no run-level experiment");
+    check_with_tensorboard(&["--api", runs.to_str().unwrap()]);
 }
 
 #[test]

@@ -99,8 +99,6 @@ fn a_short_run_writes_every_file() {
             "report.md",
             "spec.toml",
             "summary.csv",
-            "tb",
-            "tb/events.out.tfevents.0000000000.runner",
             "trials",
             "trials/000_smoke",
             "trials/000_smoke/checkpoints",

@@ -10,7 +10,7 @@ use crate::report;
 use crate::run::lock::RunLock;
 use crate::run::summary::{self, Status, TrialSummary};
 use crate::run::worker::{self, Cutoff, Outcome, WorkerOptions};
-use crate::run::{Manifest, RunDir, manifest, tensorboard};
+use crate::run::{Manifest, RunDir, manifest};
 use crate::spec::Trial;
 
 /// Runs every trial of `run_dir` that has not ended with `jobs` workers (this process when 1,
@@ -25,7 +25,6 @@ pub fn execute(
     lock: RunLock,
 ) -> Result<()> {
     summary::rebuild(run_dir, trials)?;
-    write_experiment(run_dir, trials)?;
     let outcome = if jobs <= 1 {
         let options = WorkerOptions { summary_every: Some(Duration::from_secs(30)), ..options.clone() };
         worker::work(run_dir, trials, &mut data, &options)?
@@ -34,14 +33,6 @@ pub fn execute(
         crate::sched::local::run_workers(run_dir, trials, jobs, options)?
     };
     finish(run_dir, trials, manifest, lock, outcome, options.quiet)
-}
-
-/// The run's TensorBoard HParams experiment, unless every trial has `tensorboard = false`.
-pub fn write_experiment(run_dir: &RunDir, trials: &[Trial]) -> Result<()> {
-    match trials.iter().find(|t| t.spec.tensorboard) {
-        Some(first) => tensorboard::write_experiment(&run_dir.path, &first.spec.name, trials),
-        None => Ok(()),
-    }
 }
 
 /// Rebuilds summary.csv from the trial folders, records the end in the manifest when every trial

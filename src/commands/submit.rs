@@ -4,7 +4,6 @@
 
 use std::path::{Path, PathBuf};
 
-use super::coordinator;
 use crate::backend;
 use crate::cli::SubmitArgs;
 use crate::data::DataSets;
@@ -53,7 +52,6 @@ pub fn submit(args: SubmitArgs) -> Result<()> {
     DataSets::load(&trials, args.train.data.download.offline, args.train.output.quiet)?;
     let (run_dir, lock, manifest) = RunDir::start(&runs_dir, &spec, Manifest::new(devices, trials.len()), now)?;
     summary::rebuild(&run_dir, &trials)?;
-    coordinator::write_experiment(&run_dir, &trials)?;
     let plan = Plan::new(run_dir.path.clone(), runner, &spec.name, &all, &spec.slurm);
     submit_plan(&sbatch, &plan, &run_dir, manifest, lock, args.train.output.quiet)
 }

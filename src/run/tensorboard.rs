@@ -1,6 +1,8 @@
-//! TensorBoard event files: `trials/<trial>/tb/` (scalars per epoch and the HParams session of the
-//! trial) and `tb/` at the run's root (the HParams experiment: the swept fields and metrics), so
-//! `tensorboard --logdir runs/` shows every run and trial, and the sweep in the HParams tab.
+//! TensorBoard event files: `trials/<trial>/tb/`, the scalars per epoch and the HParams session
+//! of the trial. There is no experiment summary: TensorBoard keeps one per logdir (the first it
+//! meets) and would hide every other run's keys under `tensorboard --logdir runs/`; without one it
+//! builds the union from the sessions. So each session lists every key that decides what its trial
+//! computes (and that applies to it), and every trial of every run has a value on every axis.
 //!
 //! Format: TFRecord framing (little-endian u64 length, masked CRC32C of the length, the data,
 //! masked CRC32C of the data) around `Event` protocol buffers (prost). A trial's event file is
@@ -16,7 +18,7 @@ use prost::Message;
 
 use crate::error::Result;
 use crate::run::metrics::selection_score;
-use crate::spec::Trial;
+use crate::spec::{Kind, Trial};
 use crate::train::EpochMetrics;
 
 /// The folder of event files, in a trial folder and at a run's root.
@@ -58,31 +60,13 @@ pub fn write_trial(trial_dir: &Path, trial: &Trial, epochs: &[EpochMetrics], end
     write_records(&trial_dir.join(DIR), &records)
 }
 
-/// The run's HParams experiment: each swept (or searched) field, model and data set, and the
-/// metrics the HParams tab shows for each trial.
-pub fn write_experiment(run_dir: &Path, name: &str, trials: &[Trial]) -> Result<()> {
-    let keys = crate::spec::distinguishing_keys(trials);
-    let tables: Vec<toml::Table> = trials.iter().map(|t| t.spec.to_table()).collect();
-    let hparam_infos = keys
-        .iter()
-        .map(|k| {
-            let numeric = tables.iter().all(|t| matches!(hparam_value(t, k).kind, Some(value::Kind::Number(_))));
-            HParamInfo { name: k.clone(), display_name: k.clone(), data_type: if numeric { 3 } else { 1 } }
-        })
-        .collect();
-    let metric_infos = [("accuracy/test", "final test accuracy"), ("accuracy/test_at_best", "test accuracy at the best epoch"), ("accuracy/val", "validation accuracy"), ("loss/test", "final test loss")]
-        .into_iter()
-        .map(|(tag, display)| MetricInfo { name: Some(MetricName { group: String::new(), tag: tag.into() }), display_name: display.into() })
-        .collect();
-    let now = chrono::Utc::now().timestamp() as f64;
-    let experiment = Experiment { name: name.into(), description: String::new(), time_created_secs: now, hparam_infos, metric_infos };
-    let records = [file_version(now), hparams_event(now, 0, EXPERIMENT, hparams_data::Data::Experiment(experiment))];
-    write_records(&run_dir.join(DIR), &records)
-}
-
 fn session_start(trial: &Trial, start: f64) -> SessionStartInfo {
-    let table = trial.spec.to_table();
-    let keys = ["model", "dataset"].into_iter().chain(trial.swept.iter().map(|(k, _)| k.as_str()));
+    let spec = &trial.spec;
+    let mut table = spec.to_table();
+    // Unset means a value the optimizer applies: show that one.
+    table.insert("weight_decay".into(), toml::Value::Float(spec.weight_decay()));
+    let keys = crate::spec::FIELDS.iter().filter(|f| f.kind == Kind::Computes && spec.applies(f.name)).map(|f| f.name);
+    let keys = keys.filter(|k| table.contains_key(*k));
     let hparams: HashMap<String, ProtoValue> = keys.map(|k| (k.to_string(), hparam_value(&table, k))).collect();
     SessionStartInfo { hparams, group_name: String::new(), start_time_secs: start }
 }
@@ -94,6 +78,7 @@ fn hparam_value(table: &toml::Table, key: &str) -> ProtoValue {
         Some(toml::Value::Float(f)) => value::Kind::Number(*f),
         Some(toml::Value::Integer(i)) => value::Kind::Number(*i as f64),
         Some(toml::Value::Boolean(b)) => value::Kind::Bool(*b),
+        Some(toml::Value::Array(a)) if a.is_empty() => value::Kind::Text("none".into()),
         Some(other) => value::Kind::Text(crate::spec::display_value(other)),
         None => value::Kind::Text(String::new()),
     };
@@ -104,7 +89,6 @@ fn file_version(wall_time: f64) -> Event {
     Event { wall_time, step: 0, what: Some(event::What::FileVersion("brain.Event:2".into())) }
 }
 
-const EXPERIMENT: &str = "_hparams_/experiment";
 const SESSION_START: &str = "_hparams_/session_start_info";
 const SESSION_END: &str = "_hparams_/session_end_info";
 
@@ -238,61 +222,18 @@ pub struct PluginData {
 pub struct HParamsPluginData {
     #[prost(int32, tag = "1")]
     pub version: i32,
-    #[prost(oneof = "hparams_data::Data", tags = "2, 3, 4")]
+    #[prost(oneof = "hparams_data::Data", tags = "3, 4")]
     pub data: Option<hparams_data::Data>,
 }
 
 pub mod hparams_data {
     #[derive(Clone, PartialEq, prost::Oneof)]
     pub enum Data {
-        #[prost(message, tag = "2")]
-        Experiment(super::Experiment),
         #[prost(message, tag = "3")]
         SessionStartInfo(super::SessionStartInfo),
         #[prost(message, tag = "4")]
         SessionEndInfo(super::SessionEndInfo),
     }
-}
-
-#[derive(Clone, PartialEq, Message)]
-pub struct Experiment {
-    #[prost(string, tag = "6")]
-    pub name: String,
-    #[prost(string, tag = "1")]
-    pub description: String,
-    #[prost(double, tag = "3")]
-    pub time_created_secs: f64,
-    #[prost(message, repeated, tag = "4")]
-    pub hparam_infos: Vec<HParamInfo>,
-    #[prost(message, repeated, tag = "5")]
-    pub metric_infos: Vec<MetricInfo>,
-}
-
-#[derive(Clone, PartialEq, Message)]
-pub struct HParamInfo {
-    #[prost(string, tag = "1")]
-    pub name: String,
-    #[prost(string, tag = "2")]
-    pub display_name: String,
-    /// DATA_TYPE_STRING = 1, DATA_TYPE_BOOL = 2, DATA_TYPE_FLOAT64 = 3.
-    #[prost(int32, tag = "4")]
-    pub data_type: i32,
-}
-
-#[derive(Clone, PartialEq, Message)]
-pub struct MetricInfo {
-    #[prost(message, optional, tag = "1")]
-    pub name: Option<MetricName>,
-    #[prost(string, tag = "3")]
-    pub display_name: String,
-}
-
-#[derive(Clone, PartialEq, Message)]
-pub struct MetricName {
-    #[prost(string, tag = "1")]
-    pub group: String,
-    #[prost(string, tag = "2")]
-    pub tag: String,
 }
 
 #[derive(Clone, PartialEq, Message)]
