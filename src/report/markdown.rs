@@ -113,9 +113,12 @@ pub fn render(report: &Report, comparisons: &[Comparison], sources: &[String]) -
     out
 }
 
-/// summary.csv's table for the terminal: without the columns that are empty in every row and the
-/// costs (`--dry-run` and summary.csv show them), with short headers, so that a run's table fits
-/// 100 columns.
+/// summary.csv's table for the terminal, fitted to [`TERMINAL_WIDTH`] columns: without the costs
+/// (`--dry-run` and summary.csv show them), the columns empty in every row, and, when there are
+/// several rows, the trial names (the index is the trial folder's prefix) and the columns with the
+/// same value in every row; with a validation split, the best test accuracy over epochs (chosen on
+/// the test set: the accuracy at the best validation epoch stays); short headers; reasons cut with "…" when the line would still be too
+/// long (summary.csv and report.md have them whole).
 pub fn for_terminal(header: Vec<String>, rows: Vec<Vec<String>>) -> (Vec<String>, Vec<Vec<String>>) {
     const SHORT: [(&str, &str); 9] = [
         ("index", "#"),
@@ -128,13 +131,42 @@ pub fn for_terminal(header: Vec<String>, rows: Vec<Vec<String>>) -> (Vec<String>
         ("test_acc_at_best", "test@best"),
         ("stopped_epoch", "stopped"),
     ];
+    // What a reader looks for even when every row agrees.
+    const ALWAYS: [&str; 4] = ["index", "final_test_acc", "best_test_acc", "status"];
+    let cell = |r: &Vec<String>, i: usize| r.get(i).cloned().unwrap_or_default();
+    let several = rows.len() > 1;
+    // With a validation split, the test accuracy at the best validation epoch is the one to read;
+    // the best test accuracy over epochs is chosen on the test set.
+    let split = header.iter().position(|h| h == "test_acc_at_best").is_some_and(|i| rows.iter().any(|r| !cell(r, i).is_empty()));
     let keep: Vec<bool> = (0..header.len())
-        .map(|i| !["params", "macs"].contains(&header[i].as_str()) && rows.iter().any(|r| r.get(i).is_some_and(|c| !c.is_empty())))
+        .map(|i| {
+            let name = header[i].as_str();
+            let empty = rows.iter().all(|r| cell(r, i).is_empty());
+            let constant = several && rows.iter().all(|r| cell(r, i) == cell(&rows[0], i));
+            let hidden = ["params", "macs"].contains(&name) || (split && name == "best_test_acc");
+            !hidden && !empty && !(several && name == "name") && (ALWAYS.contains(&name) || !constant)
+        })
         .collect();
     let pick = |row: Vec<String>| row.into_iter().zip(&keep).filter(|(_, k)| **k).map(|(c, _)| c).collect::<Vec<_>>();
-    let header = pick(header).into_iter().map(|h| SHORT.iter().find(|(long, _)| *long == h).map_or(h, |(_, short)| short.to_string())).collect();
-    (header, rows.into_iter().map(pick).collect())
+    let reason = pick(header.clone()).iter().position(|h| h == "reason");
+    let header: Vec<String> = pick(header).into_iter().map(|h| SHORT.iter().find(|(long, _)| *long == h).map_or(h, |(_, short)| short.to_string())).collect();
+    let mut rows: Vec<Vec<String>> = rows.into_iter().map(pick).collect();
+    if let Some(r) = reason {
+        // Each column takes its widest cell plus 3 ("| " and " "), and the line ends with "|".
+        let width = |i: usize| rows.iter().map(|row| row[i].chars().count()).chain([header[i].chars().count(), 3]).max().unwrap_or(3) + 3;
+        let others: usize = (0..header.len()).filter(|&i| i != r).map(width).sum::<usize>() + 1;
+        let room = TERMINAL_WIDTH.saturating_sub(others + 3).max(12);
+        for row in &mut rows {
+            if row[r].chars().count() > room {
+                row[r] = row[r].chars().take(room - 1).collect::<String>() + "…";
+            }
+        }
+    }
+    (header, rows)
 }
+
+/// The widest line [`for_terminal`] aims for.
+pub const TERMINAL_WIDTH: usize = 100;
 
 #[cfg(test)]
 mod tests {
@@ -159,6 +191,26 @@ mod tests {
         let text = super::table(&header, &rows);
         assert!(text.lines().all(|l| l.chars().count() <= 100), "{text}");
         assert!(text.starts_with("| #   | name") && !text.contains("reason") && !text.contains("macs"), "{text}");
+    }
+
+    #[test]
+    fn a_search_with_long_reasons_fits_100_columns_and_keeps_what_differs() {
+        let header: Vec<String> = "index,name,model,dataset,batch_size,lr,momentum,optimizer,final_test_acc,best_test_acc,best_epoch,final_test_loss,train_seconds,status,reason,best_val_acc,test_acc_at_best"
+            .split(',')
+            .map(String::from)
+            .collect();
+        let rows: Vec<Vec<String>> = [
+            "0;batch_size=20,lr=0.01731,momentum=-,optimizer=adam;nn;mnist;20;0.01731;-;adam;0.3200;0.2500;1;1.8363;0.0;done;;0.2333;0.2500",
+            "3;batch_size=43,lr=0.1351,momentum=-,optimizer=adam;nn;mnist;43;0.1351;-;adam;0.0200;0.0200;1;197.8184;0.0;pruned;pruned at epoch 1 (ASHA): val_loss 205.3199 is not among the best 1 of the 4 trials at this rung;0.1000;0.0200",
+        ]
+        .iter()
+        .map(|r| r.split(';').map(String::from).collect())
+        .collect();
+        let (header, rows) = super::for_terminal(header, rows);
+        let text = super::table(&header, &rows);
+        assert!(text.lines().all(|l| l.chars().count() <= 100), "{text}");
+        assert_eq!(header, ["#", "batch_size", "lr", "test acc", "loss", "status", "reason", "val acc", "test@best"], "{text}");
+        assert!(text.contains("| pruned at") && text.contains("…"), "{text}");
     }
 
     #[test]
