@@ -32,6 +32,64 @@ fn jobs_2_gives_exactly_the_results_of_jobs_1() {
     assert_eq!(tree(&the_run(one.path())), tree(&the_run(two.path())), "the same files, no claim left");
 }
 
+/// Two CNN trials of about 3 s an epoch on one thread each: long enough to be seen inside an epoch.
+const SLOW: &str = "name = \"slow\"\nmodel = \"cnn\"\nepochs = 2\nthreads = 1\nlimit_train = 3000\nlimit_test = 200\n[sweep]\nseed = [1, 2]\n";
+
+#[test]
+fn jobs_on_a_terminal_draw_one_bar_per_running_trial() {
+    if std::process::Command::new("script").arg("--version").output().is_err() {
+        eprintln!("skipped: no `script` (util-linux) to give the runner a terminal");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("spec.toml"), SLOW).unwrap();
+    let exe = env!("CARGO_BIN_EXE_runner");
+    let command = format!("{exe} spec.toml --jobs 2 --data-dir {} --runs-dir out", common::shared_data().display());
+    // `script` runs the command on a pseudo-terminal and copies what it draws to stdout.
+    let output = std::process::Command::new("script").args(["-qfec", &command, "/dev/null"]).current_dir(dir.path()).output().unwrap();
+    assert_success(&output);
+    let screen = String::from_utf8_lossy(&output.stdout);
+    for trial in ["000_seed=1", "001_seed=2"] {
+        let bar = format!("  {trial}{}ep 1/2 ", " ".repeat(33 - trial.len()));
+        assert!(screen.contains(&bar) && screen.contains(" img/s, "), "a live bar for {trial}: {screen}");
+        assert!(screen.contains(&format!("{trial}:  epoch 2/2: train loss")), "its lines above the bars: {screen}");
+    }
+    assert!(screen.contains("/3000"), "{screen}");
+    let straight = tempfile::tempdir().unwrap();
+    assert_success(&run_spec(straight.path(), SLOW, &["-q"]));
+    assert_eq!(results(&the_run(dir.path())), results(&the_run(straight.path())));
+}
+
+#[test]
+fn status_shows_progress_inside_the_running_epoch() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("spec.toml"), SLOW).unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_runner"))
+        .current_dir(dir.path())
+        .args(["spec.toml", "-q", "--runs-dir", "out", "--data-dir"])
+        .arg(common::shared_data())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let mut seen = None;
+    while seen.is_none() && std::time::Instant::now() < deadline && child.try_wait().unwrap().is_none() {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let Ok(entries) = std::fs::read_dir(dir.path().join("out")) else { continue };
+        let Some(run_dir) = entries.flatten().next() else { continue };
+        let output = runner(dir.path()).arg("status").arg(run_dir.path()).output().unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout).to_string();
+        // "| 0 | seed=1 | running | 0/2 +33% | ... | 5s |": the share of the epoch, and an ETA.
+        let eta = |l: &str| l.trim_end_matches(['|', ' ']).rsplit("| ").next().unwrap_or_default().to_string();
+        if let Some(line) = stdout.lines().find(|l| l.contains("| running ") && l.contains("/2 +") && eta(l).ends_with('s')) {
+            seen = Some(line.to_string());
+        }
+    }
+    let status = child.wait().unwrap();
+    assert!(status.success());
+    seen.expect("runner status never showed a running epoch's progress with an ETA");
+    assert!(!tree(&the_run(dir.path())).iter().any(|f| f.ends_with("progress.json")), "removed as each trial ends");
+}
+
 #[test]
 fn status_shows_each_trial_and_a_worker_finishes_a_crashed_run() {
     let dir = tempfile::tempdir().unwrap();

@@ -23,6 +23,11 @@ pub fn status(args: StatusArgs) -> Result<()> {
             None => counts.push((label, 1)),
         }
         let done = observed.epochs.len() as u32;
+        // Inside the running epoch: "1/3 +42%", the share of its training images done.
+        let inside = match &observed.in_epoch {
+            Some(p) if p.of > 0 => format!(" +{}%", p.images * 100 / p.of),
+            _ => String::new(),
+        };
         let place = match (&observed.claim, label) {
             (Some(claim), Label::RUNNING | Label::Stale) => match &claim.slurm {
                 Some(job) => format!("slurm job {job} on {}", claim.host),
@@ -36,7 +41,7 @@ pub fn status(args: StatusArgs) -> Result<()> {
             trial.index.to_string(),
             trial.name.clone(),
             label.as_str().to_string(),
-            format!("{done}/{}", trial.spec.epochs),
+            format!("{done}/{}{inside}", trial.spec.epochs),
             observed.epochs.last().map(|e| format!("{:.2}%", e.test_acc * 100.0)).unwrap_or_default(),
             place,
             eta,
@@ -92,15 +97,19 @@ fn label(observed: &Observed) -> Label {
     }
 }
 
-/// Time left for a running trial: its mean epoch time times the epochs to go.
+/// Time left for a running trial: the rest of the running epoch at its rate so far, then its
+/// mean epoch time (or, before one has ended, the running epoch's pace) times the epochs after it.
 fn eta(observed: &Observed, epochs: u32) -> String {
     let done = observed.epochs.len();
-    if done == 0 {
-        return "?".into();
-    }
-    let mean = observed.epochs.iter().map(|e| e.epoch_seconds).sum::<f64>() / done as f64;
-    let left = (mean * (epochs as usize).saturating_sub(done) as f64).round() as u64;
-    match left {
+    let mean = (done > 0).then(|| observed.epochs.iter().map(|e| e.epoch_seconds).sum::<f64>() / done as f64);
+    let running = observed.in_epoch.as_ref().and_then(|p| Some((p.seconds_left()?, p.of as f64 / p.images_per_second)));
+    let left = match (mean, running) {
+        (Some(mean), Some((rest, _))) => rest + mean * (epochs as usize).saturating_sub(done + 1) as f64,
+        (Some(mean), None) => mean * (epochs as usize).saturating_sub(done) as f64,
+        (None, Some((rest, pace))) => rest + pace * (epochs as usize).saturating_sub(1) as f64,
+        (None, None) => return "?".into(),
+    };
+    match left.round() as u64 {
         s if s >= 3600 => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
         s if s >= 60 => format!("{}m{:02}s", s / 60, s % 60),
         s => format!("{s}s"),

@@ -144,7 +144,8 @@ pub fn for_terminal(header: Vec<String>, rows: Vec<Vec<String>>) -> (Vec<String>
             let empty = rows.iter().all(|r| cell(r, i).is_empty());
             let constant = several && rows.iter().all(|r| cell(r, i) == cell(&rows[0], i));
             let hidden = ["params", "macs"].contains(&name) || (split && name == "best_test_acc");
-            !hidden && !empty && !(several && name == "name") && (ALWAYS.contains(&name) || !constant)
+            let redundant = (several && name == "name") || (constant && !ALWAYS.contains(&name));
+            !(hidden || empty || redundant)
         })
         .collect();
     let pick = |row: Vec<String>| row.into_iter().zip(&keep).filter(|(_, k)| **k).map(|(c, _)| c).collect::<Vec<_>>();

@@ -7,6 +7,7 @@ pub mod lock;
 pub mod manifest;
 pub mod metrics;
 mod progress;
+pub use progress::Board;
 mod pruner;
 pub mod resume;
 pub mod status;

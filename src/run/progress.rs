@@ -1,11 +1,16 @@
 //! What a training trial shows on the console: a progress bar on a terminal (none with
-//! `--quiet`, under `--jobs`, or when stderr is not a terminal) and one line per event, tagged
-//! with the trial's folder name when several workers share a terminal or a log.
+//! `--quiet`, or when stderr is not a terminal) and one line per event, tagged with the trial's
+//! folder name when several workers share a terminal or a log. Under `--jobs` the workers' lines
+//! come to the coordinator, whose [`Board`] draws one bar per running trial from the trials'
+//! progress.json files.
 
-use std::io::IsTerminal;
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
 
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use super::status::InEpoch;
 use crate::train::EpochMetrics;
 
 /// A rate as a whole number with thousands separators: 1,369.
@@ -58,8 +63,8 @@ impl Console {
             return;
         }
         match &self.tag {
-            Some(tag) => eprintln!("{tag}: {line}"),
-            None => self.bar.suspend(|| eprintln!("{line}")),
+            Some(tag) => say(&format!("{tag}: {line}")),
+            None => self.bar.suspend(|| say(line)),
         }
     }
 
@@ -89,14 +94,84 @@ impl Console {
             metrics.images_per_second
         );
         match &self.tag {
-            Some(tag) => eprintln!("{tag}:{line}"),
-            None => self.bar.suspend(|| eprintln!("{line}")),
+            Some(tag) => say(&format!("{tag}:{line}")),
+            None => self.bar.suspend(|| say(&line)),
         }
     }
 
     /// Removes the bar once training has ended.
     pub fn finish(&self) {
         self.bar.finish_and_clear();
+    }
+}
+
+/// A line on stderr. A worker's stderr may be a pipe to a coordinator that is gone: the line is
+/// lost, and the worker goes on to stop cleanly (eprintln! would panic).
+fn say(line: &str) {
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
+/// `--jobs` on a terminal: one bar per running trial, with the workers' lines printed above.
+pub struct Board {
+    multi: MultiProgress,
+    bars: BTreeMap<String, ProgressBar>,
+}
+
+impl Board {
+    /// A board when stderr is a terminal and lines are not `quiet`; else None (the workers then
+    /// write their tagged lines straight to stderr).
+    pub fn on_terminal(quiet: bool) -> Option<Board> {
+        (!quiet && std::io::stderr().is_terminal()).then(|| Board { multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()), bars: BTreeMap::new() })
+    }
+
+    /// Prints a worker's line above the bars; clone it into the threads that read the workers.
+    pub fn printer(&self) -> impl Fn(&str) + Send + Clone + 'static {
+        let multi = self.multi.clone();
+        move |line: &str| {
+            if multi.println(line).is_err() {
+                say(line);
+            }
+        }
+    }
+
+    /// Shows each trial in `trials` (folder name, folder) that trains now, from its progress.json;
+    /// the bar of a trial that stopped goes.
+    pub fn refresh(&mut self, trials: &[(String, PathBuf)]) {
+        let mut seen = Vec::new();
+        for (name, dir) in trials {
+            let running = !dir.join(super::status::FILE).exists();
+            let Some(at) = InEpoch::read(dir).filter(|_| running) else { continue };
+            let bar = self.bars.entry(name.clone()).or_insert_with(|| {
+                let bar = ProgressBar::new(at.of as u64);
+                bar.set_style(
+                    ProgressStyle::with_template("  {prefix:32!} {msg:22} [{bar:20}] {pos}/{len}")
+                        .expect("the template is valid")
+                        .progress_chars("=> "),
+                );
+                bar.set_prefix(name.clone());
+                self.multi.add(bar)
+            });
+            bar.set_length(at.of as u64);
+            bar.set_position(at.images as u64);
+            let rate = at.seconds_left().map_or(String::new(), |s| format!(" {} img/s, {s:.0}s left", thousands(at.images_per_second)));
+            bar.set_message(format!("ep {}/{}{rate}", at.epoch, at.epochs));
+            seen.push(name.clone());
+        }
+        self.bars.retain(|name, bar| {
+            let keep = seen.contains(name);
+            if !keep {
+                bar.finish_and_clear();
+                self.multi.remove(bar);
+            }
+            keep
+        });
+    }
+
+    pub fn clear(self) {
+        for bar in self.bars.values() {
+            bar.finish_and_clear();
+        }
+        let _ = self.multi.clear();
     }
 }
 

@@ -65,21 +65,67 @@ impl Ended {
     }
 }
 
+/// Where a running trial is inside its epoch: `trials/<trial>/progress.json`, replaced about once
+/// a second while it trains and removed when it stops. `runner status` and the `--jobs` bars read
+/// it; nothing else does (a stale one, of a killed worker, is ignored when no live claim is held).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InEpoch {
+    pub epoch: u32,
+    pub epochs: u32,
+    /// Training images of this epoch done so far, and in all.
+    pub images: usize,
+    pub of: usize,
+    /// Since the epoch's start.
+    pub images_per_second: f64,
+}
+
+impl InEpoch {
+    pub const FILE: &str = "progress.json";
+
+    /// Best effort, not synced: it is stale within a second anyway, and training must not fail
+    /// because it could not be written.
+    pub fn write(&self, trial_dir: &Path) {
+        let path = trial_dir.join(Self::FILE);
+        let tmp = crate::fs::temp_path(&path);
+        let json = serde_json::to_string(self).expect("an InEpoch always serializes");
+        if std::fs::write(&tmp, json).and_then(|()| std::fs::rename(&tmp, &path)).is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+    }
+
+    pub fn read(trial_dir: &Path) -> Option<InEpoch> {
+        serde_json::from_str(&std::fs::read_to_string(trial_dir.join(Self::FILE)).ok()?).ok()
+    }
+
+    pub fn remove(trial_dir: &Path) {
+        let _ = std::fs::remove_file(trial_dir.join(Self::FILE));
+    }
+
+    /// Seconds left in this epoch's training at the rate so far; None before a rate is known.
+    pub fn seconds_left(&self) -> Option<f64> {
+        (self.images_per_second > 0.0).then(|| self.of.saturating_sub(self.images) as f64 / self.images_per_second)
+    }
+}
+
 /// A trial as its folder shows it now.
 #[derive(Debug, Clone)]
 pub struct Observed {
     pub ended: Option<Ended>,
     pub claim: Option<ClaimState>,
     pub epochs: Vec<EpochMetrics>,
+    /// Where it is in its running epoch, while a live worker holds it.
+    pub in_epoch: Option<InEpoch>,
 }
 
 impl Observed {
     pub fn read(trial_dir: &Path) -> Observed {
-        Observed {
-            ended: Ended::read(trial_dir),
-            claim: claim::inspect(&trial_dir.join(CLAIM)),
-            epochs: metrics::read_committed(&trial_dir.join(metrics::FILE)),
-        }
+        let ended = Ended::read(trial_dir);
+        let claim = claim::inspect(&trial_dir.join(CLAIM));
+        let epochs = metrics::read_committed(&trial_dir.join(metrics::FILE));
+        let running = ended.is_none() && held(claim.as_ref());
+        // The epoch after the committed ones: an older file is from before the last commit.
+        let in_epoch = InEpoch::read(trial_dir).filter(|p| running && p.epoch as usize == epochs.len() + 1);
+        Observed { ended, claim, epochs, in_epoch }
     }
 
     /// The status summary.csv shows: how it ended, else running while a live worker holds it,

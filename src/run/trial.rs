@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use burn::optim::ModuleOptimizer;
 
@@ -11,7 +12,7 @@ use super::metrics::MetricsWriter;
 use super::progress::Console;
 use super::pruner::{Decision, Pruner};
 use super::resume::{self, Progress};
-use super::status::Ended;
+use super::status::{Ended, InEpoch};
 use super::summary::Status;
 use super::worker::WorkerOptions;
 use super::{checkpoint, tensorboard, write_file};
@@ -81,6 +82,7 @@ pub fn run(
     let mut files = TrialFiles::new(dir, trial, state.history.clone(), console, pruner)?;
     let outcome = backend::run_on(spec.backend, threads, || train::fit(spec, &data, &device, state, &mut files))?;
     files.console.finish();
+    InEpoch::remove(dir);
     if spec.tensorboard && !matches!(outcome, Err(TrainError::Interrupted { .. } | TrainError::Paused { .. } | TrainError::Run(_))) {
         tensorboard::write_trial(dir, trial, &files.epochs, Some(outcome.is_ok()))?;
     }
@@ -135,7 +137,14 @@ struct TrialFiles {
     pruner: Option<Pruner>,
     /// The last epoch's test evaluation throughput.
     eval_images_per_second: Option<f64>,
+    /// The running epoch as progress.json shows it, its start, and when the file was written.
+    in_epoch: InEpoch,
+    epoch_start: Instant,
+    shown: Instant,
 }
+
+/// How often progress.json is replaced while an epoch trains.
+const SHOW_EVERY: Duration = Duration::from_secs(1);
 
 impl TrialFiles {
     /// `kept`: the epochs a resumed trial already has in metrics.csv.
@@ -153,6 +162,9 @@ impl TrialFiles {
             console,
             pruner,
             eval_images_per_second: None,
+            in_epoch: InEpoch { epoch: 0, epochs: trial.spec.epochs, images: 0, of: 0, images_per_second: 0.0 },
+            epoch_start: Instant::now(),
+            shown: Instant::now(),
         })
     }
 }
@@ -161,11 +173,20 @@ impl Observer for TrialFiles {
     fn epoch_started(&mut self, epoch: u32, images: usize) {
         self.position = (epoch, 0);
         self.console.epoch_started(epoch, self.trial.spec.epochs, images);
+        self.in_epoch = InEpoch { epoch, epochs: self.trial.spec.epochs, images: 0, of: images, images_per_second: 0.0 };
+        (self.epoch_start, self.shown) = (Instant::now(), Instant::now());
+        self.in_epoch.write(&self.dir);
     }
 
     fn batch_done(&mut self, images: usize) {
         self.position.1 += 1;
         self.console.batch_done(images);
+        self.in_epoch.images += images;
+        if self.shown.elapsed() >= SHOW_EVERY {
+            self.shown = Instant::now();
+            self.in_epoch.images_per_second = self.in_epoch.images as f64 / self.epoch_start.elapsed().as_secs_f64();
+            self.in_epoch.write(&self.dir);
+        }
         failpoint::hit(|| format!("batch:{}:{}:{}", self.trial.dir_name(), self.position.0, self.position.1));
     }
 

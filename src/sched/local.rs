@@ -5,13 +5,15 @@
 //! process would draw each other's initial weights; separate processes keep every trial's
 //! results exactly those of a sequential run.
 
+use std::io::BufRead;
 use std::os::unix::process::CommandExt;
-use std::process::{Child, Command};
-use std::time::Duration;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 use crate::cli::{Download, Output, WorkerArgs};
 use crate::error::{Error, Result};
 use crate::run::RunDir;
+use crate::run::Board;
 use crate::run::worker::{Outcome, WorkerOptions};
 use crate::spec::{BackendName, Trial};
 use crate::{backend, interrupt};
@@ -28,8 +30,11 @@ pub fn assign_gpus(jobs: usize, gpus: &[u32]) -> Vec<Option<u32>> {
 
 /// Runs `jobs` worker processes on `run_dir` and waits for them. Signals reach this process
 /// only (the workers have a process group of their own); it passes the first one on, once, so
-/// each worker stops at a batch boundary; a second one stops everything at once.
+/// each worker stops at a batch boundary; a second one stops everything at once. On a terminal
+/// the workers' lines come through pipes and print above one bar per running trial.
 pub fn run_workers(run_dir: &RunDir, trials: &[Trial], jobs: usize, options: &WorkerOptions) -> Result<Outcome> {
+    let mut board = Board::on_terminal(options.quiet);
+    let mut relays = Vec::new();
     let exe = std::env::current_exe().map_err(|e| Error::Worker(format!("cannot find the runner binary to start workers: {e}")))?;
     let uses_cuda = trials.iter().any(|t| t.spec.backend == BackendName::Cuda);
     let visible: Vec<u32> = if uses_cuda { (0..backend::cuda_count() as u32).collect() } else { Vec::new() };
@@ -47,9 +52,22 @@ pub fn run_workers(run_dir: &RunDir, trials: &[Trial], jobs: usize, options: &Wo
         };
         let mut command = Command::new(&exe);
         command.args(worker.to_args()).process_group(0);
+        if board.is_some() {
+            command.stderr(Stdio::piped());
+        }
         die_with_this_process(&mut command);
         match command.spawn() {
-            Ok(child) => children.push(child),
+            Ok(mut child) => {
+                if let (Some(board), Some(stderr)) = (&board, child.stderr.take()) {
+                    let print = board.printer();
+                    relays.push(std::thread::spawn(move || {
+                        for line in std::io::BufReader::new(stderr).lines().map_while(std::io::Result::ok) {
+                            print(&line);
+                        }
+                    }));
+                }
+                children.push(child)
+            }
             Err(e) => {
                 stop(&mut children, libc::SIGTERM);
                 return Err(Error::Worker(format!("cannot start a worker process ({}): {e}", exe.display())));
@@ -57,6 +75,8 @@ pub fn run_workers(run_dir: &RunDir, trials: &[Trial], jobs: usize, options: &Wo
         }
     }
     interrupt::set_children(children.iter().map(Child::id).collect());
+    let trial_dirs: Vec<_> = trials.iter().map(|t| (t.dir_name(), run_dir.trial_dir(t))).collect();
+    let mut drawn = Instant::now();
     let mut forwarded = false;
     let mut interrupted = false;
     let mut running: Vec<Child> = children;
@@ -76,9 +96,21 @@ pub fn run_workers(run_dir: &RunDir, trials: &[Trial], jobs: usize, options: &Wo
             stop(&mut running, signal);
             forwarded = true;
         }
+        if let Some(board) = &mut board
+            && drawn.elapsed() >= Duration::from_millis(500)
+        {
+            board.refresh(&trial_dirs);
+            drawn = Instant::now();
+        }
         std::thread::sleep(Duration::from_millis(50));
     }
     interrupt::set_children(Vec::new());
+    for relay in relays {
+        let _ = relay.join();
+    }
+    if let Some(board) = board {
+        board.clear();
+    }
     Ok(if interrupted || forwarded { Outcome::Interrupted(None) } else { Outcome::Finished })
 }
 
