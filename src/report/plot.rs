@@ -181,48 +181,115 @@ fn draw_bars(report: &Report, svg: &mut String) -> Result<(), Box<dyn std::error
 }
 
 /// `search_<key>.svg`: each trial's final test accuracy against its value of a searched numeric
-/// key (a log axis for log-uniform keys), NN in blue and CNN in red; pruned trials hollow.
+/// key (a log axis for log-uniform keys, whole-number ticks for integer keys), NN in blue and CNN
+/// in red; pruned trials apart: hollow, lighter, and named in the key as "pruned at a rung".
 pub fn search(trials: &[&TrialSummary], key: &str, log: bool, path: &Path) -> Result<()> {
     let mut svg = String::new();
     draw_search(trials, key, log, &mut svg).map_err(|e| plot_error(path, e))?;
     write_file(path, svg.as_bytes())
 }
 
+/// Ticks for a log axis over `lo..hi`: the densest of 1, 1-3, 1-2-5, 1-2-3-5-7 per decade that
+/// gives at most 8, and at least the range's ends when none falls inside.
+pub fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
+    let steps: [&[f64]; 4] = [&[1.0, 2.0, 3.0, 5.0, 7.0], &[1.0, 2.0, 5.0], &[1.0, 3.0], &[1.0]];
+    let within = |mantissas: &[f64]| {
+        let mut ticks = Vec::new();
+        for decade in lo.log10().floor() as i32..=hi.log10().ceil() as i32 {
+            for m in mantissas {
+                let v = m * 10f64.powi(decade);
+                // A hair of slack: 0.01 computed as 1 * 10^-2 must count as within 0.01..
+                if v >= lo * (1.0 - 1e-9) && v <= hi * (1.0 + 1e-9) {
+                    ticks.push(v);
+                }
+            }
+        }
+        ticks
+    };
+    let candidates: Vec<Vec<f64>> = steps.iter().map(|m| within(m)).collect();
+    match candidates.iter().find(|t| t.len() >= 3 && t.len() <= 8).or(candidates.iter().rev().find(|t| t.len() >= 2)) {
+        Some(ticks) => ticks.clone(),
+        None => vec![lo, hi],
+    }
+}
+
 fn draw_search(trials: &[&TrialSummary], key: &str, log: bool, svg: &mut String) -> Result<(), Box<dyn std::error::Error>> {
+    let mut integer = true;
     let points: Vec<(f64, f64, ModelKind, bool)> = trials
         .iter()
+        // A trial the key does not apply to (momentum with adam) has no place on its axis.
+        .filter(|t| t.trial.spec.applies(key))
         .filter_map(|t| {
             let table = t.trial.spec.to_table();
-            let value = table.get(key).and_then(|v| v.as_float().or_else(|| v.as_integer().map(|i| i as f64)))?;
+            let value = match table.get(key)? {
+                toml::Value::Integer(i) => *i as f64,
+                other => {
+                    integer = false;
+                    other.as_float()?
+                }
+            };
             let last = t.epochs.last()?;
             Some((value, last.test_acc * 100.0, t.trial.spec.model, t.status == Status::Pruned))
         })
         .collect();
     let (lo, hi) = points.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| (lo.min(p.0), hi.max(p.0)));
-    let (lo, hi) = if lo < hi { (lo, hi) } else { (lo * 0.5 - 1e-9, hi * 1.5 + 1e-9) };
-    let root = SVGBackend::with_string(svg, (800, 500)).into_drawing_area();
-    root.fill(&WHITE)?;
-    let caption = format!("Final test accuracy against {key} (NN blue, CNN red; pruned hollow)");
-    let mut builder = ChartBuilder::on(&root);
-    builder.caption(caption, ("sans-serif", 18)).margin(15).x_label_area_size(45).y_label_area_size(60);
-    let draw = |points: &[(f64, f64, ModelKind, bool)], color_of: &dyn Fn(ModelKind) -> RGBColor| -> Vec<Circle<(f64, f64), i32>> {
-        points
-            .iter()
-            .map(|&(x, y, model, pruned)| {
-                let c = color_of(model);
-                Circle::new((x, y), 5, if pruned { c.stroke_width(2) } else { c.filled() })
-            })
-            .collect()
-    };
-    let color_of = |model: ModelKind| color(model, 0);
-    if log {
-        let mut chart = builder.build_cartesian_2d((lo..hi).log_scale(), 0.0..100.0)?;
-        chart.configure_mesh().x_desc(format!("{key} (log scale)")).y_desc("final test accuracy (%)").draw()?;
-        chart.draw_series(draw(&points, &color_of))?;
+    let (lo, hi) = if lo < hi { (lo, hi) } else if log { (lo / 2.0, hi * 2.0) } else { (lo - 1.0, hi + 1.0) };
+    // Room on both sides, so that no point is cut by the frame.
+    let (lo, hi) = if log {
+        let pad = (hi / lo).powf(0.04);
+        (lo / pad, hi * pad)
     } else {
-        let mut chart = builder.build_cartesian_2d(lo..hi, 0.0..100.0)?;
-        chart.configure_mesh().x_desc(key).y_desc("final test accuracy (%)").draw()?;
-        chart.draw_series(draw(&points, &color_of))?;
+        let pad = (hi - lo) * 0.04;
+        (lo - pad, hi + pad)
+    };
+    let root = SVGBackend::with_string(svg, (960, 500)).into_drawing_area();
+    root.fill(&WHITE)?;
+    // The key on the right, beside the chart: inside, it would hide points.
+    let (area, key_area) = root.split_horizontally(760);
+    let mut builder = ChartBuilder::on(&area);
+    builder.caption(format!("Final test accuracy against {key}"), ("sans-serif", 18)).margin(15).x_label_area_size(45).y_label_area_size(60);
+    let x_desc = if log { format!("{key} (log scale)") } else { key.to_string() };
+    // The same drawing on each kind of axis (the coordinate types differ, hence the macro);
+    // `$at` maps a key's value to the axis.
+    macro_rules! draw {
+        ($x:expr, $at:expr, $label:expr) => {{
+            let at = $at;
+            let mut chart = builder.build_cartesian_2d($x, 0.0..100.0)?;
+            chart
+                .configure_mesh()
+                .x_label_formatter(&$label)
+                .y_label_formatter(&|v: &f64| format!("{v:.0}"))
+                .x_desc(x_desc.as_str())
+                .y_desc("final test accuracy (%)")
+                .draw()?;
+            let done = points.iter().filter(|p| !p.3);
+            chart.draw_series(done.map(|&(x, y, model, _)| Circle::new((at(x), y), 5, color(model, 1).filled())))?;
+            let pruned = points.iter().filter(|p| p.3);
+            chart.draw_series(pruned.map(|&(x, y, model, _)| Circle::new((at(x), y), 5, color(model, 1).mix(0.6).stroke_width(2))))?;
+        }};
+    }
+    let font = ("sans-serif", 14).into_font().color(&BLACK);
+    let mut entries = vec![("NN", color(ModelKind::Nn, 1).filled()), ("CNN", color(ModelKind::Cnn, 1).filled())];
+    if points.iter().any(|p| p.3) {
+        entries.extend([("NN, pruned", color(ModelKind::Nn, 1).mix(0.6).stroke_width(2)), ("CNN, pruned", color(ModelKind::Cnn, 1).mix(0.6).stroke_width(2))]);
+    }
+    for (i, (name, style)) in entries.into_iter().enumerate() {
+        let y = 60 + 24 * i as i32;
+        key_area.draw(&Circle::new((12, y), 5, style))?;
+        key_area.draw(&Text::new(name, (26, y - 8), font.clone()))?;
+    }
+    if points.iter().any(|p| p.3) {
+        key_area.draw(&Text::new("pruned: accuracy at the", (8, 170), font.clone()))?;
+        key_area.draw(&Text::new("epoch ASHA stopped it", (8, 188), font.clone()))?;
+    }
+    if log {
+        draw!((lo..hi).log_scale().with_key_points(log_ticks(lo, hi)), |x: f64| x, |v: &f64| significant(*v));
+    } else if integer {
+        // Whole numbers on an integer axis: ticks are whole, and read "40", not "40.0".
+        let (lo, hi) = (lo.floor() as i64, hi.ceil() as i64);
+        draw!(lo..hi.max(lo + 1), |x: f64| x.round() as i64, |v: &i64| v.to_string());
+    } else {
+        draw!(lo..hi, |x: f64| x, |v: &f64| significant(*v));
     }
     root.present()?;
     Ok(())
@@ -243,7 +310,9 @@ fn significant(v: f64) -> String {
         return format!("{v}");
     }
     let decimals = (1 - v.log10().floor() as i32).max(0) as usize;
-    format!("{v:.decimals$}")
+    let text = format!("{v:.decimals$}");
+    // "0.0010" reads better as "0.001".
+    if text.contains('.') { text.trim_end_matches('0').trim_end_matches('.').to_string() } else { text }
 }
 
 /// The points no other point beats: at most as slow and more accurate, or faster and as
@@ -308,6 +377,21 @@ fn draw_pareto(trials: &[&TrialSummary], dataset: DatasetName, svg: &mut String)
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn tick_labels_have_two_significant_digits_and_no_trailing_zeros() {
+        let labels: Vec<String> = [0.001, 0.0025, 0.2, 1.0, 15.0, 1200.0, 0.25].map(super::significant).to_vec();
+        assert_eq!(labels, ["0.001", "0.0025", "0.2", "1", "15", "1200", "0.25"]);
+    }
+
+    #[test]
+    fn log_ticks_cover_the_whole_range() {
+        // The data of the issue: 0.0019 to 0.16 had ticks at 0.01 and 0.1 only.
+        assert_eq!(super::log_ticks(0.0019, 0.16), [0.002, 0.005, 0.01, 0.02, 0.05, 0.1]);
+        assert_eq!(super::log_ticks(1e-5, 1.0), [1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0]);
+        let narrow = super::log_ticks(0.011, 0.019);
+        assert!(narrow.len() >= 2 && narrow.iter().all(|t| (0.011..=0.019).contains(t)), "{narrow:?}");
+    }
+
     #[test]
     fn the_frontier_keeps_the_points_nothing_beats() {
         // (seconds, accuracy): b is slower and worse than a; d ties c's time, less accurate.
