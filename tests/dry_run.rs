@@ -84,3 +84,45 @@ fn layers_show_in_the_table() {
     assert!(table.contains("| 0.5 "), "env lr: {table}");
     assert!(table.contains("| 2      |") || table.contains("| 2 "), "--set epochs: {table}");
 }
+
+/// `params` and `macs` of `--dry-run` against PyTorch's parameter count and fvcore's MACs of the
+/// reference models (scripts/check_costs.py), where a Python with torch and fvcore is found:
+/// `RUNNER_TORCH_PYTHON`, else `python3`.
+#[test]
+fn params_and_macs_match_pytorch_and_fvcore() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = "name = \"costs\"\n[sweep]\nmodel = [\"nn\", \"cnn\"]\ndataset = [\"mnist\", \"cifar10\"]\n";
+    let output = common::run_spec(dir.path(), spec, &["--dry-run"]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let table = String::from_utf8(output.stdout).unwrap();
+    let cells = |line: &str| line.trim().trim_matches('|').split('|').map(|c| c.trim().to_string()).collect::<Vec<_>>();
+    let header = cells(table.lines().next().unwrap());
+    let at = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let ours: Vec<String> = table
+        .lines()
+        .skip(2)
+        .map(|l| {
+            let row = cells(l);
+            format!("{} {} {} {}", row[at("model")], row[at("dataset")], row[at("params")], row[at("macs")])
+        })
+        .collect();
+    // The seed models' counts (fvcore 0.1.5.post20221221, torch 2.15: identical).
+    let expected = ["nn mnist 101770 101632", "cnn mnist 225034 2631040", "nn cifar10 394634 394496", "cnn cifar10 315722 4188800"];
+    let mut sorted = ours.clone();
+    sorted.sort();
+    let mut want = expected.map(String::from).to_vec();
+    want.sort();
+    assert_eq!(sorted, want, "{table}");
+
+    let python = std::env::var("RUNNER_TORCH_PYTHON").unwrap_or_else(|_| "python3".into());
+    let has = std::process::Command::new(&python).args(["-c", "import torch, fvcore"]).output().is_ok_and(|o| o.status.success());
+    if !has {
+        eprintln!("skipped: the count with PyTorch and fvcore ({python} cannot import torch and fvcore; set RUNNER_TORCH_PYTHON)");
+        return;
+    }
+    let output = std::process::Command::new(&python).arg(root().join("scripts/check_costs.py")).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let mut theirs: Vec<String> = String::from_utf8(output.stdout).unwrap().lines().map(String::from).collect();
+    theirs.sort();
+    assert_eq!(sorted, theirs, "runner's counts against fvcore's");
+}
