@@ -208,6 +208,27 @@ fn export_writes_the_weights_under_pytorchs_names_and_layouts() {
             ("fc2.weight".to_string(), vec![10, 128]),
         ]
     );
+
+    // PyTorch's own model with these weights gets `runner eval`'s accuracy on the same images.
+    let python = std::env::var("RUNNER_TORCH_PYTHON").unwrap_or_else(|_| "python3".into());
+    if !std::process::Command::new(&python).args(["-c", "import torch, safetensors"]).output().is_ok_and(|o| o.status.success()) {
+        eprintln!("skipped: the check in PyTorch ({python} cannot import torch and safetensors; set RUNNER_TORCH_PYTHON)");
+        return;
+    }
+    let eval = runner(&smoke_run().run_dir).arg("eval").arg(&trial).arg("--data-dir").arg(common::shared_data()).output().unwrap();
+    let eval = String::from_utf8_lossy(&eval.stderr).to_string() + &String::from_utf8_lossy(&eval.stdout);
+    let accuracy = |text: &str, after: &str| text[text.find(after).unwrap_or_else(|| panic!("{after:?} in {text}")) + after.len()..].split('%').next().unwrap().to_string();
+    let model = smoke_trial().1.model.to_string();
+    let output = std::process::Command::new(&python)
+        .arg(common::root().join("scripts/check_export.py"))
+        .arg(trial.join("model.safetensors"))
+        .args(["--model", &model, "--data"])
+        .arg(common::shared_data().join("mnist"))
+        .output()
+        .unwrap();
+    let torch = String::from_utf8_lossy(&output.stdout).to_string();
+    assert!(output.status.success(), "{torch}{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(accuracy(&torch, "test accuracy "), accuracy(&eval, "accuracy "), "{torch}\n{eval}");
 }
 
 #[test]
