@@ -123,10 +123,12 @@ pub enum Error {
     #[error("interrupted: {trial} stopped in epoch {epoch}; finished epochs are saved.\n  Resume with: runner resume {}", run_dir.display())]
     Interrupted { trial: String, epoch: u32, run_dir: PathBuf },
 
-    #[error("{unfinished} of {total} trials did not finish (a worker was stopped or is still running elsewhere).\n  See: runner status {}\n  Continue with: runner resume {}", run_dir.display(), run_dir.display())]
+    #[error("{unfinished} of {total} trials did not finish (a worker was stopped or is still running elsewhere).{held}\n  See: runner status {}\n  Continue with: runner resume {}", run_dir.display(), run_dir.display())]
     Unfinished {
         unfinished: usize,
         total: usize,
+        /// A line per trial another worker still holds ("\n  000_x: held by ..."), or empty.
+        held: String,
         run_dir: PathBuf,
     },
 

@@ -26,6 +26,7 @@ fn wrong_types() {
 #[test]
 fn out_of_range_values() {
     rejects("lr = 0\n", &[], &["spec.toml:1:1", "`lr`: must be a finite number greater than 0"]);
+    rejects("name = \"x\"\nstale_after_seconds = 2\n", &[], &["spec.toml:2:1", "`stale_after_seconds`", "must be 3 to 604800", "three heartbeats"]);
     rejects("lr = -0.5\n", &[], &["`lr`: must be a finite number greater than 0"]);
     rejects("lr = nan\n", &[], &["`lr`: must be a finite number"]);
     rejects("lr = inf\n", &[], &["`lr`: must be a finite number"]);

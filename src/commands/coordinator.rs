@@ -69,7 +69,17 @@ pub fn finish(run_dir: &RunDir, trials: &[Trial], mut manifest: Manifest, lock: 
         Err(e) => eprintln!("warning: could not write the report: {e}"),
     }
     if !unfinished.is_empty() {
-        return Err(Error::Unfinished { unfinished: unfinished.len(), total: trials.len(), run_dir: run_dir.path.clone() });
+        // Who still has the trials another worker holds, and when they are taken over.
+        let held: String = unfinished
+            .iter()
+            .filter(|s| s.status == Status::Running)
+            .filter_map(|s| {
+                let claim = crate::run::claim::inspect(&run_dir.trial_dir(&s.trial).join(crate::run::status::CLAIM))?;
+                Some(format!("\n  {}: held by {}", s.trial.dir_name(), claim.why))
+            })
+            .take(5)
+            .collect();
+        return Err(Error::Unfinished { unfinished: unfinished.len(), total: trials.len(), held, run_dir: run_dir.path.clone() });
     }
     let failed = summaries.iter().filter(|s| s.status == Status::Failed).count();
     if failed > 0 {

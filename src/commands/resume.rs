@@ -21,11 +21,11 @@ use super::run::{overrides, plural, worker_options};
 pub fn resume(args: ResumeArgs) -> Result<()> {
     let run_dir = RunDir::open(&args.run)?;
     interrupt::install();
-    let lock = RunLock::acquire(&run_dir.path)?;
     let spec_path = run_dir.path.join("spec.toml");
     let text = spec::read(&spec_path)?;
     let (edited, recorded) = spec::load_text(&spec_path, &text, &Overrides::default())?;
     let (spec, trials) = spec::load_text(&spec_path, &text, &overrides(&args.train))?;
+    let lock = RunLock::acquire(&run_dir.path, spec.stale_after())?;
     let manifest_path = run_dir.path.join("manifest.json");
     let (mut manifest, damaged) = match Manifest::read_or_damaged(&manifest_path)? {
         Ok(manifest) => (manifest, None),

@@ -90,6 +90,8 @@ impl Label {
 
 fn label(observed: &Observed) -> Label {
     match (&observed.ended, &observed.claim) {
+        // Interrupted, then taken again by a worker (or left by one that is gone).
+        (Some(ended), Some(claim)) if !ended.status.is_final() => if claim.live { Label::RUNNING } else { Label::Stale },
         (Some(ended), _) => Label::Status(ended.status),
         (None, Some(claim)) if claim.live => Label::Status(Status::Running),
         (None, Some(_)) => Label::Stale,

@@ -74,7 +74,7 @@ fn resubmit(run: &Path, args: &SubmitArgs) -> Result<()> {
         return Err(super::resume::edited_sweep(&run_dir.path.join("spec.toml"), trials.len(), manifest.trials));
     }
     // A dry run reads only: it neither takes nor clears the run's lock.
-    let lock = if args.dry_run.dry_run { None } else { Some(RunLock::acquire(&run_dir.path)?) };
+    let lock = if args.dry_run.dry_run { None } else { Some(RunLock::acquire(&run_dir.path, spec.stale_after())?) };
     let observed: Vec<Observed> = trials.iter().map(|t| Observed::read(&run_dir.trial_dir(t))).collect();
     let open: Vec<(&Trial, &Observed)> = trials
         .iter()

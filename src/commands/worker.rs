@@ -14,7 +14,7 @@ use super::resume::edited_sweep;
 
 pub fn worker(args: WorkerArgs) -> Result<()> {
     let run_dir = RunDir::open(&args.run)?;
-    let (_, trials) = spec::load_run(&run_dir.path.join("spec.toml"))?;
+    let (spec, trials) = spec::load_run(&run_dir.path.join("spec.toml"))?;
     let manifest = Manifest::read(&run_dir.path.join("manifest.json"))?;
     if trials.len() != manifest.trials {
         return Err(edited_sweep(&run_dir.path.join("spec.toml"), trials.len(), manifest.trials));
@@ -29,7 +29,7 @@ pub fn worker(args: WorkerArgs) -> Result<()> {
     }
     let quiet = args.output.quiet;
     if args.finish {
-        let lock = RunLock::acquire(&run_dir.path)?;
+        let lock = RunLock::acquire(&run_dir.path, spec.stale_after())?;
         return coordinator::finish(&run_dir, &trials, manifest, lock, Outcome::Finished, quiet);
     }
     interrupt::install_for_worker();

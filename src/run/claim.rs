@@ -3,14 +3,16 @@
 //!
 //! A claim file is made whole and then linked into place (`link(2)` fails if the name exists,
 //! also on NFS), so nobody ever reads a half-written claim. It names its holder: pid, host, boot
-//! id, the process's start time, when it claimed, and its Slurm job when there is one. The holder
-//! refreshes the file's mtime every [`HEARTBEAT_EVERY`] while it runs.
+//! id, the process's start time, when it claimed, its Slurm job when there is one, and after how
+//! long without a heartbeat it may be taken over (the spec's `stale_after_seconds`, so that every
+//! reader judges it alike). The holder refreshes the file's mtime every twentieth of that (1-30 s,
+//! [`heartbeat_every`]) while it runs.
 //!
 //! A claim left by a runner that is gone (kill -9, OOM kill, reboot, a lost node) is stale and
 //! taken over with a notice: on the same host when its pid is not running, or is running but
 //! started at another time (the pid was reused), or the machine has rebooted since; from another
-//! host, or with a claim this machine cannot read, when its heartbeat is older than
-//! [`STALE_AFTER`].
+//! host when its heartbeat is older than its `stale_after_seconds` ([`STALE_AFTER`] in claims of
+//! older runners), and with a claim this machine cannot read, after [`UNREADABLE_GRACE`].
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
@@ -19,10 +21,15 @@ use std::time::{Duration, SystemTime};
 use crate::error::{Error, Result};
 use crate::fs::{process_alive, temp_path};
 
-pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(30);
+/// The default of `stale_after_seconds`.
 pub const STALE_AFTER: Duration = Duration::from_secs(600);
 /// How long an unreadable claim may be in the middle of being written (see `create`).
 const UNREADABLE_GRACE: Duration = Duration::from_secs(10);
+
+/// How often a holder refreshes a claim it lets others take over after `stale_after`.
+pub fn heartbeat_every(stale_after: Duration) -> Duration {
+    (stale_after / 20).clamp(Duration::from_secs(1), Duration::from_secs(30))
+}
 
 /// A claim this process holds; removed on drop.
 #[derive(Debug)]
@@ -39,13 +46,14 @@ pub struct HeldBy(pub String);
 
 impl Claim {
     /// Takes the claim at `path`, taking over a stale one (with a notice unless `quiet`);
-    /// `Ok(Err(_))` says who holds it when that holder is alive.
-    pub fn acquire(path: &Path, quiet: bool) -> Result<Result<Claim, HeldBy>> {
-        let content = Holder::this_process().to_line();
+    /// `Ok(Err(_))` says who holds it when that holder is alive. Others on other hosts may take
+    /// it over `stale_after` after the last heartbeat.
+    pub fn acquire(path: &Path, quiet: bool, stale_after: Duration) -> Result<Result<Claim, HeldBy>> {
+        let content = Holder::this_process(stale_after).to_line();
         for _ in 0..5 {
             match create(path, &content) {
                 Ok(()) => {
-                    let heartbeat = start_heartbeat(path.to_path_buf());
+                    let heartbeat = start_heartbeat(path.to_path_buf(), heartbeat_every(stale_after));
                     return Ok(Ok(Claim { path: path.to_path_buf(), content, _heartbeat: heartbeat }));
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
@@ -81,9 +89,13 @@ pub fn inspect(path: &Path) -> Option<ClaimState> {
     }
     let found = read_claim(path);
     let holder = Holder::parse(&found.text);
-    let live = matches!(found.verdict(), Verdict::Held(_));
+    let (live, why) = match found.verdict() {
+        Verdict::Held(why) => (true, why),
+        Verdict::Stale(why) => (false, why),
+    };
     Some(ClaimState {
         live,
+        why,
         host: holder.as_ref().map(|h| h.host.clone()).unwrap_or_default(),
         pid: holder.as_ref().map_or(0, |h| h.pid),
         slurm: holder.and_then(|h| h.slurm),
@@ -95,6 +107,8 @@ pub fn inspect(path: &Path) -> Option<ClaimState> {
 pub struct ClaimState {
     /// Its holder runs (or, on another host, beat recently).
     pub live: bool,
+    /// Who holds it and what to do, or why it is stale: as `acquire` would say it.
+    pub why: String,
     pub host: String,
     pub pid: u32,
     /// `job_task` or `job` when the holder is a Slurm task.
@@ -142,11 +156,11 @@ fn take_over(path: &Path, judged: &str) -> Result<bool> {
     Ok(moved == judged)
 }
 
-/// Refreshes the lock's mtime until the returned sender is dropped.
-fn start_heartbeat(path: PathBuf) -> mpsc::Sender<()> {
+/// Refreshes the lock's mtime every `every` until the returned sender is dropped.
+fn start_heartbeat(path: PathBuf, every: Duration) -> mpsc::Sender<()> {
     let (stop, stopped) = mpsc::channel::<()>();
     std::thread::spawn(move || {
-        while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(HEARTBEAT_EVERY) {
+        while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(every) {
             if let Ok(file) = std::fs::OpenOptions::new().append(true).open(&path) {
                 let _ = file.set_modified(SystemTime::now());
             }
@@ -195,14 +209,15 @@ impl Found {
         };
         let who = format!("runner pid {} on {}", holder.pid, holder.host);
         if holder.host != super::this_host() {
-            return if age > STALE_AFTER {
-                Verdict::Stale(format!("{who} sent no heartbeat for {}", minutes(age)))
+            let stale_after = holder.stale_after.unwrap_or(STALE_AFTER);
+            return if age > stale_after {
+                Verdict::Stale(format!("{who} sent no heartbeat for {}", if age.as_secs() >= 120 { minutes(age) } else { seconds(age) }))
             } else {
                 Verdict::Held(format!(
                     "{who} (last heartbeat {} ago): wait for it to finish, or stop it there; \
                      if that machine is gone, the lock is taken over {} after its last heartbeat",
                     seconds(age),
-                    minutes(STALE_AFTER)
+                    if stale_after.as_secs() >= 120 { minutes(stale_after) } else { seconds(stale_after) }
                 ))
             };
         }
@@ -221,8 +236,8 @@ fn minutes(d: Duration) -> String {
     format!("{} min", d.as_secs().div_ceil(60))
 }
 
-/// Who holds a claim: `pid host boot_id start_ticks since [slurm]` ("-" for what is unknown;
-/// locks of older runners have only pid and host).
+/// Who holds a claim: `pid host boot_id start_ticks since slurm stale_after=SECONDS` ("-" for
+/// what is unknown; locks of older runners have only pid and host, or stop after `slurm`).
 #[derive(Debug, PartialEq)]
 struct Holder {
     pid: u32,
@@ -233,10 +248,12 @@ struct Holder {
     since: Option<String>,
     /// The Slurm job (`job_task` for an array task).
     slurm: Option<String>,
+    /// After how long without a heartbeat another host may take the claim over.
+    stale_after: Option<Duration>,
 }
 
 impl Holder {
-    fn this_process() -> Holder {
+    fn this_process(stale_after: Duration) -> Holder {
         let pid = std::process::id();
         Holder {
             pid,
@@ -245,6 +262,7 @@ impl Holder {
             start_ticks: start_ticks(pid),
             since: Some(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
             slurm: slurm_job(),
+            stale_after: Some(stale_after),
         }
     }
 
@@ -258,8 +276,10 @@ impl Holder {
             or_dash(self.start_ticks.map(|t| t.to_string())),
             or_dash(self.since.clone())
         );
-        if let Some(job) = &self.slurm {
-            line += &format!(" {job}");
+        match (&self.slurm, self.stale_after) {
+            (slurm, Some(after)) => line += &format!(" {} stale_after={}", or_dash(slurm.clone()), after.as_secs()),
+            (Some(job), None) => line += &format!(" {job}"),
+            (None, None) => {}
         }
         line + "\n"
     }
@@ -273,7 +293,8 @@ impl Holder {
         let start_ticks = known().and_then(|t| t.parse().ok());
         let since = known();
         let slurm = known();
-        Some(Holder { pid, host, boot_id, start_ticks, since, slurm })
+        let stale_after = fields.next().and_then(|f| f.strip_prefix("stale_after=")?.parse().ok()).map(Duration::from_secs);
+        Some(Holder { pid, host, boot_id, start_ticks, since, slurm, stale_after })
     }
 
     /// Ok if this holder (of this host) is still running; else why not.
@@ -326,11 +347,19 @@ mod tests {
 
     /// Takes the claim in `dir`, or the message of who holds it.
     fn take(dir: &Path) -> Result<Claim, String> {
-        Claim::acquire(&dir.join(FILE), true).unwrap().map_err(|HeldBy(why)| format!("in use by {why}"))
+        Claim::acquire(&dir.join(FILE), true, STALE_AFTER).unwrap().map_err(|HeldBy(why)| format!("in use by {why}"))
     }
 
     fn holder(pid: u32, host: &str) -> Holder {
-        Holder { pid, host: host.into(), boot_id: None, start_ticks: None, since: None, slurm: None }
+        Holder { pid, host: host.into(), boot_id: None, start_ticks: None, since: None, slurm: None, stale_after: None }
+    }
+
+    #[test]
+    fn heartbeats_come_a_twentieth_of_the_stale_time_apart_within_1_to_30_s() {
+        assert_eq!(heartbeat_every(STALE_AFTER), Duration::from_secs(30));
+        assert_eq!(heartbeat_every(Duration::from_secs(60)), Duration::from_secs(3));
+        assert_eq!(heartbeat_every(Duration::from_secs(3)), Duration::from_secs(1), "three beats fit");
+        assert_eq!(heartbeat_every(Duration::from_secs(86400)), Duration::from_secs(30));
     }
 
     #[test]
@@ -339,7 +368,7 @@ mod tests {
         let claim = take(dir.path()).unwrap();
         let text = std::fs::read_to_string(dir.path().join(FILE)).unwrap();
         let parsed = Holder::parse(&text).unwrap();
-        assert_eq!(Holder { since: None, ..parsed }, Holder { since: None, ..Holder::this_process() }, "{text}");
+        assert_eq!(Holder { since: None, ..parsed }, Holder { since: None, ..Holder::this_process(STALE_AFTER) }, "{text}");
         let err = take(dir.path()).unwrap_err();
         assert!(err.contains("in use by runner pid") && err.contains(&std::process::id().to_string()), "{err}");
         assert_eq!(inspect(&dir.path().join(FILE)).map(|c| (c.live, c.pid)), Some((true, std::process::id())));
@@ -352,8 +381,11 @@ mod tests {
 
     #[test]
     fn the_holder_line_round_trips_with_a_slurm_job() {
-        let slurm_task = Holder { slurm: Some("1234_7".into()), since: Some("2026-11-29T03:00:00Z".into()), ..Holder::this_process() };
+        let slurm_task = Holder { slurm: Some("1234_7".into()), since: Some("2026-11-29T03:00:00Z".into()), ..Holder::this_process(STALE_AFTER) };
         assert_eq!(Holder::parse(&slurm_task.to_line()), Some(slurm_task));
+        let local = Holder { slurm: None, ..Holder::this_process(Duration::from_secs(45)) };
+        assert!(local.to_line().ends_with(" - stale_after=45\n"), "{}", local.to_line());
+        assert_eq!(Holder::parse(&local.to_line()), Some(local));
         assert_eq!(Holder::parse("42 node7\n"), Some(holder(42, "node7")), "the older pid-and-host lock");
     }
 
@@ -418,6 +450,14 @@ mod tests {
         assert!(err.contains("runner pid 4242 on some-other-node (last heartbeat"), "{err}");
         assert_eq!(inspect(&path).and_then(|c| c.slurm), Some("99_3".to_string()));
         let old = SystemTime::now() - STALE_AFTER - Duration::from_secs(60);
+        std::fs::File::options().append(true).open(&path).unwrap().set_modified(old).unwrap();
+        drop(take(dir.path()).unwrap());
+
+        // A holder that says how long it may go without a heartbeat is judged by that.
+        std::fs::write(&path, "4242 some-other-node - - - - stale_after=5\n").unwrap();
+        let err = take(dir.path()).unwrap_err();
+        assert!(err.contains("taken over 5 s after its last heartbeat"), "{err}");
+        let old = SystemTime::now() - Duration::from_secs(6);
         std::fs::File::options().append(true).open(&path).unwrap().set_modified(old).unwrap();
         drop(take(dir.path()).unwrap());
 

@@ -54,7 +54,7 @@ impl RunDir {
     /// the spec's text too).
     pub fn start(runs_dir: &Path, spec: &Spec, mut manifest: Manifest, now: chrono::DateTime<chrono::Utc>) -> Result<(RunDir, RunLock, Manifest)> {
         let run_dir = RunDir::create(runs_dir, &spec.name, now)?;
-        let lock = RunLock::acquire(&run_dir.path)?;
+        let lock = RunLock::acquire(&run_dir.path, spec.stale_after())?;
         run_dir.record_spec(spec, &mut manifest)?;
         Ok((run_dir, lock, manifest))
     }

@@ -179,7 +179,7 @@ mod tests {
     fn a_decision_waits_for_an_earlier_trial_that_is_running() {
         let root = tempfile::tempdir().unwrap();
         let a = trial_with(&root.path().join("a"), &[]);
-        let claim = Claim::acquire(&a.join(CLAIM), true).unwrap().unwrap();
+        let claim = Claim::acquire(&a.join(CLAIM), true, crate::run::claim::STALE_AFTER).unwrap().unwrap();
         let writer = {
             let a = a.clone();
             std::thread::spawn(move || {

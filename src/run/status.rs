@@ -122,7 +122,7 @@ impl Observed {
         let ended = Ended::read(trial_dir);
         let claim = claim::inspect(&trial_dir.join(CLAIM));
         let epochs = metrics::read_committed(&trial_dir.join(metrics::FILE));
-        let running = ended.is_none() && held(claim.as_ref());
+        let running = !ended.as_ref().is_some_and(|e| e.status.is_final()) && held(claim.as_ref());
         // The epoch after the committed ones: an older file is from before the last commit.
         let in_epoch = InEpoch::read(trial_dir).filter(|p| running && p.epoch as usize == epochs.len() + 1);
         Observed { ended, claim, epochs, in_epoch }
@@ -132,6 +132,8 @@ impl Observed {
     /// else pending.
     pub fn status(&self) -> Status {
         match &self.ended {
+            // An interrupted trial a worker took again runs.
+            Some(ended) if !ended.status.is_final() && self.held() => Status::Running,
             Some(ended) => ended.status,
             None if self.held() => Status::Running,
             None => Status::Pending,
@@ -171,7 +173,7 @@ mod tests {
         let observed = Observed::read(dir.path());
         assert_eq!((observed.status(), observed.held(), claimable_at(dir.path())), (Status::Pending, false, true));
 
-        let claim = claim::Claim::acquire(&dir.path().join(CLAIM), true).unwrap().unwrap();
+        let claim = claim::Claim::acquire(&dir.path().join(CLAIM), true, claim::STALE_AFTER).unwrap().unwrap();
         let observed = Observed::read(dir.path());
         assert_eq!((observed.status(), observed.held(), claimable_at(dir.path())), (Status::Running, true, false));
         drop(claim);

@@ -71,7 +71,7 @@ pub fn work(run_dir: &RunDir, trials: &[Trial], data: &mut DataSets, options: &W
             continue;
         }
         std::fs::create_dir_all(dir.join(checkpoint::DIR)).map_err(Error::io(&dir))?;
-        let Ok(claim) = Claim::acquire(&dir.join(CLAIM), options.quiet)? else { continue };
+        let Ok(claim) = Claim::acquire(&dir.join(CLAIM), options.quiet, trial.spec.stale_after())? else { continue };
         // Another worker may have ended it between our look and our claim.
         if Ended::read(&dir).is_some_and(|e| e.status.is_final()) {
             continue;

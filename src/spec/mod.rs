@@ -83,6 +83,9 @@ pub struct Spec {
     pub mirror: String,
     /// Write TensorBoard event files (scalars and HParams) as epochs end.
     pub tensorboard: bool,
+    /// A claim (run.lock, a trial's claim) from another host whose heartbeat is older than this
+    /// is taken over; its holder beats a twentieth as often (1-30 s).
+    pub stale_after_seconds: u64,
     /// How `runner submit` asks Slurm for resources; no other command reads it.
     #[serde(skip_serializing_if = "SlurmSpec::is_default")]
     pub slurm: SlurmSpec,
@@ -182,6 +185,7 @@ pub const FIELDS: &[Field] = {
         f("data_dir", Files),
         f("mirror", Files),
         f("tensorboard", Files),
+        f("stale_after_seconds", Files),
         f("slurm", Slurm),
         f("search", Search),
         f("sweep", Sweep),
@@ -211,6 +215,11 @@ impl Spec {
             "momentum" => self.optimizer == OptimizerName::Sgd,
             _ => true,
         }
+    }
+
+    /// How old another host's heartbeat must be before its claim is taken over.
+    pub fn stale_after(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.stale_after_seconds)
     }
 
     /// The CPU threads to train with: `threads`, or one per core when it is 0.
@@ -283,6 +292,7 @@ impl Default for Spec {
             data_dir: PathBuf::from("data"),
             mirror: String::new(),
             tensorboard: true,
+            stale_after_seconds: crate::run::claim::STALE_AFTER.as_secs(),
             slurm: SlurmSpec::default(),
             search: SearchSpec::default(),
             sweep: BTreeMap::new(),
@@ -329,8 +339,8 @@ mod tests {
 
     #[test]
     fn the_field_table_sorts_the_keys_as_the_readme_says() {
-        assert_eq!(keys_where(|f| !f.sweepable()), ["name", "data_dir", "mirror", "tensorboard", "slurm", "search", "sweep"]);
-        assert_eq!(keys_where(Field::where_it_runs), ["backend", "device", "threads", "data_dir", "mirror", "tensorboard", "slurm"]);
+        assert_eq!(keys_where(|f| !f.sweepable()), ["name", "data_dir", "mirror", "tensorboard", "stale_after_seconds", "slurm", "search", "sweep"]);
+        assert_eq!(keys_where(Field::where_it_runs), ["backend", "device", "threads", "data_dir", "mirror", "tensorboard", "stale_after_seconds", "slurm"]);
         assert!(!keys_where(Field::per_trial).iter().any(|k| ["name", "slurm", "search", "sweep"].contains(k)));
         assert!(!keys_where(Field::from_env).iter().any(|k| ["name", "sweep"].contains(k)));
     }

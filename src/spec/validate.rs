@@ -67,6 +67,13 @@ impl Spec {
                 ),
             });
         }
+        if !(3..=7 * 24 * 3600).contains(&self.stale_after_seconds) {
+            return fail(
+                "stale_after_seconds",
+                "must be 3 to 604800 (a week): a claim's holder beats every twentieth of it, at least every \
+                 second, and three heartbeats must fit; the default, 600, suits most shared file systems",
+            );
+        }
         self.slurm.validate()?;
         let channels = self.dataset.channels();
         for (key, values) in [("mean", &self.mean), ("std", &self.std)] {
