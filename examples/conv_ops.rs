@@ -10,7 +10,7 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::MaxPool2dConfig;
 use burn::prelude::*;
 use burn::tensor::Distribution;
-use runner::model::cpu_kernels::{conv3x3, relu_max_pool2x2};
+use runner::model::cpu_kernels::{conv2d, relu_max_pool2x2};
 
 const BATCH: usize = 100;
 const ROUNDS: usize = 15;
@@ -57,7 +57,7 @@ fn run() {
     for (name, c_in, side, c_out) in [("conv1 MNIST", 1, 28, 32), ("conv1 CIFAR", 3, 32, 32), ("conv2 MNIST", 32, 13, 64)] {
         let conv: Conv2d = Conv2dConfig::new([c_in, c_out], [3, 3]).init(&device);
         let x = random([BATCH, c_in, side, side]);
-        row(name, forward_backward(|x| conv.forward(x), &x), forward_backward(|x| conv3x3(x, &conv), &x));
+        row(name, forward_backward(|x| conv.forward(x), &x), forward_backward(|x| conv2d(x, &conv, 0), &x));
     }
     for (name, channels, side) in [("relu + max pool, conv1 MNIST", 32, 26), ("relu + max pool, conv2 MNIST", 64, 11)] {
         let pool = MaxPool2dConfig::new([2, 2]).init();

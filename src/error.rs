@@ -68,12 +68,14 @@ pub enum Error {
     BadImage { path: PathBuf, message: String },
 
     // ---- models and backends (exit code 2) ----
-    #[error("the {model} needs images of at least {min}x{min}, got {height}x{width}; use model = \"nn\" for smaller images")]
-    ImageTooSmall {
-        model: &'static str,
-        min: usize,
-        height: usize,
-        width: usize,
+    #[error(
+        "this CNN does not fit {}x{} images: {too_deep}; use fewer conv_channels, padding = \"same\", a smaller \
+         kernel_size, or model = \"nn\"", image.0, image.1
+    )]
+    ArchitectureTooDeep {
+        /// Which block has no room, as `model::TooDeep` says it.
+        too_deep: String,
+        image: (usize, usize),
     },
 
     /// A backend or device the spec asks for that this build or machine does not have (built in
@@ -157,7 +159,7 @@ impl Error {
             | Error::DataMissing { .. }
             | Error::Download { .. }
             | Error::BadImage { .. }
-            | Error::ImageTooSmall { .. }
+            | Error::ArchitectureTooDeep { .. }
             | Error::Backend(_)
             | Error::NoSlurm
             | Error::NotARunFolder { .. }

@@ -11,7 +11,7 @@
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Mutex, OnceLock};
 
-use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
 
 /// The first stopping signal received; 0 while none.
 static RECEIVED: AtomicI32 = AtomicI32::new(0);
@@ -26,9 +26,10 @@ pub fn install() {
     install_for(&[SIGINT, SIGTERM]);
 }
 
-/// [`install`], plus SIGHUP: the signal a `--jobs` worker gets when its coordinator dies.
+/// [`install`], plus SIGHUP, the signal a `--jobs` worker gets when its coordinator dies, and
+/// SIGUSR1, Slurm's warning that a task's time limit is near (`sched::requeue`).
 pub fn install_for_worker() {
-    install_for(&[SIGINT, SIGTERM, SIGHUP]);
+    install_for(&[SIGINT, SIGTERM, SIGHUP, SIGUSR1]);
 }
 
 fn install_for(wanted: &[i32]) {
@@ -72,6 +73,7 @@ fn received(signal: i32) {
     }
     match signal {
         SIGTERM => eprintln!("\nSIGTERM: stopping after this batch (send it again to stop now)"),
+        SIGUSR1 => eprintln!("\nSIGUSR1 (the time limit is near): stopping after this batch"),
         _ => eprintln!("\nstopping after this batch (Ctrl-C again to stop now)"),
     }
 }

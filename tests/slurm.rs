@@ -159,3 +159,78 @@ fn slurm_values_are_checked_before_anything_is_written() {
     assert!(stderr.contains("`slurm`: the cluster refuses these resources") && stderr.contains("partition"), "{stderr}");
     assert_eq!(common::tree(dir.path()), ["spec.toml"], "nothing written");
 }
+
+/// Submits SPEC from `dir` with `env` set for the tasks too (sbatch passes the environment on).
+fn submit_with(dir: &Path, spec: &str, env: &[(&str, &str)]) -> PathBuf {
+    std::fs::write(dir.join("spec.toml"), spec).unwrap();
+    let mut command = runner(dir);
+    command.arg("submit").arg("spec.toml").arg("--data-dir").arg(shared_data()).args(["--runs-dir", "out"]);
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let output = command.output().unwrap();
+    assert_success(&output);
+    PathBuf::from(String::from_utf8(output.stdout).unwrap().trim())
+}
+
+/// Every task log of the run, concatenated.
+fn task_logs(run_dir: &Path) -> String {
+    let mut logs: Vec<PathBuf> = std::fs::read_dir(run_dir.join("slurm")).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "out")).collect();
+    logs.sort();
+    logs.iter().map(|p| format!("== {}\n{}", p.display(), std::fs::read_to_string(p).unwrap_or_default())).collect()
+}
+
+#[test]
+fn a_task_at_its_time_limit_requeues_itself_and_the_sweep_finishes_unattended() {
+    if !cluster() {
+        return;
+    }
+    // The CNN trial trains ~3 minutes on one CPU; a task may run 2.
+    let spec = "name = \"requeue\"\nepochs = 6\nlimit_train = 30000\nlimit_test = 500\n\
+                [slurm]\ntime = \"00:02:00\"\ncpus_per_task = 1\n[sweep]\nmodel = [\"nn\", \"cnn\"]\n";
+    let local = std::thread::spawn(move || {
+        let started = Instant::now();
+        (sequential(spec), started.elapsed())
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let run_dir = submit(dir.path(), spec);
+    let script = std::fs::read_to_string(run_dir.join("slurm/sweep.sbatch")).unwrap();
+    assert!(script.contains("#SBATCH --requeue\n") && script.contains("#SBATCH --signal=B:USR1@30\n"), "{script}");
+    wait_for_jobs(&run_dir);
+    let wall = started.elapsed();
+    let logs = task_logs(&run_dir);
+    assert!(manifest(&run_dir)["finished_at"].is_string(), "the report job finished the run, once every task ended:\n{logs}");
+    assert!(logs.contains("001_model=cnn: time limit near: requeued ") && logs.contains("001_model=cnn: cnn on mnist (cpu, from epoch "), "{logs}");
+    let record: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run_dir.join("trials/001_model=cnn/requeues.json")).unwrap()).unwrap();
+    assert!(record["requeues"].as_u64().unwrap() >= 1, "{record}");
+    let (local, local_wall) = local.join().unwrap();
+    assert_eq!(results(&run_dir), local, "{logs}");
+    eprintln!(
+        "requeued sweep: {:.0} s from submit to report ({} requeues of the CNN task) against {:.0} s run locally",
+        wall.as_secs_f64(),
+        record["requeues"],
+        local_wall.as_secs_f64()
+    );
+}
+
+#[test]
+fn a_trial_that_cannot_finish_an_epoch_within_the_time_limit_fails_with_the_reason() {
+    if !cluster() {
+        return;
+    }
+    // Its third batch stalls 100 s: the epoch cannot end before the 2-minute limit.
+    let spec = "name = \"stuck\"\nmodel = \"cnn\"\nepochs = 1\nlimit_train = 3000\nlimit_test = 200\n\
+                [slurm]\ntime = \"00:02:00\"\ncpus_per_task = 1\n";
+    let dir = tempfile::tempdir().unwrap();
+    let run_dir = submit_with(dir.path(), spec, &[("RUNNER_FAILPOINT", "batch:000_stuck:1:3=sleep:100000")]);
+    wait_for_jobs(&run_dir);
+    let logs = task_logs(&run_dir);
+    let status: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run_dir.join("trials/000_stuck/status.json")).unwrap()).unwrap();
+    assert_eq!(status["status"], "failed", "{logs}");
+    let reason = status["reason"].as_str().unwrap();
+    assert!(reason.starts_with("no epoch finished within the task time limit: an epoch takes "), "{reason}");
+    assert!(reason.contains(" s, the task time limit is 120 s (the last 30 s kept for stopping)"), "{reason}");
+    assert!(!run_dir.join("trials/000_stuck/requeues.json").exists(), "failed at once, not requeued: {logs}");
+    assert!(manifest(&run_dir)["finished_at"].is_string(), "the report job ran");
+}

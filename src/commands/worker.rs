@@ -7,6 +7,7 @@ use crate::error::{Error, Result};
 use crate::interrupt;
 use crate::run::worker::{self, Outcome, WorkerOptions};
 use crate::run::{Manifest, RunDir, RunLock};
+use crate::sched::requeue::{self, Next};
 use crate::spec;
 
 use super::coordinator;
@@ -42,8 +43,25 @@ pub fn worker(args: WorkerArgs) -> Result<()> {
         tagged: true,
         summary_every: None,
     };
+    // A Slurm array task's one trial, where it stood when the task started.
+    let task_trial = options.only.filter(|_| spec.slurm.requeue).zip(crate::run::claim::slurm_job().filter(|j| j.contains('_')));
+    let epochs_before = task_trial.as_ref().map_or(0, |(i, _)| crate::run::metrics::read_committed(&run_dir.trial_dir(&trials[*i]).join(crate::run::metrics::FILE)).len());
     match worker::work(&run_dir, &trials, &mut DataSets::default(), &options)? {
         Outcome::Finished => Ok(()),
+        Outcome::Interrupted(_) if interrupt::signal() == Some(libc::SIGUSR1) && task_trial.is_some() => {
+            let (i, job_task) = task_trial.expect("checked above");
+            let trial = &trials[i];
+            match requeue::after_time_limit(&run_dir.trial_dir(trial), &spec, epochs_before, &job_task)? {
+                Next::Requeued(said) => {
+                    eprintln!("{}: {said}", trial.dir_name());
+                    Ok(())
+                }
+                Next::Failed(reason) => {
+                    eprintln!("{}: failed: {reason}", trial.dir_name());
+                    Err(Error::TrialsFailed { failed: 1, total: 1, run_dir: run_dir.path.clone() })
+                }
+            }
+        }
         Outcome::Interrupted(cutoff) => {
             let (trial, epoch) = cutoff.map_or((String::new(), 0), |c| (c.trial, c.epoch));
             Err(Error::Interrupted { trial, epoch, run_dir: run_dir.path.clone() })

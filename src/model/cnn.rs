@@ -1,70 +1,84 @@
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
-use burn::nn::{Linear, LinearConfig, Relu};
+use burn::nn::{BatchNorm, Dropout, Linear, PaddingConfig2d, Relu};
 use burn::prelude::*;
 
-use super::CLASSES;
-use super::cpu_kernels::{self, conv3x3, relu_max_pool2x2};
+use super::cpu_kernels::{self, conv2d, relu_max_pool2x2};
+use super::{Architecture, dense};
 use crate::catalog::ImageShape;
 use crate::error::Error;
 
-/// The seed's CNN: Conv(c,32,3) -> ReLU -> MaxPool2 -> Conv(32,64,3) -> ReLU -> MaxPool2 ->
-/// flatten -> Linear(64*h'*w', 128) -> ReLU -> Linear(128, 10). h' is 5 for 28x28, 6 for 32x32.
+/// Per entry of `conv_channels` a block Conv(k, padding) -> [batch norm] -> ReLU -> MaxPool2,
+/// then flatten and the dense layers of `hidden`. The seed's CNN: Conv(c,32,3) -> ReLU -> MaxPool2
+/// -> Conv(32,64,3) -> ReLU -> MaxPool2 -> flatten -> Linear(64*h'*w', 128) -> ReLU ->
+/// Linear(128, 10); h' is 5 for 28x28, 6 for 32x32.
 #[derive(Module, Debug)]
 pub struct Cnn {
-    conv1: Conv2d,
-    conv2: Conv2d,
+    convs: Vec<Conv2d>,
+    /// One per conv with `batch_norm`, else none.
+    conv_norms: Vec<BatchNorm>,
+    layers: Vec<Linear>,
+    norms: Vec<BatchNorm>,
+    dropout: Dropout,
     pool: MaxPool2d,
-    fc1: Linear,
-    fc2: Linear,
     activation: Relu,
     /// Use this crate's CPU kernels (see `forward`): set when the device is Burn flex or ndarray.
     #[module(skip)]
     cpu_kernels: bool,
-}
-
-/// The smallest image side with a pixel left after both convolutions and pools.
-const MIN_SIDE: usize = 10;
-
-/// Side after a valid 3x3 conv and a 2x2 max pool (floor), twice.
-pub(super) fn flat_side(side: usize) -> usize {
-    ((side - 2) / 2 - 2) / 2
+    /// Zero padding on each side of each conv's input.
+    #[module(skip)]
+    pad: usize,
 }
 
 impl Cnn {
-    /// The weights are the same whichever kernels [`Cnn::forward`] uses on `device`.
-    pub fn new(shape: ImageShape, device: &Device) -> Result<Cnn, Error> {
-        if shape.height < MIN_SIDE || shape.width < MIN_SIDE {
-            let (height, width) = (shape.height, shape.width);
-            return Err(Error::ImageTooSmall { model: "cnn", min: MIN_SIDE, height, width });
+    /// The weights are the same whichever kernels [`Cnn::forward`] uses on `device`, and are
+    /// drawn in the order of the layers (the seed's CNN: conv1, conv2, fc1, fc2).
+    pub fn new(architecture: &Architecture, shape: ImageShape, device: &Device) -> Result<Cnn, Error> {
+        let maps = architecture.feature_maps(shape).map_err(|too_deep| Error::ArchitectureTooDeep { too_deep: too_deep.to_string(), image: (shape.height, shape.width) })?;
+        let k = architecture.kernel_size as usize;
+        let pad = architecture.pad();
+        let mut inputs = shape.channels;
+        let mut convs = Vec::new();
+        let mut conv_norms = Vec::new();
+        for &(channels, _, _) in &maps {
+            let padding = if pad == 0 { PaddingConfig2d::Valid } else { PaddingConfig2d::Explicit(pad, pad, pad, pad) };
+            let config = Conv2dConfig::new([inputs, channels], [k, k]).with_padding(padding);
+            convs.push(config.init(device));
+            if architecture.batch_norm {
+                conv_norms.push(dense::batch_norm(channels, device));
+            }
+            inputs = channels;
         }
-        let flat = 64 * flat_side(shape.height) * flat_side(shape.width);
+        let flat = maps.last().map_or(shape.pixels(), |&(c, h, w)| c * h * w);
+        let (layers, norms) = dense::layers(architecture, flat, device);
         Ok(Cnn {
-            conv1: Conv2dConfig::new([shape.channels, 32], [3, 3]).init(device),
-            conv2: Conv2dConfig::new([32, 64], [3, 3]).init(device),
+            convs,
+            conv_norms,
+            layers,
+            norms,
+            dropout: dense::dropout(architecture),
             pool: MaxPool2dConfig::new([2, 2]).init(),
-            fc1: LinearConfig::new(flat, 128).init(device),
-            fc2: LinearConfig::new(128, CLASSES).init(device),
             activation: Relu::new(),
             cpu_kernels: cpu_kernels::supports(device),
+            pad,
         })
     }
 
-    /// The seed's CNN. On the CPU backends (Burn flex and ndarray) the convolutions and ReLU +
-    /// max pool run as this crate's kernels ([`super::cpu_kernels`]: measured faster than the
-    /// backends' own); the tests check both paths compute the same function with the same
-    /// gradients.
+    /// On the CPU backends (Burn flex and ndarray) the convolutions and ReLU + max pool run as
+    /// this crate's kernels ([`super::cpu_kernels`]: measured faster than the backends' own);
+    /// batch norm, dropout and the dense layers are Burn's. The tests check both paths compute
+    /// the same function with the same gradients.
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
-        let x = if self.cpu_kernels {
-            let x = relu_max_pool2x2(conv3x3(images, &self.conv1));
-            relu_max_pool2x2(conv3x3(x, &self.conv2))
-        } else {
-            let x = self.pool.forward(self.activation.forward(self.conv1.forward(images)));
-            self.pool.forward(self.activation.forward(self.conv2.forward(x)))
-        };
-        let x = self.activation.forward(self.fc1.forward(x.flatten::<2>(1, 3)));
-        self.fc2.forward(x)
+        let mut x = images;
+        for (i, conv) in self.convs.iter().enumerate() {
+            x = if self.cpu_kernels { conv2d(x, conv, self.pad) } else { conv.forward(x) };
+            if let Some(norm) = self.conv_norms.get(i) {
+                x = norm.forward(x);
+            }
+            x = if self.cpu_kernels { relu_max_pool2x2(x) } else { self.pool.forward(self.activation.forward(x)) };
+        }
+        dense::forward(&self.layers, &self.norms, &self.dropout, &self.activation, x.flatten::<2>(1, 3))
     }
 }
 
@@ -74,18 +88,33 @@ mod tests {
 
     use super::*;
     use crate::model::cpu_kernels::test_devices;
+    use crate::model::{ModelKind, Padding};
+
+    /// The seed's CNN and the shapes the architecture keys allow, each with an image shape it fits.
+    fn architectures() -> Vec<(Architecture, ImageShape)> {
+        let seed = Architecture::seed(ModelKind::Cnn);
+        let mnist = ImageShape { channels: 1, height: 28, width: 28 };
+        let cifar = ImageShape { channels: 3, height: 32, width: 32 };
+        vec![
+            (seed.clone(), mnist),
+            (seed.clone(), cifar),
+            (Architecture { conv_channels: vec![16, 32], kernel_size: 5, padding: Padding::Same, batch_norm: true, dropout: 0.25, hidden: vec![64], ..seed.clone() }, mnist),
+            (Architecture { conv_channels: vec![8], kernel_size: 7, hidden: vec![], ..seed.clone() }, cifar),
+            (Architecture { conv_channels: vec![4, 6, 5], kernel_size: 1, ..seed.clone() }, ImageShape { channels: 2, height: 11, width: 9 }),
+            (Architecture { conv_channels: vec![6, 6], kernel_size: 3, padding: Padding::Same, hidden: vec![20, 12], batch_norm: true, ..seed }, cifar),
+        ]
+    }
 
     #[test]
     fn the_cpu_kernels_compute_the_reference_function() {
         let _rng = crate::burn_rng_lock();
-        let shapes = [ImageShape { channels: 1, height: 28, width: 28 }, ImageShape { channels: 3, height: 32, width: 32 }];
         for device in test_devices() {
-            for shape in shapes {
-                let cnn = Cnn::new(shape, &device).unwrap();
+            for (architecture, shape) in architectures() {
+                let cnn = Cnn::new(&architecture, shape, &device).unwrap();
                 let reference = Cnn { cpu_kernels: false, ..cnn.clone() };
                 let x = Tensor::<4>::random([4, shape.channels, shape.height, shape.width], Distribution::Normal(0.0, 1.0), &device);
                 let diff = (reference.forward(x.clone()) - cnn.forward(x)).abs().max().into_scalar::<f32>();
-                assert!(diff < 1e-4, "{shape:?} on {device:?}: max difference {diff}");
+                assert!(diff < 1e-4, "{architecture:?} on {shape:?}, {device:?}: max difference {diff}");
             }
         }
     }
@@ -94,27 +123,32 @@ mod tests {
     fn the_cpu_kernels_have_the_reference_gradients() {
         let _rng = crate::burn_rng_lock();
         for device in test_devices().map(|d| d.autodiff()) {
-            assert_reference_gradients(&device);
+            for (architecture, shape) in architectures() {
+                // Dropout draws differently on each pass; the kernels are what is compared here.
+                let architecture = Architecture { dropout: 0.0, ..architecture };
+                assert_reference_gradients(&architecture, shape, &device);
+            }
         }
     }
 
-    fn assert_reference_gradients(device: &Device) {
-        let device = device.clone();
-        let shape = ImageShape { channels: 3, height: 32, width: 32 };
-        let cnn = Cnn::new(shape, &device).unwrap();
+    fn assert_reference_gradients(architecture: &Architecture, shape: ImageShape, device: &Device) {
+        let cnn = Cnn::new(architecture, shape, device).unwrap();
         let reference = Cnn { cpu_kernels: false, ..cnn.clone() };
-        let x = Tensor::<4>::random([4, 3, 32, 32], Distribution::Normal(0.0, 1.0), &device);
-        let r = Tensor::<2>::random([4, 10], Distribution::Normal(0.0, 1.0), &device);
+        let x = Tensor::<4>::random([4, shape.channels, shape.height, shape.width], Distribution::Normal(0.0, 1.0), device);
+        let r = Tensor::<2>::random([4, 10], Distribution::Normal(0.0, 1.0), device);
         let grads = |net: &Cnn| {
             let grads = (net.forward(x.clone()) * r.clone()).sum().backward();
-            let bias = net.conv1.bias.as_ref().unwrap().val().grad(&grads).unwrap().unsqueeze::<4>();
-            let bias2 = net.conv2.bias.as_ref().unwrap().val().grad(&grads).unwrap().unsqueeze::<4>();
-            [net.conv1.weight.val().grad(&grads).unwrap(), bias, net.conv2.weight.val().grad(&grads).unwrap(), bias2]
+            let mut all = Vec::new();
+            for conv in &net.convs {
+                all.push(conv.weight.val().grad(&grads).unwrap());
+                all.push(conv.bias.as_ref().unwrap().val().grad(&grads).unwrap().unsqueeze::<4>());
+            }
+            all
         };
         for (e, g) in grads(&reference).iter().zip(grads(&cnn)) {
             let diff = (e.clone() - g).abs().max().into_scalar::<f32>();
             let scale = e.clone().abs().max().into_scalar::<f32>();
-            assert!(diff < 1e-4 * scale.max(1.0), "{device:?}: max gradient difference {diff} (largest gradient {scale})");
+            assert!(diff < 1e-4 * scale.max(1.0), "{architecture:?} on {device:?}: max gradient difference {diff} (largest gradient {scale})");
         }
     }
 
@@ -123,13 +157,26 @@ mod tests {
         let shape = ImageShape { channels: 1, height: 28, width: 28 };
         let [flex, ndarray] = test_devices();
         for device in [flex.clone(), flex.autodiff(), ndarray.clone(), ndarray.autodiff()] {
-            assert!(Cnn::new(shape, &device).unwrap().cpu_kernels, "{device:?}");
+            assert!(Cnn::new(&Architecture::seed(ModelKind::Cnn), shape, &device).unwrap().cpu_kernels, "{device:?}");
         }
     }
 
     #[test]
-    fn flatten_sizes_match_the_seed() {
-        assert_eq!(64 * super::flat_side(28).pow(2), 64 * 5 * 5);
-        assert_eq!(64 * super::flat_side(32).pow(2), 64 * 6 * 6);
+    fn feature_maps_match_the_seed_and_deep_stacks_are_refused_naming_the_block() {
+        let seed = Architecture::seed(ModelKind::Cnn);
+        let mnist = ImageShape { channels: 1, height: 28, width: 28 };
+        let cifar = ImageShape { channels: 3, height: 32, width: 32 };
+        assert_eq!(seed.feature_maps(mnist), Ok(vec![(32, 13, 13), (64, 5, 5)]), "flatten 64*5*5");
+        assert_eq!(seed.feature_maps(cifar), Ok(vec![(32, 15, 15), (64, 6, 6)]), "flatten 64*6*6");
+        let same = Architecture { kernel_size: 5, padding: Padding::Same, ..seed.clone() };
+        assert_eq!(same.feature_maps(mnist), Ok(vec![(32, 14, 14), (64, 7, 7)]));
+        let deep = Architecture { conv_channels: vec![8; 5], ..seed };
+        // 28 -> conv 26 -> pool 13 -> 11 -> 5 -> 3 -> 1: block 4 has no room.
+        let err = deep.feature_maps(mnist).unwrap_err();
+        assert_eq!(err.to_string(), "conv block 4 gets a 1x1 feature map, smaller than its 3x3 kernel");
+        let five = Architecture { kernel_size: 5, ..deep.clone() };
+        assert_eq!(five.feature_maps(mnist).unwrap_err().to_string(), "conv block 3 gets a 4x4 feature map, smaller than its 5x5 kernel");
+        let err = Cnn::new(&deep, mnist, &Device::flex()).unwrap_err().to_string();
+        assert!(err.starts_with("this CNN does not fit 28x28 images: conv block 4 gets a 1x1 feature map"), "{err}");
     }
 }

@@ -1,6 +1,9 @@
 //! Weights in PyTorch's layout, as safetensors: `conv1.weight` [out, in, kh, kw] as Burn keeps it,
-//! `fc1.weight` transposed from Burn's [in, out] to PyTorch's [out, in]. The names are those of
-//! the seed's `CNNModel` (conv1, conv2, fc1, fc2) and `NNModel` (fc1, fc2, ... one per layer).
+//! `fc1.weight` transposed from Burn's [in, out] to PyTorch's [out, in], batch norms as
+//! `bn1.*` (after conv1) and `fc_bn1.*` (after fc1) with PyTorch's buffers (`running_mean`,
+//! `running_var`, `num_batches_tracked`). The names are those of [`model_py`]'s `Model`, which for
+//! the seed's networks are those of the reference script's `CNNModel` (conv1, conv2, fc1, fc2) and
+//! `NNModel` (fc1, fc2).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -8,14 +11,17 @@ use std::path::Path;
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::prelude::*;
 
+use crate::catalog::ImageShape;
 use crate::error::{Error, Result};
-use crate::model::Model;
+use crate::model::{Architecture, CLASSES, Model, ModelKind};
 
 /// A tensor ready to write: PyTorch name, shape, row-major f32 values.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Exported {
     pub shape: Vec<usize>,
     pub values: Vec<f32>,
+    /// Written as int64 (`num_batches_tracked`).
+    pub integer: bool,
 }
 
 /// Every parameter of `model` under its PyTorch name.
@@ -33,10 +39,14 @@ pub fn pytorch_state_dict(model: &Model) -> Result<BTreeMap<String, Exported>> {
                     t[c * rows + r] = values[r * cols + c];
                 }
             }
-            Exported { shape: vec![cols, rows], values: t }
+            Exported { shape: vec![cols, rows], values: t, integer: false }
         } else {
-            Exported { shape, values }
+            Exported { shape, values, integer: false }
         };
+        if let Some(norm) = name.strip_suffix(".running_var") {
+            // Burn does not count batches; PyTorch reads the count only with momentum=None.
+            out.insert(format!("{norm}.num_batches_tracked"), Exported { shape: vec![], values: vec![0.0], integer: true });
+        }
         out.insert(name, tensor);
     }
     Ok(out)
@@ -45,24 +55,115 @@ pub fn pytorch_state_dict(model: &Model) -> Result<BTreeMap<String, Exported>> {
 /// "Cnn.fc1.weight" -> ("fc1.weight", transpose); "Nn.layers.0.bias" -> ("fc1.bias", no).
 fn pytorch_name(path: &str) -> Option<(String, bool)> {
     let parts: Vec<&str> = path.split('.').collect();
-    let (layer, param) = match parts.as_slice() {
-        ["Cnn", layer, param] => (layer.to_string(), *param),
-        ["Nn", "layers", index, param] => (format!("fc{}", index.parse::<usize>().ok()? + 1), *param),
+    let [model, field, index, param] = parts.as_slice() else { return None };
+    let n = index.parse::<usize>().ok()? + 1;
+    let layer = match (*model, *field) {
+        ("Cnn", "convs") => format!("conv{n}"),
+        ("Cnn", "conv_norms") => format!("bn{n}"),
+        ("Nn" | "Cnn", "layers") => format!("fc{n}"),
+        ("Nn" | "Cnn", "norms") => format!("fc_bn{n}"),
         _ => return None,
     };
-    let transpose = layer.starts_with("fc") && param == "weight";
+    let param = match *param {
+        "gamma" => "weight",
+        "beta" => "bias",
+        other => other,
+    };
+    let transpose = layer.starts_with("fc") && !layer.starts_with("fc_bn") && param == "weight";
     Some((format!("{layer}.{param}"), transpose))
 }
 
+/// `model.py`: a PyTorch module `Model` of `architecture` on images of `shape`, whose
+/// `state_dict` is what [`pytorch_state_dict`] writes (`load_state_dict(..., strict=True)`).
+pub fn model_py(architecture: &Architecture, shape: ImageShape, normalization: &str) -> String {
+    let mut init = Vec::new();
+    let mut forward = vec!["x = images".to_string()];
+    let norm = architecture.batch_norm;
+    let mut inputs = shape.channels;
+    if architecture.kind == ModelKind::Cnn {
+        let (k, pad) = (architecture.kernel_size, architecture.pad());
+        init.push("self.pool = nn.MaxPool2d(2)".to_string());
+        for (i, &channels) in architecture.conv_channels.iter().enumerate() {
+            let n = i + 1;
+            init.push(format!("self.conv{n} = nn.Conv2d({inputs}, {channels}, {k}, padding={pad})"));
+            let mut x = format!("self.conv{n}(x)");
+            if norm {
+                init.push(format!("self.bn{n} = nn.BatchNorm2d({channels}, eps=1e-5, momentum=0.1)"));
+                x = format!("self.bn{n}({x})");
+            }
+            forward.push(format!("x = self.pool(torch.relu({x}))"));
+            inputs = channels as usize;
+        }
+    }
+    let flat = match (architecture.kind, architecture.feature_maps(shape)) {
+        (ModelKind::Cnn, Ok(maps)) => maps.last().map_or(shape.pixels(), |&(c, h, w)| c * h * w),
+        _ => shape.pixels(),
+    };
+    forward.push("x = x.flatten(1)".to_string());
+    if architecture.dropout > 0.0 {
+        init.push(format!("self.dropout = nn.Dropout({})", architecture.dropout));
+    }
+    let mut inputs = flat;
+    for (i, &width) in architecture.hidden.iter().enumerate() {
+        let n = i + 1;
+        init.push(format!("self.fc{n} = nn.Linear({inputs}, {width})"));
+        let mut x = format!("self.fc{n}(x)");
+        if norm {
+            init.push(format!("self.fc_bn{n} = nn.BatchNorm1d({width}, eps=1e-5, momentum=0.1)"));
+            x = format!("self.fc_bn{n}({x})");
+        }
+        x = format!("torch.relu({x})");
+        if architecture.dropout > 0.0 {
+            x = format!("self.dropout({x})");
+        }
+        forward.push(format!("x = {x}"));
+        inputs = width as usize;
+    }
+    let n = architecture.hidden.len() + 1;
+    init.push(format!("self.fc{n} = nn.Linear({inputs}, {CLASSES})"));
+    forward.push(format!("return self.fc{n}(x)"));
+    let indent = |lines: Vec<String>| lines.iter().map(|l| format!("        {l}\n")).collect::<String>();
+    format!(
+        "\"\"\"Written by `runner export`: the trial's network as a PyTorch module.\n\n\
+         Input: images [batch, {c}, {h}, {w}], {normalization}. Weights: model.safetensors beside this file.\n\n\
+         \x20   import safetensors.torch\n\
+         \x20   from model import Model\n\
+         \x20   model = Model()\n\
+         \x20   model.load_state_dict(safetensors.torch.load_file(\"model.safetensors\"), strict=True)\n\
+         \x20   model.eval()\n\
+         \"\"\"\n\
+         import torch\n\
+         from torch import nn\n\n\n\
+         class Model(nn.Module):\n\
+         \x20   def __init__(self):\n\
+         \x20       super().__init__()\n\
+         {init}\n\
+         \x20   def forward(self, images):\n\
+         {forward}",
+        c = shape.channels,
+        h = shape.height,
+        w = shape.width,
+        init = indent(init),
+        forward = indent(forward),
+    )
+}
+
 pub fn write_safetensors(tensors: &BTreeMap<String, Exported>, path: &Path) -> Result<()> {
-    let bytes: Vec<(String, Vec<u8>, Vec<usize>)> = tensors
+    let bytes: Vec<(String, Vec<u8>, Vec<usize>, bool)> = tensors
         .iter()
-        .map(|(name, t)| (name.clone(), t.values.iter().flat_map(|v| v.to_le_bytes()).collect(), t.shape.clone()))
+        .map(|(name, t)| {
+            let data = match t.integer {
+                true => t.values.iter().flat_map(|&v| (v as i64).to_le_bytes()).collect(),
+                false => t.values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            };
+            (name.clone(), data, t.shape.clone(), t.integer)
+        })
         .collect();
     let views = bytes
         .iter()
-        .map(|(name, data, shape)| {
-            safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.clone(), data).map(|v| (name.clone(), v))
+        .map(|(name, data, shape, integer)| {
+            let dtype = if *integer { safetensors::Dtype::I64 } else { safetensors::Dtype::F32 };
+            safetensors::tensor::TensorView::new(dtype, shape.clone(), data).map(|v| (name.clone(), v))
         })
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| Error::Export(format!("cannot lay out tensors: {e}")))?;

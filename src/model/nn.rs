@@ -1,33 +1,27 @@
 use burn::module::Module;
-use burn::nn::{Linear, LinearConfig, Relu};
+use burn::nn::{BatchNorm, Dropout, Linear, Relu};
 use burn::prelude::*;
 
-use super::CLASSES;
+use super::{Architecture, dense};
 
-/// flatten -> [Linear -> ReLU] per hidden size -> Linear(.., 10).
+/// flatten -> [Linear -> [batch norm] -> ReLU -> [dropout]] per hidden size -> Linear(.., 10).
 #[derive(Module, Debug)]
 pub struct Mlp {
     layers: Vec<Linear>,
+    /// One per hidden layer with `batch_norm`, else none.
+    norms: Vec<BatchNorm>,
+    dropout: Dropout,
     activation: Relu,
 }
 
 impl Mlp {
-    pub fn new(inputs: usize, hidden: &[usize], device: &Device) -> Mlp {
-        let sizes: Vec<usize> = std::iter::once(inputs).chain(hidden.iter().copied()).chain([CLASSES]).collect();
-        let layers = sizes.windows(2).map(|w| LinearConfig::new(w[0], w[1]).init(device)).collect();
-        Mlp { layers, activation: Relu::new() }
+    pub fn new(architecture: &Architecture, inputs: usize, device: &Device) -> Mlp {
+        let (layers, norms) = dense::layers(architecture, inputs, device);
+        Mlp { layers, norms, dropout: dense::dropout(architecture), activation: Relu::new() }
     }
 
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
-        let mut x = images.flatten::<2>(1, 3);
-        let last = self.layers.len() - 1;
-        for (i, layer) in self.layers.iter().enumerate() {
-            x = layer.forward(x);
-            if i < last {
-                x = self.activation.forward(x);
-            }
-        }
-        x
+        dense::forward(&self.layers, &self.norms, &self.dropout, &self.activation, images.flatten::<2>(1, 3))
     }
 }
 

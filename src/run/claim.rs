@@ -22,7 +22,7 @@ use crate::error::{Error, Result};
 use crate::fs::{process_alive, temp_path};
 
 /// The default of `stale_after_seconds`.
-pub const STALE_AFTER: Duration = Duration::from_secs(600);
+pub const STALE_AFTER: Duration = Duration::from_secs(crate::spec::DEFAULT_STALE_AFTER_SECONDS);
 /// How long an unreadable claim may be in the middle of being written (see `create`).
 const UNREADABLE_GRACE: Duration = Duration::from_secs(10);
 
@@ -317,7 +317,7 @@ impl Holder {
 }
 
 /// `SLURM_ARRAY_JOB_ID_SLURM_ARRAY_TASK_ID`, or `SLURM_JOB_ID`, when run by Slurm.
-fn slurm_job() -> Option<String> {
+pub fn slurm_job() -> Option<String> {
     let var = |name| std::env::var(name).ok().filter(|v| !v.is_empty() && !v.contains(char::is_whitespace));
     match (var("SLURM_ARRAY_JOB_ID"), var("SLURM_ARRAY_TASK_ID")) {
         (Some(job), Some(task)) => Some(format!("{job}_{task}")),

@@ -82,7 +82,10 @@ pub fn run(
     let mut files = TrialFiles::new(dir, trial, state.history.clone(), console, pruner)?;
     let outcome = backend::run_on(spec.backend, threads, || train::fit(spec, &data, &device, state, &mut files))?;
     files.console.finish();
-    InEpoch::remove(dir);
+    // An interrupted trial keeps it: a Slurm task stopped at its time limit reads the pace there.
+    if !matches!(outcome, Err(TrainError::Interrupted { .. } | TrainError::Paused { .. })) {
+        InEpoch::remove(dir);
+    }
     if spec.tensorboard && !matches!(outcome, Err(TrainError::Interrupted { .. } | TrainError::Paused { .. } | TrainError::Run(_))) {
         tensorboard::write_trial(dir, trial, &files.epochs, Some(outcome.is_ok()))?;
     }
@@ -195,7 +198,13 @@ impl Observer for TrialFiles {
     }
 
     fn stop_requested(&self) -> bool {
-        interrupt::requested()
+        let stop = interrupt::requested();
+        if stop && self.in_epoch.of > 0 {
+            // The pace up to now, stalls included: what a task stopped at its time limit judges by.
+            let seconds = self.epoch_start.elapsed().as_secs_f64();
+            InEpoch { images_per_second: self.in_epoch.images as f64 / seconds.max(1e-9), ..self.in_epoch.clone() }.write(&self.dir);
+        }
+        stop
     }
 
     fn prune(&mut self, metrics: &EpochMetrics) -> std::result::Result<(), TrainError> {

@@ -3,4 +3,5 @@
 //! from the run folder (see `run::worker`), Slurm decides where and when they run.
 
 pub mod local;
+pub mod requeue;
 pub mod slurm;

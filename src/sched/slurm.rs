@@ -100,11 +100,20 @@ impl Plan {
             option("output", log_path(&slurm, "%A_%a.out")),
             option("open-mode", "append"),
         ];
+        if self.resources.requeue {
+            // Warned `warning_seconds` before the time limit, a task commits and requeues itself.
+            options.push("--requeue".to_string());
+            options.push(option("signal", format!("B:USR1@{}", self.resources.warning_seconds())));
+        }
         options.extend(self.resource_lines(true));
         let mut script = header(&options);
         script += "# Written by `runner submit`: one array task per trial. A task trains its trial from its last\n\
                    # finished epoch, so a cancelled, preempted or requeued task loses at most one epoch;\n\
                    # on SIGTERM it stops at the next batch and leaves its trial resumable.\n";
+        if self.resources.requeue {
+            script += "# On SIGUSR1 (the time limit is near) it does the same, then requeues itself (scontrol requeue)\n\
+                       # and continues when Slurm starts it again; [slurm] requeue = false turns this off.\n";
+        }
         script += &self.exec_line(&self.worker(false).slurm_task_words());
         script
     }
@@ -305,13 +314,16 @@ mod tests {
             max_parallel: 3,
             gres: String::new(),
             extra: vec!["--account=lab".into()],
+            ..SlurmSpec::default()
         };
-        let script = plan(&[0, 1, 2, 3], resources, true).sweep_script();
+        let script = plan(&[0, 1, 2, 3], resources.clone(), true).sweep_script();
         let expected = "#!/bin/bash\n\
             #SBATCH --job-name=runner:sweep\n\
             #SBATCH --array=0-3%3\n\
             #SBATCH --output=\"/lab/runs/2026-11-29T03-00-00Z_sweep/slurm/%A_%a.out\"\n\
             #SBATCH --open-mode=append\n\
+            #SBATCH --requeue\n\
+            #SBATCH --signal=B:USR1@180\n\
             #SBATCH --partition=gpu\n\
             #SBATCH --time=01:00:00\n\
             #SBATCH --cpus-per-task=4\n\
@@ -323,6 +335,9 @@ mod tests {
             "exec '/opt/runner/bin/runner' worker '/lab/runs/2026-11-29T03-00-00Z_sweep' --trial \"$SLURM_ARRAY_TASK_ID\" \
              --threads \"${SLURM_CPUS_PER_TASK:-1}\" --offline\n"
         ));
+
+        let without = plan(&[0], SlurmSpec { requeue: false, ..resources }, true).sweep_script();
+        assert!(!without.contains("--requeue") && !without.contains("--signal") && !without.contains("SIGUSR1"), "{without}");
 
         let cpu = plan(&[0], SlurmSpec::default(), false).sweep_script();
         assert!(!cpu.contains("--gres") && !cpu.contains("--time"), "{cpu}");

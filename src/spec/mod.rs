@@ -67,8 +67,20 @@ pub struct Spec {
     pub monitor: Monitor,
     /// Random training-image transformations, applied as batches are assembled.
     pub augment: Vec<Augment>,
-    /// Hidden layer sizes of the `nn` model; `[]` is logistic regression.
+    /// Fully connected hidden layers: the `nn` model's (`[]` is logistic regression) and the
+    /// `cnn` model's head.
     pub hidden: Vec<u32>,
+    /// The `cnn` model's conv blocks (conv -> [batch norm] -> ReLU -> 2x2 max pool): the output
+    /// channels of each.
+    pub conv_channels: Vec<u32>,
+    /// The `cnn` model's square kernels: odd, 1 to 7.
+    pub kernel_size: u32,
+    /// The `cnn` model's zero padding: 0, or "same" (keeps the size through each conv).
+    pub padding: crate::model::Padding,
+    /// Batch norm after each conv and each hidden linear layer.
+    pub batch_norm: bool,
+    /// Dropout probability after each hidden layer's ReLU, while training.
+    pub dropout: f64,
     /// Per-channel normalization: one value for all channels, or one per channel.
     pub mean: Vec<f64>,
     pub std: Vec<f64>,
@@ -95,6 +107,9 @@ pub struct Spec {
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub sweep: BTreeMap<String, Vec<toml::Value>>,
 }
+
+/// The default of `stale_after_seconds`: 10 minutes.
+pub const DEFAULT_STALE_AFTER_SECONDS: u64 = 600;
 
 /// What a key of the spec is for; the rules below (what a sweep may vary, what a resume may
 /// change, what `--dry-run` shows, what `RUNNER_<KEY>` may set) follow from it alone.
@@ -178,6 +193,11 @@ pub const FIELDS: &[Field] = {
         f("monitor", Computes),
         f("augment", Computes),
         f("hidden", Computes),
+        f("conv_channels", Computes),
+        f("kernel_size", Computes),
+        f("padding", Computes),
+        f("batch_norm", Computes),
+        f("dropout", Computes),
         f("mean", Computes),
         f("std", Computes),
         f("limit_train", Computes),
@@ -213,6 +233,7 @@ impl Spec {
     pub fn applies(&self, key: &str) -> bool {
         match key {
             "momentum" => self.optimizer == OptimizerName::Sgd,
+            "conv_channels" | "kernel_size" | "padding" => self.model == ModelKind::Cnn,
             _ => true,
         }
     }
@@ -241,7 +262,15 @@ impl Spec {
 
     /// The network this spec trains.
     pub fn architecture(&self) -> crate::model::Architecture {
-        crate::model::Architecture { kind: self.model, hidden: self.hidden.clone() }
+        crate::model::Architecture {
+            kind: self.model,
+            hidden: self.hidden.clone(),
+            conv_channels: self.conv_channels.clone(),
+            kernel_size: self.kernel_size,
+            padding: self.padding,
+            batch_norm: self.batch_norm,
+            dropout: self.dropout,
+        }
     }
 
     /// The spec as a TOML table, keyed as in a spec file (the one conversion every reader of
@@ -285,6 +314,11 @@ impl Default for Spec {
             monitor: Monitor::ValLoss,
             augment: Vec::new(),
             hidden: vec![128],
+            conv_channels: vec![32, 64],
+            kernel_size: 3,
+            padding: crate::model::Padding::Valid,
+            batch_norm: false,
+            dropout: 0.0,
             mean: vec![0.5],
             std: vec![0.5],
             limit_train: 0,
@@ -292,7 +326,7 @@ impl Default for Spec {
             data_dir: PathBuf::from("data"),
             mirror: String::new(),
             tensorboard: true,
-            stale_after_seconds: crate::run::claim::STALE_AFTER.as_secs(),
+            stale_after_seconds: DEFAULT_STALE_AFTER_SECONDS,
             slurm: SlurmSpec::default(),
             search: SearchSpec::default(),
             sweep: BTreeMap::new(),

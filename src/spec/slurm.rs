@@ -5,11 +5,11 @@ use serde::{Deserialize, Serialize};
 use super::validate::RangeError;
 
 /// The keys of `[slurm]` (a test checks them against the struct).
-pub const SLURM_FIELDS: &[&str] = &["partition", "time", "cpus_per_task", "mem", "max_parallel", "gres", "extra"];
+pub const SLURM_FIELDS: &[&str] = &["partition", "time", "cpus_per_task", "mem", "max_parallel", "gres", "extra", "requeue", "max_requeues"];
 
 /// `[slurm]`: the resources of each array task `runner submit` asks for. Empty and 0 values
 /// leave the cluster's defaults.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SlurmSpec {
     /// Partition (queue).
@@ -33,6 +33,39 @@ pub struct SlurmSpec {
     /// More sbatch options, as given, e.g. ["--account=mylab", "--qos=short"].
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub extra: Vec<String>,
+    /// Near the time limit a task stops at a batch, commits and requeues itself, and the
+    /// requeued task continues its trial (see `sched::slurm::requeue`).
+    #[serde(skip_serializing_if = "is_true")]
+    pub requeue: bool,
+    /// The most times one task requeues itself before its trial fails.
+    #[serde(skip_serializing_if = "is_twenty")]
+    pub max_requeues: u32,
+}
+
+impl Default for SlurmSpec {
+    fn default() -> Self {
+        SlurmSpec {
+            partition: String::new(),
+            time: String::new(),
+            cpus_per_task: 0,
+            mem: String::new(),
+            max_parallel: 0,
+            gres: String::new(),
+            extra: Vec::new(),
+            requeue: true,
+            max_requeues: DEFAULT_MAX_REQUEUES,
+        }
+    }
+}
+
+const DEFAULT_MAX_REQUEUES: u32 = 20;
+
+fn is_true(b: &bool) -> bool {
+    *b
+}
+
+fn is_twenty(n: &u32) -> bool {
+    *n == DEFAULT_MAX_REQUEUES
 }
 
 impl SlurmSpec {
@@ -66,7 +99,40 @@ impl SlurmSpec {
         if self.extra.iter().any(|e| !e.starts_with('-') || e.chars().any(char::is_control)) {
             return fail("slurm.extra", "each item must be one sbatch option on one line, e.g. \"--account=mylab\"");
         }
+        if self.max_requeues > 10_000 {
+            return fail("slurm.max_requeues", "must be at most 10000");
+        }
         Ok(())
+    }
+
+    /// The task time limit in seconds, when `time` sets one.
+    pub fn time_limit_seconds(&self) -> Option<u64> {
+        if self.time.is_empty() || !is_time_limit(&self.time) {
+            return None;
+        }
+        let (days, rest) = match self.time.split_once('-') {
+            Some((days, rest)) => (days.parse::<u64>().ok()?, rest),
+            None => (0, self.time.as_str()),
+        };
+        let parts: Vec<u64> = rest.split(':').map(|p| p.parse().ok()).collect::<Option<_>>()?;
+        // Slurm reads "M", "M:S", "H:M:S", and after days "H", "H:M", "H:M:S".
+        let seconds = match (days > 0 || self.time.contains('-'), parts.as_slice()) {
+            (false, [m]) => m * 60,
+            (false, [m, s]) => m * 60 + s,
+            (_, [h, m, s]) => h * 3600 + m * 60 + s,
+            (true, [h]) => h * 3600,
+            (true, [h, m]) => h * 3600 + m * 60,
+            _ => return None,
+        };
+        Some(days * 86400 + seconds)
+    }
+
+    /// Seconds before the time limit at which a requeueing task is warned (`--signal=B:USR1@N`):
+    /// a tenth of the limit, from 30 s to 3 min; 60 s when the spec sets no limit. Stopping takes
+    /// one batch and one commit of checkpoints, seconds on most file systems; the rest is margin
+    /// for a slow one. (Slurm may send the signal up to a minute early, never late.)
+    pub fn warning_seconds(&self) -> u64 {
+        self.time_limit_seconds().map_or(60, |limit| (limit / 10).clamp(30, 180))
     }
 }
 
@@ -115,6 +181,20 @@ mod tests {
     }
 
     #[test]
+    fn time_limits_in_seconds_and_the_warning_before_them() {
+        let limit = |time: &str| super::SlurmSpec { time: time.into(), ..Default::default() };
+        let cases = [("30", 1800), ("2:30", 150), ("01:30:00", 5400), ("2-00", 172_800), ("1-12:30", 131_400), ("1-00:00:10", 86_410)];
+        for (time, seconds) in cases {
+            assert_eq!(limit(time).time_limit_seconds(), Some(seconds), "{time}");
+        }
+        assert_eq!(limit("").time_limit_seconds(), None);
+        assert_eq!(limit("00:02:00").warning_seconds(), 30, "at least 30 s");
+        assert_eq!(limit("01:00:00").warning_seconds(), 180, "at most 3 min");
+        assert_eq!(limit("10").warning_seconds(), 60);
+        assert_eq!(limit("").warning_seconds(), 60);
+    }
+
+    #[test]
     fn fields_list_matches_the_struct() {
         let all = super::SlurmSpec {
             partition: "p".into(),
@@ -124,6 +204,8 @@ mod tests {
             max_parallel: 1,
             gres: "gpu:1".into(),
             extra: vec!["--qos=x".into()],
+            requeue: false,
+            max_requeues: 3,
         };
         let table = toml::Table::try_from(all).unwrap();
         let mut expected = super::SLURM_FIELDS.to_vec();

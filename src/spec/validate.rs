@@ -11,6 +11,37 @@ pub struct RangeError {
 }
 
 impl Spec {
+    /// The architecture keys: sizes in range, and a CNN that fits the data set's images.
+    fn validate_architecture(&self) -> Result<(), RangeError> {
+        let fail = |key, message: String| Err(RangeError { key, message });
+        if self.conv_channels.is_empty() || self.conv_channels.len() > 8 || self.conv_channels.iter().any(|&c| c == 0 || c > 4096) {
+            return fail("conv_channels", "must list 1 to 8 conv blocks of 1 to 4096 channels each, e.g. [32, 64]".into());
+        }
+        if !(1..=7).contains(&self.kernel_size) || self.kernel_size.is_multiple_of(2) {
+            return fail("kernel_size", format!("must be odd, from 1 to 7 (e.g. 3 or 5), got {}", self.kernel_size));
+        }
+        if !(self.dropout.is_finite() && (0.0..1.0).contains(&self.dropout)) {
+            return fail("dropout", "must be in [0, 1), e.g. 0.25; 0 turns it off".into());
+        }
+        let shape = self.dataset.image_shape();
+        if self.model == ModelKind::Cnn
+            && let Err(too_deep) = self.architecture().feature_maps(shape)
+        {
+            return fail(
+                "conv_channels",
+                format!(
+                    "{} conv blocks do not fit {}'s {}x{} images: {too_deep}; use fewer blocks, padding = \"same\" or a \
+                     smaller kernel_size",
+                    self.conv_channels.len(),
+                    self.dataset,
+                    shape.height,
+                    shape.width
+                ),
+            );
+        }
+        Ok(())
+    }
+
     /// Checks every value is in range. Types and names were already checked by serde.
     pub fn validate(&self) -> Result<(), RangeError> {
         let fail = |key, message: &str| {
@@ -54,6 +85,7 @@ impl Spec {
         if self.hidden.contains(&0) {
             return fail("hidden", "layer sizes must be at least 1, e.g. [128]; [] means no hidden layer");
         }
+        self.validate_architecture()?;
         let parameters = crate::model::parameter_count(&self.architecture(), self.dataset.image_shape());
         if parameters > crate::model::MAX_PARAMETERS {
             return Err(RangeError {

@@ -119,6 +119,11 @@ pub fn fit(spec: &Spec, data: &TrialData, device: &Device, state: TrainState, ob
             break;
         }
         let started = Instant::now();
+        if spec.dropout > 0.0 {
+            // Dropout draws from the device's RNG: reseeded per epoch, its masks depend on the seed
+            // and the epoch alone, so a resumed trial draws what an uninterrupted one would.
+            device.seed(seed ^ u64::from(epoch).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        }
         observer.epoch_started(epoch, data.train_len);
         let order = data.epoch_order(seed, epoch);
         let mut augmenter = data.augmenter(seed, epoch);

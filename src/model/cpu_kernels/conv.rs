@@ -1,4 +1,5 @@
-//! [`super::conv3x3`]: im2col + `gemm` per image, forward and backward.
+//! [`super::conv2d`]: im2col + `gemm` per image, forward and backward, for square kernels of any
+//! size with zero padding, stride 1.
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::grads::Gradients;
@@ -9,18 +10,18 @@ use rayon::prelude::*;
 use super::{HostBackend, dims4};
 
 #[derive(Debug)]
-pub(super) struct Conv3x3;
+pub(super) struct Conv2dOp;
 
-impl<B: HostBackend> Backward<B, 3> for Conv3x3 {
-    /// The input and the weight.
-    type State = (FloatTensor<B>, FloatTensor<B>);
+impl<B: HostBackend> Backward<B, 3> for Conv2dOp {
+    /// The input, the weight and the padding.
+    type State = (FloatTensor<B>, FloatTensor<B>, usize);
 
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
         let [x_parent, weight_parent, bias_parent] = ops.parents;
         let grad = grads.consume::<B>(&ops.node);
-        let (x, weight) = ops.state;
+        let (x, weight, pad) = ops.state;
         let parameters = weight_parent.is_some() || bias_parent.is_some();
-        let (x_grad, weight_grad, bias_grad) = conv_backward::<B>(&x, &weight, &grad, x_parent.is_some(), parameters);
+        let (x_grad, weight_grad, bias_grad) = conv_backward::<B>(&x, &weight, &grad, pad, x_parent.is_some(), parameters);
         for (parent, grad) in [(x_parent, x_grad), (weight_parent, weight_grad), (bias_parent, bias_grad)] {
             if let (Some(parent), Some(grad)) = (parent, grad) {
                 grads.register::<B>(parent.id, grad);
@@ -86,52 +87,96 @@ fn matmul(dst: &mut [f32], accumulate: bool, a: Matrix, b: Matrix) {
     }
 }
 
-/// One image `[c, h, w]` -> its patches `[c*9, (h-2)*(w-2)]`: row `c*9 + kh*3 + kw` holds
-/// `image[c, y+kh, x+kw]` in column `y*(w-2) + x`, matching a weight `[out, c, 3, 3]`.
-fn im2col(image: &[f32], [c, h, w]: [usize; 3], cols: &mut [f32]) {
-    let (oh, ow) = (h - 2, w - 2);
-    for (row, out) in cols.chunks_exact_mut(oh * ow).enumerate().take(c * 9) {
-        let (ci, kh, kw) = (row / 9, row % 9 / 3, row % 3);
-        let plane = &image[ci * h * w..][..h * w];
-        for y in 0..oh {
-            out[y * ow..][..ow].copy_from_slice(&plane[(y + kh) * w + kw..][..ow]);
+/// A conv's geometry on one image: input `[c, h, w]`, kernel `k x k`, zero padding `pad` on each
+/// side, stride 1; output `oh x ow`.
+#[derive(Clone, Copy)]
+struct Geometry {
+    c: usize,
+    h: usize,
+    w: usize,
+    k: usize,
+    pad: usize,
+    oh: usize,
+    ow: usize,
+}
+
+impl Geometry {
+    fn new([c, h, w]: [usize; 3], k: usize, pad: usize) -> Geometry {
+        Geometry { c, h, w, k, pad, oh: h + 2 * pad + 1 - k, ow: w + 2 * pad + 1 - k }
+    }
+
+    /// Rows of the patch matrix, one per (channel, kernel row, kernel column).
+    fn rows(&self) -> usize {
+        self.c * self.k * self.k
+    }
+
+    /// For patch row `row` and output row `y`: the input row read (None: in the padding), and the
+    /// output columns `x0..x1` that read inside the image, from input column `x0 + kw - pad`.
+    fn span(&self, row: usize, y: usize) -> (usize, usize, Option<usize>, usize, usize) {
+        let (ci, kh, kw) = (row / (self.k * self.k), row % (self.k * self.k) / self.k, row % self.k);
+        let iy = (y + kh).checked_sub(self.pad).filter(|&iy| iy < self.h);
+        let x0 = self.pad.saturating_sub(kw).min(self.ow);
+        let x1 = (self.w + self.pad).saturating_sub(kw).min(self.ow).max(x0);
+        (ci, kw, iy, x0, x1)
+    }
+}
+
+/// One image -> its patches `[c*k*k, oh*ow]`: row `c*k*k + kh*k + kw` holds
+/// `image[c, y+kh-pad, x+kw-pad]` (0 in the padding) in column `y*ow + x`, matching a weight
+/// `[out, c, k, k]`.
+fn im2col(image: &[f32], g: Geometry, cols: &mut [f32]) {
+    let (h, w) = (g.h, g.w);
+    for (row, out) in cols.chunks_exact_mut(g.oh * g.ow).enumerate().take(g.rows()) {
+        for y in 0..g.oh {
+            let (ci, kw, iy, x0, x1) = g.span(row, y);
+            let line = &mut out[y * g.ow..][..g.ow];
+            match iy {
+                Some(iy) => {
+                    line[..x0].fill(0.0);
+                    let from = ci * h * w + iy * w + x0 + kw - g.pad;
+                    line[x0..x1].copy_from_slice(&image[from..][..x1 - x0]);
+                    line[x1..].fill(0.0);
+                }
+                None => line.fill(0.0),
+            }
         }
     }
 }
 
 /// The gradient of [`im2col`]: adds to each pixel of `image` (zeros) the patch entries it was
 /// copied to.
-fn col2im(cols: &[f32], [c, h, w]: [usize; 3], image: &mut [f32]) {
-    let (oh, ow) = (h - 2, w - 2);
-    for (row, patch) in cols.chunks_exact(oh * ow).enumerate().take(c * 9) {
-        let (ci, kh, kw) = (row / 9, row % 9 / 3, row % 3);
-        let plane = &mut image[ci * h * w..][..h * w];
-        for y in 0..oh {
-            let target = &mut plane[(y + kh) * w + kw..][..ow];
-            for (t, g) in target.iter_mut().zip(&patch[y * ow..][..ow]) {
-                *t += g;
+fn col2im(cols: &[f32], g: Geometry, image: &mut [f32]) {
+    let (h, w) = (g.h, g.w);
+    for (row, patch) in cols.chunks_exact(g.oh * g.ow).enumerate().take(g.rows()) {
+        for y in 0..g.oh {
+            let (ci, kw, iy, x0, x1) = g.span(row, y);
+            let Some(iy) = iy else { continue };
+            let target = &mut image[ci * h * w + iy * w + x0 + kw - g.pad..][..x1 - x0];
+            for (t, v) in target.iter_mut().zip(&patch[y * g.ow + x0..y * g.ow + x1]) {
+                *t += v;
             }
         }
     }
 }
 
-pub(super) fn conv_forward<B: HostBackend>(x: &FloatTensor<B>, weight: &FloatTensor<B>, bias: &FloatTensor<B>) -> FloatTensor<B> {
+pub(super) fn conv_forward<B: HostBackend>(x: &FloatTensor<B>, weight: &FloatTensor<B>, bias: &FloatTensor<B>, pad: usize) -> FloatTensor<B> {
     let [batch, c, h, w] = dims4::<B>(x);
-    let out = dims4::<B>(weight)[0];
+    let [out, _, ksize, _] = dims4::<B>(weight);
+    let g = Geometry::new([c, h, w], ksize, pad);
     let (x, weight, bias) = (B::f32_values(x), B::f32_values(weight), B::f32_values(bias));
-    let (k, p) = (c * 9, (h - 2) * (w - 2));
+    let (k, p) = (g.rows(), g.oh * g.ow);
     let mut y = vec![0f32; batch * out * p];
     y.par_chunks_mut(out * p).enumerate().for_each_init(
         || vec![0f32; k * p],
         |cols, (i, y)| {
-            im2col(&x[i * c * h * w..][..c * h * w], [c, h, w], cols);
+            im2col(&x[i * c * h * w..][..c * h * w], g, cols);
             for (row, b) in y.chunks_exact_mut(p).zip(bias.iter()) {
                 row.fill(*b);
             }
             matmul(y, true, Matrix::row_major(&weight, out, k), Matrix::row_major(cols, k, p));
         },
     );
-    B::from_f32(y, vec![batch, out, h - 2, w - 2])
+    B::from_f32(y, vec![batch, out, g.oh, g.ow])
 }
 
 /// Images whose parameter gradients one task sums (then the tasks' sums are added in order).
@@ -151,20 +196,22 @@ fn conv_backward<B: HostBackend>(
     x: &FloatTensor<B>,
     weight: &FloatTensor<B>,
     grad: &FloatTensor<B>,
+    pad: usize,
     input: bool,
     parameters: bool,
 ) -> (Option<FloatTensor<B>>, Option<FloatTensor<B>>, Option<FloatTensor<B>>) {
     let [batch, c, h, w] = dims4::<B>(x);
     let weight_shape = dims4::<B>(weight);
     let out = weight_shape[0];
+    let g = Geometry::new([c, h, w], weight_shape[2], pad);
     let (x, weight, grad) = (B::f32_values(x), B::f32_values(weight), B::f32_values(grad));
-    let (k, p) = (c * 9, (h - 2) * (w - 2));
+    let (k, p) = (g.rows(), g.oh * g.ow);
     let mut x_grad = vec![0f32; if input { batch * c * h * w } else { 0 }];
     let new_partial = || Partial { weight: vec![0.0; out * k], bias: vec![0.0; out], cols: vec![0.0; k * p] };
     let image = |mut partial: Partial, (i, x_grad): (usize, Option<&mut [f32]>)| {
         let dy = &grad[i * out * p..][..out * p];
         if parameters {
-            im2col(&x[i * c * h * w..][..c * h * w], [c, h, w], &mut partial.cols);
+            im2col(&x[i * c * h * w..][..c * h * w], g, &mut partial.cols);
             let patches = Matrix::row_major(&partial.cols, k, p).transposed();
             matmul(&mut partial.weight, true, Matrix::row_major(dy, out, p), patches);
             for (b, row) in partial.bias.iter_mut().zip(dy.chunks_exact(p)) {
@@ -173,7 +220,7 @@ fn conv_backward<B: HostBackend>(
         }
         if let Some(x_grad) = x_grad {
             matmul(&mut partial.cols, false, Matrix::row_major(&weight, out, k).transposed(), Matrix::row_major(dy, out, p));
-            col2im(&partial.cols, [c, h, w], x_grad);
+            col2im(&partial.cols, g, x_grad);
         }
         partial
     };
@@ -209,52 +256,73 @@ fn conv_backward<B: HostBackend>(
 
 #[cfg(test)]
 mod tests {
+    use burn::nn::PaddingConfig2d;
     use burn::nn::conv::{Conv2d, Conv2dConfig};
     use burn::prelude::*;
     use burn::tensor::Distribution;
 
-    use super::super::{conv3x3, max_diff, test_devices};
+    use super::super::{conv2d, max_diff, test_devices};
+
+    fn conv(c: usize, out: usize, k: usize, pad: usize, device: &Device) -> Conv2d {
+        Conv2dConfig::new([c, out], [k, k]).with_padding(PaddingConfig2d::Explicit(pad, pad, pad, pad)).init(device)
+    }
 
     #[test]
-    fn conv3x3_matches_burn_conv2d_with_its_gradients() {
+    fn conv2d_matches_burn_conv2d_with_its_gradients() {
         let _rng = crate::burn_rng_lock();
-        // (batch, input channels, h, w, output channels)
-        let cases = [(2, 1, 28, 28, 32), (3, 3, 7, 5, 4), (2, 32, 13, 13, 64)];
-        for (device, (b, c, h, w, out)) in test_devices().into_iter().flat_map(|d| cases.map(|case| (d.clone().autodiff(), case))) {
-            let conv: Conv2d = Conv2dConfig::new([c, out], [3, 3]).init(&device);
-            let x = Tensor::<4>::random([b, c, h, w], Distribution::Normal(0.0, 1.0), &device).require_grad();
-            let (expected, got) = (conv.forward(x.clone()), conv3x3(x.clone(), &conv));
-            assert_eq!(expected.dims(), got.dims());
-            let scale = expected.clone().abs().max().into_scalar::<f32>();
-            assert!(max_diff(expected.clone(), got.clone()) < 1e-5 * scale, "forward {:?} on {device:?}", [b, c, h, w]);
-            let r = Tensor::<4>::random(expected.dims(), Distribution::Normal(0.0, 1.0), &device);
-            let gradients = |y: Tensor<4>| {
-                let grads = (y * r.clone()).sum().backward();
-                let bias = conv.bias.as_ref().unwrap().val().grad(&grads).unwrap().reshape([1, 1, 1, out]);
-                [x.grad(&grads).unwrap(), conv.weight.val().grad(&grads).unwrap(), bias]
-            };
-            for (name, e, g) in ["input", "weight", "bias"].into_iter().zip(gradients(expected)).zip(gradients(got)).map(|((n, e), g)| (n, e, g)) {
-                let scale = e.clone().abs().max().into_scalar::<f32>();
-                assert!(scale > 0.0 && max_diff(e, g) < 1e-5 * scale, "{name} gradient, {:?} on {device:?}", [b, c, h, w]);
+        // (batch, input channels, h, w, output channels, kernel, padding): the seed's convs, then
+        // every kernel size the spec allows, valid and "same", odd and tiny images.
+        let cases = [
+            (2, 1, 28, 28, 32, 3, 0),
+            (2, 32, 13, 13, 64, 3, 0),
+            (3, 3, 7, 5, 4, 3, 0),
+            (2, 3, 9, 8, 4, 1, 0),
+            (2, 2, 9, 8, 3, 3, 1),
+            (2, 3, 12, 10, 5, 5, 0),
+            (2, 3, 12, 10, 5, 5, 2),
+            (2, 2, 11, 9, 3, 7, 0),
+            (2, 2, 8, 9, 3, 7, 3),
+            (1, 4, 3, 3, 2, 5, 2),
+        ];
+        for device in test_devices().map(|d| d.autodiff()) {
+            for (b, c, h, w, out, k, pad) in cases {
+                let conv = conv(c, out, k, pad, &device);
+                let x = Tensor::<4>::random([b, c, h, w], Distribution::Normal(0.0, 1.0), &device).require_grad();
+                let (expected, got) = (conv.forward(x.clone()), conv2d(x.clone(), &conv, pad));
+                let case = format!("{:?} k{k} pad {pad} on {device:?}", [b, c, h, w]);
+                assert_eq!(expected.dims(), got.dims(), "{case}");
+                let scale = expected.clone().abs().max().into_scalar::<f32>();
+                assert!(max_diff(expected.clone(), got.clone()) < 1e-5 * scale, "forward {case}");
+                let r = Tensor::<4>::random(expected.dims(), Distribution::Normal(0.0, 1.0), &device);
+                let gradients = |y: Tensor<4>| {
+                    let grads = (y * r.clone()).sum().backward();
+                    let bias = conv.bias.as_ref().unwrap().val().grad(&grads).unwrap().reshape([1, 1, 1, out]);
+                    [x.grad(&grads).unwrap(), conv.weight.val().grad(&grads).unwrap(), bias]
+                };
+                for (name, e, g) in ["input", "weight", "bias"].into_iter().zip(gradients(expected)).zip(gradients(got)).map(|((n, e), g)| (n, e, g)) {
+                    let scale = e.clone().abs().max().into_scalar::<f32>();
+                    assert!(scale > 0.0 && max_diff(e, g) < 1e-5 * scale, "{name} gradient, {case}");
+                }
             }
         }
     }
 
     #[test]
-    fn conv3x3_gradients_do_not_depend_on_the_thread_count() {
+    fn conv2d_gradients_do_not_depend_on_the_thread_count() {
         let _rng = crate::burn_rng_lock();
         for device in test_devices().map(|d| d.autodiff()) {
-            let conv: Conv2d = Conv2dConfig::new([16, 8], [3, 3]).init(&device);
-            let x = Tensor::<4>::random([37, 16, 9, 9], Distribution::Normal(0.0, 1.0), &device).require_grad();
-            let weight_grad = |threads: usize| {
-                let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-                pool.install(|| conv.weight.val().grad(&conv3x3(x.clone(), &conv).powi_scalar(2).sum().backward()).unwrap())
-            };
-            let one = weight_grad(1).into_data();
-            for threads in [2, 3, 5] {
-                assert_eq!(one, weight_grad(threads).into_data(), "{threads} threads on {device:?}");
+            for (k, pad) in [(3, 0), (5, 2)] {
+                let conv = conv(16, 8, k, pad, &device);
+                let x = Tensor::<4>::random([37, 16, 9, 9], Distribution::Normal(0.0, 1.0), &device).require_grad();
+                let weight_grad = |threads: usize| {
+                    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+                    pool.install(|| conv.weight.val().grad(&conv2d(x.clone(), &conv, pad).powi_scalar(2).sum().backward()).unwrap())
+                };
+                let one = weight_grad(1).into_data();
+                for threads in [2, 3, 5] {
+                    assert_eq!(one, weight_grad(threads).into_data(), "k{k} pad {pad}, {threads} threads on {device:?}");
+                }
             }
         }
     }
-
 }

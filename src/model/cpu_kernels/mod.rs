@@ -8,8 +8,9 @@
 //!   pass and keeps, per output, which of the four inputs won (one byte). ReLU is monotone, so
 //!   `relu(maxpool(x))` equals `maxpool(relu(x))`: ReLU runs on the pooled values only, and the
 //!   gradients agree with Burn's ReLU + max pool except on exact ties between positive inputs.
-//! - [`conv3x3`]: a valid 3x3 stride-1 convolution with bias, image by image: the image's 3x3
-//!   patches as the columns of a matrix (im2col, small enough to stay in cache) times the weight,
+//! - [`conv2d`]: a stride-1 convolution with a square kernel (any size), zero padding and bias,
+//!   image by image: the image's patches as the columns of a matrix (im2col, small enough to stay
+//!   in cache; padding written as zeros) times the weight,
 //!   with the `gemm` crate. The backward pass does the same per image for the weight gradient
 //!   and the input gradient (the transposed product, added back into place: col2im). Flex's own
 //!   convolution spends much of its time transposing, with 1-3 input channels computes the
@@ -38,7 +39,7 @@ use burn::nn::conv::Conv2d;
 use burn::prelude::Tensor;
 use burn::tensor::{DType, TensorData};
 
-use conv::{Conv3x3, conv_forward};
+use conv::{Conv2dOp, conv_forward};
 use pool::{ReluMaxPool, pool_forward};
 
 /// Whether `device` (plain or autodiff) is a backend these kernels run on.
@@ -55,23 +56,25 @@ pub fn relu_max_pool2x2(x: Tensor<4>) -> Tensor<4> {
     Tensor::from_dispatch(<Dispatch as CpuKernels>::relu_max_pool2x2(x.into_dispatch()))
 }
 
-/// `conv`'s valid 3x3 stride-1 convolution of `x` `[batch, c, h, w]` -> `[batch, out, h-2, w-2]`.
-/// CPU backends only, like [`relu_max_pool2x2`].
-pub fn conv3x3(x: Tensor<4>, conv: &Conv2d) -> Tensor<4> {
+/// `conv`'s stride-1 convolution of `x` `[batch, c, h, w]` with `pad` zeros on each side ->
+/// `[batch, out, h+2pad-k+1, w+2pad-k+1]`, for `conv`'s square k x k kernel. CPU backends only,
+/// like [`relu_max_pool2x2`].
+pub fn conv2d(x: Tensor<4>, conv: &Conv2d, pad: usize) -> Tensor<4> {
     let weight = conv.weight.val();
-    assert_eq!(weight.dims()[2..], [3, 3], "conv3x3 takes a 3x3 kernel");
+    let [_, _, kh, kw] = weight.dims();
+    assert_eq!(kh, kw, "conv2d takes a square kernel");
     let bias = match &conv.bias {
         Some(bias) => bias.val(),
         None => Tensor::zeros([weight.dims()[0]], &weight.device()),
     };
     let [x, weight, bias] = [x.into_dispatch(), weight.into_dispatch(), bias.into_dispatch()];
-    Tensor::from_dispatch(<Dispatch as CpuKernels>::conv3x3(x, weight, bias))
+    Tensor::from_dispatch(<Dispatch as CpuKernels>::conv2d(x, weight, bias, pad))
 }
 
 #[backend_extension(Flex, NdArray, Autodiff)]
 pub trait CpuKernels: Backend {
     fn relu_max_pool2x2(x: FloatTensor<Self>) -> FloatTensor<Self>;
-    fn conv3x3(x: FloatTensor<Self>, weight: FloatTensor<Self>, bias: FloatTensor<Self>) -> FloatTensor<Self>;
+    fn conv2d(x: FloatTensor<Self>, weight: FloatTensor<Self>, bias: FloatTensor<Self>, pad: usize) -> FloatTensor<Self>;
 }
 
 /// A CPU backend whose float tensors the kernels read as, and build from, f32 buffers.
@@ -125,8 +128,8 @@ impl CpuKernels for Flex {
         pool_forward::<Self>(x, false).0
     }
 
-    fn conv3x3(x: FloatTensor<Self>, weight: FloatTensor<Self>, bias: FloatTensor<Self>) -> FloatTensor<Self> {
-        conv_forward::<Self>(&x, &weight, &bias)
+    fn conv2d(x: FloatTensor<Self>, weight: FloatTensor<Self>, bias: FloatTensor<Self>, pad: usize) -> FloatTensor<Self> {
+        conv_forward::<Self>(&x, &weight, &bias, pad)
     }
 }
 
@@ -135,8 +138,8 @@ impl CpuKernels for NdArray {
         pool_forward::<Self>(x, false).0
     }
 
-    fn conv3x3(x: FloatTensor<Self>, weight: FloatTensor<Self>, bias: FloatTensor<Self>) -> FloatTensor<Self> {
-        conv_forward::<Self>(&x, &weight, &bias)
+    fn conv2d(x: FloatTensor<Self>, weight: FloatTensor<Self>, bias: FloatTensor<Self>, pad: usize) -> FloatTensor<Self> {
+        conv_forward::<Self>(&x, &weight, &bias, pad)
     }
 }
 
@@ -152,14 +155,14 @@ impl<B: HostBackend, C: CheckpointStrategy> CpuKernels for Autodiff<B, C> {
         }
     }
 
-    fn conv3x3(x: FloatTensor<Self>, weight: FloatTensor<Self>, bias: FloatTensor<Self>) -> FloatTensor<Self> {
+    fn conv2d(x: FloatTensor<Self>, weight: FloatTensor<Self>, bias: FloatTensor<Self>, pad: usize) -> FloatTensor<Self> {
         let ((x, x_node), (weight, weight_node), (bias, bias_node)) = (x.into_parts(), weight.into_parts(), bias.into_parts());
-        match Conv3x3.prepare::<C>([x_node, weight_node, bias_node]).compute_bound().stateful() {
+        match Conv2dOp.prepare::<C>([x_node, weight_node, bias_node]).compute_bound().stateful() {
             OpsKind::Tracked(prep) => {
-                let y = conv_forward::<B>(&x, &weight, &bias);
-                prep.finish((x, weight), y)
+                let y = conv_forward::<B>(&x, &weight, &bias, pad);
+                prep.finish((x, weight, pad), y)
             }
-            OpsKind::UnTracked(prep) => prep.finish(conv_forward::<B>(&x, &weight, &bias)),
+            OpsKind::UnTracked(prep) => prep.finish(conv_forward::<B>(&x, &weight, &bias, pad)),
         }
     }
 }
