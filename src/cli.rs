@@ -302,6 +302,11 @@ pub struct BenchArgs {
     /// Data root holding mnist/ (data loading is skipped when it is missing).
     #[arg(long, value_name = "DIR", default_value = "data")]
     pub data_dir: PathBuf,
+
+    /// Time this architecture instead of the seed's models, e.g. --set 'conv_channels=[64,128]'
+    /// --set kernel_size=5 (spec keys; the data set's image shape is used). Repeatable.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
 }
 
 

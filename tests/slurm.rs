@@ -44,7 +44,8 @@ fn manifest(run_dir: &Path) -> serde_json::Value {
 /// Waits until none of the run's Slurm jobs is queued or running.
 fn wait_for_jobs(run_dir: &Path) {
     let jobs: Vec<String> = manifest(run_dir)["slurm_jobs"].as_array().unwrap().iter().map(|j| j.as_str().unwrap().to_string()).collect();
-    let deadline = Instant::now() + Duration::from_secs(600);
+    // A requeued task waits about two minutes before Slurm starts it again.
+    let deadline = Instant::now() + Duration::from_secs(1800);
     loop {
         let queue = Command::new("squeue").args(["-h", "-o", "%i", "-j", &jobs.join(",")]).output().unwrap();
         if String::from_utf8_lossy(&queue.stdout).trim().is_empty() {

@@ -69,18 +69,27 @@ pub fn bench(args: BenchArgs) -> Result<()> {
     row("batch assembly + normalization (MNIST, batch 100)", &mut rate, "img/s");
 
     let cifar = ImageShape { channels: 3, height: 32, width: 32 };
+    // The architectures to time: the seed's, or the one `--set` describes.
+    let architectures: Vec<(Spec, ImageShape, String)> = if args.sets.is_empty() {
+        [(ModelKind::Nn, mnist, "nn 784-128-10"), (ModelKind::Cnn, mnist, "cnn, MNIST"), (ModelKind::Cnn, cifar, "cnn, 3x32x32")]
+            .into_iter()
+            .map(|(model, shape, label)| (Spec { model, ..Spec::default() }, shape, label.to_string()))
+            .collect()
+    } else {
+        let overrides = crate::spec::Overrides { sets: args.sets.clone(), data_dir: None };
+        let (spec, _) = crate::spec::load_text(std::path::Path::new("--set"), "", &overrides)?;
+        let label = args.sets.join(" ");
+        vec![(spec.clone(), spec.dataset.image_shape(), label)]
+    };
     // (backend, model label, train-step median)
     let mut train_medians = Vec::new();
     for backend_name in &args.backends {
         let device = backend::device(*backend_name, 0)?;
-        for (model, shape, label) in [
-            (ModelKind::Nn, mnist, "nn 784-128-10"),
-            (ModelKind::Cnn, mnist, "cnn, MNIST"),
-            (ModelKind::Cnn, cifar, "cnn, 3x32x32"),
-        ] {
+        for (spec, shape, label) in &architectures {
+            let (shape, label) = (*shape, label.as_str());
             // As a run trains (see backend::run_on), with one thread per core.
             let (mut train, mut eval) =
-                backend::run_on(*backend_name, Spec::default().cpu_threads(), || train_and_eval_rates(model, shape, &device, args.steps as usize))?;
+                backend::run_on(*backend_name, Spec::default().cpu_threads(), || train_and_eval_rates(spec, shape, &device, args.steps as usize))?;
             let median = row(&format!("{backend_name}: train step, {label}"), &mut train, "img/s");
             row(&format!("{backend_name}: evaluation, {label}"), &mut eval, "img/s");
             train_medians.push((*backend_name, label, median));
@@ -102,11 +111,11 @@ pub fn bench(args: BenchArgs) -> Result<()> {
 
 /// Images per second of single train steps (forward, backward, SGD) and of evaluation batches,
 /// each timed alone after two warm-up steps.
-fn train_and_eval_rates(model: ModelKind, shape: ImageShape, device: &Device, steps: usize) -> (Vec<f64>, Vec<f64>) {
-    let spec = Spec { model, ..Spec::default() };
+fn train_and_eval_rates(spec: &Spec, shape: ImageShape, device: &Device, steps: usize) -> (Vec<f64>, Vec<f64>) {
     let train_device = device.clone().autodiff();
-    let mut net = Model::new(&spec.architecture(), shape, &train_device).expect("the bench shapes fit both models");
-    let mut optim = optimizer(&spec);
+    // The spec was validated against this shape.
+    let mut net = Model::new(&spec.architecture(), shape, &train_device).expect("a validated architecture fits its data set");
+    let mut optim = optimizer(spec);
     let loss_fn = CrossEntropyLossConfig::new().init(&train_device);
     let images = Tensor::<4>::random([BATCH, shape.channels, shape.height, shape.width], burn::tensor::Distribution::Default, device);
     let labels: Vec<i64> = (0..BATCH as i64).map(|i| i % 10).collect();

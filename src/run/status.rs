@@ -47,7 +47,12 @@ impl Ended {
 
     pub fn write(&self, trial_dir: &Path) -> Result<()> {
         let json = serde_json::to_string_pretty(self).expect("an Ended always serializes") + "\n";
-        super::write_file(&trial_dir.join(FILE), json.as_bytes())
+        super::write_file(&trial_dir.join(FILE), json.as_bytes())?;
+        if self.status.is_final() {
+            // However it got here (trained, or found complete at resume): no epoch runs any more.
+            InEpoch::remove(trial_dir);
+        }
+        Ok(())
     }
 
     /// The recorded end of a trial; None if it has not ended (or the file is unreadable).
