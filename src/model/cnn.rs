@@ -4,7 +4,7 @@ use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{BatchNorm, Dropout, Linear, PaddingConfig2d, Relu};
 use burn::prelude::*;
 
-use super::cpu_kernels::{self, conv2d, relu_max_pool2x2};
+use super::cpu_kernels::{self, batch_norm_train, conv2d, relu_max_pool2x2};
 use super::{Architecture, dense};
 use crate::catalog::ImageShape;
 use crate::error::Error;
@@ -65,16 +65,16 @@ impl Cnn {
         })
     }
 
-    /// On the CPU backends (Burn flex and ndarray) the convolutions and ReLU + max pool run as
-    /// this crate's kernels ([`super::cpu_kernels`]: measured faster than the backends' own);
-    /// batch norm, dropout and the dense layers are Burn's. The tests check both paths compute
+    /// On the CPU backends (Burn flex and ndarray) the convolutions, their batch norms and ReLU +
+    /// max pool run as this crate's kernels ([`super::cpu_kernels`]: measured faster than the
+    /// backends' own); dropout and the dense layers (with their batch norms) are Burn's. The tests check both paths compute
     /// the same function with the same gradients.
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
         let mut x = images;
         for (i, conv) in self.convs.iter().enumerate() {
             x = if self.cpu_kernels { conv2d(x, conv, self.pad) } else { conv.forward(x) };
             if let Some(norm) = self.conv_norms.get(i) {
-                x = norm.forward(x);
+                x = if self.cpu_kernels { batch_norm_train(x, norm) } else { norm.forward(x) };
             }
             x = if self.cpu_kernels { relu_max_pool2x2(x) } else { self.pool.forward(self.activation.forward(x)) };
         }

@@ -1,4 +1,4 @@
-//! Two kernels of the CNN for the CPU backends (Burn flex and Burn ndarray), each with its own
+//! Kernels of the CNN for the CPU backends (Burn flex and Burn ndarray), each with its own
 //! backward pass. They work on plain f32 buffers ([`HostBackend`] reads and writes each backend's
 //! tensors), so one implementation serves both backends.
 //!
@@ -18,13 +18,17 @@
 //!   copies its output buffer; ndarray's computes the input gradient in a scalar loop (~70x
 //!   slower than this on the seed CNN).
 //!
-//! Both are checked against Burn's own operations, values and gradients, on both backends, in
+//! - [`batch_norm_train`]: batch norm on the batch's statistics, forward and backward, per
+//!   channel over contiguous rows (Burn's default transposes the input to reduce it).
+//!
+//! All are checked against Burn's own operations, values and gradients, on both backends, in
 //! their tests.
 
 // burn-ndarray is deprecated upstream, but users asked for it by name; this module supports it.
 #![allow(deprecated)]
 
 mod conv;
+mod norm;
 mod pool;
 
 use std::borrow::Cow;
@@ -40,6 +44,7 @@ use burn::prelude::Tensor;
 use burn::tensor::{DType, TensorData};
 
 use conv::{Conv2dOp, conv_forward};
+use norm::{BatchNormOp, norm_forward};
 use pool::{ReluMaxPool, pool_forward};
 
 /// Whether `device` (plain or autodiff) is a backend these kernels run on.
@@ -71,10 +76,37 @@ pub fn conv2d(x: Tensor<4>, conv: &Conv2d, pad: usize) -> Tensor<4> {
     Tensor::from_dispatch(<Dispatch as CpuKernels>::conv2d(x, weight, bias, pad))
 }
 
+/// `norm` on `x` `[batch, channels, ...]` while training (autodiff, not frozen): the batch's own
+/// statistics, and the running ones updated as Burn's `BatchNorm` does; otherwise `norm`'s own
+/// (inference) forward. CPU backends only, like [`relu_max_pool2x2`].
+pub fn batch_norm_train<const D: usize>(x: Tensor<D>, norm: &burn::nn::BatchNorm) -> Tensor<D> {
+    let device = x.device();
+    if !(device.is_autodiff() && norm.training.is_enabled()) {
+        return norm.forward(x);
+    }
+    let channels = x.dims()[1];
+    let stats = Tensor::<2>::from_dispatch(<Dispatch as CpuKernels>::channel_stats(x.clone().into_dispatch()));
+    let [gamma, beta] = [norm.gamma.val().into_dispatch(), norm.beta.val().into_dispatch()];
+    let y = Tensor::from_dispatch(<Dispatch as CpuKernels>::batch_norm(x.into_dispatch(), gamma, beta, stats.clone().into_dispatch(), norm.epsilon));
+    let mean = stats.clone().narrow(0, 0, 1).reshape([channels]).detach();
+    let variance = stats.narrow(0, 1, 1).reshape([channels]).detach();
+    let m = norm.momentum;
+    let running_mean = norm.running_mean.value_sync().to_device(&device).mul_scalar(1.0 - m).add(mean.mul_scalar(m));
+    let running_var = norm.running_var.value_sync().to_device(&device).mul_scalar(1.0 - m).add(variance.mul_scalar(m));
+    norm.running_mean.update(running_mean.detach());
+    norm.running_var.update(running_var.detach());
+    y
+}
+
 #[backend_extension(Flex, NdArray, Autodiff)]
 pub trait CpuKernels: Backend {
     fn relu_max_pool2x2(x: FloatTensor<Self>) -> FloatTensor<Self>;
     fn conv2d(x: FloatTensor<Self>, weight: FloatTensor<Self>, bias: FloatTensor<Self>, pad: usize) -> FloatTensor<Self>;
+    /// Each channel's mean and biased variance, `[2, channels]`; not differentiated.
+    fn channel_stats(x: FloatTensor<Self>) -> FloatTensor<Self>;
+    /// Batch norm with `stats` (from [`CpuKernels::channel_stats`] of `x`); differentiated
+    /// for x, gamma and beta as the whole batch norm.
+    fn batch_norm(x: FloatTensor<Self>, gamma: FloatTensor<Self>, beta: FloatTensor<Self>, stats: FloatTensor<Self>, epsilon: f64) -> FloatTensor<Self>;
 }
 
 /// A CPU backend whose float tensors the kernels read as, and build from, f32 buffers.
@@ -128,6 +160,14 @@ impl CpuKernels for Flex {
         pool_forward::<Self>(x, false).0
     }
 
+    fn channel_stats(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        stats_tensor::<Self>(&x)
+    }
+
+    fn batch_norm(x: FloatTensor<Self>, gamma: FloatTensor<Self>, beta: FloatTensor<Self>, stats: FloatTensor<Self>, epsilon: f64) -> FloatTensor<Self> {
+        norm_forward::<Self>(x, &gamma, &beta, &stats, epsilon).0
+    }
+
     fn conv2d(x: FloatTensor<Self>, weight: FloatTensor<Self>, bias: FloatTensor<Self>, pad: usize) -> FloatTensor<Self> {
         conv_forward::<Self>(&x, &weight, &bias, pad)
     }
@@ -138,12 +178,37 @@ impl CpuKernels for NdArray {
         pool_forward::<Self>(x, false).0
     }
 
+    fn channel_stats(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        stats_tensor::<Self>(&x)
+    }
+
+    fn batch_norm(x: FloatTensor<Self>, gamma: FloatTensor<Self>, beta: FloatTensor<Self>, stats: FloatTensor<Self>, epsilon: f64) -> FloatTensor<Self> {
+        norm_forward::<Self>(x, &gamma, &beta, &stats, epsilon).0
+    }
+
     fn conv2d(x: FloatTensor<Self>, weight: FloatTensor<Self>, bias: FloatTensor<Self>, pad: usize) -> FloatTensor<Self> {
         conv_forward::<Self>(&x, &weight, &bias, pad)
     }
 }
 
 impl<B: HostBackend, C: CheckpointStrategy> CpuKernels for Autodiff<B, C> {
+    fn channel_stats(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        let (x, _) = x.into_parts();
+        <Self as burn::backend::AutodiffBackend>::from_inner(stats_tensor::<B>(&x))
+    }
+
+    fn batch_norm(x: FloatTensor<Self>, gamma: FloatTensor<Self>, beta: FloatTensor<Self>, stats: FloatTensor<Self>, epsilon: f64) -> FloatTensor<Self> {
+        let ((x, x_node), (gamma, gamma_node), (beta, beta_node)) = (x.into_parts(), gamma.into_parts(), beta.into_parts());
+        let (stats, _) = stats.into_parts();
+        match BatchNormOp.prepare::<C>([x_node, gamma_node, beta_node]).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => {
+                let (y, saved) = norm_forward::<B>(x, &gamma, &beta, &stats, epsilon);
+                prep.finish(saved, y)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(norm_forward::<B>(x, &gamma, &beta, &stats, epsilon).0),
+        }
+    }
+
     fn relu_max_pool2x2(x: FloatTensor<Self>) -> FloatTensor<Self> {
         let (x, node) = x.into_parts();
         match ReluMaxPool.prepare::<C>([node]).compute_bound().stateful() {
@@ -165,6 +230,14 @@ impl<B: HostBackend, C: CheckpointStrategy> CpuKernels for Autodiff<B, C> {
             OpsKind::UnTracked(prep) => prep.finish(conv_forward::<B>(&x, &weight, &bias, pad)),
         }
     }
+}
+
+/// [`norm::channel_stats`] of `x` as a `[2, channels]` tensor: means, then variances.
+fn stats_tensor<B: HostBackend>(x: &FloatTensor<B>) -> FloatTensor<B> {
+    let shape = B::shape(x);
+    let layout = (shape[0], shape[1], shape[2..].iter().product());
+    let (mean, var) = norm::channel_stats(&B::f32_values(x), layout);
+    B::from_f32(mean.into_iter().chain(var).collect(), vec![2, shape[1]])
 }
 
 fn dims4<B: HostBackend>(x: &FloatTensor<B>) -> [usize; 4] {

@@ -1,0 +1,196 @@
+//! [`super::batch_norm_train`]: batch norm with the batch's own statistics, forward and backward,
+//! channel by channel over contiguous rows. Burn's default (which flex uses) transposes the input
+//! twice to reduce per channel and makes several full-size intermediate tensors; here each
+//! channel's rows are read in place, two passes forward, two backward.
+
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops};
+use burn::backend::tensor::FloatTensor;
+use rayon::prelude::*;
+
+use super::HostBackend;
+
+#[derive(Debug)]
+pub(super) struct BatchNormOp;
+
+/// What the backward pass needs: the input, gamma, and each channel's mean and 1/std.
+#[derive(Clone, Debug)]
+pub(super) struct Saved<B: HostBackend> {
+    x: FloatTensor<B>,
+    gamma: Vec<f32>,
+    mean: Vec<f32>,
+    inv_std: Vec<f32>,
+}
+
+impl<B: HostBackend> Backward<B, 3> for BatchNormOp {
+    type State = Saved<B>;
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [x_parent, gamma_parent, beta_parent] = ops.parents;
+        let grad = grads.consume::<B>(&ops.node);
+        let (x_grad, gamma_grad, beta_grad) = norm_backward::<B>(&ops.state, &grad);
+        for (parent, grad) in [(x_parent, x_grad), (gamma_parent, gamma_grad), (beta_parent, beta_grad)] {
+            if let Some(parent) = parent {
+                grads.register::<B>(parent.id, grad);
+            }
+        }
+    }
+}
+
+/// `[n, c, rest...]` as (n, c, the size of rest).
+fn layout<B: HostBackend>(x: &FloatTensor<B>) -> (usize, usize, usize) {
+    let shape = B::shape(x);
+    assert!(shape.len() >= 2, "batch norm takes [batch, channels, ...]");
+    (shape[0], shape[1], shape[2..].iter().product())
+}
+
+/// Each channel's mean and biased variance (what Burn's `batch_norm_train` returns), summed in
+/// a fixed order: the same whatever the thread count.
+pub(super) fn channel_stats(x: &[f32], (n, c, hw): (usize, usize, usize)) -> (Vec<f32>, Vec<f32>) {
+    let count = (n * hw) as f64;
+    (0..c)
+        .into_par_iter()
+        .map(|ch| {
+            let rows = || (0..n).map(move |i| &x[(i * c + ch) * hw..][..hw]);
+            let sum: f64 = rows().map(|r| r.iter().map(|&v| f64::from(v)).sum::<f64>()).sum();
+            let mean = sum / count;
+            let squares: f64 = rows().map(|r| r.iter().map(|&v| (f64::from(v) - mean).powi(2)).sum::<f64>()).sum();
+            (mean as f32, (squares / count) as f32)
+        })
+        .unzip()
+}
+
+/// `y = gamma * (x - mean) / sqrt(var + eps) + beta` per channel, `stats` holding the means and
+/// variances (`[2, c]`), and what backward needs.
+pub(super) fn norm_forward<B: HostBackend>(
+    x: FloatTensor<B>,
+    gamma: &FloatTensor<B>,
+    beta: &FloatTensor<B>,
+    stats: &FloatTensor<B>,
+    epsilon: f64,
+) -> (FloatTensor<B>, Saved<B>) {
+    let shape = B::shape(&x);
+    let (_, c, hw) = layout::<B>(&x);
+    let values = B::f32_values(&x);
+    let stats = B::f32_values(stats);
+    let (mean, var) = (stats[..c].to_vec(), &stats[c..]);
+    let inv_std: Vec<f32> = var.iter().map(|&v| 1.0 / (f64::from(v) + epsilon).sqrt() as f32).collect();
+    let (gamma, beta) = (B::f32_values(gamma).into_owned(), B::f32_values(beta).into_owned());
+    let mut y = vec![0f32; values.len()];
+    y.par_chunks_mut(c * hw).zip(values.par_chunks(c * hw)).for_each(|(out, input)| {
+        for ch in 0..c {
+            let (scale, shift) = (gamma[ch] * inv_std[ch], beta[ch] - gamma[ch] * inv_std[ch] * mean[ch]);
+            for (o, &v) in out[ch * hw..][..hw].iter_mut().zip(&input[ch * hw..][..hw]) {
+                *o = v * scale + shift;
+            }
+        }
+    });
+    drop(values);
+    (B::from_f32(y, shape), Saved { x, gamma, mean, inv_std })
+}
+
+/// The gradients for x, gamma and beta: with `xhat = (x - mean) * inv_std` and M values per
+/// channel, `dbeta = sum(dy)`, `dgamma = sum(dy * xhat)`,
+/// `dx = gamma * inv_std * (dy - dbeta / M - xhat * dgamma / M)`.
+fn norm_backward<B: HostBackend>(saved: &Saved<B>, grad: &FloatTensor<B>) -> (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>) {
+    let shape = B::shape(&saved.x);
+    let (n, c, hw) = layout::<B>(&saved.x);
+    let (x, dy) = (B::f32_values(&saved.x), B::f32_values(grad));
+    let (mean, inv_std, gamma) = (&saved.mean, &saved.inv_std, &saved.gamma);
+    let (beta_grad, gamma_grad): (Vec<f32>, Vec<f32>) = (0..c)
+        .into_par_iter()
+        .map(|ch| {
+            let (mut sum, mut dot) = (0f64, 0f64);
+            for i in 0..n {
+                let at = (i * c + ch) * hw;
+                for (&g, &v) in dy[at..][..hw].iter().zip(&x[at..][..hw]) {
+                    sum += f64::from(g);
+                    dot += f64::from(g) * f64::from((v - mean[ch]) * inv_std[ch]);
+                }
+            }
+            (sum as f32, dot as f32)
+        })
+        .unzip();
+    let count = (n * hw) as f32;
+    let mut dx = vec![0f32; x.len()];
+    dx.par_chunks_mut(c * hw).zip(x.par_chunks(c * hw).zip(dy.par_chunks(c * hw))).for_each(|(out, (x, dy))| {
+        for ch in 0..c {
+            let (scale, b, g) = (gamma[ch] * inv_std[ch], beta_grad[ch] / count, gamma_grad[ch] / count);
+            let rows = out[ch * hw..][..hw].iter_mut().zip(x[ch * hw..][..hw].iter().zip(&dy[ch * hw..][..hw]));
+            for (o, (&v, &d)) in rows {
+                *o = scale * (d - b - (v - mean[ch]) * inv_std[ch] * g);
+            }
+        }
+    });
+    (B::from_f32(dx, shape), B::from_f32(gamma_grad, vec![c]), B::from_f32(beta_grad, vec![c]))
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::nn::BatchNormConfig;
+    use burn::prelude::*;
+    use burn::tensor::Distribution;
+
+    use super::super::{batch_norm_train, test_devices};
+
+    #[test]
+    fn batch_norm_matches_burns_with_its_gradients_and_running_statistics() {
+        let _rng = crate::burn_rng_lock();
+        for device in test_devices().map(|d| d.autodiff()) {
+            for shape in [vec![8, 5, 6, 7], vec![3, 4, 1, 1], vec![16, 12]] {
+                let channels = shape[1];
+                let norm = BatchNormConfig::new(channels).init(&device);
+                // Not the identity: gamma and beta of their own.
+                let norm = burn::nn::BatchNorm {
+                    gamma: burn::module::Param::from_tensor(Tensor::random([channels], Distribution::Normal(1.0, 0.5), &device)),
+                    beta: burn::module::Param::from_tensor(Tensor::random([channels], Distribution::Normal(0.0, 0.5), &device)),
+                    ..norm
+                };
+                let ours = norm.clone();
+                let data = Tensor::<1>::random([shape.iter().product::<usize>()], Distribution::Normal(2.0, 3.0), &device);
+                let check = |expected: Tensor<1>, got: Tensor<1>, what: &str| {
+                    let scale = expected.clone().abs().max().into_scalar::<f32>().max(1.0);
+                    let diff = (expected - got).abs().max().into_scalar::<f32>();
+                    assert!(diff < 2e-5 * scale, "{what} of {shape:?} on {device:?}: max difference {diff}");
+                };
+                macro_rules! case {
+                    ($d:literal) => {{
+                        let dims: [usize; $d] = shape.clone().try_into().unwrap();
+                        let x = data.clone().reshape(dims).require_grad();
+                        let r = Tensor::<$d>::random(dims, Distribution::Normal(0.0, 1.0), &device);
+                        let (expected, got) = (norm.forward(x.clone()), batch_norm_train(x.clone(), &ours));
+                        check(expected.clone().flatten(0, $d - 1), got.clone().flatten(0, $d - 1), "output");
+                        let grads_of = |y: Tensor<$d>, net: &burn::nn::BatchNorm| {
+                            let grads = (y * r.clone()).sum().backward();
+                            [x.grad(&grads).unwrap().flatten::<1>(0, $d - 1), net.gamma.val().grad(&grads).unwrap(), net.beta.val().grad(&grads).unwrap()]
+                        };
+                        let (e, g) = (grads_of(expected, &norm), grads_of(got, &ours));
+                        for (what, (e, g)) in ["input gradient", "gamma gradient", "beta gradient"].into_iter().zip(e.into_iter().zip(g)) {
+                            check(e, g, what);
+                        }
+                    }};
+                }
+                match shape.len() {
+                    4 => case!(4),
+                    _ => case!(2),
+                }
+                check(norm.running_mean.value(), ours.running_mean.value(), "running mean");
+                check(norm.running_var.value(), ours.running_var.value(), "running variance");
+            }
+        }
+    }
+
+    #[test]
+    fn channel_statistics_do_not_depend_on_the_thread_count() {
+        let x: Vec<f32> = (0..37 * 9 * 25).map(|i| ((i * 7919) % 1000) as f32 / 100.0).collect();
+        let stats = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            pool.install(|| super::channel_stats(&x, (37, 9, 25)))
+        };
+        let one = stats(1);
+        for threads in [2, 3, 5] {
+            assert_eq!(one, stats(threads), "{threads} threads");
+        }
+    }
+}
