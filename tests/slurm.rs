@@ -235,3 +235,28 @@ fn a_trial_that_cannot_finish_an_epoch_within_the_time_limit_fails_with_the_reas
     assert!(!run_dir.join("trials/000_stuck/requeues.json").exists(), "failed at once, not requeued: {logs}");
     assert!(manifest(&run_dir)["finished_at"].is_string(), "the report job ran");
 }
+
+#[test]
+fn a_task_requeued_by_slurm_itself_continues_its_trial() {
+    if !cluster() {
+        return;
+    }
+    // What PreemptMode=REQUEUE does to a running task: Slurm stops it (SIGTERM) and queues it
+    // again; `scontrol requeue` from outside is the same path.
+    let spec = "name = \"preempt\"\nmodel = \"cnn\"\nepochs = 3\nlimit_train = 3000\nlimit_test = 200\n[slurm]\ncpus_per_task = 1\n";
+    let dir = tempfile::tempdir().unwrap();
+    let run_dir = submit(dir.path(), spec);
+    let array = manifest(&run_dir)["slurm_jobs"][0].as_str().unwrap().to_string();
+    let metrics = run_dir.join("trials/000_preempt/metrics.csv");
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while std::fs::read_to_string(&metrics).map_or(0, |t| t.lines().count()) < 2 {
+        assert!(Instant::now() < deadline, "the trial finished no epoch");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_success(&Command::new("scontrol").args(["requeue", &format!("{array}_0")]).output().unwrap());
+    wait_for_jobs(&run_dir);
+    let logs = task_logs(&run_dir);
+    assert!(logs.contains("SIGTERM: stopping after this batch") && logs.contains("000_preempt: cnn on mnist (cpu, from epoch "), "{logs}");
+    assert!(manifest(&run_dir)["finished_at"].is_string(), "{logs}");
+    assert_eq!(results(&run_dir), sequential(spec), "{logs}");
+}
