@@ -89,13 +89,11 @@ impl Label {
 }
 
 fn label(observed: &Observed) -> Label {
-    match (&observed.ended, &observed.claim) {
-        // Interrupted, then taken again by a worker (or left by one that is gone).
-        (Some(ended), Some(claim)) if !ended.status.is_final() => if claim.live { Label::RUNNING } else { Label::Stale },
-        (Some(ended), _) => Label::Status(ended.status),
-        (None, Some(claim)) if claim.live => Label::Status(Status::Running),
-        (None, Some(_)) => Label::Stale,
-        (None, None) => Label::Status(Status::Pending),
+    let ended_for_good = observed.ended.as_ref().is_some_and(|e| e.status.is_final());
+    match &observed.claim {
+        // A claim left by a worker that is gone, on a trial that has not ended for good.
+        Some(claim) if !claim.live && !ended_for_good => Label::Stale,
+        _ => Label::Status(observed.status()),
     }
 }
 

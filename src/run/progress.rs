@@ -139,8 +139,8 @@ impl Board {
     pub fn refresh(&mut self, trials: &[(String, PathBuf)]) {
         let mut seen = Vec::new();
         for (name, dir) in trials {
-            let running = !dir.join(super::status::FILE).exists();
-            let Some(at) = InEpoch::read(dir).filter(|_| running) else { continue };
+            // progress.json first: most trials have none, and one read tells.
+            let Some(at) = InEpoch::read(dir).filter(|_| !dir.join(super::status::FILE).exists()) else { continue };
             let bar = self.bars.entry(name.clone()).or_insert_with(|| {
                 let bar = ProgressBar::new(at.of as u64);
                 bar.set_style(

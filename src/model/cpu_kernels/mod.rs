@@ -155,41 +155,30 @@ impl HostBackend for NdArray {
     }
 }
 
-impl CpuKernels for Flex {
-    fn relu_max_pool2x2(x: FloatTensor<Self>) -> FloatTensor<Self> {
-        pool_forward::<Self>(x, false).0
-    }
+/// The plain CPU backends run the kernels' forward passes directly.
+macro_rules! host_kernels {
+    ($($backend:ty),*) => {$(
+        impl CpuKernels for $backend {
+        fn relu_max_pool2x2(x: FloatTensor<Self>) -> FloatTensor<Self> {
+            pool_forward::<Self>(x, false).0
+        }
 
-    fn channel_stats(x: FloatTensor<Self>) -> FloatTensor<Self> {
-        stats_tensor::<Self>(&x)
-    }
+        fn channel_stats(x: FloatTensor<Self>) -> FloatTensor<Self> {
+            stats_tensor::<Self>(&x)
+        }
 
-    fn batch_norm(x: FloatTensor<Self>, gamma: FloatTensor<Self>, beta: FloatTensor<Self>, stats: FloatTensor<Self>, epsilon: f64) -> FloatTensor<Self> {
-        norm_forward::<Self>(x, &gamma, &beta, &stats, epsilon).0
-    }
+        fn batch_norm(x: FloatTensor<Self>, gamma: FloatTensor<Self>, beta: FloatTensor<Self>, stats: FloatTensor<Self>, epsilon: f64) -> FloatTensor<Self> {
+            norm_forward::<Self>(x, &gamma, &beta, &stats, epsilon).0
+        }
 
-    fn conv2d(x: FloatTensor<Self>, weight: FloatTensor<Self>, bias: FloatTensor<Self>, pad: usize) -> FloatTensor<Self> {
-        conv_forward::<Self>(&x, &weight, &bias, pad)
+        fn conv2d(x: FloatTensor<Self>, weight: FloatTensor<Self>, bias: FloatTensor<Self>, pad: usize) -> FloatTensor<Self> {
+            conv_forward::<Self>(&x, &weight, &bias, pad)
+        }
     }
+    )*};
 }
 
-impl CpuKernels for NdArray {
-    fn relu_max_pool2x2(x: FloatTensor<Self>) -> FloatTensor<Self> {
-        pool_forward::<Self>(x, false).0
-    }
-
-    fn channel_stats(x: FloatTensor<Self>) -> FloatTensor<Self> {
-        stats_tensor::<Self>(&x)
-    }
-
-    fn batch_norm(x: FloatTensor<Self>, gamma: FloatTensor<Self>, beta: FloatTensor<Self>, stats: FloatTensor<Self>, epsilon: f64) -> FloatTensor<Self> {
-        norm_forward::<Self>(x, &gamma, &beta, &stats, epsilon).0
-    }
-
-    fn conv2d(x: FloatTensor<Self>, weight: FloatTensor<Self>, bias: FloatTensor<Self>, pad: usize) -> FloatTensor<Self> {
-        conv_forward::<Self>(&x, &weight, &bias, pad)
-    }
-}
+host_kernels!(Flex, NdArray);
 
 impl<B: HostBackend, C: CheckpointStrategy> CpuKernels for Autodiff<B, C> {
     fn channel_stats(x: FloatTensor<Self>) -> FloatTensor<Self> {
