@@ -1,6 +1,6 @@
-//! The ground floor: the built-in data sets (names, image shapes, class names) and the macro
-//! that gives every named spec value its text. `spec`, `data` and `model` all read it; it reads
-//! nothing of theirs.
+//! The ground floor: the data sets (names; image shapes and class names, fixed for the built-in
+//! ones, read from the files for an image folder) and the macro that gives every named spec value
+//! its text. `spec`, `data` and `model` all read it; it reads nothing of theirs.
 
 use serde::{Deserialize, Serialize};
 
@@ -39,7 +39,7 @@ pub(crate) use names;
 
 names!(
     /// Which data set to train and test on.
-    DatasetName { Mnist = "mnist", FashionMnist = "fashion-mnist", Cifar10 = "cifar10" }
+    DatasetName { Mnist = "mnist", FashionMnist = "fashion-mnist", Cifar10 = "cifar10", Folder = "folder" }
 );
 
 /// Channels x height x width of every image of a data set.
@@ -59,28 +59,30 @@ impl ImageShape {
 /// Side of a CIFAR-10 image (32x32 RGB).
 pub const CIFAR_SIDE: usize = 32;
 
+/// What a model needs to know of a data set: its images' shape and its classes (label i is
+/// `classes[i]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageSet {
+    #[serde(flatten)]
+    pub shape: ImageShape,
+    pub classes: Vec<String>,
+}
+
 impl DatasetName {
-    /// The shape of the data set's images as its official files hold them.
-    pub fn image_shape(self) -> ImageShape {
-        match self {
-            DatasetName::Mnist | DatasetName::FashionMnist => ImageShape { channels: 1, height: 28, width: 28 },
-            DatasetName::Cifar10 => ImageShape { channels: 3, height: CIFAR_SIDE, width: CIFAR_SIDE },
-        }
-    }
-
-    pub fn channels(self) -> usize {
-        self.image_shape().channels
-    }
-
-    /// The name of each label, 0 to 9.
-    pub fn class_names(self) -> [&'static str; 10] {
-        match self {
-            DatasetName::Mnist => ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"],
-            DatasetName::FashionMnist => FASHION_CLASSES,
-            DatasetName::Cifar10 => CIFAR_CLASSES,
-        }
+    /// A built-in data set's images as its official files hold them; `None` for an image folder,
+    /// whose shape and classes only its files tell.
+    pub fn builtin(self) -> Option<ImageSet> {
+        let (shape, classes) = match self {
+            DatasetName::Mnist => (MNIST_SHAPE, ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"]),
+            DatasetName::FashionMnist => (MNIST_SHAPE, FASHION_CLASSES),
+            DatasetName::Cifar10 => (ImageShape { channels: 3, height: CIFAR_SIDE, width: CIFAR_SIDE }, CIFAR_CLASSES),
+            DatasetName::Folder => return None,
+        };
+        Some(ImageSet { shape, classes: classes.iter().map(|c| c.to_string()).collect() })
     }
 }
+
+const MNIST_SHAPE: ImageShape = ImageShape { channels: 1, height: 28, width: 28 };
 
 const FASHION_CLASSES: [&str; 10] = [
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",

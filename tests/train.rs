@@ -79,7 +79,7 @@ fn smoke_trial() -> (PathBuf, Spec, f64, Dataset) {
 /// The trial's device and its model with the weights of its last checkpoint.
 fn last_checkpoint(trial: &Path, spec: &Spec, dataset: &Dataset) -> (Device, Model) {
     let device = runner::backend::device(spec.backend, 0).unwrap();
-    let fresh = Model::new(&spec.architecture(), dataset.shape, &device).unwrap();
+    let fresh = Model::new(&spec.architecture(10), dataset.shape, &device).unwrap();
     (device.clone(), runner::run::checkpoint::load(fresh, &trial.join("checkpoints/last.bpk")).unwrap())
 }
 
@@ -167,7 +167,7 @@ fn the_last_checkpoint_reproduces_the_last_epoch_and_fits_only_its_model() {
 
     // A checkpoint of a CNN does not load into an NN.
     let nn = Spec { model: runner::spec::ModelKind::Nn, ..spec.clone() };
-    let fresh_nn = Model::new(&nn.architecture(), dataset.shape, &device).unwrap();
+    let fresh_nn = Model::new(&nn.architecture(10), dataset.shape, &device).unwrap();
     let err = runner::run::checkpoint::load(fresh_nn, &trial.join("checkpoints/last.bpk")).unwrap_err();
     assert!(err.to_string().contains("does not fit this model"), "{err}");
 }
@@ -277,7 +277,7 @@ fn predict_gives_the_models_own_predictions_for_png_and_jpeg() {
         .arg(images.path().join("broken.png"))
         .assert()
         .code(2)
-        .stderr(predicates::str::contains("broken.png").and(predicates::str::contains("not a readable PNG or JPEG")));
+        .stderr(predicates::str::contains("broken.png").and(predicates::str::contains("not a readable PNG, JPEG, BMP or GIF image")));
     let run_dir = &smoke_run().run_dir;
     runner(run_dir).arg("predict").arg(run_dir).arg(&pngs[0]).assert().code(2).stderr(predicates::str::contains("not a trial folder"));
 }

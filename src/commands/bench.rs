@@ -11,8 +11,8 @@ use burn::prelude::*;
 use crate::backend;
 use crate::cli::BenchArgs;
 use crate::data::batch::{HostBatch, Normalizer};
-use crate::data::{self, FetchOptions, ImageShape, Split};
-use crate::error::Result;
+use crate::data::{self, FetchOptions, ImageSet, ImageShape, Split};
+use crate::error::{Error, Result};
 use crate::model::Model;
 use crate::report::markdown;
 use crate::spec::{DatasetName, ModelKind, Spec};
@@ -70,26 +70,36 @@ pub fn bench(args: BenchArgs) -> Result<()> {
 
     let cifar = ImageShape { channels: 3, height: 32, width: 32 };
     // The architectures to time: the seed's, or the one `--set` describes.
-    let architectures: Vec<(Spec, ImageShape, String)> = if args.sets.is_empty() {
+    let ten = |shape| ImageSet { shape, classes: (0..10).map(|c| c.to_string()).collect() };
+    let architectures: Vec<(Spec, ImageSet, String)> = if args.sets.is_empty() {
         [(ModelKind::Nn, mnist, "nn 784-128-10"), (ModelKind::Cnn, mnist, "cnn, MNIST"), (ModelKind::Cnn, cifar, "cnn, 3x32x32")]
             .into_iter()
-            .map(|(model, shape, label)| (Spec { model, ..Spec::default() }, shape, label.to_string()))
+            .map(|(model, shape, label)| (Spec { model, ..Spec::default() }, ten(shape), label.to_string()))
             .collect()
     } else {
         let overrides = crate::spec::Overrides { sets: args.sets.clone(), data_dir: None };
         let (spec, _) = crate::spec::load_text(std::path::Path::new("--set"), "", &overrides)?;
         let label = args.sets.join(" ");
-        vec![(spec.clone(), spec.dataset.image_shape(), label)]
+        // An image folder's shape and classes are its files'.
+        let images = match spec.dataset.builtin() {
+            Some(images) => images,
+            None => {
+                let dataset = data::load_for(&spec, &FetchOptions { offline: true, ..FetchOptions::default() })?;
+                spec.validate_images(&dataset.images()).map_err(|e| Error::InvalidValue { origin: "--set".into(), key: e.key.into(), message: e.message })?;
+                dataset.images()
+            }
+        };
+        vec![(spec.clone(), images, label)]
     };
     // (backend, model label, train-step median)
     let mut train_medians = Vec::new();
     for backend_name in &args.backends {
         let device = backend::device(*backend_name, 0)?;
-        for (spec, shape, label) in &architectures {
-            let (shape, label) = (*shape, label.as_str());
+        for (spec, images, label) in &architectures {
+            let label = label.as_str();
             // As a run trains (see backend::run_on), with one thread per core.
             let (mut train, mut eval) =
-                backend::run_on(*backend_name, Spec::default().cpu_threads(), || train_and_eval_rates(spec, shape, &device, args.steps as usize))?;
+                backend::run_on(*backend_name, Spec::default().cpu_threads(), || train_and_eval_rates(spec, images, &device, args.steps as usize))?;
             let median = row(&format!("{backend_name}: train step, {label}"), &mut train, "img/s");
             row(&format!("{backend_name}: evaluation, {label}"), &mut eval, "img/s");
             train_medians.push((*backend_name, label, median));
@@ -111,14 +121,15 @@ pub fn bench(args: BenchArgs) -> Result<()> {
 
 /// Images per second of single train steps (forward, backward, SGD) and of evaluation batches,
 /// each timed alone after two warm-up steps.
-fn train_and_eval_rates(spec: &Spec, shape: ImageShape, device: &Device, steps: usize) -> (Vec<f64>, Vec<f64>) {
+fn train_and_eval_rates(spec: &Spec, images: &ImageSet, device: &Device, steps: usize) -> (Vec<f64>, Vec<f64>) {
     let train_device = device.clone().autodiff();
-    // The spec was validated against this shape.
-    let mut net = Model::new(&spec.architecture(), shape, &train_device).expect("a validated architecture fits its data set");
+    let (shape, classes) = (images.shape, images.classes.len() as i64);
+    // The spec was validated against these images.
+    let mut net = Model::new(&spec.architecture(images.classes.len()), shape, &train_device).expect("a validated architecture fits its data set");
     let mut optim = optimizer(spec);
     let loss_fn = CrossEntropyLossConfig::new().init(&train_device);
     let images = Tensor::<4>::random([BATCH, shape.channels, shape.height, shape.width], burn::tensor::Distribution::Default, device);
-    let labels: Vec<i64> = (0..BATCH as i64).map(|i| i % 10).collect();
+    let labels: Vec<i64> = (0..BATCH as i64).map(|i| i % classes).collect();
     let labels = Tensor::<1, Int>::from_data(TensorData::new(labels, [BATCH]), device);
     let mut train = Vec::new();
     for step in 0..steps + 2 {

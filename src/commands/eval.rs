@@ -5,23 +5,43 @@ use crate::backend;
 use crate::cli::EvalArgs;
 use crate::data::{self, FetchOptions};
 use crate::error::{Error, Result};
+use crate::spec::DatasetName;
 use crate::report::markdown;
 use crate::run::write_file;
 use crate::train::{self, TrialData};
 
 pub fn eval(args: EvalArgs) -> Result<()> {
-    let TrialFolder { dir: trial_dir, checkpoint: checkpoint_path, mut spec } = TrialFolder::open(&args.trial.target)?;
+    let TrialFolder { dir: trial_dir, checkpoint: checkpoint_path, mut spec, images } = TrialFolder::open(&args.trial.target)?;
     if let Some(dataset) = args.dataset {
-        spec.dataset = dataset;
+        if dataset == DatasetName::Folder {
+            return Err(Error::Usage {
+                origin: "--dataset".into(),
+                message: "an image folder is evaluated by its own trials (the folder is part of the spec); give a built-in data set".into(),
+            });
+        }
+        (spec.dataset, spec.folder, spec.image_size) = (dataset, Default::default(), Vec::new());
     }
     if let Some(dir) = &args.data.data_dir {
         spec.data_dir = dir.clone();
     }
     spec.validate().map_err(|e| Error::InvalidValue { origin: "--dataset".into(), key: e.key.into(), message: e.message })?;
     let fetch = FetchOptions { offline: args.data.download.offline, mirror: None, quiet: true };
-    let dataset = data::load(spec.dataset, &spec.data_dir, &fetch)?;
+    let dataset = data::load_for(&spec, &fetch)?;
+    if dataset.shape != images.shape || dataset.classes.len() != images.classes.len() {
+        return Err(Error::Usage {
+            origin: "--dataset".into(),
+            message: format!(
+                "{}'s images are {} ({} classes) but this model takes {} ({} classes)",
+                spec.dataset,
+                describe(dataset.shape),
+                dataset.classes.len(),
+                describe(images.shape),
+                images.classes.len()
+            ),
+        });
+    }
     let device = backend::device(spec.backend, spec.device)?;
-    let model = load_model(&spec, dataset.shape, &checkpoint_path, &device)?;
+    let model = load_model(&spec, &images, &checkpoint_path, &device)?;
     let data = TrialData::new(&dataset, &spec);
     // One pass gives loss, accuracy and the predictions of the confusion matrix.
     let train::Evaluation { loss, accuracy, predictions: predicted } =
@@ -58,3 +78,7 @@ pub fn eval(args: EvalArgs) -> Result<()> {
     Ok(())
 }
 
+/// "28x28 grayscale" or "32x32 RGB".
+fn describe(shape: crate::data::ImageShape) -> String {
+    format!("{}x{} {}", shape.height, shape.width, if shape.channels == 1 { "grayscale" } else { "RGB" })
+}

@@ -4,24 +4,22 @@ use std::path::Path;
 
 use burn::prelude::*;
 use burn::tensor::activation::softmax;
-use image::imageops::FilterType;
 
 use crate::run::trial_folder::{TrialFolder, load_model};
 use crate::backend;
 use crate::cli::PredictArgs;
 use crate::data::batch::{HostBatch, Normalizer};
-use crate::data::{ImageShape, Split};
+use crate::data::{ImageShape, Split, image_file};
 use crate::error::{Error, Result};
 
 pub fn predict(args: PredictArgs) -> Result<()> {
-    let TrialFolder { checkpoint, spec, .. } = TrialFolder::open(&args.trial.target)?;
-    let shape = spec.dataset.image_shape();
-    let classes = spec.dataset.class_names();
+    let TrialFolder { checkpoint, spec, images, .. } = TrialFolder::open(&args.trial.target)?;
+    let (shape, classes) = (images.shape, &images.classes);
     // Every image is read before the model runs: a bad file fails the command, not half its output.
     let pixels: Vec<Vec<u8>> = args.images.iter().map(|path| read_image(path, shape)).collect::<Result<_>>()?;
 
     let device = backend::device(spec.backend, spec.device)?;
-    let model = load_model(&spec, shape, &checkpoint, &device)?;
+    let model = load_model(&spec, &images, &checkpoint, &device)?;
     // The images as a split, assembled into one batch the way training assembles them.
     let n = pixels.len();
     let split = Split { images: pixels.concat(), labels: vec![0; n] };
@@ -41,39 +39,8 @@ pub fn predict(args: PredictArgs) -> Result<()> {
     Ok(())
 }
 
-/// Reads a PNG or JPEG and converts it to the data set's shape: grayscale or RGB, resized,
-/// channel-major (CHW) u8 pixels.
+/// Reads an image file and converts it to the data set's shape, as the folder loader does.
 fn read_image(path: &Path, shape: ImageShape) -> Result<Vec<u8>> {
-    let bad = |message: String| Error::BadImage { path: path.to_path_buf(), message };
-    // Opening a FIFO would wait for a writer forever: only regular files are read.
-    match std::fs::metadata(path) {
-        Ok(meta) if !meta.is_file() => return Err(bad("not an image file (a folder, FIFO or device); give PNG or JPEG files".into())),
-        Err(e) => return Err(bad(format!("cannot open: {e}"))),
-        Ok(_) => {}
-    }
-    let reader = image::ImageReader::open(path).map_err(|e| bad(format!("cannot open: {e}")))?;
-    let reader = reader.with_guessed_format().map_err(|e| bad(format!("cannot read: {e}")))?;
-    let decoded = reader.decode().map_err(|e| bad(format!("not a readable PNG or JPEG image: {e}")))?;
-    let (width, height) = (shape.width as u32, shape.height as u32);
-    let resize = |w: u32, h: u32| (w, h) != (width, height);
-    if shape.channels == 1 {
-        let mut gray = decoded.to_luma8();
-        if resize(gray.width(), gray.height()) {
-            gray = image::imageops::resize(&gray, width, height, FilterType::Triangle);
-        }
-        Ok(gray.into_raw())
-    } else {
-        let mut rgb = decoded.to_rgb8();
-        if resize(rgb.width(), rgb.height()) {
-            rgb = image::imageops::resize(&rgb, width, height, FilterType::Triangle);
-        }
-        let plane = shape.height * shape.width;
-        let mut chw = vec![0u8; 3 * plane];
-        for (i, pixel) in rgb.pixels().enumerate() {
-            for c in 0..3 {
-                chw[c * plane + i] = pixel[c];
-            }
-        }
-        Ok(chw)
-    }
+    let decoded = image_file::decode(path).map_err(|message| Error::BadImage { path: path.to_path_buf(), message })?;
+    Ok(image_file::to_pixels(&decoded, shape))
 }

@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::run::worker::WorkerOptions;
 use crate::run::{Manifest, RunDir};
 use crate::sched::local::threads_per_job;
-use crate::spec::{self, FIELDS, Field, Overrides, Trial};
+use crate::spec::{self, DatasetName, FIELDS, Field, Overrides, Trial};
 use crate::{interrupt, report};
 
 use super::coordinator;
@@ -24,15 +24,21 @@ pub fn run(args: RunArgs) -> Result<()> {
         });
     };
     let (spec, trials) = spec::load(spec_path, &overrides(&args.train))?;
+    let (offline, quiet) = (args.train.data.download.offline, args.train.output.quiet);
     if args.dry_run.dry_run {
-        print!("{}", trial_table(&trials));
+        // An image folder's shape and classes are its files': read them (the built-in sets' are known).
+        let folders: Vec<Trial> = trials.iter().filter(|t| t.spec.dataset == DatasetName::Folder).cloned().collect();
+        let datasets = if folders.is_empty() { DataSets::default() } else { DataSets::load(&folders, offline, quiet)? };
+        check_folder_trials(spec_path, &args.train, &trials, &datasets)?;
+        print!("{}", trial_table(&trials, &datasets));
         return Ok(());
     }
 
     // Everything that can be wrong with the input is found before anything is written.
     interrupt::install();
     let devices = backend::check_devices(&trials)?;
-    let datasets = DataSets::load(&trials, args.train.data.download.offline, args.train.output.quiet)?;
+    let datasets = DataSets::load(&trials, offline, quiet)?;
+    check_folder_trials(spec_path, &args.train, &trials, &datasets)?;
 
     let mut manifest = Manifest::new(devices, trials.len());
     manifest.gpus = backend::gpus(&trials);
@@ -66,8 +72,24 @@ pub(super) fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
+/// The checks of an image folder's trials that need its images (a CNN that fits them, one mean
+/// and std per channel), made once they are read; each error located like any spec error.
+pub(super) fn check_folder_trials(spec_path: &std::path::Path, args: &TrainArgs, trials: &[Trial], datasets: &DataSets) -> Result<()> {
+    for trial in trials.iter().filter(|t| t.spec.dataset == DatasetName::Folder) {
+        let Some(images) = datasets.images(&trial.spec) else { continue };
+        if let Err(e) = trial.spec.validate_images(&images) {
+            return Err(Error::InvalidValue {
+                origin: spec::locate(spec_path, &overrides(args), e.key),
+                key: e.key.into(),
+                message: format!("trial {} ({}): {}", trial.index, trial.spec.folder.display(), e.message),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// `--dry-run`: one row per trial with every resolved field.
-fn trial_table(trials: &[Trial]) -> String {
+fn trial_table(trials: &[Trial], datasets: &DataSets) -> String {
     let keys: Vec<&str> = FIELDS.iter().filter(|f| Field::per_trial(f)).map(|f| f.name).collect();
     let mut header = vec!["index".to_string(), "trial".to_string()];
     header.extend(keys.iter().map(|k| k.to_string()));
@@ -78,9 +100,10 @@ fn trial_table(trials: &[Trial]) -> String {
             let table = t.spec.to_table();
             let mut row = vec![t.index.to_string(), t.name.clone()];
             row.extend(keys.iter().map(|k| table.get(*k).map(spec::display_value).unwrap_or_default()));
-            let (architecture, shape) = (t.spec.architecture(), t.spec.dataset.image_shape());
-            row.push(crate::model::parameter_count(&architecture, shape).to_string());
-            row.push(crate::model::macs(&architecture, shape).to_string());
+            let images = t.spec.dataset.builtin().or_else(|| datasets.images(&t.spec)).expect("every trial's data set was read");
+            let architecture = t.spec.architecture(images.classes.len());
+            row.push(crate::model::parameter_count(&architecture, images.shape).to_string());
+            row.push(crate::model::macs(&architecture, images.shape).to_string());
             row
         })
         .collect();

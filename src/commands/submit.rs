@@ -49,7 +49,8 @@ pub fn submit(args: SubmitArgs) -> Result<()> {
     }
     let devices = check_devices(&trials)?;
     // Downloaded now: compute nodes often have no internet.
-    DataSets::load(&trials, args.train.data.download.offline, args.train.output.quiet)?;
+    let datasets = DataSets::load(&trials, args.train.data.download.offline, args.train.output.quiet)?;
+    super::run::check_folder_trials(spec_path, &args.train, &trials, &datasets)?;
     let (run_dir, lock, manifest) = RunDir::start(&runs_dir, &spec, Manifest::new(devices, trials.len()), now)?;
     summary::rebuild(&run_dir, &trials)?;
     let plan = Plan::new(run_dir.path.clone(), runner, &spec.name, &all, &spec.slurm);

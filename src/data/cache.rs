@@ -5,7 +5,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::{Dataset, FetchOptions};
+use super::{Dataset, FetchOptions, ImageSet};
 use crate::catalog::DatasetName;
 use crate::error::Result;
 use crate::spec::{Spec, Trial};
@@ -16,10 +16,12 @@ pub struct DataSets {
     loaded: HashMap<DataKey, Result<Arc<Dataset>, String>>,
 }
 
-type DataKey = (DatasetName, PathBuf);
+/// What decides a data set's content: the built-in set and its root, or the image folder and
+/// its size.
+type DataKey = (DatasetName, PathBuf, PathBuf, Vec<u32>);
 
 fn data_key(spec: &Spec) -> DataKey {
-    (spec.dataset, spec.data_dir.clone())
+    (spec.dataset, spec.data_dir.clone(), spec.folder.clone(), spec.image_size.clone())
 }
 
 impl DataSets {
@@ -34,7 +36,14 @@ impl DataSets {
             if sets.loaded.contains_key(&key) {
                 continue;
             }
-            let result = load_one(&trial.spec, offline, quiet).map_err(|e| {
+            let result = load_one(&trial.spec, offline, quiet);
+            // A bad image folder is bad input, whatever else the sweep holds.
+            if trial.spec.dataset == DatasetName::Folder
+                && let Err(e) = result
+            {
+                return Err(e);
+            }
+            let result = result.map_err(|e| {
                 let message = e.to_string();
                 first_error.get_or_insert(e);
                 message
@@ -46,12 +55,17 @@ impl DataSets {
         {
             return Err(error);
         }
-        for ((dataset, _), result) in &sets.loaded {
+        for ((dataset, ..), result) in &sets.loaded {
             if let Err(message) = result {
                 eprintln!("warning: the {dataset} trials will fail: {message}");
             }
         }
         Ok(sets)
+    }
+
+    /// The images of `spec`'s data set, if it is loaded.
+    pub fn images(&self, spec: &Spec) -> Option<ImageSet> {
+        self.loaded.get(&data_key(spec))?.as_ref().ok().map(|d| d.images())
     }
 
     /// The data set of `spec`, loaded now if this process has not yet.
@@ -66,5 +80,10 @@ fn load_one(spec: &Spec, offline: bool, quiet: bool) -> Result<Arc<Dataset>> {
         mirror: Some(spec.mirror.clone()).filter(|m| !m.is_empty()),
         quiet: quiet || !std::io::stderr().is_terminal(),
     };
-    super::load(spec.dataset, &spec.data_dir, &fetch).map(Arc::new)
+    match spec.dataset {
+        // One line, before and after decoding: worth printing to a log too.
+        DatasetName::Folder => super::folder::load(&spec.folder, &spec.image_size, &spec.data_dir.join(super::FOLDER_CACHE), quiet),
+        _ => super::load_for(spec, &fetch),
+    }
+    .map(Arc::new)
 }

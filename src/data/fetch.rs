@@ -62,6 +62,8 @@ pub fn source(name: DatasetName) -> Source {
             mirrors: &["https://www.cs.toronto.edu/~kriz/"],
             env: "RUNNER_CIFAR10_MIRROR",
         },
+        // The user's own images: nothing to download.
+        DatasetName::Folder => Source { files: &[], mirrors: &[], env: "" },
     }
 }
 

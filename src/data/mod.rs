@@ -4,7 +4,9 @@ pub mod batch;
 mod cache;
 pub mod cifar;
 pub mod fetch;
+pub mod folder;
 pub mod idx;
+pub mod image_file;
 #[doc(hidden)]
 pub mod test_data;
 
@@ -14,11 +16,11 @@ use std::path::{Path, PathBuf};
 use crate::catalog::{CIFAR_CLASSES, DatasetName};
 use crate::error::{Error, Result};
 
-pub use crate::catalog::ImageShape;
+pub use crate::catalog::{ImageSet, ImageShape};
 pub use cache::DataSets;
 pub use fetch::FetchOptions;
 
-/// Images (CHW per image, u8) and their labels (0-9).
+/// Images (CHW per image, u8) and their labels (class indices).
 #[derive(Debug, Default)]
 pub struct Split {
     pub images: Vec<u8>,
@@ -34,9 +36,9 @@ impl Split {
         self.labels.is_empty()
     }
 
-    /// Images per class, for checks and reports.
-    pub fn class_counts(&self) -> [usize; 10] {
-        let mut counts = [0; 10];
+    /// Images per class (as many entries as the highest label needs), for checks and reports.
+    pub fn class_counts(&self) -> Vec<usize> {
+        let mut counts = vec![0; self.labels.iter().max().map_or(0, |&l| l as usize + 1)];
         for &label in &self.labels {
             counts[label as usize] += 1;
         }
@@ -51,6 +53,16 @@ pub struct Dataset {
     pub train: Split,
     pub test: Split,
     pub classes: Vec<String>,
+    /// An image folder's file-list key (names, sizes, modification times), hex; empty for a
+    /// built-in data set.
+    pub files_key: String,
+}
+
+impl Dataset {
+    /// Its images' shape and its classes, as a model and a trial's record need them.
+    pub fn images(&self) -> ImageSet {
+        ImageSet { shape: self.shape, classes: self.classes.clone() }
+    }
 }
 
 /// Where a data set lives under the data root.
@@ -58,13 +70,26 @@ pub fn dir(root: &Path, name: DatasetName) -> PathBuf {
     root.join(name.as_str())
 }
 
-/// Loads a data set from `root`, downloading what is missing unless `fetch.offline`.
+/// The data set `spec` trains on: a built-in one from its data root (downloading what is missing
+/// unless `fetch.offline`), or its image folder (through the cache under the data root).
+pub fn load_for(spec: &crate::spec::Spec, fetch: &FetchOptions) -> Result<Dataset> {
+    match spec.dataset {
+        DatasetName::Folder => folder::load(&spec.folder, &spec.image_size, &spec.data_dir.join(FOLDER_CACHE), fetch.quiet),
+        builtin => load(builtin, &spec.data_dir, fetch),
+    }
+}
+
+/// Where image-folder caches go, under the data root.
+pub const FOLDER_CACHE: &str = "folder-cache";
+
+/// Loads a built-in data set from `root`, downloading what is missing unless `fetch.offline`.
 pub fn load(name: DatasetName, root: &Path, fetch: &FetchOptions) -> Result<Dataset> {
     fetch::ensure(name, root, fetch)?;
     let dir = dir(root, name);
     match name {
         DatasetName::Mnist | DatasetName::FashionMnist => load_idx(name, &dir),
         DatasetName::Cifar10 => load_cifar(&dir),
+        DatasetName::Folder => Err(format_error(root, "an image folder is loaded from its `folder` (data::load_for)".into())),
     }
 }
 
@@ -98,8 +123,8 @@ fn load_idx(name: DatasetName, dir: &Path) -> Result<Dataset> {
             format!("train images are {}x{} but test images are {}x{}", shape.height, shape.width, test_shape.height, test_shape.width),
         ));
     }
-    let classes = name.class_names().iter().map(|c| c.to_string()).collect();
-    Ok(Dataset { name, shape, train, test, classes })
+    let classes = name.builtin().map(|images| images.classes).unwrap_or_default();
+    Ok(Dataset { name, shape, train, test, classes, files_key: String::new() })
 }
 
 const CIFAR_TRAIN: [&str; 5] = ["data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin", "data_batch_4.bin", "data_batch_5.bin"];
@@ -150,7 +175,7 @@ fn load_cifar(dir: &Path) -> Result<Dataset> {
         }
     }
     let shape = ImageShape { channels: 3, height: cifar::SIDE, width: cifar::SIDE };
-    Ok(Dataset { name: DatasetName::Cifar10, shape, train, test, classes })
+    Ok(Dataset { name: DatasetName::Cifar10, shape, train, test, classes, files_key: String::new() })
 }
 
 /// The batch files inside the original `cifar-10-binary.tar.gz`, by file name.

@@ -65,3 +65,27 @@ fn find_or_download() -> PathBuf {
         ),
     }
 }
+
+/// Writes real MNIST digits as an image folder under `dest`: `train/<d>/` and `test/<d>/` for
+/// each digit `d` of `digits`, the first `train_per_class` and `test_per_class` images of each,
+/// as grayscale PNGs, or tinted RGB ones when `rgb` (red: the digit, blue: its inverse).
+pub fn mnist_folder(dest: &Path, digits: &[u8], train_per_class: usize, test_per_class: usize, rgb: bool) {
+    let mnist = super::load(DatasetName::Mnist, &root(), &FetchOptions { offline: true, ..FetchOptions::default() }).expect("MNIST loads");
+    for (split, name, per_class) in [(&mnist.train, "train", train_per_class), (&mnist.test, "test", test_per_class)] {
+        for &digit in digits {
+            let dir = dest.join(name).join(digit.to_string());
+            std::fs::create_dir_all(&dir).unwrap();
+            let picks = split.labels.iter().enumerate().filter(|(_, l)| **l == digit).map(|(i, _)| i).take(per_class);
+            for (n, i) in picks.enumerate() {
+                let pixels = &split.images[i * 784..(i + 1) * 784];
+                let path = dir.join(format!("{n:05}.png"));
+                if rgb {
+                    let rgb: Vec<u8> = pixels.iter().flat_map(|&p| [p, p / 2, 255 - p]).collect();
+                    image::RgbImage::from_raw(28, 28, rgb).unwrap().save(&path).unwrap();
+                } else {
+                    image::GrayImage::from_raw(28, 28, pixels.to_vec()).unwrap().save(&path).unwrap();
+                }
+            }
+        }
+    }
+}

@@ -13,7 +13,7 @@ use burn::prelude::*;
 
 use crate::catalog::ImageShape;
 use crate::error::{Error, Result};
-use crate::model::{Architecture, CLASSES, Model, ModelKind};
+use crate::model::{Architecture, Model, ModelKind};
 
 /// A tensor ready to write: PyTorch name, shape, row-major f32 values.
 #[derive(Debug, Clone, PartialEq)]
@@ -120,7 +120,7 @@ pub fn model_py(architecture: &Architecture, shape: ImageShape, normalization: &
         inputs = width as usize;
     }
     let n = architecture.hidden.len() + 1;
-    init.push(format!("self.fc{n} = nn.Linear({inputs}, {CLASSES})"));
+    init.push(format!("self.fc{n} = nn.Linear({inputs}, {})", architecture.classes));
     forward.push(format!("return self.fc{n}(x)"));
     let indent = |lines: Vec<String>| lines.iter().map(|l| format!("        {l}\n")).collect::<String>();
     format!(
@@ -210,7 +210,7 @@ mod tests {
         let _rng = crate::burn_rng_lock();
         let device = Device::flex();
         let mnist = ImageShape { channels: 1, height: 28, width: 28 };
-        let cnn = Model::new(&Spec::default().architecture(), mnist, &device).unwrap();
+        let cnn = Model::new(&Spec::default().architecture(10), mnist, &device).unwrap();
         let dict = pytorch_state_dict(&cnn).unwrap();
         let shapes: Vec<(&str, &[usize])> = dict.iter().map(|(k, v)| (k.as_str(), v.shape.as_slice())).collect();
         assert_eq!(
@@ -226,7 +226,7 @@ mod tests {
                 ("fc2.weight", &[10, 128]),
             ]
         );
-        let nn = Model::new(&Spec { model: ModelKind::Nn, hidden: vec![64, 32], ..Spec::default() }.architecture(), mnist, &device).unwrap();
+        let nn = Model::new(&Spec { model: ModelKind::Nn, hidden: vec![64, 32], ..Spec::default() }.architecture(10), mnist, &device).unwrap();
         let names: Vec<String> = pytorch_state_dict(&nn).unwrap().into_keys().collect();
         assert_eq!(names, ["fc1.bias", "fc1.weight", "fc2.bias", "fc2.weight", "fc3.bias", "fc3.weight"]);
     }
@@ -236,7 +236,7 @@ mod tests {
         let _rng = crate::burn_rng_lock();
         let device = Device::flex();
         let mnist = ImageShape { channels: 1, height: 28, width: 28 };
-        let nn = Model::new(&Spec { model: ModelKind::Nn, ..Spec::default() }.architecture(), mnist, &device).unwrap();
+        let nn = Model::new(&Spec { model: ModelKind::Nn, ..Spec::default() }.architecture(10), mnist, &device).unwrap();
         let Model::Nn(mlp) = &nn else { unreachable!() };
         let burn_weight = mlp.first_weight(); // [784, 128]
         let dict = pytorch_state_dict(&nn).unwrap();

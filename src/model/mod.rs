@@ -15,15 +15,14 @@ pub use nn::Mlp;
 use crate::catalog::{ImageShape, names};
 use crate::error::Result;
 
-pub const CLASSES: usize = 10;
-
 names!(
     /// Which network to train.
     ModelKind { Nn = "nn", Cnn = "cnn" }
 );
 
 /// What to build: the spec's `model`, `hidden`, `conv_channels`, `kernel_size`, `padding`,
-/// `batch_norm` and `dropout`. The defaults are the seed's networks.
+/// `batch_norm` and `dropout`, and the data set's number of classes (the outputs). The defaults
+/// are the seed's networks.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Architecture {
     pub kind: ModelKind,
@@ -38,12 +37,14 @@ pub struct Architecture {
     pub batch_norm: bool,
     /// Dropout after each hidden layer's ReLU, while training.
     pub dropout: f64,
+    /// Outputs: one logit per class.
+    pub classes: usize,
 }
 
 impl Architecture {
     /// The seed's network of `kind`.
     pub fn seed(kind: ModelKind) -> Architecture {
-        Architecture { kind, hidden: vec![128], conv_channels: vec![32, 64], kernel_size: 3, padding: Padding::Valid, batch_norm: false, dropout: 0.0 }
+        Architecture { kind, hidden: vec![128], conv_channels: vec![32, 64], kernel_size: 3, padding: Padding::Valid, batch_norm: false, dropout: 0.0, classes: 10 }
     }
 
     /// Zero padding on each side of a conv's input.
@@ -85,7 +86,7 @@ impl Architecture {
     /// The fully connected layers' widths: inputs, hidden layers, classes.
     fn dense_sizes(&self, shape: ImageShape) -> Vec<u128> {
         let inputs = self.flat_inputs(shape).unwrap_or(0);
-        std::iter::once(inputs).chain(self.hidden.iter().map(|&h| u128::from(h))).chain([CLASSES as u128]).collect()
+        std::iter::once(inputs).chain(self.hidden.iter().map(|&h| u128::from(h))).chain([self.classes as u128]).collect()
     }
 
     /// Each conv as (input channels, output channels, output height, output width).
@@ -227,7 +228,7 @@ impl Model {
         })
     }
 
-    /// Logits `[batch, 10]` for images `[batch, channels, height, width]`.
+    /// Logits `[batch, classes]` for images `[batch, channels, height, width]`.
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
         match self {
             Model::Nn(m) => m.forward(images),
@@ -256,9 +257,9 @@ mod tests {
         for model in [ModelKind::Nn, ModelKind::Cnn] {
             for shape in shapes() {
                 let spec = Spec { model, ..Spec::default() };
-                let net = Model::new(&spec.architecture(), shape, &device).unwrap();
+                let net = Model::new(&spec.architecture(10), shape, &device).unwrap();
                 let x = Tensor::<4>::zeros([3, shape.channels, shape.height, shape.width], &device);
-                assert_eq!(net.forward(x).dims(), [3, CLASSES], "{model} on {shape:?}");
+                assert_eq!(net.forward(x).dims(), [3, 10], "{model} on {shape:?}");
             }
         }
     }
@@ -268,14 +269,14 @@ mod tests {
         let _rng = crate::burn_rng_lock();
         let device = Device::flex();
         let [mnist, cifar] = shapes();
-        let count = |model, shape| Model::new(&Spec { model, ..Spec::default() }.architecture(), shape, &device).unwrap().num_params();
+        let count = |model, shape| Model::new(&Spec { model, ..Spec::default() }.architecture(10), shape, &device).unwrap().num_params();
         // torch: sum(p.numel() for p in model.parameters())
         assert_eq!(count(ModelKind::Nn, mnist), 784 * 128 + 128 + 128 * 10 + 10);
         let convs = (9 * 32 + 32) + (32 * 9 * 64 + 64);
         assert_eq!(count(ModelKind::Cnn, mnist), convs + 1600 * 128 + 128 + 1290);
         assert_eq!(count(ModelKind::Cnn, cifar), (3 * 9 * 32 + 32) + 32 * 64 * 9 + 64 + 2304 * 128 + 128 + 1290);
         let logistic = Spec { model: ModelKind::Nn, hidden: vec![], dataset: DatasetName::Cifar10, ..Spec::default() };
-        assert_eq!(Model::new(&logistic.architecture(), cifar, &device).unwrap().num_params(), 3072 * 10 + 10);
+        assert_eq!(Model::new(&logistic.architecture(10), cifar, &device).unwrap().num_params(), 3072 * 10 + 10);
     }
 
     #[test]
@@ -341,7 +342,7 @@ mod tests {
         let _rng = crate::burn_rng_lock();
         let spec = Spec::default();
         let tiny = ImageShape { channels: 1, height: 8, width: 8 };
-        let err = Model::new(&spec.architecture(), tiny, &Device::flex()).unwrap_err().to_string();
+        let err = Model::new(&spec.architecture(10), tiny, &Device::flex()).unwrap_err().to_string();
         assert!(err.contains("this CNN does not fit 8x8 images: conv block 2 gets a 3x3 feature map, and its 3x3 conv leaves 1x1"), "{err}");
     }
 }

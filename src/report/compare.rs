@@ -79,12 +79,13 @@ fn side(members: &[&TrialSummary]) -> Option<Side> {
     let first = done.first()?;
     let accuracies: Vec<(i64, f64)> =
         done.iter().filter_map(|t| Some((t.trial.spec.seed, crate::run::metrics::shipped(&t.epochs)?.test_acc))).collect();
-    let (architecture, shape) = (first.trial.spec.architecture(), first.trial.spec.dataset.image_shape());
+    // Done trials recorded their images before they trained.
+    let (params, macs) = first.costs().unwrap_or_default();
     Some(Side {
         accuracy: Stat::of(&accuracies.iter().map(|(_, a)| *a).collect::<Vec<_>>()),
         accuracies,
-        params: crate::model::parameter_count(&architecture, shape),
-        macs: crate::model::macs(&architecture, shape),
+        params,
+        macs,
         train_seconds: done.iter().map(|t| t.train_seconds()).sum::<f64>() / done.len() as f64,
         eval_images_per_second: {
             let rates: Vec<f64> = done.iter().filter_map(|t| t.eval_images_per_second).collect();

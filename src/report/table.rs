@@ -227,7 +227,7 @@ mod tests {
         };
         let swept = vec![("lr".into(), lr.into()), ("model".into(), model.into())];
         let trial = crate::spec::Trial { index: 0, name: format!("lr={lr},model={model}"), swept, spec, group: 0 };
-        TrialSummary { trial, status, reason: String::new(), epochs: vec![epoch], eval_images_per_second: None }
+        TrialSummary { trial, status, reason: String::new(), epochs: vec![epoch], eval_images_per_second: None, images: None }
     }
 
     #[test]

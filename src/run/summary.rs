@@ -74,13 +74,17 @@ pub struct TrialSummary {
     pub epochs: Vec<EpochMetrics>,
     /// Test images per second at evaluation, as status.json records it (done trials).
     pub eval_images_per_second: Option<f64>,
+    /// The images it trains on: a built-in data set's; an image folder's once the trial started.
+    pub images: Option<crate::catalog::ImageSet>,
 }
 
 impl TrialSummary {
     /// The trial as its folder records it now.
     pub fn observe(run_dir: &RunDir, trial: &Trial) -> TrialSummary {
-        let observed = Observed::read(&run_dir.trial_dir(trial));
+        let dir = run_dir.trial_dir(trial);
+        let observed = Observed::read(&dir);
         TrialSummary {
+            images: super::trial_folder::images(&dir, &trial.spec),
             trial: trial.clone(),
             status: observed.status(),
             eval_images_per_second: observed.ended.as_ref().and_then(|e| e.eval_images_per_second),
@@ -90,11 +94,25 @@ impl TrialSummary {
     }
 
     pub fn pending(trial: &Trial) -> TrialSummary {
-        TrialSummary { trial: trial.clone(), status: Status::Pending, reason: String::new(), epochs: Vec::new(), eval_images_per_second: None }
+        TrialSummary {
+            trial: trial.clone(),
+            status: Status::Pending,
+            reason: String::new(),
+            epochs: Vec::new(),
+            eval_images_per_second: None,
+            images: trial.spec.dataset.builtin(),
+        }
     }
 
     fn best(&self) -> Option<&EpochMetrics> {
         crate::run::metrics::best(&self.epochs)
+    }
+
+    /// Its model's parameters and MACs (one image), once its images are known.
+    pub fn costs(&self) -> Option<(u128, u128)> {
+        let images = self.images.as_ref()?;
+        let architecture = self.trial.spec.architecture(images.classes.len());
+        Some((crate::model::parameter_count(&architecture, images.shape), crate::model::macs(&architecture, images.shape)))
     }
 
     pub fn train_seconds(&self) -> f64 {
@@ -155,9 +173,9 @@ pub fn table(trials: &[TrialSummary]) -> (Vec<String>, Vec<Vec<String>>) {
             row.push(best.and_then(|e| e.val_acc).map(|v| format!("{v:.4}")).unwrap_or_default());
             row.push(best.filter(|e| e.val_acc.is_some()).map(|e| format!("{:.4}", e.test_acc)).unwrap_or_default());
             row.push(crate::train::schedule::stopped_at(&t.trial.spec, &t.epochs).map(|e| e.to_string()).unwrap_or_default());
-            let (architecture, shape) = (t.trial.spec.architecture(), t.trial.spec.dataset.image_shape());
-            row.push(crate::model::parameter_count(&architecture, shape).to_string());
-            row.push(crate::model::macs(&architecture, shape).to_string());
+            let costs = t.costs();
+            row.push(costs.map(|(params, _)| params.to_string()).unwrap_or_default());
+            row.push(costs.map(|(_, macs)| macs.to_string()).unwrap_or_default());
             row
         })
         .collect();

@@ -15,13 +15,36 @@ use super::resume::{self, Progress};
 use super::status::{Ended, InEpoch};
 use super::summary::Status;
 use super::worker::WorkerOptions;
+use super::trial_folder::{self, IMAGES_FILE, ImagesRecord};
 use super::{checkpoint, tensorboard, write_file};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::model::Model;
-use crate::spec::{BackendName, Trial};
+use crate::spec::{BackendName, DatasetName, Trial};
 use crate::train::{self, EpochMetrics, Observer, TrainError, TrainState, TrialData};
 use crate::{backend, failpoint, interrupt};
+
+/// An image folder's trial: checks its model fits the folder's images and records them in
+/// `images.json`; or why it cannot run (the folder changed under a started trial).
+fn record_folder_images(trial: &Trial, dataset: &Dataset, dir: &Path, started: bool) -> Result<Option<String>> {
+    let images = dataset.images();
+    if let Err(e) = trial.spec.validate_images(&images) {
+        return Ok(Some(format!("`{}`: {}", e.key, e.message)));
+    }
+    if started
+        && let Some(recorded) = trial_folder::read_images_record(dir)
+        && recorded.files_key != dataset.files_key
+    {
+        return Ok(Some(format!(
+            "{}: the image folder changed (files added, removed or modified) since this trial started; \
+             its epochs were trained on the old files: restore them, or start a new run",
+            trial.spec.folder.display()
+        )));
+    }
+    let record = ImagesRecord { images, files_key: dataset.files_key.clone() };
+    write_file(&dir.join(IMAGES_FILE), &serde_json::to_vec_pretty(&record).expect("the record serializes"))?;
+    Ok(None)
+}
 
 /// Trains `trial` in `dir` from where `progress` says it got, and says how it ended.
 pub fn run(
@@ -37,10 +60,15 @@ pub fn run(
         Ok(dataset) => dataset,
         Err(message) => return Ok(Ended::now(Status::Failed, format!("data: {message}"), None)),
     };
+    if trial.spec.dataset == DatasetName::Folder
+        && let Some(reason) = record_folder_images(trial, dataset, dir, !progress.epochs.is_empty())?
+    {
+        return Ok(Ended::now(Status::Failed, reason, None));
+    }
     let console = Console::new(trial.dir_name(), options.quiet, options.tagged);
     let device = backend::device(trial.spec.backend, options.gpu.unwrap_or(trial.spec.device))?;
     let data = TrialData::new(dataset, &trial.spec);
-    let mut state = TrainState::fresh(&trial.spec, dataset.shape, &device).map_err(into_error)?;
+    let mut state = TrainState::fresh(&trial.spec, dataset.shape, dataset.classes.len(), &device).map_err(into_error)?;
     match progress.state {
         Some(epoch) => {
             state = checkpoint::load_state(state, dir, progress.kept().to_vec())?;

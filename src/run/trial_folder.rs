@@ -1,10 +1,11 @@
-//! A trial folder of a run, as `eval` and `export` open it: its spec and a checkpoint.
+//! A trial folder of a run, as `eval`, `predict` and `export` open it: its spec, a checkpoint,
+//! and the images it trained on (`images.json`, for an image folder).
 
 use std::path::{Path, PathBuf};
 
 use burn::prelude::Device;
 
-use crate::data::ImageShape;
+use crate::data::ImageSet;
 use crate::error::{Error, Result};
 use crate::model::Model;
 use super::checkpoint;
@@ -14,6 +15,8 @@ pub struct TrialFolder {
     pub dir: PathBuf,
     pub checkpoint: PathBuf,
     pub spec: Spec,
+    /// The shape and classes of the images the model was trained on.
+    pub images: ImageSet,
 }
 
 impl TrialFolder {
@@ -26,13 +29,38 @@ impl TrialFolder {
         }
         // Checked like any spec: an edited or damaged spec.toml is an error, not a wrong result.
         let spec = crate::spec::load_recorded(&spec_path)?;
-        Ok(TrialFolder { dir, checkpoint, spec })
+        let images = match images(&dir, &spec) {
+            Some(images) => images,
+            None => return Err(Error::DataFormat { path: dir.join(IMAGES_FILE), message: "is missing or damaged: it says which images (shape, classes) this trial's model takes".into() }),
+        };
+        Ok(TrialFolder { dir, checkpoint, spec, images })
     }
 }
 
+/// The record of an image folder's images in each of its trials' folders.
+pub const IMAGES_FILE: &str = "images.json";
+
+/// What `images.json` holds: the images' shape and classes, and the key of the folder's file
+/// list (names, sizes, modification times) when the trial started.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct ImagesRecord {
+    #[serde(flatten)]
+    pub images: ImageSet,
+    pub files_key: String,
+}
+
+/// The images the trial in `dir` takes: a built-in data set's, or what its folder recorded.
+pub fn images(dir: &Path, spec: &Spec) -> Option<ImageSet> {
+    spec.dataset.builtin().or_else(|| read_images_record(dir).map(|record| record.images))
+}
+
+pub fn read_images_record(dir: &Path) -> Option<ImagesRecord> {
+    serde_json::from_slice(&std::fs::read(dir.join(IMAGES_FILE)).ok()?).ok()
+}
+
 /// The trial's model with the checkpoint's weights.
-pub fn load_model(spec: &Spec, shape: ImageShape, checkpoint: &Path, device: &Device) -> Result<Model> {
-    let fresh = Model::new(&spec.architecture(), shape, device)?;
+pub fn load_model(spec: &Spec, images: &ImageSet, checkpoint: &Path, device: &Device) -> Result<Model> {
+    let fresh = Model::new(&spec.architecture(images.classes.len()), images.shape, device)?;
     checkpoint::load(fresh, checkpoint)
 }
 

@@ -74,16 +74,7 @@ fn layer(path: &Path, text: &str, overrides: &Overrides, with_env: bool) -> Resu
         message: e.message().to_string(),
     })?;
 
-    let mut figment = Figment::from(Serialized::defaults(Spec::default())).merge(Layer::new(FILE_LAYER, table));
-    if with_env {
-        figment = figment.merge(Env::prefixed("RUNNER_").filter(|key| field(&key.as_str().to_ascii_lowercase()).is_some_and(Field::from_env)));
-    }
-    figment = figment.merge(Layer::new("--set", sets.table));
-    if let Some(dir) = &overrides.data_dir {
-        let mut table = toml::Table::new();
-        table.insert("data_dir".into(), dir.display().to_string().into());
-        figment = figment.merge(Layer::new("--data-dir", table));
-    }
+    let figment = layers(table, sets.table.clone(), overrides, with_env);
     let origins = Origins {
         figment: &figment,
         file: &file,
@@ -93,6 +84,36 @@ fn layer(path: &Path, text: &str, overrides: &Overrides, with_env: bool) -> Resu
     let spec: Spec = figment.extract().map_err(|e| origins.figment_error(e))?;
     let trials = expand(&spec).map_err(|e| origins.sweep_error(e))?;
     Ok((spec, trials))
+}
+
+/// Defaults, then the file's `table`, the environment (`with_env`), `--set` and `--data-dir`.
+fn layers(table: toml::Table, sets: toml::Table, overrides: &Overrides, with_env: bool) -> Figment {
+    let mut figment = Figment::from(Serialized::defaults(Spec::default())).merge(Layer::new(FILE_LAYER, table));
+    if with_env {
+        figment = figment.merge(Env::prefixed("RUNNER_").filter(|key| field(&key.as_str().to_ascii_lowercase()).is_some_and(Field::from_env)));
+    }
+    figment = figment.merge(Layer::new("--set", sets));
+    if let Some(dir) = &overrides.data_dir {
+        let mut table = toml::Table::new();
+        table.insert("data_dir".into(), dir.display().to_string().into());
+        figment = figment.merge(Layer::new("--data-dir", table));
+    }
+    figment
+}
+
+/// Where the value of `key` in the spec [`load`] gave came from (`file:line:col`, `--set ...`,
+/// an environment variable), for the checks that can only be made once the data is read (an
+/// image folder's).
+pub fn locate(path: &Path, overrides: &Overrides, key: &str) -> String {
+    let located = || -> Result<String> {
+        let text = read(path)?;
+        let file = SpecFile::parse(path, &text)?;
+        let sets = parse_sets(&overrides.sets)?;
+        let table: toml::Table = toml::from_str(&text).map_err(|e| Error::SpecSyntax { origin: path.display().to_string(), message: e.message().to_string() })?;
+        let figment = layers(table, sets.table.clone(), overrides, true);
+        Ok(Origins { figment: &figment, file: &file, sets: &sets.args }.of(key))
+    };
+    located().unwrap_or_else(|_| path.display().to_string())
 }
 
 /// The name of the layer that holds the spec file's values.

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-pub use load::{Overrides, load, load_recorded, load_run, load_text, read};
+pub use load::{Overrides, load, load_recorded, load_run, load_text, locate, read};
 pub use names::{Augment, BackendName, DatasetName, LrSchedule, ModelKind, Monitor, OptimizerName};
 pub use search::{Distribution, SEARCH_FIELDS, SearchMethod, SearchSpec, successive_halving};
 pub use slurm::{SLURM_FIELDS, SlurmSpec};
@@ -29,6 +29,12 @@ pub struct Spec {
     pub name: String,
     pub model: ModelKind,
     pub dataset: DatasetName,
+    /// `dataset = "folder"`: the folder holding `train/<class>/*` and `test/<class>/*` images.
+    #[serde(skip_serializing_if = "is_empty_path")]
+    pub folder: PathBuf,
+    /// `dataset = "folder"`: resize every image to `[height, width]`; `[]`: the images' own size.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub image_size: Vec<u32>,
     pub backend: BackendName,
     /// GPU index for `backend = "cuda"`.
     pub device: u32,
@@ -108,6 +114,10 @@ pub struct Spec {
     pub sweep: BTreeMap<String, Vec<toml::Value>>,
 }
 
+fn is_empty_path(path: &std::path::Path) -> bool {
+    path.as_os_str().is_empty()
+}
+
 /// The default of `stale_after_seconds`: 10 minutes.
 pub const DEFAULT_STALE_AFTER_SECONDS: u64 = 600;
 
@@ -171,6 +181,8 @@ pub const FIELDS: &[Field] = {
         f("name", Name),
         f("model", Computes),
         f("dataset", Computes),
+        f("folder", Computes),
+        f("image_size", Computes),
         f("backend", Device),
         f("device", Device),
         f("threads", Device),
@@ -234,6 +246,7 @@ impl Spec {
         match key {
             "momentum" => self.optimizer == OptimizerName::Sgd,
             "conv_channels" | "kernel_size" | "padding" => self.model == ModelKind::Cnn,
+            "folder" | "image_size" => self.dataset == DatasetName::Folder,
             _ => true,
         }
     }
@@ -260,8 +273,8 @@ impl Spec {
         }
     }
 
-    /// The network this spec trains.
-    pub fn architecture(&self) -> crate::model::Architecture {
+    /// The network this spec trains on a data set of `classes` classes.
+    pub fn architecture(&self, classes: usize) -> crate::model::Architecture {
         crate::model::Architecture {
             kind: self.model,
             hidden: self.hidden.clone(),
@@ -270,6 +283,7 @@ impl Spec {
             padding: self.padding,
             batch_norm: self.batch_norm,
             dropout: self.dropout,
+            classes,
         }
     }
 
@@ -292,6 +306,8 @@ impl Default for Spec {
             name: "experiment".into(),
             model: ModelKind::Cnn,
             dataset: DatasetName::Mnist,
+            folder: PathBuf::new(),
+            image_size: Vec::new(),
             backend: BackendName::Cpu,
             device: 0,
             threads: 0,
@@ -355,6 +371,8 @@ mod tests {
             search: SearchSpec { trials: 2, ..SearchSpec::default() },
             weight_decay: Some(0.0),
             patience: Some(3),
+            folder: "images".into(),
+            image_size: vec![32, 32],
             sweep: [("lr".to_string(), vec![toml::Value::Float(0.1)])].into(),
             ..Spec::default()
         })

@@ -2,6 +2,10 @@
 //! its key, and `load` turns the key into the place the value came from.
 
 use super::{Augment, DatasetName, LrSchedule, ModelKind, OptimizerName, SearchMethod, Spec};
+use crate::catalog::ImageSet;
+
+/// The largest `image_size` side: a 4096x4096 RGB image is 48 MiB of u8 pixels.
+const MAX_SIDE: u32 = 4096;
 
 /// A value outside its allowed range: the key and what is allowed.
 #[derive(Debug, PartialEq)]
@@ -11,7 +15,7 @@ pub struct RangeError {
 }
 
 impl Spec {
-    /// The architecture keys: sizes in range, and a CNN that fits the data set's images.
+    /// The architecture keys that do not depend on the images: sizes in range.
     fn validate_architecture(&self) -> Result<(), RangeError> {
         let fail = |key, message: String| Err(RangeError { key, message });
         if self.conv_channels.is_empty() || self.conv_channels.len() > 8 || self.conv_channels.iter().any(|&c| c == 0 || c > 4096) {
@@ -23,9 +27,47 @@ impl Spec {
         if !(self.dropout.is_finite() && (0.0..1.0).contains(&self.dropout)) {
             return fail("dropout", "must be in [0, 1), e.g. 0.25; 0 turns it off".into());
         }
-        let shape = self.dataset.image_shape();
+        if self.hidden.contains(&0) {
+            return fail("hidden", "layer sizes must be at least 1, e.g. [128]; [] means no hidden layer".into());
+        }
+        Ok(())
+    }
+
+    /// `folder` and `image_size`: set for an image folder, and only for one.
+    fn validate_folder(&self) -> Result<(), RangeError> {
+        let fail = |key, message: String| Err(RangeError { key, message });
+        if self.dataset != DatasetName::Folder {
+            for (key, set) in [("folder", !self.folder.as_os_str().is_empty()), ("image_size", !self.image_size.is_empty())] {
+                if set {
+                    return fail(key, format!("only applies to dataset = \"folder\" (this spec's dataset is {}); remove it", self.dataset));
+                }
+            }
+            return Ok(());
+        }
+        if self.folder.as_os_str().is_empty() {
+            return fail(
+                "folder",
+                "dataset = \"folder\" needs folder = \"PATH\", a folder holding train/<class>/* and test/<class>/* images".into(),
+            );
+        }
+        if !self.image_size.is_empty() && (self.image_size.len() != 2 || self.image_size.iter().any(|&s| !(1..=MAX_SIDE).contains(&s))) {
+            return fail(
+                "image_size",
+                format!("must be [height, width], each 1 to {MAX_SIDE}, e.g. [32, 32]; leave it out to keep the images' own size"),
+            );
+        }
+        Ok(())
+    }
+
+    /// The checks that depend on the images (`images`: the data set's shape and classes): a CNN
+    /// that fits them, a model of bounded size, one mean/std per channel. For a built-in data set
+    /// [`Spec::validate`] runs them; for an image folder, whoever reads its files does.
+    pub fn validate_images(&self, images: &ImageSet) -> Result<(), RangeError> {
+        let fail = |key, message: String| Err(RangeError { key, message });
+        let shape = images.shape;
+        let architecture = self.architecture(images.classes.len());
         if self.model == ModelKind::Cnn
-            && let Err(too_deep) = self.architecture().feature_maps(shape)
+            && let Err(too_deep) = architecture.feature_maps(shape)
         {
             return fail(
                 "conv_channels",
@@ -38,6 +80,25 @@ impl Spec {
                     shape.width
                 ),
             );
+        }
+        let parameters = crate::model::parameter_count(&architecture, shape);
+        if parameters > crate::model::MAX_PARAMETERS {
+            return fail(
+                if self.model == ModelKind::Nn { "hidden" } else { "model" },
+                format!(
+                    "this {} has {parameters} parameters ({:.0} GB of weights, 3-4x that to train); \
+                     the limit is {} parameters: use smaller hidden layers",
+                    self.model,
+                    parameters as f64 * 4e-9,
+                    crate::model::MAX_PARAMETERS
+                ),
+            );
+        }
+        let channels = shape.channels;
+        for (key, values) in [("mean", &self.mean), ("std", &self.std)] {
+            if values.len() != 1 && values.len() != channels {
+                return fail(key, format!("needs 1 value or {channels} (one per channel of {}), got {}", self.dataset, values.len()));
+            }
         }
         Ok(())
     }
@@ -82,23 +143,8 @@ impl Spec {
         if self.seed < 0 {
             return fail("seed", "must be a non-negative integer");
         }
-        if self.hidden.contains(&0) {
-            return fail("hidden", "layer sizes must be at least 1, e.g. [128]; [] means no hidden layer");
-        }
         self.validate_architecture()?;
-        let parameters = crate::model::parameter_count(&self.architecture(), self.dataset.image_shape());
-        if parameters > crate::model::MAX_PARAMETERS {
-            return Err(RangeError {
-                key: if self.model == ModelKind::Nn { "hidden" } else { "model" },
-                message: format!(
-                    "this {} has {parameters} parameters ({:.0} GB of weights, 3-4x that to train); \
-                     the limit is {} parameters: use smaller hidden layers",
-                    self.model,
-                    parameters as f64 * 4e-9,
-                    crate::model::MAX_PARAMETERS
-                ),
-            });
-        }
+        self.validate_folder()?;
         if !(3..=7 * 24 * 3600).contains(&self.stale_after_seconds) {
             return fail(
                 "stale_after_seconds",
@@ -107,17 +153,9 @@ impl Spec {
             );
         }
         self.slurm.validate()?;
-        let channels = self.dataset.channels();
         for (key, values) in [("mean", &self.mean), ("std", &self.std)] {
-            if values.len() != 1 && values.len() != channels {
-                return Err(RangeError {
-                    key,
-                    message: format!(
-                        "needs 1 value or {channels} (one per channel of {}), got {}",
-                        self.dataset,
-                        values.len()
-                    ),
-                });
+            if values.is_empty() {
+                return fail(key, "needs 1 value, or one per channel, e.g. [0.5]");
             }
             if values.iter().any(|v| !v.is_finite()) {
                 return fail(key, "values must be finite numbers");
@@ -125,6 +163,9 @@ impl Spec {
         }
         if self.std.iter().any(|v| *v <= 0.0) {
             return fail("std", "values must be greater than 0, e.g. [0.5]");
+        }
+        if let Some(images) = self.dataset.builtin() {
+            self.validate_images(&images)?;
         }
         Ok(())
     }
@@ -242,6 +283,12 @@ mod tests {
             ("name", Spec { name: "../escape".into(), ..Spec::default() }),
             ("name", Spec { name: "a/b".into(), ..Spec::default() }),
             ("name", Spec { name: "".into(), ..Spec::default() }),
+            ("folder", Spec { dataset: DatasetName::Folder, ..Spec::default() }),
+            ("folder", Spec { folder: "images".into(), ..Spec::default() }),
+            ("image_size", Spec { image_size: vec![28, 28], ..Spec::default() }),
+            ("image_size", Spec { dataset: DatasetName::Folder, folder: "images".into(), image_size: vec![32], ..Spec::default() }),
+            ("image_size", Spec { dataset: DatasetName::Folder, folder: "images".into(), image_size: vec![0, 32], ..Spec::default() }),
+            ("mean", Spec { mean: vec![], ..Spec::default() }),
             (
                 "momentum",
                 Spec { momentum: 0.9, optimizer: OptimizerName::Adam, ..Spec::default() },
@@ -261,5 +308,20 @@ mod tests {
             ..Spec::default()
         };
         assert_eq!(spec.validate(), Ok(()));
+    }
+
+    #[test]
+    fn an_image_folder_is_checked_against_its_images_once_they_are_read() {
+        let spec = Spec { dataset: DatasetName::Folder, folder: "images".into(), mean: vec![0.5, 0.5], ..Spec::default() };
+        assert_eq!(spec.validate(), Ok(()), "the images decide the rest");
+        let images = |channels, side, classes: usize| ImageSet {
+            shape: crate::catalog::ImageShape { channels, height: side, width: side },
+            classes: (0..classes).map(|c| c.to_string()).collect(),
+        };
+        assert_eq!(spec.validate_images(&images(2, 28, 3)), Ok(()), "two values for two channels");
+        assert_eq!(spec.validate_images(&images(3, 28, 3)).unwrap_err().key, "mean");
+        let err = spec.validate_images(&images(2, 8, 3)).unwrap_err();
+        assert_eq!(err.key, "conv_channels");
+        assert!(err.message.contains("folder's 8x8 images"), "{}", err.message);
     }
 }

@@ -97,9 +97,9 @@ pub struct TrainState {
 
 impl TrainState {
     /// A freshly initialized model, seeded with `spec.seed`.
-    pub fn fresh(spec: &Spec, shape: ImageShape, device: &Device) -> Result<TrainState, TrainError> {
+    pub fn fresh(spec: &Spec, shape: ImageShape, classes: usize, device: &Device) -> Result<TrainState, TrainError> {
         device.seed(spec.seed as u64);
-        let model = Model::new(&spec.architecture(), shape, &device.clone().autodiff())?;
+        let model = Model::new(&spec.architecture(classes), shape, &device.clone().autodiff())?;
         Ok(TrainState { model, optim: optimizer(spec), history: Vec::new() })
     }
 }
@@ -219,7 +219,7 @@ pub fn step(
 pub fn warm_up(spec: &Spec, data: &TrialData, device: &Device) -> Result<f64, TrainError> {
     let started = Instant::now();
     let train_device = device.clone().autodiff();
-    let model = Model::new(&spec.architecture(), data.dataset.shape, &train_device)?;
+    let model = Model::new(&spec.architecture(data.dataset.classes.len()), data.dataset.shape, &train_device)?;
     let mut optim = optimizer(spec);
     let loss_fn = CrossEntropyLossConfig::new().init(&train_device);
     let mut batches = Batches::new(&data.dataset.train, data.pool_len, data, device, data.resident);
@@ -264,7 +264,7 @@ mod tests {
             images: (0..n * shape.pixels()).map(|i| ((i * 31 + salt) % 251) as u8).collect(),
             labels: (0..n).map(|i| (i % 10) as u8).collect(),
         };
-        Dataset { name: crate::spec::DatasetName::Mnist, shape, train: split(0), test: split(7), classes: vec![] }
+        Dataset { name: crate::spec::DatasetName::Mnist, shape, train: split(0), test: split(7), classes: (0..10).map(|c| c.to_string()).collect(), files_key: String::new() }
     }
 
     #[test]
@@ -280,7 +280,7 @@ mod tests {
                 assert!(warm_up(&spec, &data, &device).unwrap() > 0.0);
             }
             let mut record = Record::default();
-            let state = TrainState::fresh(&spec, dataset.shape, &device).unwrap();
+            let state = TrainState::fresh(&spec, dataset.shape, 10, &device).unwrap();
             fit(&spec, &data, &device, state, &mut record).unwrap();
             record.0
         };
@@ -314,9 +314,9 @@ mod tests {
             let dir = tempfile::tempdir().unwrap();
             std::fs::create_dir(dir.path().join(crate::run::checkpoint::DIR)).unwrap();
             let mut full = Saver(dir.path().to_path_buf(), Record::default());
-            fit(&spec, &data, &device, TrainState::fresh(&spec, dataset.shape, &device).unwrap(), &mut full).unwrap();
+            fit(&spec, &data, &device, TrainState::fresh(&spec, dataset.shape, 10, &device).unwrap(), &mut full).unwrap();
 
-            let state = TrainState::fresh(&Spec { seed: 99, ..spec.clone() }, dataset.shape, &device).unwrap();
+            let state = TrainState::fresh(&Spec { seed: 99, ..spec.clone() }, dataset.shape, 10, &device).unwrap();
             let epoch_one = vec![EpochMetrics { epoch: 1, ..EpochMetrics::default() }];
             let state = crate::run::checkpoint::load_state(state, dir.path(), epoch_one).unwrap();
             let mut resumed = Record::default();
@@ -345,7 +345,7 @@ mod tests {
         let spec = Spec { epochs: 1, batch_size: 20, ..Spec::default() };
         let device = Device::flex();
         let mut stop = StopAfter(2);
-        let state = TrainState::fresh(&spec, dataset.shape, &device).unwrap();
+        let state = TrainState::fresh(&spec, dataset.shape, 10, &device).unwrap();
         let err = fit(&spec, &TrialData::new(&dataset, &spec), &device, state, &mut stop).unwrap_err();
         assert!(matches!(err, TrainError::Interrupted { epoch: 1 }), "{err}");
     }
@@ -357,7 +357,7 @@ mod tests {
         // One batch: its loss is computed before the update that ruins the weights.
         let spec = Spec { model: ModelKind::Nn, epochs: 1, batch_size: 100, lr: 1e300, ..Spec::default() };
         let device = Device::flex();
-        let state = TrainState::fresh(&spec, dataset.shape, &device).unwrap();
+        let state = TrainState::fresh(&spec, dataset.shape, 10, &device).unwrap();
         let err = fit(&spec, &TrialData::new(&dataset, &spec), &device, state, &mut Record::default()).unwrap_err();
         assert!(matches!(err, TrainError::DivergedAfter { split: "test", .. }), "{err}");
         let TrainError::DivergedAfter { value, .. } = err else { unreachable!() };
@@ -377,7 +377,7 @@ mod tests {
             device.seed(3);
             let train_device = device.clone().autodiff();
             let spec = Spec { model, lr: 0.1, ..Spec::default() };
-            let mut net = Model::new(&spec.architecture(), shape, &train_device).unwrap();
+            let mut net = Model::new(&spec.architecture(10), shape, &train_device).unwrap();
             let images = Tensor::<4>::random([20, shape.channels, shape.height, shape.width], Distribution::Normal(0.0, 1.0), &device);
             let labels: Vec<i64> = (0..20).map(|i| i % 10).collect();
             let labels = Tensor::<1, Int>::from_data(TensorData::new(labels, [20]), &device);

@@ -1,0 +1,145 @@
+//! `dataset = "folder"`: the user's own images, as train/<class>/* and test/<class>/* (generated
+//! here from real MNIST digits, as grayscale and as tinted RGB PNGs): training, the cache, the
+//! records eval, predict and export read, and each refusal.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{column, csv_rows, runner, the_run, tree};
+
+/// Digits 3, 5 and 8 as classes named "three", "five", "eight" (sorted: eight, five, three).
+fn digits_folder(dir: &Path, rgb: bool) -> PathBuf {
+    let folder = dir.join(if rgb { "digits-rgb" } else { "digits" });
+    runner::data::test_data::mnist_folder(&folder, &[3, 5, 8], 150, 40, rgb);
+    for split in ["train", "test"] {
+        for (digit, name) in [("3", "three"), ("5", "five"), ("8", "eight")] {
+            std::fs::rename(folder.join(split).join(digit), folder.join(split).join(name)).unwrap();
+        }
+    }
+    folder
+}
+
+fn spec(folder: &Path, extra: &str) -> String {
+    format!("name = \"pets\"\ndataset = \"folder\"\nfolder = \"{}\"\nepochs = 3\nbatch_size = 15\nlr = 0.1\n{extra}", folder.display())
+}
+
+/// `runner spec.toml --data-dir data --runs-dir out ARGS` in `dir`.
+fn run(dir: &Path, text: &str, args: &[&str]) -> std::process::Output {
+    std::fs::write(dir.join("spec.toml"), text).unwrap();
+    runner(dir).args(["spec.toml", "--data-dir", "data", "--runs-dir", "out"]).args(args).output().unwrap()
+}
+
+#[test]
+fn a_grayscale_folder_trains_both_models_and_its_trials_know_their_classes() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = digits_folder(dir.path(), false);
+    let text = spec(&folder, "[sweep]\nmodel = [\"nn\", \"cnn\"]\n");
+
+    let dry = run(dir.path(), &text, &["--dry-run"]);
+    let stdout = String::from_utf8_lossy(&dry.stdout);
+    assert!(dry.status.success(), "{}", String::from_utf8_lossy(&dry.stderr));
+    // NN 784-128-3: 784*128 + 128 + 128*3 + 3; the CNN: the seed's 225,034 less 7 outputs (128*7 + 7).
+    assert!(stdout.contains("| 100867 |"), "{stdout}");
+    assert!(stdout.contains("| 224131 |"), "{stdout}");
+    assert!(!dir.path().join("out").exists(), "a dry run starts no run folder");
+
+    let output = run(dir.path(), &text, &[]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(!stderr.contains("decoding"), "the dry run built the cache: {stderr}");
+    assert!(stderr.contains("570 images read from its cache"), "{stderr}");
+    let run_dir = the_run(dir.path());
+    let summary = csv_rows(&run_dir.join("summary.csv"));
+    assert_eq!(column(&summary, "params"), ["100867", "224131"]);
+    for accuracy in column(&summary, "final_test_acc") {
+        assert!(accuracy.parse::<f64>().unwrap() > 0.6, "three digits are learnable (chance: 1/3): {summary:?}");
+    }
+    let record: serde_json::Value = serde_json::from_slice(&std::fs::read(run_dir.join("trials/001_model=cnn/images.json")).unwrap()).unwrap();
+    assert_eq!(record["classes"], serde_json::json!(["eight", "five", "three"]));
+    assert_eq!((record["channels"].as_u64(), record["height"].as_u64(), record["width"].as_u64()), (Some(1), Some(28), Some(28)));
+
+    // predict names the classes; eval and export build the 3-class model from the record.
+    let trial = run_dir.join("trials/001_model=cnn");
+    let five = folder.join("test/five/00000.png");
+    let output = runner(dir.path()).arg("predict").arg(&trial).arg(&five).output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.contains("00000.png: five "), "{stdout}");
+    let output = runner(dir.path()).arg("eval").arg(&trial).arg("--data-dir").arg("data").output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.contains("(120 test images)") && stdout.contains("| eight |"), "{stdout}");
+    let output = runner(dir.path()).arg("export").arg(&trial).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let module = std::fs::read_to_string(trial.join("model.py")).unwrap();
+    assert!(module.contains("self.fc2 = nn.Linear(128, 3)"), "{module}");
+    // A built-in set has 10 classes: the model cannot be evaluated on it.
+    let output = runner(dir.path()).arg("eval").arg(&trial).args(["--dataset", "mnist", "--offline"]).arg("--data-dir").arg(common::shared_data()).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("(10 classes) but this model takes 28x28 grayscale (3 classes)"));
+}
+
+#[test]
+fn an_rgb_folder_resized_by_image_size_trains_and_a_changed_folder_is_decoded_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = digits_folder(dir.path(), true);
+    let text = spec(&folder, "model = \"cnn\"\nimage_size = [24, 24]\nmean = [0.5, 0.25, 0.5]\nstd = [0.5]\naugment = [\"hflip\"]\n");
+    let output = run(dir.path(), &text, &[]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains("decoding 570 images") && stderr.contains("(3x24x24)"), "{stderr}");
+    let run_dir = the_run(dir.path());
+    let record: serde_json::Value = serde_json::from_slice(&std::fs::read(run_dir.join("trials/000_pets/images.json")).unwrap()).unwrap();
+    assert_eq!(record["channels"].as_u64(), Some(3));
+    let accuracy: f64 = column(&csv_rows(&run_dir.join("summary.csv")), "final_test_acc")[0].parse().unwrap();
+    assert!(accuracy > 0.6, "chance is 1/3: {accuracy}");
+
+    // The second run reads the cache; after a file changes it decodes again.
+    std::fs::remove_dir_all(dir.path().join("out")).unwrap();
+    let output = run(dir.path(), &text, &["--dry-run"]);
+    assert!(String::from_utf8_lossy(&output.stderr).contains("read from its cache"));
+    std::fs::remove_file(folder.join("train/five/00003.png")).unwrap();
+    let output = run(dir.path(), &text, &["--dry-run"]);
+    assert!(String::from_utf8_lossy(&output.stderr).contains("decoding 569 images"), "{}", String::from_utf8_lossy(&output.stderr));
+}
+
+/// Exit 2, each of `needles` in the message, no panic, and no run folder.
+fn refused(dir: &Path, text: &str, needles: &[&str]) {
+    let output = run(dir, text, &[]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    for needle in needles {
+        assert!(stderr.contains(needle), "{needle:?} not in: {stderr}");
+    }
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(!dir.join("out").exists(), "nothing written: {:?}", tree(dir));
+}
+
+#[test]
+fn bad_folders_and_models_that_do_not_fit_their_images_are_refused_before_anything_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("small");
+    runner::data::test_data::mnist_folder(&folder, &[0, 1], 3, 2, false);
+    let good = spec(&folder, "");
+
+    refused(dir.path(), "dataset = \"folder\"\n", &["spec.toml", "`folder`", "needs folder = \"PATH\""]);
+    refused(dir.path(), &format!("folder = \"{}\"\n", folder.display()), &["spec.toml:1:1", "`folder`: only applies to dataset = \"folder\""]);
+    refused(dir.path(), &spec(&dir.path().join("nowhere"), ""), &["nowhere", "is not a folder"]);
+    refused(dir.path(), &spec(&folder, "image_size = [24]\n"), &["spec.toml:7:1", "`image_size`: must be [height, width]"]);
+    // Checked once the images are read, and still located in the file.
+    refused(dir.path(), &spec(&folder, "mean = [0.5, 0.5, 0.5]\n"), &["spec.toml:7:1", "`mean`", "needs 1 value or 1 (one per channel of folder)"]);
+    refused(dir.path(), &spec(&folder, "image_size = [6, 6]\n"), &["`conv_channels`", "do not fit folder's 6x6 images"]);
+
+    std::fs::write(folder.join("train/1/broken.png"), "not a png").unwrap();
+    refused(dir.path(), &good, &["train/1/broken.png", "not a readable PNG, JPEG, BMP or GIF image"]);
+    std::fs::remove_file(folder.join("train/1/broken.png")).unwrap();
+    std::fs::create_dir(folder.join("train/7")).unwrap();
+    refused(dir.path(), &good, &["train/7", "holds no images"]);
+    std::fs::remove_dir(folder.join("train/7")).unwrap();
+    std::fs::create_dir_all(folder.join("test/9")).unwrap();
+    std::fs::copy(folder.join("test/1/00000.png"), folder.join("test/9/00000.png")).unwrap();
+    refused(dir.path(), &good, &["test/9", "a class train/ lacks"]);
+    std::fs::remove_dir_all(folder.join("test")).unwrap();
+    refused(dir.path(), &good, &["small", "has no test/ folder"]);
+}
