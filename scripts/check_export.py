@@ -2,6 +2,7 @@
 
     runner export runs/<run>/trials/<trial>     # writes model.safetensors and model.py there
     python scripts/check_export.py runs/<run>/trials/<trial>/model.safetensors --data data/mnist
+    python scripts/check_export.py .../model.safetensors --folder PATH   # a trial of dataset = "folder"
 
 The module is `Model` of the model.py beside the weights (any architecture); without one (an
 export of an older runner), the reference script's NNModel or CNNModel, chosen with --model.
@@ -11,10 +12,12 @@ same images: the first `limit_test` test images when the trial's spec.toml, besi
 limits them; `--limit-test` overrides it, 0 for all).
 """
 import argparse
+import itertools
 import os
 import sys
 import tomllib
 
+import numpy as np
 import torch
 from safetensors.torch import load_file
 
@@ -27,6 +30,8 @@ def main():
     parser.add_argument("weights")
     parser.add_argument("--model", choices=["nn", "cnn"], help="without model.py: the reference model to load into")
     parser.add_argument("--data", default="data/mnist")
+    parser.add_argument("--folder", help="an image folder (train/<class>/*, test/<class>/*): its test images, "
+                        "read as the runner reads them (needs Pillow; the same pixels unless image_size resized them)")
     parser.add_argument("--limit-test", type=int, default=None,
                         help="evaluate the first N test images (default: the trial's limit_test; 0: all)")
     args = parser.parse_args()
@@ -47,13 +52,49 @@ def main():
         parser.error(f"no model.py beside {args.weights}: say --model nn or --model cnn")
     model.load_state_dict(load_file(args.weights), strict=True)
     model.eval()
-    test = load(args.data, "test")
+    test = folder_test(args.folder, os.path.dirname(os.path.abspath(args.weights))) if args.folder else load(args.data, "test")
     with torch.no_grad():
         x, y = test.tensors
         if limit:
             x, y = x[:limit], y[:limit]
         correct = sum((model(x[i:i + 1000]).argmax(1) == y[i:i + 1000]).sum().item() for i in range(0, len(y), 1000))
     print(f"PyTorch {type(model).__name__} with {args.weights}: test accuracy {100 * correct / len(y):.2f}%")
+
+
+def folder_test(folder, trial):
+    """The folder's test images in the runner's order (per class sorted as ImageFolder walks them,
+    then one class in turn), converted as images.json says and normalized as spec.toml says."""
+    import json
+
+    from PIL import Image
+    from torch.utils.data import TensorDataset
+
+    images = json.load(open(os.path.join(trial, "images.json")))
+    spec = tomllib.load(open(os.path.join(trial, "spec.toml"), "rb"))
+    channels, height, width = images["channels"], images["height"], images["width"]
+    mean = torch.tensor(spec.get("mean", [0.5])).view(-1, 1, 1)
+    std = torch.tensor(spec.get("std", [0.5])).view(-1, 1, 1)
+    extensions = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+    per_class = []
+    for label, name in enumerate(images["classes"]):
+        root = os.path.join(folder, "test", name)
+        files = []
+        for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+            dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+            # Sorted as the runner sorts: by folder (component by component), then file name.
+            parts = tuple(p for p in os.path.relpath(dirpath, root).split(os.sep) if p != ".")
+            files += [(parts, f) for f in filenames if not f.startswith(".") and f.lower().endswith(extensions)]
+        per_class.append([(os.path.join(root, *d, f), label) for d, f in sorted(files)])
+    order = [item for round_ in itertools.zip_longest(*per_class) for item in round_ if item]
+    xs = []
+    for path, _ in order:
+        image = Image.open(path).convert("L" if channels == 1 else "RGB")
+        if image.size != (width, height):
+            image = image.resize((width, height), Image.BILINEAR)
+        x = torch.from_numpy(np.asarray(image, dtype=np.float32).copy()) / 255.0
+        x = x.view(height, width, -1).permute(2, 0, 1)
+        xs.append((x - mean) / std)
+    return TensorDataset(torch.stack(xs), torch.tensor([label for _, label in order]))
 
 
 if __name__ == "__main__":

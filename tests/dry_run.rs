@@ -28,10 +28,16 @@ fn every_shipped_config_lists_its_trials() {
     configs.sort();
     assert_eq!(
         configs,
-        ["cifar10_cnn.toml", "cifar10_nn.toml", "fashion_mnist_cnn.toml", "mnist_cnn.toml", "mnist_nn.toml", "nn_vs_cnn.toml"]
+        ["cifar10_cnn.toml", "cifar10_nn.toml", "fashion_mnist_cnn.toml", "image_folder.toml", "mnist_cnn.toml", "mnist_nn.toml", "nn_vs_cnn.toml"]
     );
+    // The image folder's spec, on a small folder of the same layout.
+    let images = tempfile::tempdir().unwrap();
+    runner::data::test_data::mnist_folder(&images.path().join("digits"), &[0, 1, 2], 5, 2, false);
+    let folder = format!("folder={}", images.path().join("digits").display());
+    let data_dir = images.path().join("data").display().to_string();
     for config in &configs {
-        let table = dry_run(config, &[]);
+        let args: &[&str] = if config == "image_folder.toml" { &["--set", &folder, "--data-dir", &data_dir] } else { &[] };
+        let table = dry_run(config, args);
         assert!(table.starts_with("| index | trial"), "{config}: {table}");
         assert!(table.contains("| batch_size |"), "{config}: every field is a column");
     }

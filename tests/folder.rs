@@ -74,10 +74,32 @@ fn a_grayscale_folder_trains_both_models_and_its_trials_know_their_classes() {
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let module = std::fs::read_to_string(trial.join("model.py")).unwrap();
     assert!(module.contains("self.fc2 = nn.Linear(128, 3)"), "{module}");
+    check_in_pytorch(&trial, &folder, &stdout);
     // A built-in set has 10 classes: the model cannot be evaluated on it.
     let output = runner(dir.path()).arg("eval").arg(&trial).args(["--dataset", "mnist", "--offline"]).arg("--data-dir").arg(common::shared_data()).output().unwrap();
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("(10 classes) but this model takes 28x28 grayscale (3 classes)"));
+}
+
+/// The export, loaded strictly into model.py's `Model` in PyTorch, on the folder's test images
+/// as Pillow reads them: the accuracy `runner eval` printed (`eval`), where torch is there.
+fn check_in_pytorch(trial: &Path, folder: &Path, eval: &str) {
+    let python = std::env::var("RUNNER_TORCH_PYTHON").unwrap_or_else(|_| "python3".into());
+    if !std::process::Command::new(&python).args(["-c", "import torch, safetensors, PIL"]).output().is_ok_and(|o| o.status.success()) {
+        eprintln!("skipped: the check in PyTorch ({python} cannot import torch, safetensors and PIL; set RUNNER_TORCH_PYTHON)");
+        return;
+    }
+    let output = std::process::Command::new(&python)
+        .arg(common::root().join("scripts/check_export.py"))
+        .arg(trial.join("model.safetensors"))
+        .arg("--folder")
+        .arg(folder)
+        .output()
+        .unwrap();
+    let torch = String::from_utf8_lossy(&output.stdout).to_string();
+    assert!(output.status.success(), "{torch}{}", String::from_utf8_lossy(&output.stderr));
+    let accuracy = |text: &str, after: &str| text[text.find(after).unwrap_or_else(|| panic!("{after:?} in {text}")) + after.len()..].split('%').next().unwrap().to_string();
+    assert_eq!(accuracy(&torch, "test accuracy "), accuracy(eval, "accuracy "), "{torch}\n{eval}");
 }
 
 #[test]
@@ -142,4 +164,44 @@ fn bad_folders_and_models_that_do_not_fit_their_images_are_refused_before_anythi
     refused(dir.path(), &good, &["test/9", "a class train/ lacks"]);
     std::fs::remove_dir_all(folder.join("test")).unwrap();
     refused(dir.path(), &good, &["small", "has no test/ folder"]);
+}
+
+#[test]
+fn a_killed_folder_trial_resumes_exactly_and_one_whose_folder_changed_fails_saying_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("small");
+    runner::data::test_data::mnist_folder(&folder, &[0, 1, 7], 40, 10, false);
+    let text = spec(&folder, "model = \"nn\"\n");
+    let straight = tempfile::tempdir().unwrap();
+    let output = run(straight.path(), &text, &["-q"]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+
+    std::fs::write(dir.path().join("spec.toml"), &text).unwrap();
+    let killed = runner(dir.path())
+        .args(["spec.toml", "--data-dir", "data", "--runs-dir", "out", "-q"])
+        .env("RUNNER_FAILPOINT", "committed:000_pets:1")
+        .output()
+        .unwrap();
+    assert!(killed.status.code().is_none(), "killed after epoch 1");
+    let run_dir = the_run(dir.path());
+    let resumed = runner(dir.path()).arg("resume").arg(&run_dir).arg("-q").output().unwrap();
+    assert!(resumed.status.success(), "{}", String::from_utf8_lossy(&resumed.stderr));
+    assert_eq!(common::results(&run_dir), common::results(&the_run(straight.path())), "the same epochs as a straight run");
+
+    // Killed again, and then an image is replaced: the trial's first epoch saw the old one.
+    std::fs::remove_dir_all(dir.path().join("out")).unwrap();
+    let killed = runner(dir.path())
+        .args(["spec.toml", "--data-dir", "data", "--runs-dir", "out", "-q"])
+        .env("RUNNER_FAILPOINT", "committed:000_pets:1")
+        .output()
+        .unwrap();
+    assert!(killed.status.code().is_none(), "killed after epoch 1");
+    std::fs::copy(folder.join("train/1/00000.png"), folder.join("train/7/00000.png")).unwrap();
+    let run_dir = the_run(dir.path());
+    let resumed = runner(dir.path()).arg("resume").arg(&run_dir).arg("-q").output().unwrap();
+    let stderr = String::from_utf8_lossy(&resumed.stderr);
+    assert_eq!(resumed.status.code(), Some(1), "{stderr}");
+    let status = std::fs::read_to_string(run_dir.join("trials/000_pets/status.json")).unwrap();
+    assert!(status.contains("the image folder changed"), "{status}");
+    assert_eq!(csv_rows(&run_dir.join("trials/000_pets/metrics.csv")).len(), 2, "its epoch is kept");
 }

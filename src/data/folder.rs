@@ -108,7 +108,7 @@ fn list(folder: &Path) -> Result<Listing> {
     }
     let mut train = Vec::new();
     for (label, class) in classes.iter().enumerate() {
-        images_of(folder, &Path::new("train").join(class), label as u8, &mut train)?;
+        train.push(images_of(folder, &Path::new("train").join(class), label as u8)?);
     }
     let mut test = Vec::new();
     let test_classes = sub_folders(&test_dir)?;
@@ -122,9 +122,17 @@ fn list(folder: &Path) -> Result<Listing> {
                 format!("is a class train/ lacks; the classes are train/'s sub-folders: {}", classes.join(", ")),
             ));
         };
-        images_of(folder, &Path::new("test").join(class), label as u8, &mut test)?;
+        test.push(images_of(folder, &Path::new("test").join(class), label as u8)?);
     }
-    Ok(Listing { classes, train, test })
+    Ok(Listing { classes, train: interleave(train), test: interleave(test) })
+}
+
+/// One image of each class in turn (the first of each, then the second, ...), so that the first
+/// N images (`limit_train`, `limit_test`) hold every class, as a built-in set's do.
+fn interleave(classes: Vec<Vec<Entry>>) -> Vec<Entry> {
+    let longest = classes.iter().map(Vec::len).max().unwrap_or(0);
+    let mut iters: Vec<_> = classes.into_iter().map(Vec::into_iter).collect();
+    (0..longest).flat_map(|_| iters.iter_mut().filter_map(Iterator::next).collect::<Vec<_>>()).collect()
 }
 
 /// The names of the folders in `dir` (hidden ones left out), sorted.
@@ -145,10 +153,10 @@ fn read_dir(dir: &Path) -> Result<Vec<std::fs::DirEntry>> {
     std::fs::read_dir(dir).map_err(read)?.collect::<std::io::Result<Vec<_>>>().map_err(read)
 }
 
-/// Appends the images under `folder/class_dir` (sub-folders included, in sorted order, as
-/// `ImageFolder` walks them); other files are ignored, and no image at all is an error.
-fn images_of(folder: &Path, class_dir: &Path, label: u8, out: &mut Vec<Entry>) -> Result<()> {
-    let before = out.len();
+/// The images under `folder/class_dir` (sub-folders included, in sorted order, as `ImageFolder`
+/// walks them); other files are ignored, and no image at all is an error.
+fn images_of(folder: &Path, class_dir: &Path, label: u8) -> Result<Vec<Entry>> {
+    let mut out = Vec::new();
     let mut pending = vec![class_dir.to_path_buf()];
     let mut found: Vec<PathBuf> = Vec::new();
     while let Some(relative_dir) = pending.pop() {
@@ -173,10 +181,10 @@ fn images_of(folder: &Path, class_dir: &Path, label: u8, out: &mut Vec<Entry>) -
         let modified_ns = meta.modified().ok().and_then(|t| t.duration_since(UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos());
         out.push(Entry { relative, label, size: meta.len(), modified_ns });
     }
-    if out.len() == before {
+    if out.is_empty() {
         return Err(bad(&folder.join(class_dir), "holds no images (PNG, JPEG, BMP or GIF); add some or remove the folder"));
     }
-    Ok(())
+    Ok(out)
 }
 
 /// What the cache must agree with: the file list with sizes and times, the size asked for and
@@ -360,12 +368,13 @@ mod tests {
         assert_eq!(data.classes, ["cat", "dog"]);
         assert_eq!(data.shape, ImageShape { channels: 1, height: 4, width: 6 });
         assert_eq!((data.train.len(), data.test.len()), (5, 2));
-        assert_eq!(data.train.labels, [0, 0, 0, 1, 1], "cat's a.png, b.png, c.JPG, then dog's a.png, sub/c.bmp");
+        // cat's a.png, b.png, c.JPG and dog's a.png, sub/c.bmp, one class in turn.
+        assert_eq!(data.train.labels, [0, 1, 0, 1, 0]);
         // cat/a.png was written with seed 2; PNG and BMP are lossless.
         let expected: Vec<u8> = (0..4).flat_map(|y| (0..6).map(move |x| (x * 7 + y * 13 + 2 * 29) as u8)).collect();
         assert_eq!(&data.train.images[..24], expected.as_slice());
         let dog_sub: Vec<u8> = (0..4).flat_map(|y| (0..6).map(move |x| (x * 7 + y * 13 + 3 * 29) as u8)).collect();
-        assert_eq!(&data.train.images[4 * 24..], dog_sub.as_slice());
+        assert_eq!(&data.train.images[3 * 24..4 * 24], dog_sub.as_slice());
         assert_eq!(data.test.labels, [0, 1]);
     }
 

@@ -71,21 +71,33 @@ fn find_or_download() -> PathBuf {
 /// as grayscale PNGs, or tinted RGB ones when `rgb` (red: the digit, blue: its inverse).
 pub fn mnist_folder(dest: &Path, digits: &[u8], train_per_class: usize, test_per_class: usize, rgb: bool) {
     let mnist = super::load(DatasetName::Mnist, &root(), &FetchOptions { offline: true, ..FetchOptions::default() }).expect("MNIST loads");
-    for (split, name, per_class) in [(&mnist.train, "train", train_per_class), (&mnist.test, "test", test_per_class)] {
-        for &digit in digits {
-            let dir = dest.join(name).join(digit.to_string());
-            std::fs::create_dir_all(&dir).unwrap();
-            let picks = split.labels.iter().enumerate().filter(|(_, l)| **l == digit).map(|(i, _)| i).take(per_class);
+    write_folder(&mnist, dest, digits, [train_per_class, test_per_class], rgb).unwrap();
+}
+
+/// Writes the classes `labels` of a loaded 1-channel data set as an image folder under `dest`
+/// (`train/<class name>/00000.png`, ...), at most `per_class` images of each (train, test).
+pub fn write_folder(data: &super::Dataset, dest: &Path, labels: &[u8], per_class: [usize; 2], rgb: bool) -> std::io::Result<usize> {
+    let plane = data.shape.pixels();
+    let (w, h) = (data.shape.width as u32, data.shape.height as u32);
+    let mut written = 0;
+    for ((split, name), per_class) in [(&data.train, "train"), (&data.test, "test")].into_iter().zip(per_class) {
+        for &label in labels {
+            let dir = dest.join(name).join(&data.classes[label as usize]);
+            std::fs::create_dir_all(&dir)?;
+            let picks = split.labels.iter().enumerate().filter(|(_, l)| **l == label).map(|(i, _)| i).take(per_class);
             for (n, i) in picks.enumerate() {
-                let pixels = &split.images[i * 784..(i + 1) * 784];
+                let pixels = &split.images[i * plane..(i + 1) * plane];
                 let path = dir.join(format!("{n:05}.png"));
-                if rgb {
+                let saved = if rgb {
                     let rgb: Vec<u8> = pixels.iter().flat_map(|&p| [p, p / 2, 255 - p]).collect();
-                    image::RgbImage::from_raw(28, 28, rgb).unwrap().save(&path).unwrap();
+                    image::RgbImage::from_raw(w, h, rgb).expect("sizes agree").save(&path)
                 } else {
-                    image::GrayImage::from_raw(28, 28, pixels.to_vec()).unwrap().save(&path).unwrap();
-                }
+                    image::GrayImage::from_raw(w, h, pixels.to_vec()).expect("sizes agree").save(&path)
+                };
+                saved.map_err(std::io::Error::other)?;
+                written += 1;
             }
         }
     }
+    Ok(written)
 }
