@@ -159,7 +159,12 @@ fn images_of(folder: &Path, class_dir: &Path, label: u8) -> Result<Vec<Entry>> {
     let mut out = Vec::new();
     let mut pending = vec![class_dir.to_path_buf()];
     let mut found: Vec<PathBuf> = Vec::new();
+    // Symlinked folders are followed, each real folder once (a link to a parent would loop).
+    let mut seen = std::collections::HashSet::new();
     while let Some(relative_dir) = pending.pop() {
+        if !seen.insert(std::fs::canonicalize(folder.join(&relative_dir)).unwrap_or_else(|_| folder.join(&relative_dir))) {
+            continue;
+        }
         for entry in read_dir(&folder.join(&relative_dir))? {
             let name = entry.file_name();
             if name.to_string_lossy().starts_with('.') {
@@ -353,6 +358,8 @@ mod tests {
         image(&dir.join("test/dog/y.png"), 6, 4, 8, gray);
         std::fs::write(dir.join("train/cat/notes.txt"), "not an image").unwrap();
         std::fs::write(dir.join("train/cat/.hidden.png"), "ignored: hidden").unwrap();
+        // A link back up the tree is followed once, not forever.
+        std::os::unix::fs::symlink(dir.join("train/dog"), dir.join("train/dog/sub/loop")).unwrap();
         dir
     }
 
