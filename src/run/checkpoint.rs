@@ -137,11 +137,40 @@ pub fn remove_stale(trial_dir: &Path, keep: Option<u32>) -> Result<()> {
 /// Loads weights into `model` (built for the same spec and data set), checksum verified.
 pub fn load(model: Model, path: &Path) -> Result<Model> {
     verify(path)?;
-    let record = burn::store::ModuleRecord::load(path)
-        .map_err(|e| Error::Checkpoint(format!("{}: not a readable checkpoint: {e}", path.display())))?;
+    let record = read_record(path).map_err(|e| Error::Checkpoint(format!("{}: not a readable checkpoint: {e}", path.display())))?;
     model.try_load_record(record).map_err(|e| {
         Error::Checkpoint(format!("{}: does not fit this model (another model kind or data set?): {e}", path.display()))
     })
+}
+
+/// The record in `path`, with the tensor paths of the seed CNN before architectures were set in
+/// the spec (`Cnn.conv1`, `Cnn.fc2`, ...) renamed to today's (`Cnn.convs.0`, `Cnn.layers.1`, ...),
+/// so the run folders of older runners still evaluate, export and resume. Parameter ids (what
+/// the optimizer state is keyed by) are kept.
+fn read_record(path: &Path) -> Result<burn::store::ModuleRecord, String> {
+    let reader = burn_pack::Reader::from_file_exact(path).map_err(|e| e.to_string())?;
+    if !reader.tensor_names().into_iter().any(|name| legacy_path(name).is_some()) {
+        return burn::store::ModuleRecord::load(path).map_err(|e| e.to_string());
+    }
+    let tensors = reader.into_tensors().map_err(|e| e.to_string())?;
+    let renamed = tensors
+        .into_iter()
+        .map(|tensor| {
+            let (name, dtype, shape, id, bytes) = tensor.into_parts()?;
+            let name = legacy_path(&name).unwrap_or(name);
+            Ok(burn_pack::Tensor::new(name, dtype, shape, id, bytes))
+        })
+        .collect::<Result<Vec<_>, burn_pack::Error>>()
+        .map_err(|e| e.to_string())?;
+    let bytes = burn_pack::Writer::new(renamed).into_bytes().map_err(|e| e.to_string())?;
+    burn::store::ModuleRecord::from_bytes(bytes).map_err(|e| e.to_string())
+}
+
+/// Today's path of a tensor path of the seed CNN's old layout; None for any other path.
+fn legacy_path(name: &str) -> Option<String> {
+    const RENAMES: [(&str, &str); 4] =
+        [("Cnn.conv1.", "Cnn.convs.0."), ("Cnn.conv2.", "Cnn.convs.1."), ("Cnn.fc1.", "Cnn.layers.0."), ("Cnn.fc2.", "Cnn.layers.1.")];
+    RENAMES.iter().find_map(|(old, new)| name.strip_prefix(old).map(|rest| format!("{new}{rest}")))
 }
 
 /// `<checkpoint>.sha256`
@@ -220,5 +249,46 @@ mod tests {
         let old = path(dir.path(), "old");
         std::fs::write(&old, b"x").unwrap();
         verify(&old).unwrap();
+    }
+
+    #[test]
+    fn a_seed_cnn_checkpoint_of_an_older_runner_loads() {
+        use burn::prelude::*;
+        let _rng = crate::burn_rng_lock();
+        let device = Device::flex();
+        let mnist = crate::catalog::ImageShape { channels: 1, height: 28, width: 28 };
+        let architecture = crate::spec::Spec::default().architecture(10);
+        device.seed(1);
+        let trained = Model::new(&architecture, mnist, &device).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let today = dir.path().join("today.bpk");
+        save(&trained, &today).unwrap();
+
+        // The tensor paths the runner wrote before architectures were set in the spec (read off a
+        // checkpoint of that binary): Cnn.conv1.bias, ..., Cnn.fc2.weight.
+        let old_names = [("Cnn.convs.0.", "Cnn.conv1."), ("Cnn.convs.1.", "Cnn.conv2."), ("Cnn.layers.0.", "Cnn.fc1."), ("Cnn.layers.1.", "Cnn.fc2.")];
+        let tensors: Vec<burn_pack::Tensor> = burn_pack::Reader::from_file(&today)
+            .unwrap()
+            .into_tensors()
+            .unwrap()
+            .into_iter()
+            .map(|t| {
+                let (name, dtype, shape, id, bytes) = t.into_parts().unwrap();
+                let (new, old) = old_names.iter().find(|(new, _)| name.starts_with(new)).unwrap();
+                burn_pack::Tensor::new(name.replacen(new, old, 1), dtype, shape, id, bytes)
+            })
+            .collect();
+        let older = dir.path().join("older.bpk");
+        burn_pack::Writer::new(tensors).write_to_file(&older).unwrap();
+
+        device.seed(2);
+        let fresh = Model::new(&architecture, mnist, &device).unwrap();
+        let x = Tensor::<4>::random([3, 1, 28, 28], burn::tensor::Distribution::Normal(0.0, 1.0), &device);
+        let differs = |model: &Model| (model.forward(x.clone()) - trained.forward(x.clone())).abs().max().into_scalar::<f32>();
+        assert!(differs(&fresh) > 1e-3, "another seed, other weights");
+        let loaded = load(fresh, &older).unwrap();
+        assert_eq!(differs(&loaded), 0.0, "the older checkpoint's weights, all of them");
+        let params = |m: &Model| m.clone().into_record().len();
+        assert_eq!(params(&loaded), params(&trained));
     }
 }
