@@ -166,6 +166,16 @@ fn bad_folders_and_models_that_do_not_fit_their_images_are_refused_before_anythi
     refused(dir.path(), &good, &["small", "has no test/ folder"]);
 }
 
+/// Runs `dir`/spec.toml into `dir`/out, killed (as by SIGKILL) once its first epoch is committed.
+fn kill_after_epoch_one(dir: &Path) {
+    let killed = runner(dir)
+        .args(["spec.toml", "--data-dir", "data", "--runs-dir", "out", "-q"])
+        .env("RUNNER_FAILPOINT", "committed:000_pets:1")
+        .output()
+        .unwrap();
+    assert!(killed.status.code().is_none(), "killed after epoch 1");
+}
+
 #[test]
 fn a_killed_folder_trial_resumes_exactly_and_one_whose_folder_changed_fails_saying_why() {
     let dir = tempfile::tempdir().unwrap();
@@ -177,12 +187,7 @@ fn a_killed_folder_trial_resumes_exactly_and_one_whose_folder_changed_fails_sayi
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
 
     std::fs::write(dir.path().join("spec.toml"), &text).unwrap();
-    let killed = runner(dir.path())
-        .args(["spec.toml", "--data-dir", "data", "--runs-dir", "out", "-q"])
-        .env("RUNNER_FAILPOINT", "committed:000_pets:1")
-        .output()
-        .unwrap();
-    assert!(killed.status.code().is_none(), "killed after epoch 1");
+    kill_after_epoch_one(dir.path());
     let run_dir = the_run(dir.path());
     let resumed = runner(dir.path()).arg("resume").arg(&run_dir).arg("-q").output().unwrap();
     assert!(resumed.status.success(), "{}", String::from_utf8_lossy(&resumed.stderr));
@@ -190,12 +195,7 @@ fn a_killed_folder_trial_resumes_exactly_and_one_whose_folder_changed_fails_sayi
 
     // Killed again, and then an image is replaced: the trial's first epoch saw the old one.
     std::fs::remove_dir_all(dir.path().join("out")).unwrap();
-    let killed = runner(dir.path())
-        .args(["spec.toml", "--data-dir", "data", "--runs-dir", "out", "-q"])
-        .env("RUNNER_FAILPOINT", "committed:000_pets:1")
-        .output()
-        .unwrap();
-    assert!(killed.status.code().is_none(), "killed after epoch 1");
+    kill_after_epoch_one(dir.path());
     std::fs::copy(folder.join("train/1/00000.png"), folder.join("train/7/00000.png")).unwrap();
     let run_dir = the_run(dir.path());
     let resumed = runner(dir.path()).arg("resume").arg(&run_dir).arg("-q").output().unwrap();
