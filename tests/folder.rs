@@ -49,6 +49,8 @@ fn a_grayscale_folder_trains_both_models_and_its_trials_know_their_classes() {
     assert!(output.status.success(), "{stderr}");
     assert!(!stderr.contains("decoding"), "the dry run built the cache: {stderr}");
     assert!(stderr.contains("570 images read from its cache"), "{stderr}");
+    let said = format!("{stderr}{}", String::from_utf8_lossy(&output.stdout));
+    assert!(said.contains(&format!("cnn on folder {} (cpu)", folder.display())), "a trial names its folder: {said}");
     let run_dir = the_run(dir.path());
     let summary = csv_rows(&run_dir.join("summary.csv"));
     assert_eq!(column(&summary, "params"), ["100867", "224131"]);

@@ -69,7 +69,7 @@ pub fn eval(args: EvalArgs) -> Result<()> {
         "{}: {} on {} ({} test images): test loss {loss:.4}, accuracy {:.2}%\n",
         checkpoint_path.display(),
         spec.model,
-        spec.dataset,
+        spec.data_label(),
         data.test_len,
         accuracy * 100.0
     );

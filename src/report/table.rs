@@ -102,7 +102,7 @@ fn search_summary(trials: &[TrialSummary]) -> Option<SearchSummary> {
         })
         .map(|(t, e)| BestTrial {
             name: t.trial.dir_name(),
-            what: format!("{} on {}", t.trial.spec.model, t.trial.spec.dataset),
+            what: format!("{} on {}", t.trial.spec.model, t.trial.spec.data_label()),
             val_acc: e.val_acc,
             test_acc: e.test_acc,
         });

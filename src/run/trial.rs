@@ -92,9 +92,9 @@ pub fn run(
     };
     let (spec, tagged) = (&trial.spec, console.tagged());
     if tagged {
-        console.say(&format!("{} on {} ({}{from})", spec.model, spec.dataset, spec.backend));
+        console.say(&format!("{} on {} ({}{from})", spec.model, spec.data_label(), spec.backend));
     } else {
-        console.say(&format!("trial {} {}: {} on {} ({}{from})", trial.index, trial.name, spec.model, spec.dataset, spec.backend));
+        console.say(&format!("trial {} {}: {} on {} ({}{from})", trial.index, trial.name, spec.model, spec.data_label(), spec.backend));
     }
     let mut warmup = None;
     if spec.backend == BackendName::Cuda {

@@ -287,6 +287,14 @@ impl Spec {
         }
     }
 
+    /// The data set as messages name it: `mnist`, or `folder data/pets` for an image folder.
+    pub fn data_label(&self) -> String {
+        match self.dataset {
+            DatasetName::Folder => format!("folder {}", self.folder.display()),
+            dataset => dataset.to_string(),
+        }
+    }
+
     /// The spec as a TOML table, keyed as in a spec file (the one conversion every reader of
     /// a spec's fields by name uses).
     pub fn to_table(&self) -> toml::Table {
