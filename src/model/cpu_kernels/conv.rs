@@ -110,50 +110,89 @@ impl Geometry {
         self.c * self.k * self.k
     }
 
-    /// For patch row `row` and output row `y`: the input row read (None: in the padding), and the
-    /// output columns `x0..x1` that read inside the image, from input column `x0 + kw - pad`.
-    fn span(&self, row: usize, y: usize) -> (usize, usize, Option<usize>, usize, usize) {
-        let (ci, kh, kw) = (row / (self.k * self.k), row % (self.k * self.k) / self.k, row % self.k);
-        let iy = (y + kh).checked_sub(self.pad).filter(|&iy| iy < self.h);
-        let x0 = self.pad.saturating_sub(kw).min(self.ow);
-        let x1 = (self.w + self.pad).saturating_sub(kw).min(self.ow).max(x0);
-        (ci, kw, iy, x0, x1)
+    /// The padded image's height and width.
+    fn padded(&self) -> (usize, usize) {
+        (self.h + 2 * self.pad, self.w + 2 * self.pad)
     }
+
+    /// Where patch row `row` (channel, kernel row, kernel column) starts reading in the padded
+    /// image: output row `y` reads `ow` values from there plus `y` padded rows.
+    fn origin(&self, row: usize) -> usize {
+        let (ph, pw) = self.padded();
+        let (ci, kh, kw) = (row / (self.k * self.k), row % (self.k * self.k) / self.k, row % self.k);
+        ci * ph * pw + kh * pw + kw
+    }
+}
+
+/// `image` (`[c, h, w]`) with `pad` zeros on each side, in `out`; the image itself when `pad` is 0.
+fn padded<'a>(image: &'a [f32], g: Geometry, out: &'a mut Vec<f32>) -> &'a [f32] {
+    if g.pad == 0 {
+        return image;
+    }
+    let (ph, pw) = g.padded();
+    out.clear();
+    out.resize(g.c * ph * pw, 0.0);
+    for (plane, channel) in out.chunks_exact_mut(ph * pw).zip(image.chunks_exact(g.h * g.w)) {
+        for (line, row) in plane[g.pad * pw..].chunks_exact_mut(pw).zip(channel.chunks_exact(g.w)) {
+            line[g.pad..][..g.w].copy_from_slice(row);
+        }
+    }
+    out
+}
+
+/// `dst.copy_from_slice(src)` for the short lines of a patch: 8-float moves (the last one
+/// overlapping) rather than a `memcpy` call per line, which cost more than the copy.
+#[inline(always)]
+fn copy_line(dst: &mut [f32], src: &[f32]) {
+    let n = dst.len();
+    assert_eq!(n, src.len());
+    if n < 8 {
+        return dst.copy_from_slice(src);
+    }
+    for i in (0..n - 7).step_by(8) {
+        dst[i..i + 8].copy_from_slice(&src[i..i + 8]);
+    }
+    dst[n - 8..].copy_from_slice(&src[n - 8..]);
 }
 
 /// One image -> its patches `[c*k*k, oh*ow]`: row `c*k*k + kh*k + kw` holds
 /// `image[c, y+kh-pad, x+kw-pad]` (0 in the padding) in column `y*ow + x`, matching a weight
-/// `[out, c, k, k]`.
-fn im2col(image: &[f32], g: Geometry, cols: &mut [f32]) {
-    let (h, w) = (g.h, g.w);
+/// `[out, c, k, k]`. `scratch` holds the padded image.
+fn im2col(image: &[f32], g: Geometry, cols: &mut [f32], scratch: &mut Vec<f32>) {
+    let source = padded(image, g, scratch);
+    let pw = g.padded().1;
     for (row, out) in cols.chunks_exact_mut(g.oh * g.ow).enumerate().take(g.rows()) {
-        for y in 0..g.oh {
-            let (ci, kw, iy, x0, x1) = g.span(row, y);
-            let line = &mut out[y * g.ow..][..g.ow];
-            match iy {
-                Some(iy) => {
-                    line[..x0].fill(0.0);
-                    let from = ci * h * w + iy * w + x0 + kw - g.pad;
-                    line[x0..x1].copy_from_slice(&image[from..][..x1 - x0]);
-                    line[x1..].fill(0.0);
-                }
-                None => line.fill(0.0),
-            }
+        let origin = g.origin(row);
+        for (y, line) in out.chunks_exact_mut(g.ow).enumerate() {
+            copy_line(line, &source[origin + y * pw..][..g.ow]);
         }
     }
 }
 
-/// The gradient of [`im2col`]: adds to each pixel of `image` (zeros) the patch entries it was
-/// copied to.
-fn col2im(cols: &[f32], g: Geometry, image: &mut [f32]) {
-    let (h, w) = (g.h, g.w);
+/// The gradient of [`im2col`]: sets each pixel of `image` to the sum of the patch entries it was
+/// copied to, added in the order of the patch rows. `scratch` holds the padded image's gradient.
+fn col2im(cols: &[f32], g: Geometry, image: &mut [f32], scratch: &mut Vec<f32>) {
+    let (ph, pw) = g.padded();
+    let target: &mut [f32] = if g.pad == 0 {
+        image.fill(0.0);
+        image
+    } else {
+        scratch.clear();
+        scratch.resize(g.c * ph * pw, 0.0);
+        scratch
+    };
     for (row, patch) in cols.chunks_exact(g.oh * g.ow).enumerate().take(g.rows()) {
-        for y in 0..g.oh {
-            let (ci, kw, iy, x0, x1) = g.span(row, y);
-            let Some(iy) = iy else { continue };
-            let target = &mut image[ci * h * w + iy * w + x0 + kw - g.pad..][..x1 - x0];
-            for (t, v) in target.iter_mut().zip(&patch[y * g.ow + x0..y * g.ow + x1]) {
+        let origin = g.origin(row);
+        for (y, line) in patch.chunks_exact(g.ow).enumerate() {
+            for (t, v) in target[origin + y * pw..][..g.ow].iter_mut().zip(line) {
                 *t += v;
+            }
+        }
+    }
+    if g.pad > 0 {
+        for (channel, plane) in image.chunks_exact_mut(g.h * g.w).zip(scratch.chunks_exact(ph * pw)) {
+            for (row, line) in channel.chunks_exact_mut(g.w).zip(plane[g.pad * pw..].chunks_exact(pw)) {
+                row.copy_from_slice(&line[g.pad..][..g.w]);
             }
         }
     }
@@ -167,9 +206,9 @@ pub(super) fn conv_forward<B: HostBackend>(x: &FloatTensor<B>, weight: &FloatTen
     let (k, p) = (g.rows(), g.oh * g.ow);
     let mut y = vec![0f32; batch * out * p];
     y.par_chunks_mut(out * p).enumerate().for_each_init(
-        || vec![0f32; k * p],
-        |cols, (i, y)| {
-            im2col(&x[i * c * h * w..][..c * h * w], g, cols);
+        || (vec![0f32; k * p], Vec::new()),
+        |(cols, scratch), (i, y)| {
+            im2col(&x[i * c * h * w..][..c * h * w], g, cols, scratch);
             for (row, b) in y.chunks_exact_mut(p).zip(bias.iter()) {
                 row.fill(*b);
             }
@@ -182,11 +221,16 @@ pub(super) fn conv_forward<B: HostBackend>(x: &FloatTensor<B>, weight: &FloatTen
 /// Images whose parameter gradients one task sums (then the tasks' sums are added in order).
 const IMAGES_PER_GROUP: usize = 8;
 
-/// A group of images' sums of the parameter gradients, and its patch buffer.
+/// A group of images' sums of the parameter gradients.
 struct Partial {
     weight: Vec<f32>,
     bias: Vec<f32>,
+}
+
+/// A pool thread's patch matrix and padded image, kept from one group of images to the next.
+struct Buffers {
     cols: Vec<f32>,
+    scratch: Vec<f32>,
 }
 
 /// The gradients of [`conv_forward`]: for the input when `input`, for weight and bias when
@@ -207,20 +251,21 @@ fn conv_backward<B: HostBackend>(
     let (x, weight, grad) = (B::f32_values(x), B::f32_values(weight), B::f32_values(grad));
     let (k, p) = (g.rows(), g.oh * g.ow);
     let mut x_grad = vec![0f32; if input { batch * c * h * w } else { 0 }];
-    let new_partial = || Partial { weight: vec![0.0; out * k], bias: vec![0.0; out], cols: vec![0.0; k * p] };
-    let image = |mut partial: Partial, (i, x_grad): (usize, Option<&mut [f32]>)| {
+    let new_partial = || Partial { weight: vec![0.0; out * k], bias: vec![0.0; out] };
+    let new_buffers = || Buffers { cols: vec![0.0; k * p], scratch: Vec::new() };
+    let image = |buffers: &mut Buffers, mut partial: Partial, (i, x_grad): (usize, Option<&mut [f32]>)| {
         let dy = &grad[i * out * p..][..out * p];
         if parameters {
-            im2col(&x[i * c * h * w..][..c * h * w], g, &mut partial.cols);
-            let patches = Matrix::row_major(&partial.cols, k, p).transposed();
+            im2col(&x[i * c * h * w..][..c * h * w], g, &mut buffers.cols, &mut buffers.scratch);
+            let patches = Matrix::row_major(&buffers.cols, k, p).transposed();
             matmul(&mut partial.weight, true, Matrix::row_major(dy, out, p), patches);
             for (b, row) in partial.bias.iter_mut().zip(dy.chunks_exact(p)) {
                 *b += row.iter().sum::<f32>();
             }
         }
         if let Some(x_grad) = x_grad {
-            matmul(&mut partial.cols, false, Matrix::row_major(&weight, out, k).transposed(), Matrix::row_major(dy, out, p));
-            col2im(&partial.cols, g, x_grad);
+            matmul(&mut buffers.cols, false, Matrix::row_major(&weight, out, k).transposed(), Matrix::row_major(dy, out, p));
+            col2im(&buffers.cols, g, x_grad, &mut buffers.scratch);
         }
         partial
     };
@@ -231,18 +276,19 @@ fn conv_backward<B: HostBackend>(
     };
     // Fixed groups of images, summed in order: the same gradients whatever the thread count and
     // scheduling, so a resumed run repeats an uninterrupted one exactly.
-    let group = |first: usize, x_grads: Option<&mut [f32]>| {
+    let group = |buffers: &mut Buffers, first: usize, x_grads: Option<&mut [f32]>| {
         let images = first..batch.min(first + IMAGES_PER_GROUP);
         match x_grads {
-            Some(x_grads) => images.zip(x_grads.chunks_mut(c * h * w)).fold(new_partial(), |part, (i, g)| image(part, (i, Some(g)))),
-            None => images.fold(new_partial(), |part, i| image(part, (i, None))),
+            Some(x_grads) => images.zip(x_grads.chunks_mut(c * h * w)).fold(new_partial(), |part, (i, g)| image(buffers, part, (i, Some(g)))),
+            None => images.fold(new_partial(), |part, i| image(buffers, part, (i, None))),
         }
     };
     let partials: Vec<Partial> = if input {
         let groups = x_grad.par_chunks_mut(IMAGES_PER_GROUP * c * h * w).enumerate();
-        groups.map(|(j, g)| group(j * IMAGES_PER_GROUP, Some(g))).collect()
+        groups.map_init(new_buffers, |buffers, (j, g)| group(buffers, j * IMAGES_PER_GROUP, Some(g))).collect()
     } else {
-        (0..batch.div_ceil(IMAGES_PER_GROUP)).into_par_iter().map(|j| group(j * IMAGES_PER_GROUP, None)).collect()
+        let groups = (0..batch.div_ceil(IMAGES_PER_GROUP)).into_par_iter();
+        groups.map_init(new_buffers, |buffers, j| group(buffers, j * IMAGES_PER_GROUP, None)).collect()
     };
     let sums = partials.into_iter().reduce(add).unwrap_or_else(new_partial);
     let tensor = B::from_f32;

@@ -10,8 +10,8 @@
 //!   gradients agree with Burn's ReLU + max pool except on exact ties between positive inputs.
 //! - [`conv2d`]: a stride-1 convolution with a square kernel (any size), zero padding and bias,
 //!   image by image: the image's patches as the columns of a matrix (im2col, small enough to stay
-//!   in cache; padding written as zeros) times the weight,
-//!   with the `gemm` crate. The backward pass does the same per image for the weight gradient
+//!   in cache, copied line by line out of a zero-padded copy of the image; a `memcpy` call per
+//!   line was ~5% of a train step) times the weight, with the `gemm` crate. The backward pass does the same per image for the weight gradient
 //!   and the input gradient (the transposed product, added back into place: col2im). Flex's own
 //!   convolution spends much of its time transposing, with 1-3 input channels computes the
 //!   weight gradient several times slower, and every flex matrix product zero-fills and then
