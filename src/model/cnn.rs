@@ -132,6 +132,10 @@ mod tests {
     }
 
     fn assert_reference_gradients(architecture: &Architecture, shape: ImageShape, device: &Device) {
+        // Seeded: two pooled values a rounding apart may pick different winners in the two
+        // convolutions' slightly different sums, sending a gradient elsewhere (one run in 40-80
+        // failed unseeded). That is a tie, not a kernel error.
+        device.seed(25);
         let cnn = Cnn::new(architecture, shape, device).unwrap();
         let reference = Cnn { cpu_kernels: false, ..cnn.clone() };
         let x = Tensor::<4>::random([4, shape.channels, shape.height, shape.width], Distribution::Normal(0.0, 1.0), device);

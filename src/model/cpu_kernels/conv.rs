@@ -169,12 +169,11 @@ fn im2col(image: &[f32], g: Geometry, cols: &mut [f32], scratch: &mut Vec<f32>) 
     }
 }
 
-/// The gradient of [`im2col`]: sets each pixel of `image` to the sum of the patch entries it was
-/// copied to, added in the order of the patch rows. `scratch` holds the padded image's gradient.
+/// The gradient of [`im2col`]: adds to each pixel of `image` (zeros) the patch entries it was
+/// copied to, in the order of the patch rows. `scratch` holds the padded image's gradient.
 fn col2im(cols: &[f32], g: Geometry, image: &mut [f32], scratch: &mut Vec<f32>) {
     let (ph, pw) = g.padded();
     let target: &mut [f32] = if g.pad == 0 {
-        image.fill(0.0);
         image
     } else {
         scratch.clear();
@@ -192,7 +191,9 @@ fn col2im(cols: &[f32], g: Geometry, image: &mut [f32], scratch: &mut Vec<f32>) 
     if g.pad > 0 {
         for (channel, plane) in image.chunks_exact_mut(g.h * g.w).zip(scratch.chunks_exact(ph * pw)) {
             for (row, line) in channel.chunks_exact_mut(g.w).zip(plane[g.pad * pw..].chunks_exact(pw)) {
-                row.copy_from_slice(&line[g.pad..][..g.w]);
+                for (pixel, v) in row.iter_mut().zip(&line[g.pad..][..g.w]) {
+                    *pixel += v;
+                }
             }
         }
     }

@@ -11,10 +11,10 @@
 //! - [`conv2d`]: a stride-1 convolution with a square kernel (any size), zero padding and bias,
 //!   image by image: the image's patches as the columns of a matrix (im2col, small enough to stay
 //!   in cache, copied line by line out of a zero-padded copy of the image; a `memcpy` call per
-//!   line was ~5% of a train step) times the weight, with the `gemm` crate. The backward pass does the same per image for the weight gradient
-//!   and the input gradient (the transposed product, added back into place: col2im). Flex's own
-//!   convolution spends much of its time transposing, with 1-3 input channels computes the
-//!   weight gradient several times slower, and every flex matrix product zero-fills and then
+//!   line was ~5% of a train step) times the weight, with the `gemm` crate. The backward pass
+//!   does the same per image for the weight gradient and the input gradient (the transposed
+//!   product, added back into place: col2im). Flex's own convolution spends much of its time
+//!   transposing, with 1-3 input channels computes the weight gradient several times slower, and every flex matrix product zero-fills and then
 //!   copies its output buffer; ndarray's computes the input gradient in a scalar loop (~70x
 //!   slower than this on the seed CNN).
 //!

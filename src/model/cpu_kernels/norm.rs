@@ -45,15 +45,21 @@ fn layout<B: HostBackend>(x: &FloatTensor<B>) -> (usize, usize, usize) {
     (shape[0], shape[1], shape[2..].iter().product())
 }
 
-/// Accumulators of [`lane_sum`]: enough independent additions in flight to fill the FPU.
+/// Accumulators of [`lane_dot`]: enough independent additions in flight to fill the FPU.
 const LANES: usize = 16;
+
+/// The sum over `a` of `term(a[i])`, as [`lane_dot`] adds.
+#[inline(always)]
+fn lane_sum(a: &[f32], term: impl Fn(f32) -> f64) -> f64 {
+    lane_dot(a, a, |x, _| term(x))
+}
 
 /// The sum over `a` and `b` (of one length) of `term(a[i], b[i])`, in f64: element `i` goes to
 /// accumulator `i % LANES` (the tail to its own), then the accumulators are added in order. One
 /// chain of dependent additions was the bottleneck of batch norm; this fixed order still gives
 /// the same sum whatever the thread count.
 #[inline(always)]
-fn lane_sum(a: &[f32], b: &[f32], term: impl Fn(f32, f32) -> f64) -> f64 {
+fn lane_dot(a: &[f32], b: &[f32], term: impl Fn(f32, f32) -> f64) -> f64 {
     assert_eq!(a.len(), b.len());
     let mut lanes = [0f64; LANES];
     let (chunks, rest) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
@@ -74,9 +80,9 @@ pub(super) fn channel_stats(x: &[f32], (n, c, hw): (usize, usize, usize)) -> (Ve
         .into_par_iter()
         .map(|ch| {
             let rows = || (0..n).map(move |i| &x[(i * c + ch) * hw..][..hw]);
-            let sum: f64 = rows().map(|r| lane_sum(r, r, |v, _| f64::from(v))).sum();
+            let sum: f64 = rows().map(|r| lane_sum(r, f64::from)).sum();
             let mean = sum / count;
-            let squares: f64 = rows().map(|r| lane_sum(r, r, |v, _| (f64::from(v) - mean).powi(2))).sum();
+            let squares: f64 = rows().map(|r| lane_sum(r, |v| (f64::from(v) - mean).powi(2))).sum();
             (mean as f32, (squares / count) as f32)
         })
         .unzip()
@@ -126,8 +132,8 @@ fn norm_backward<B: HostBackend>(saved: &Saved<B>, grad: &FloatTensor<B>) -> (Fl
             for i in 0..n {
                 let at = (i * c + ch) * hw;
                 let (dy, x) = (&dy[at..][..hw], &x[at..][..hw]);
-                sum += lane_sum(dy, dy, |g, _| f64::from(g));
-                dot += lane_sum(dy, x, |g, v| f64::from(g) * f64::from((v - mean[ch]) * inv_std[ch]));
+                sum += lane_sum(dy, f64::from);
+                dot += lane_dot(dy, x, |g, v| f64::from(g) * f64::from((v - mean[ch]) * inv_std[ch]));
             }
             (sum as f32, dot as f32)
         })
