@@ -49,12 +49,16 @@ fn main() {
 fn run() {
     let device = Device::flex().autodiff();
     let random = |shape: [usize; 4]| Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), &device).require_grad();
-    println!("| layer | Burn forward (ms) | Burn fwd+bwd (ms) | runner forward (ms) | runner fwd+bwd (ms) |\n|---|---|---|---|---|");
+    println!(
+        "| layer | Burn forward (ms) | Burn fwd+bwd (ms) | runner forward (ms) | runner fwd+bwd (ms) |\n|---|---|---|---|---|"
+    );
     let row = |name: &str, (burn_f, burn_b): (f64, f64), (ours_f, ours_b): (f64, f64)| {
         println!("| {name} | {burn_f:.2} | {burn_b:.2} | {ours_f:.2} | {ours_b:.2} |");
     };
     // (name, input channels, input side, output channels)
-    for (name, c_in, side, c_out) in [("conv1 MNIST", 1, 28, 32), ("conv1 CIFAR", 3, 32, 32), ("conv2 MNIST", 32, 13, 64)] {
+    for (name, c_in, side, c_out) in
+        [("conv1 MNIST", 1, 28, 32), ("conv1 CIFAR", 3, 32, 32), ("conv2 MNIST", 32, 13, 64)]
+    {
         let conv: Conv2d = Conv2dConfig::new([c_in, c_out], [3, 3]).init(&device);
         let x = random([BATCH, c_in, side, side]);
         row(name, forward_backward(|x| conv.forward(x), &x), forward_backward(|x| conv2d(x, &conv, 0), &x));
@@ -62,7 +66,11 @@ fn run() {
     for (name, channels, side) in [("relu + max pool, conv1 MNIST", 32, 26), ("relu + max pool, conv2 MNIST", 64, 11)] {
         let pool = MaxPool2dConfig::new([2, 2]).init();
         let x = random([BATCH, channels, side, side]);
-        row(name, forward_backward(|x| pool.forward(burn::tensor::activation::relu(x)), &x), forward_backward(relu_max_pool2x2, &x));
+        row(
+            name,
+            forward_backward(|x| pool.forward(burn::tensor::activation::relu(x)), &x),
+            forward_backward(relu_max_pool2x2, &x),
+        );
     }
     println!("\nWhat decides is a whole train step: `runner bench`.");
 }

@@ -67,7 +67,8 @@ pub fn check_devices(trials: &[Trial]) -> Result<Vec<String>> {
 
 /// The GPUs the cuda trials use, for the manifest.
 pub fn gpus(trials: &[Trial]) -> Vec<GpuInfo> {
-    let mut indices: Vec<u32> = trials.iter().filter(|t| t.spec.backend == BackendName::Cuda).map(|t| t.spec.device).collect();
+    let mut indices: Vec<u32> =
+        trials.iter().filter(|t| t.spec.backend == BackendName::Cuda).map(|t| t.spec.device).collect();
     indices.sort_unstable();
     indices.dedup();
     indices.into_iter().filter_map(gpu_info).collect()

@@ -12,7 +12,9 @@ use clap::{Args, Parser, Subcommand};
 /// RUNNER_<KEY> environment variables < --set KEY=VALUE.
 #[derive(Debug, Parser)]
 #[command(name = "runner", version, args_conflicts_with_subcommands = true)]
-#[command(after_help = "Examples:\n  runner configs/mnist_cnn.toml\n  runner configs/nn_vs_cnn.toml --dry-run\n  runner configs/mnist_nn.toml --set lr=0.1 --set 'sweep.seed=[1,2,3]'\n  runner resume runs/2026-11-28T17-05-12Z_mnist_cnn\n  runner report runs/2026-11-28T17-05-12Z_mnist_cnn")]
+#[command(
+    after_help = "Examples:\n  runner configs/mnist_cnn.toml\n  runner configs/nn_vs_cnn.toml --dry-run\n  runner configs/mnist_nn.toml --set lr=0.1 --set 'sweep.seed=[1,2,3]'\n  runner resume runs/2026-11-28T17-05-12Z_mnist_cnn\n  runner report runs/2026-11-28T17-05-12Z_mnist_cnn"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -115,10 +117,13 @@ impl WorkerArgs {
     /// The command line after the binary that starts this worker (`--jobs`): the flags as
     /// defined above, so that what a coordinator starts is what `runner worker` parses.
     pub fn to_args(&self) -> Vec<OsString> {
-        self.words(false).into_iter().map(|w| match w {
-            Word::Text(text) => text,
-            Word::Var(var) => unreachable!("only a Slurm task's line has shell variables ({var})"),
-        }).collect()
+        self.words(false)
+            .into_iter()
+            .map(|w| match w {
+                Word::Text(text) => text,
+                Word::Var(var) => unreachable!("only a Slurm task's line has shell variables ({var})"),
+            })
+            .collect()
     }
 
     /// The same for a Slurm array task: the trial and the CPU threads come from Slurm's
@@ -131,7 +136,12 @@ impl WorkerArgs {
         let text = |s: &str| Word::Text(s.into());
         let mut words = vec![text("worker"), Word::Text(self.run.clone().into_os_string())];
         if slurm_task {
-            words.extend([text("--trial"), Word::Var("$SLURM_ARRAY_TASK_ID"), text("--threads"), Word::Var("${SLURM_CPUS_PER_TASK:-1}")]);
+            words.extend([
+                text("--trial"),
+                Word::Var("$SLURM_ARRAY_TASK_ID"),
+                text("--threads"),
+                Word::Var("${SLURM_CPUS_PER_TASK:-1}"),
+            ]);
         } else {
             if let Some(trial) = self.trial {
                 words.extend([text("--trial"), text(&trial.to_string())]);
@@ -265,7 +275,6 @@ pub struct EvalArgs {
     pub out: Option<PathBuf>,
 }
 
-
 #[derive(Debug, Clone, Args)]
 pub struct ExportArgs {
     #[command(flatten)]
@@ -308,7 +317,6 @@ pub struct BenchArgs {
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub sets: Vec<String>,
 }
-
 
 #[derive(Debug, Clone, Args)]
 pub struct ReportArgs {
@@ -410,7 +418,10 @@ mod tests {
                 Word::Var(v) => format!("\"{v}\""),
             })
             .collect();
-        assert_eq!(shown.join(" "), "worker /r --trial \"$SLURM_ARRAY_TASK_ID\" --threads \"${SLURM_CPUS_PER_TASK:-1}\" --offline");
+        assert_eq!(
+            shown.join(" "),
+            "worker /r --trial \"$SLURM_ARRAY_TASK_ID\" --threads \"${SLURM_CPUS_PER_TASK:-1}\" --offline"
+        );
         // With the variables filled in, clap reads it.
         let filled: Vec<&str> = shown.iter().map(|w| if w.starts_with('"') { "7" } else { w.as_str() }).collect();
         assert_eq!(worker(&filled[1..]).trial, Some(7));

@@ -11,29 +11,17 @@ pub type Origin = String;
 pub enum Error {
     // ---- the spec (exit code 2) ----
     #[error("cannot read spec file {path}: {source}\n  hint: check the path; shipped specs are in configs/")]
-    SpecRead {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    SpecRead { path: PathBuf, source: std::io::Error },
 
     #[error("{origin}: invalid TOML: {message}")]
     SpecSyntax { origin: Origin, message: String },
 
     #[error("{origin}: unknown key `{key}`{}\n  allowed keys: {allowed}",
         suggestion.as_ref().map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default())]
-    UnknownKey {
-        origin: Origin,
-        key: String,
-        suggestion: Option<String>,
-        allowed: String,
-    },
+    UnknownKey { origin: Origin, key: String, suggestion: Option<String>, allowed: String },
 
     #[error("{origin}: `{key}`: {message}")]
-    InvalidValue {
-        origin: Origin,
-        key: String,
-        message: String,
-    },
+    InvalidValue { origin: Origin, key: String, message: String },
 
     #[error("--set {arg:?}: expected KEY=VALUE, e.g. --set lr=0.1 or --set 'sweep.model=[\"nn\",\"cnn\"]'")]
     BadOverride { arg: String },
@@ -48,18 +36,10 @@ pub enum Error {
     DataFormat { path: PathBuf, message: String },
 
     #[error("{path}: cannot read: {source}")]
-    DataRead {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    DataRead { path: PathBuf, source: std::io::Error },
 
     #[error("{dataset} is not in {root} and {why}.\n  Put these files there (gzip or uncompressed):\n{files}")]
-    DataMissing {
-        dataset: String,
-        root: PathBuf,
-        why: String,
-        files: String,
-    },
+    DataMissing { dataset: String, root: PathBuf, why: String, files: String },
 
     #[error("could not download {file}: {message}")]
     Download { file: String, message: String },
@@ -84,22 +64,25 @@ pub enum Error {
     Backend(String),
 
     /// `runner submit` away from Slurm: no `sbatch` on PATH.
-    #[error("runner submit needs Slurm, but `sbatch` is not on PATH.\n  Run it on a Slurm login node (or load Slurm, e.g. `module load slurm`), or run the sweep here with `runner SPEC --jobs N`.")]
+    #[error(
+        "runner submit needs Slurm, but `sbatch` is not on PATH.\n  Run it on a Slurm login node (or load Slurm, e.g. `module load slurm`), or run the sweep here with `runner SPEC --jobs N`."
+    )]
     NoSlurm,
 
     // ---- run folders named on the command line (exit code 2) ----
-    #[error("{path}: {why}: not a run folder (expected spec.toml, manifest.json and trials/, as `runner SPEC` writes them under runs/<timestamp>_<name>/)")]
+    #[error(
+        "{path}: {why}: not a run folder (expected spec.toml, manifest.json and trials/, as `runner SPEC` writes them under runs/<timestamp>_<name>/)"
+    )]
     NotARunFolder { path: PathBuf, why: &'static str },
 
-    #[error("{path}: not a trial folder (runs/<run>/trials/<trial>/ with spec.toml and checkpoints/last.bpk) nor a checkpoint file inside one")]
+    #[error(
+        "{path}: not a trial folder (runs/<run>/trials/<trial>/ with spec.toml and checkpoints/last.bpk) nor a checkpoint file inside one"
+    )]
     NotATrial { path: PathBuf },
 
     // ---- run folders and outputs (exit code 1) ----
     #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
 
     #[error("{0}")]
     Checkpoint(String),
@@ -135,11 +118,7 @@ pub enum Error {
     },
 
     #[error("{failed} of {total} trials failed; see summary.csv in {run_dir}")]
-    TrialsFailed {
-        failed: usize,
-        total: usize,
-        run_dir: PathBuf,
-    },
+    TrialsFailed { failed: usize, total: usize, run_dir: PathBuf },
 }
 
 impl Error {

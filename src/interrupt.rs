@@ -39,7 +39,9 @@ fn install_for(wanted: &[i32]) {
             Ok(signals) => signals,
             Err(e) => {
                 // Without handlers a signal still stops the process, and the files are consistent anyway.
-                eprintln!("warning: cannot handle Ctrl-C and SIGTERM ({e}); they will stop the run without marking the trial");
+                eprintln!(
+                    "warning: cannot handle Ctrl-C and SIGTERM ({e}); they will stop the run without marking the trial"
+                );
                 return;
             }
         };

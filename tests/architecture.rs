@@ -22,13 +22,18 @@ fn architectures_that_cannot_be_built_are_refused_before_anything_is_written() {
     rejects(
         "conv_channels = [8, 8, 8, 8, 8]\n",
         &[],
-        &["spec.toml:1:1", "`conv_channels`: 5 conv blocks do not fit mnist's 28x28 images: conv block 4 gets a 1x1 feature map, smaller than its 3x3 kernel"],
+        &[
+            "spec.toml:1:1",
+            "`conv_channels`: 5 conv blocks do not fit mnist's 28x28 images: conv block 4 gets a 1x1 feature map, smaller than its 3x3 kernel",
+        ],
     );
     // A sweep is checked trial by trial, and names the value that does not fit.
     rejects("[sweep]\nkernel_size = [3, 6]\n", &[], &["spec.toml:2:", "kernel_size"]);
     // The same blocks fit with padding = "same", and an NN ignores them.
     let dir = tempfile::tempdir().unwrap();
-    for spec in ["conv_channels = [8, 8, 8, 8]\npadding = \"same\"\n", "model = \"nn\"\nconv_channels = [8, 8, 8, 8, 8]\n"] {
+    for spec in
+        ["conv_channels = [8, 8, 8, 8]\npadding = \"same\"\n", "model = \"nn\"\nconv_channels = [8, 8, 8, 8, 8]\n"]
+    {
         let output = run_spec(dir.path(), spec, &["--dry-run"]);
         assert!(output.status.success(), "{spec}: {}", String::from_utf8_lossy(&output.stderr));
     }
@@ -48,7 +53,14 @@ fn dry_run_counts_parameters_and_macs_of_each_architecture() {
         .lines()
         .skip(2)
         .map(cells)
-        .map(|r| (r[at("conv_channels")].clone(), r[at("batch_norm")].clone(), r[at("params")].clone(), r[at("macs")].clone()))
+        .map(|r| {
+            (
+                r[at("conv_channels")].clone(),
+                r[at("batch_norm")].clone(),
+                r[at("params")].clone(),
+                r[at("macs")].clone(),
+            )
+        })
         .collect();
     // PyTorch's parameters() of the same modules (batch norm: weight and bias per channel).
     let seed = 225_034;
@@ -72,11 +84,16 @@ fn a_custom_cnn_with_dropout_resumes_exactly_after_kill_9() {
     let output = run_spec(straight.path(), CUSTOM, &["-q"]);
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let dir = tempfile::tempdir().unwrap();
-    let output = spec_command(dir.path(), CUSTOM).arg("-q").env("RUNNER_FAILPOINT", "committed:000_custom:1").output().unwrap();
+    let output =
+        spec_command(dir.path(), CUSTOM).arg("-q").env("RUNNER_FAILPOINT", "committed:000_custom:1").output().unwrap();
     assert!(output.status.code().is_none(), "killed after epoch 1");
     let output = runner(dir.path()).arg("resume").arg(the_run(dir.path())).arg("-q").output().unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    assert_eq!(results(&the_run(dir.path())), results(&the_run(straight.path())), "dropout masks depend on seed and epoch alone");
+    assert_eq!(
+        results(&the_run(dir.path())),
+        results(&the_run(straight.path())),
+        "dropout masks depend on seed and epoch alone"
+    );
     let metrics = csv_rows(&the_run(straight.path()).join("trials/000_custom/metrics.csv"));
     let accuracy: f64 = metrics[2][4].parse().unwrap();
     assert!(accuracy > 0.5, "it learns: {metrics:?}");
@@ -108,11 +125,18 @@ fn a_custom_cnn_exports_a_model_py_that_pytorch_loads_strictly_with_runner_evals
     assert_eq!(tensors.tensor("bn1.running_var").unwrap().shape(), [16]);
 
     let python = std::env::var("RUNNER_TORCH_PYTHON").unwrap_or_else(|_| "python3".into());
-    if !std::process::Command::new(&python).args(["-c", "import torch, safetensors"]).output().is_ok_and(|o| o.status.success()) {
-        eprintln!("skipped: the check in PyTorch ({python} cannot import torch and safetensors; set RUNNER_TORCH_PYTHON)");
+    if !std::process::Command::new(&python)
+        .args(["-c", "import torch, safetensors"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        eprintln!(
+            "skipped: the check in PyTorch ({python} cannot import torch and safetensors; set RUNNER_TORCH_PYTHON)"
+        );
         return;
     }
-    let eval = runner(dir.path()).arg("eval").arg(&trial).arg("--data-dir").arg(common::shared_data()).output().unwrap();
+    let eval =
+        runner(dir.path()).arg("eval").arg(&trial).arg("--data-dir").arg(common::shared_data()).output().unwrap();
     let eval = String::from_utf8_lossy(&eval.stderr).to_string() + &String::from_utf8_lossy(&eval.stdout);
     let output = std::process::Command::new(&python)
         .arg(common::root().join("scripts/check_export.py"))
@@ -123,6 +147,12 @@ fn a_custom_cnn_exports_a_model_py_that_pytorch_loads_strictly_with_runner_evals
         .unwrap();
     let torch = String::from_utf8_lossy(&output.stdout).to_string();
     assert!(output.status.success(), "{torch}{}", String::from_utf8_lossy(&output.stderr));
-    let accuracy = |text: &str, after: &str| text[text.find(after).unwrap_or_else(|| panic!("{after:?} in {text}")) + after.len()..].split('%').next().unwrap().to_string();
+    let accuracy = |text: &str, after: &str| {
+        text[text.find(after).unwrap_or_else(|| panic!("{after:?} in {text}")) + after.len()..]
+            .split('%')
+            .next()
+            .unwrap()
+            .to_string()
+    };
     assert_eq!(accuracy(&torch, "test accuracy "), accuracy(&eval, "accuracy "), "{torch}\n{eval}");
 }

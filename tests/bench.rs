@@ -20,7 +20,15 @@ fn bench_times_every_hot_path() {
     assert!(names[0].starts_with("load MNIST"), "{table}");
     assert!(names.contains(&"cpu: train step, cnn, 3x32x32"), "{table}");
     assert!(names.contains(&"ndarray: evaluation, cnn, MNIST"), "{table}");
-    assert_eq!(names[14..], ["ndarray / cpu: train step, nn 784-128-10", "ndarray / cpu: train step, cnn, MNIST", "ndarray / cpu: train step, cnn, 3x32x32"], "{table}");
+    assert_eq!(
+        names[14..],
+        [
+            "ndarray / cpu: train step, nn 784-128-10",
+            "ndarray / cpu: train step, cnn, MNIST",
+            "ndarray / cpu: train step, cnn, 3x32x32"
+        ],
+        "{table}"
+    );
     for row in &rows {
         let median: f64 = row[2].parse().unwrap();
         assert!(median > 0.0 && median.is_finite(), "{row:?}");
@@ -41,8 +49,14 @@ fn bench_rejects_unknown_backends() {
 #[test]
 fn bench_without_the_data_says_where_it_looked_and_goes_on() {
     let dir = tempfile::tempdir().unwrap();
-    let output = runner(dir.path()).args(["bench", "--steps", "1", "--repeats", "1", "--backends", "cpu", "--data-dir", "nowhere"]).output().unwrap();
+    let output = runner(dir.path())
+        .args(["bench", "--steps", "1", "--repeats", "1", "--backends", "cpu", "--data-dir", "nowhere"])
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");
-    assert!(stderr.contains("no readable MNIST in nowhere/mnist (bench never downloads") && !stderr.contains("--offline"), "{stderr}");
+    assert!(
+        stderr.contains("no readable MNIST in nowhere/mnist (bench never downloads") && !stderr.contains("--offline"),
+        "{stderr}"
+    );
 }

@@ -28,7 +28,15 @@ fn every_shipped_config_lists_its_trials() {
     configs.sort();
     assert_eq!(
         configs,
-        ["cifar10_cnn.toml", "cifar10_nn.toml", "fashion_mnist_cnn.toml", "image_folder.toml", "mnist_cnn.toml", "mnist_nn.toml", "nn_vs_cnn.toml"]
+        [
+            "cifar10_cnn.toml",
+            "cifar10_nn.toml",
+            "fashion_mnist_cnn.toml",
+            "image_folder.toml",
+            "mnist_cnn.toml",
+            "mnist_nn.toml",
+            "nn_vs_cnn.toml"
+        ]
     );
     // The image folder's spec, on a small folder of the same layout.
     let images = tempfile::tempdir().unwrap();
@@ -36,7 +44,8 @@ fn every_shipped_config_lists_its_trials() {
     let folder = format!("folder={}", images.path().join("digits").display());
     let data_dir = images.path().join("data").display().to_string();
     for config in &configs {
-        let args: &[&str] = if config == "image_folder.toml" { &["--set", &folder, "--data-dir", &data_dir] } else { &[] };
+        let args: &[&str] =
+            if config == "image_folder.toml" { &["--set", &folder, "--data-dir", &data_dir] } else { &[] };
         let table = dry_run(config, args);
         assert!(table.starts_with("| index | trial"), "{config}: {table}");
         assert!(table.contains("| batch_size |"), "{config}: every field is a column");
@@ -113,7 +122,12 @@ fn params_and_macs_match_pytorch_and_fvcore() {
         })
         .collect();
     // The seed models' counts (fvcore 0.1.5.post20221221, torch 2.15: identical).
-    let expected = ["nn mnist 101770 101632", "cnn mnist 225034 2631040", "nn cifar10 394634 394496", "cnn cifar10 315722 4188800"];
+    let expected = [
+        "nn mnist 101770 101632",
+        "cnn mnist 225034 2631040",
+        "nn cifar10 394634 394496",
+        "cnn cifar10 315722 4188800",
+    ];
     let mut sorted = ours.clone();
     sorted.sort();
     let mut want = expected.map(String::from).to_vec();
@@ -121,9 +135,14 @@ fn params_and_macs_match_pytorch_and_fvcore() {
     assert_eq!(sorted, want, "{table}");
 
     let python = std::env::var("RUNNER_TORCH_PYTHON").unwrap_or_else(|_| "python3".into());
-    let has = std::process::Command::new(&python).args(["-c", "import torch, fvcore"]).output().is_ok_and(|o| o.status.success());
+    let has = std::process::Command::new(&python)
+        .args(["-c", "import torch, fvcore"])
+        .output()
+        .is_ok_and(|o| o.status.success());
     if !has {
-        eprintln!("skipped: the count with PyTorch and fvcore ({python} cannot import torch and fvcore; set RUNNER_TORCH_PYTHON)");
+        eprintln!(
+            "skipped: the count with PyTorch and fvcore ({python} cannot import torch and fvcore; set RUNNER_TORCH_PYTHON)"
+        );
         return;
     }
     let output = std::process::Command::new(&python).arg(root().join("scripts/check_costs.py")).output().unwrap();

@@ -21,7 +21,10 @@ fn digits_folder(dir: &Path, rgb: bool) -> PathBuf {
 }
 
 fn spec(folder: &Path, extra: &str) -> String {
-    format!("name = \"pets\"\ndataset = \"folder\"\nfolder = \"{}\"\nepochs = 3\nbatch_size = 15\nlr = 0.1\n{extra}", folder.display())
+    format!(
+        "name = \"pets\"\ndataset = \"folder\"\nfolder = \"{}\"\nepochs = 3\nbatch_size = 15\nlr = 0.1\n{extra}",
+        folder.display()
+    )
 }
 
 /// `runner spec.toml --data-dir data --runs-dir out ARGS` in `dir`.
@@ -57,9 +60,13 @@ fn a_grayscale_folder_trains_both_models_and_its_trials_know_their_classes() {
     for accuracy in column(&summary, "final_test_acc") {
         assert!(accuracy.parse::<f64>().unwrap() > 0.6, "three digits are learnable (chance: 1/3): {summary:?}");
     }
-    let record: serde_json::Value = serde_json::from_slice(&std::fs::read(run_dir.join("trials/001_model=cnn/images.json")).unwrap()).unwrap();
+    let record: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run_dir.join("trials/001_model=cnn/images.json")).unwrap()).unwrap();
     assert_eq!(record["classes"], serde_json::json!(["eight", "five", "three"]));
-    assert_eq!((record["channels"].as_u64(), record["height"].as_u64(), record["width"].as_u64()), (Some(1), Some(28), Some(28)));
+    assert_eq!(
+        (record["channels"].as_u64(), record["height"].as_u64(), record["width"].as_u64()),
+        (Some(1), Some(28), Some(28))
+    );
 
     // predict names the classes; eval and export build the 3-class model from the record.
     let trial = run_dir.join("trials/001_model=cnn");
@@ -78,17 +85,33 @@ fn a_grayscale_folder_trains_both_models_and_its_trials_know_their_classes() {
     assert!(module.contains("self.fc2 = nn.Linear(128, 3)"), "{module}");
     check_in_pytorch(&trial, &folder, &stdout);
     // A built-in set has 10 classes: the model cannot be evaluated on it.
-    let output = runner(dir.path()).arg("eval").arg(&trial).args(["--dataset", "mnist", "--offline"]).arg("--data-dir").arg(common::shared_data()).output().unwrap();
+    let output = runner(dir.path())
+        .arg("eval")
+        .arg(&trial)
+        .args(["--dataset", "mnist", "--offline"])
+        .arg("--data-dir")
+        .arg(common::shared_data())
+        .output()
+        .unwrap();
     assert_eq!(output.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("(10 classes) but this model takes 28x28 grayscale (3 classes)"));
+    assert!(
+        String::from_utf8_lossy(&output.stderr)
+            .contains("(10 classes) but this model takes 28x28 grayscale (3 classes)")
+    );
 }
 
 /// The export, loaded strictly into model.py's `Model` in PyTorch, on the folder's test images
 /// as Pillow reads them: the accuracy `runner eval` printed (`eval`), where torch is there.
 fn check_in_pytorch(trial: &Path, folder: &Path, eval: &str) {
     let python = std::env::var("RUNNER_TORCH_PYTHON").unwrap_or_else(|_| "python3".into());
-    if !std::process::Command::new(&python).args(["-c", "import torch, safetensors, PIL"]).output().is_ok_and(|o| o.status.success()) {
-        eprintln!("skipped: the check in PyTorch ({python} cannot import torch, safetensors and PIL; set RUNNER_TORCH_PYTHON)");
+    if !std::process::Command::new(&python)
+        .args(["-c", "import torch, safetensors, PIL"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        eprintln!(
+            "skipped: the check in PyTorch ({python} cannot import torch, safetensors and PIL; set RUNNER_TORCH_PYTHON)"
+        );
         return;
     }
     let output = std::process::Command::new(&python)
@@ -100,7 +123,13 @@ fn check_in_pytorch(trial: &Path, folder: &Path, eval: &str) {
         .unwrap();
     let torch = String::from_utf8_lossy(&output.stdout).to_string();
     assert!(output.status.success(), "{torch}{}", String::from_utf8_lossy(&output.stderr));
-    let accuracy = |text: &str, after: &str| text[text.find(after).unwrap_or_else(|| panic!("{after:?} in {text}")) + after.len()..].split('%').next().unwrap().to_string();
+    let accuracy = |text: &str, after: &str| {
+        text[text.find(after).unwrap_or_else(|| panic!("{after:?} in {text}")) + after.len()..]
+            .split('%')
+            .next()
+            .unwrap()
+            .to_string()
+    };
     assert_eq!(accuracy(&torch, "test accuracy "), accuracy(eval, "accuracy "), "{torch}\n{eval}");
 }
 
@@ -108,13 +137,17 @@ fn check_in_pytorch(trial: &Path, folder: &Path, eval: &str) {
 fn an_rgb_folder_resized_by_image_size_trains_and_a_changed_folder_is_decoded_again() {
     let dir = tempfile::tempdir().unwrap();
     let folder = digits_folder(dir.path(), true);
-    let text = spec(&folder, "model = \"cnn\"\nimage_size = [24, 24]\nmean = [0.5, 0.25, 0.5]\nstd = [0.5]\naugment = [\"hflip\"]\n");
+    let text = spec(
+        &folder,
+        "model = \"cnn\"\nimage_size = [24, 24]\nmean = [0.5, 0.25, 0.5]\nstd = [0.5]\naugment = [\"hflip\"]\n",
+    );
     let output = run(dir.path(), &text, &[]);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");
     assert!(stderr.contains("decoding 570 images") && stderr.contains("(3x24x24)"), "{stderr}");
     let run_dir = the_run(dir.path());
-    let record: serde_json::Value = serde_json::from_slice(&std::fs::read(run_dir.join("trials/000_pets/images.json")).unwrap()).unwrap();
+    let record: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run_dir.join("trials/000_pets/images.json")).unwrap()).unwrap();
     assert_eq!(record["channels"].as_u64(), Some(3));
     let accuracy: f64 = column(&csv_rows(&run_dir.join("summary.csv")), "final_test_acc")[0].parse().unwrap();
     assert!(accuracy > 0.6, "chance is 1/3: {accuracy}");
@@ -125,7 +158,11 @@ fn an_rgb_folder_resized_by_image_size_trains_and_a_changed_folder_is_decoded_ag
     assert!(String::from_utf8_lossy(&output.stderr).contains("read from its cache"));
     std::fs::remove_file(folder.join("train/five/00003.png")).unwrap();
     let output = run(dir.path(), &text, &["--dry-run"]);
-    assert!(String::from_utf8_lossy(&output.stderr).contains("decoding 569 images"), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("decoding 569 images"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 /// Exit 2, each of `needles` in the message, no panic, and no run folder.
@@ -148,12 +185,28 @@ fn bad_folders_and_models_that_do_not_fit_their_images_are_refused_before_anythi
     let good = spec(&folder, "");
 
     refused(dir.path(), "dataset = \"folder\"\n", &["spec.toml", "`folder`", "needs folder = \"PATH\""]);
-    refused(dir.path(), &format!("folder = \"{}\"\n", folder.display()), &["spec.toml:1:1", "`folder`: only applies to dataset = \"folder\""]);
+    refused(
+        dir.path(),
+        &format!("folder = \"{}\"\n", folder.display()),
+        &["spec.toml:1:1", "`folder`: only applies to dataset = \"folder\""],
+    );
     refused(dir.path(), &spec(&dir.path().join("nowhere"), ""), &["nowhere", "is not a folder"]);
-    refused(dir.path(), &spec(&folder, "image_size = [24]\n"), &["spec.toml:7:1", "`image_size`: must be [height, width]"]);
+    refused(
+        dir.path(),
+        &spec(&folder, "image_size = [24]\n"),
+        &["spec.toml:7:1", "`image_size`: must be [height, width]"],
+    );
     // Checked once the images are read, and still located in the file.
-    refused(dir.path(), &spec(&folder, "mean = [0.5, 0.5, 0.5]\n"), &["spec.toml:7:1", "`mean`", "needs 1 value or 1 (one per channel of folder)"]);
-    refused(dir.path(), &spec(&folder, "image_size = [6, 6]\n"), &["`conv_channels`", "do not fit folder's 6x6 images"]);
+    refused(
+        dir.path(),
+        &spec(&folder, "mean = [0.5, 0.5, 0.5]\n"),
+        &["spec.toml:7:1", "`mean`", "needs 1 value or 1 (one per channel of folder)"],
+    );
+    refused(
+        dir.path(),
+        &spec(&folder, "image_size = [6, 6]\n"),
+        &["`conv_channels`", "do not fit folder's 6x6 images"],
+    );
 
     std::fs::write(folder.join("train/1/broken.png"), "not a png").unwrap();
     refused(dir.path(), &good, &["train/1/broken.png", "not a readable PNG, JPEG, BMP or GIF image"]);
@@ -193,7 +246,11 @@ fn a_killed_folder_trial_resumes_exactly_and_one_whose_folder_changed_fails_sayi
     let run_dir = the_run(dir.path());
     let resumed = runner(dir.path()).arg("resume").arg(&run_dir).arg("-q").output().unwrap();
     assert!(resumed.status.success(), "{}", String::from_utf8_lossy(&resumed.stderr));
-    assert_eq!(common::results(&run_dir), common::results(&the_run(straight.path())), "the same epochs as a straight run");
+    assert_eq!(
+        common::results(&run_dir),
+        common::results(&the_run(straight.path())),
+        "the same epochs as a straight run"
+    );
 
     // Killed again, and then an image is replaced: the trial's first epoch saw the old one.
     std::fs::remove_dir_all(dir.path().join("out")).unwrap();

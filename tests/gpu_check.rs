@@ -43,7 +43,8 @@ for f in "$runs"/*/trials/*/status.json; do sed -i 's/^{$/{\n  "warmup_seconds":
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
     for round in ["cold", "warm"] {
-        let row = stdout.lines().find(|l| l.starts_with(round)).unwrap_or_else(|| panic!("no {round} row in:\n{stdout}"));
+        let row =
+            stdout.lines().find(|l| l.starts_with(round)).unwrap_or_else(|| panic!("no {round} row in:\n{stdout}"));
         let cells: Vec<&str> = row.split_whitespace().collect();
         assert_eq!(cells.len(), 4, "{row}");
         let wall: f64 = cells[1].parse().unwrap();

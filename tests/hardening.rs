@@ -56,8 +56,16 @@ fn sweeps_too_large_to_count_or_run_are_refused_before_allocating() {
 
 #[test]
 fn models_too_large_for_memory_are_refused_at_validation() {
-    rejects("model = \"nn\"\nhidden = [1000000000]\n", &[], &["spec.toml:2:1", "`hidden`", "the limit is 1000000000 parameters"]);
-    rejects("model = \"nn\"\n[sweep]\nhidden = [[128], [4000000000]]\n", &["--dry-run"], &["`sweep.hidden`", "parameters"]);
+    rejects(
+        "model = \"nn\"\nhidden = [1000000000]\n",
+        &[],
+        &["spec.toml:2:1", "`hidden`", "the limit is 1000000000 parameters"],
+    );
+    rejects(
+        "model = \"nn\"\n[sweep]\nhidden = [[128], [4000000000]]\n",
+        &["--dry-run"],
+        &["`sweep.hidden`", "parameters"],
+    );
 }
 
 #[test]
@@ -102,15 +110,26 @@ fn out_writes_through_symlinks_keeps_modes_and_refuses_devices_and_fifos() {
     let (dir, trial) = trained_trial();
     let out = dir.path();
 
-    runner(out).arg("export").arg(&trial).args(["--out", "/dev/null"]).assert().failure().stderr(
-        predicate::str::contains("/dev/null: not a regular file (a device)"),
-    );
+    runner(out)
+        .arg("export")
+        .arg(&trial)
+        .args(["--out", "/dev/null"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("/dev/null: not a regular file (a device)"));
     assert!(std::fs::metadata("/dev/null").unwrap().file_type().is_char_device());
 
     let fifo = out.join("pipe");
     let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
     assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
-    runner(out).arg("export").arg(&trial).arg("--out").arg(&fifo).assert().failure().stderr(predicate::str::contains("named pipe"));
+    runner(out)
+        .arg("export")
+        .arg(&trial)
+        .arg("--out")
+        .arg(&fifo)
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("named pipe"));
     assert!(std::fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo());
 
     let private = out.join("private.safetensors");
@@ -125,7 +144,15 @@ fn out_writes_through_symlinks_keeps_modes_and_refuses_devices_and_fifos() {
 
     let confusion = out.join("confusion.csv");
     std::os::unix::fs::symlink("real-confusion.csv", &confusion).unwrap();
-    runner(out).arg("eval").arg(&trial).arg("--data-dir").arg(shared_data()).arg("--out").arg(&confusion).assert().success();
+    runner(out)
+        .arg("eval")
+        .arg(&trial)
+        .arg("--data-dir")
+        .arg(shared_data())
+        .arg("--out")
+        .arg(&confusion)
+        .assert()
+        .success();
     assert!(std::fs::read_to_string(out.join("real-confusion.csv")).unwrap().starts_with("true \\ predicted"));
 }
 
@@ -155,15 +182,27 @@ fn a_damaged_checkpoint_or_trial_spec_is_an_error_naming_the_file() {
     assert!(!out.join("x").exists(), "nothing written from a damaged checkpoint");
     let png = out.join("digit.png");
     image::GrayImage::new(28, 28).save(&png).unwrap();
-    runner(out).arg("predict").arg(&trial).arg(&png).assert().code(1).stderr(predicate::str::contains("damaged checkpoint"));
+    runner(out)
+        .arg("predict")
+        .arg(&trial)
+        .arg(&png)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("damaged checkpoint"));
 
     // A trial spec.toml edited into nonsense is refused like a bad spec, located.
     let spec = trial.join("spec.toml");
     let text = std::fs::read_to_string(&spec).unwrap();
-    for (edit, expected) in [("mean = []", "`mean`: needs 1 value"), ("std = [0.0]", "`std`: values must be greater than 0"), ("threads = 100000", "`threads`")] {
+    for (edit, expected) in [
+        ("mean = []", "`mean`: needs 1 value"),
+        ("std = [0.0]", "`std`: values must be greater than 0"),
+        ("threads = 100000", "`threads`"),
+    ] {
         let key = edit.split(' ').next().unwrap();
-        let edited: String =
-            text.lines().map(|l| if l.starts_with(&format!("{key} =")) { edit.to_string() } else { l.to_string() } + "\n").collect();
+        let edited: String = text
+            .lines()
+            .map(|l| if l.starts_with(&format!("{key} =")) { edit.to_string() } else { l.to_string() } + "\n")
+            .collect();
         assert_ne!(edited, text, "{key} is in the trial's spec.toml");
         std::fs::write(&spec, edited).unwrap();
         runner(out)
@@ -211,7 +250,8 @@ fn fifos_in_the_place_of_an_image_or_a_plot_are_refused_not_waited_on() {
     let fifo = dir.path().join("digit.png");
     let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
     assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
-    let out = runner(dir.path()).arg("predict").arg(&trial).arg(&fifo).timeout(Duration::from_secs(60)).output().unwrap();
+    let out =
+        runner(dir.path()).arg("predict").arg(&trial).arg(&fifo).timeout(Duration::from_secs(60)).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("digit.png") && stderr.contains("not an image file"), "{stderr}");

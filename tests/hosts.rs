@@ -21,7 +21,10 @@ const ONE: &str = "name = \"hosts\"\nmodel = \"cnn\"\nepochs = 3\nthreads = 1\nl
 
 /// Whether this process may give a child another hostname.
 fn can_fake_hosts() -> bool {
-    let ok = Command::new("unshare").args(["--uts", "sh", "-c", "hostname runner-test-b && test \"$(hostname)\" = runner-test-b"]).output().is_ok_and(|o| o.status.success());
+    let ok = Command::new("unshare")
+        .args(["--uts", "sh", "-c", "hostname runner-test-b && test \"$(hostname)\" = runner-test-b"])
+        .output()
+        .is_ok_and(|o| o.status.success());
     if !ok {
         eprintln!("skipped: cannot start a process under another hostname (needs root and unshare --uts)");
     }
@@ -78,18 +81,31 @@ fn another_hosts_killed_worker_is_taken_over_only_after_its_heartbeat_is_stale()
     let killed_at = Instant::now();
     b.wait().unwrap();
     let claim = std::fs::read_to_string(trial.join("claim")).unwrap();
-    assert!(claim.contains(" runner-test-b ") && claim.contains("stale_after=10"), "host B's claim stays behind: {claim}");
+    assert!(
+        claim.contains(" runner-test-b ") && claim.contains("stale_after=10"),
+        "host B's claim stays behind: {claim}"
+    );
 
     // While its heartbeat is fresh, this host leaves the trial alone: status says who has it,
     // and a resume of it trains nothing.
     let status = runner(dir.path()).arg("status").arg(&run_dir).output().unwrap();
     let status = String::from_utf8_lossy(&status.stdout).to_string();
-    assert!(status.lines().any(|l| l.starts_with("| 0 ") && l.contains("| running ") && l.contains("runner-test-b pid")), "{status}");
+    assert!(
+        status.lines().any(|l| l.starts_with("| 0 ") && l.contains("| running ") && l.contains("runner-test-b pid")),
+        "{status}"
+    );
     let early = runner(dir.path()).arg("resume").arg(&run_dir).arg("-q").output().unwrap();
-    assert!(killed_at.elapsed() < Duration::from_secs(10), "the check above must run within stale_after_seconds; it took {:?}", killed_at.elapsed());
+    assert!(
+        killed_at.elapsed() < Duration::from_secs(10),
+        "the check above must run within stale_after_seconds; it took {:?}",
+        killed_at.elapsed()
+    );
     assert!(!early.status.success(), "trial 0 is still another host's");
     let said = String::from_utf8_lossy(&early.stderr);
-    assert!(said.contains("000_seed=1: held by runner pid") && said.contains("on runner-test-b (last heartbeat"), "names who has it: {said}");
+    assert!(
+        said.contains("000_seed=1: held by runner pid") && said.contains("on runner-test-b (last heartbeat"),
+        "names who has it: {said}"
+    );
     assert!(said.contains("taken over 10 s after its last heartbeat"), "and when it is taken over: {said}");
     assert_eq!(committed_epochs(&trial), 2, "this host trained nothing of trial 0");
     assert_eq!(std::fs::read_to_string(trial.join("claim")).unwrap(), claim, "host B's claim untouched");
@@ -121,7 +137,11 @@ fn a_worker_on_each_host_at_once_trains_every_trial_once() {
     // Each worker names the trials it starts ("001_seed=2: cnn on mnist (cpu)"): none twice.
     let trained = |output: &Output| -> Vec<String> {
         let stderr = String::from_utf8_lossy(&output.stderr);
-        stderr.lines().filter(|l| l.contains(": cnn on mnist (")).map(|l| l.split(':').next().unwrap().to_string()).collect()
+        stderr
+            .lines()
+            .filter(|l| l.contains(": cnn on mnist ("))
+            .map(|l| l.split(':').next().unwrap().to_string())
+            .collect()
     };
     let (on_a, on_b) = (trained(&a), trained(&b));
     let mut all: Vec<String> = on_a.iter().chain(&on_b).cloned().collect();

@@ -16,7 +16,8 @@ fn a_validation_split_picks_the_best_epoch_and_early_stopping_ends_the_trial() {
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let run_dir = the_run(dir.path());
     let trials: Vec<PathBuf> = {
-        let mut t: Vec<PathBuf> = std::fs::read_dir(run_dir.join("trials")).unwrap().map(|e| e.unwrap().path()).collect();
+        let mut t: Vec<PathBuf> =
+            std::fs::read_dir(run_dir.join("trials")).unwrap().map(|e| e.unwrap().path()).collect();
         t.sort();
         t
     };
@@ -48,13 +49,20 @@ fn a_validation_split_picks_the_best_epoch_and_early_stopping_ends_the_trial() {
     let again = tempfile::tempdir().unwrap();
     assert!(run_spec(again.path(), spec, &["-q"]).status.success());
     let strip = |rows: Vec<Vec<String>>| rows.into_iter().map(|r| [&r[..6], &r[9..]].concat()).collect::<Vec<_>>();
-    assert_eq!(strip(metrics), strip(csv_rows(&the_run(again.path()).join("trials").join(trials[0].file_name().unwrap()).join("metrics.csv"))));
+    assert_eq!(
+        strip(metrics),
+        strip(csv_rows(&the_run(again.path()).join("trials").join(trials[0].file_name().unwrap()).join("metrics.csv")))
+    );
 }
 
 #[test]
 fn without_a_split_the_report_says_the_best_epoch_was_picked_on_the_test_set() {
     let dir = tempfile::tempdir().unwrap();
-    let output = run_spec(dir.path(), "name = \"plain\"\nmodel = \"nn\"\nepochs = 1\nlimit_train = 300\nlimit_test = 100\n", &["-q"]);
+    let output = run_spec(
+        dir.path(),
+        "name = \"plain\"\nmodel = \"nn\"\nepochs = 1\nlimit_train = 300\nlimit_test = 100\n",
+        &["-q"],
+    );
     assert!(output.status.success());
     let run_dir = the_run(dir.path());
     assert!(std::fs::read_to_string(run_dir.join("report.md")).unwrap().contains("picked on the test set itself"));
@@ -68,9 +76,15 @@ fn bad_protocol_values_are_located_and_nothing_is_written() {
     let cases: [(&str, &str); 11] = [
         ("val_split = 0.7\n", "spec.toml:1:1: `val_split`: must be in (0, 0.5]"),
         ("patience = 3\n", "spec.toml:1:1: `patience`: early stopping needs a validation split"),
-        ("val_split = 0.1\npatience = 2\nmonitor = \"test_acc\"\n", "spec.toml:3:1: `monitor`: unknown value \"test_acc\"; allowed: val_loss, val_acc"),
+        (
+            "val_split = 0.1\npatience = 2\nmonitor = \"test_acc\"\n",
+            "spec.toml:3:1: `monitor`: unknown value \"test_acc\"; allowed: val_loss, val_acc",
+        ),
         ("lr_schedule = \"linear\"\n", "allowed: constant, step, multistep, cosine, onecycle"),
-        ("lr_schedule = \"multistep\"\nmilestones = [3, 2]\n", "spec.toml:2:1: `milestones`: must be strictly increasing"),
+        (
+            "lr_schedule = \"multistep\"\nmilestones = [3, 2]\n",
+            "spec.toml:2:1: `milestones`: must be strictly increasing",
+        ),
         ("lr_schedule = \"step\"\n", "`step_size`: must be at least 1"),
         ("gamma = 0\n", "spec.toml:1:1: `gamma`: must be a finite number greater than 0"),
         ("min_lr = 0.5\n", "`min_lr`: must be in [0, lr]"),

@@ -13,7 +13,8 @@ const HEADER: &str = "epoch,train_loss,train_acc,test_loss,test_acc,lr,epoch_sec
 /// failed in epoch 2 and the one with seed 1 is still running (this test process holds its
 /// claim). Finished trials say so in summary.csv alone, as runners before status.json wrote it.
 fn synthetic_run(dir: &Path) {
-    let spec = "name = \"synthetic\"\n[sweep]\ndataset = [\"mnist\", \"cifar10\"]\nmodel = [\"nn\", \"cnn\"]\nseed = [1, 2]\n";
+    let spec =
+        "name = \"synthetic\"\n[sweep]\ndataset = [\"mnist\", \"cifar10\"]\nmodel = [\"nn\", \"cnn\"]\nseed = [1, 2]\n";
     std::fs::write(dir.join("spec.toml"), spec).unwrap();
     let mut summary = String::from("index,name,model,dataset,seed,status\n");
     let mut index = 0;
@@ -44,7 +45,10 @@ fn synthetic_run(dir: &Path) {
                     let acc = base + 0.01 * epoch as f64 + 0.002 * seed as f64;
                     let loss = 1.0 / (epoch as f64 + seed as f64);
                     let seconds = if model == "cnn" { 30.0 } else { 0.5 };
-                    metrics += &format!("{epoch},{loss},{acc},{loss},{acc},0.01,{seconds},{},2026-11-28T17:00:00Z\n", 60000.0 / seconds);
+                    metrics += &format!(
+                        "{epoch},{loss},{acc},{loss},{acc},0.01,{seconds},{},2026-11-28T17:00:00Z\n",
+                        60000.0 / seconds
+                    );
                 }
                 std::fs::write(trial.join("metrics.csv"), metrics).unwrap();
                 if status == "pending" {
@@ -73,7 +77,8 @@ fn report_of_a_partly_failed_sweep() {
     insta::assert_snapshot!("report_csv", std::fs::read_to_string(run.join("report.csv")).unwrap());
 
     // The same table for a paper: booktabs, mean ± std over the two seeds, the best in bold.
-    let output = runner(dir.path()).args(["report", "2026-11-28T17-00-00Z_synthetic", "--format", "latex"]).output().unwrap();
+    let output =
+        runner(dir.path()).args(["report", "2026-11-28T17-00-00Z_synthetic", "--format", "latex"]).output().unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let latex = std::fs::read_to_string(run.join("report.tex")).unwrap();
     assert_eq!(String::from_utf8(output.stdout).unwrap(), latex, "printed and written");
@@ -127,7 +132,11 @@ fn a_folder_that_is_not_a_run_is_refused() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("no spec.toml: not a run folder"));
-    runner(dir.path()).args(["report", "missing"]).assert().code(2).stderr(predicate::str::contains("not a run folder"));
+    runner(dir.path())
+        .args(["report", "missing"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("not a run folder"));
     assert!(tree(dir.path()).is_empty());
 }
 
@@ -135,7 +144,10 @@ fn a_folder_that_is_not_a_run_is_refused() {
 fn records(path: &Path) -> Vec<std::collections::HashMap<String, String>> {
     let mut reader = csv::Reader::from_path(path).unwrap();
     let header = reader.headers().unwrap().clone();
-    reader.records().map(|r| header.iter().zip(r.unwrap().iter()).map(|(h, v)| (h.to_string(), v.to_string())).collect()).collect()
+    reader
+        .records()
+        .map(|r| header.iter().zip(r.unwrap().iter()).map(|(h, v)| (h.to_string(), v.to_string())).collect())
+        .collect()
 }
 
 #[test]
@@ -151,7 +163,10 @@ fn a_model_seed_lr_grid_compares_cnn_and_nn_per_lr_paired_over_seeds() {
     // The per-trial accuracies the rows are built from, by (model, seed, lr).
     let summary = records(&run.join("summary.csv"));
     for row in &rows {
-        assert_eq!((row["dataset"].as_str(), row["test"].as_str(), row["n_nn"].as_str(), row["n_cnn"].as_str()), ("mnist", "paired", "3", "3"));
+        assert_eq!(
+            (row["dataset"].as_str(), row["test"].as_str(), row["n_nn"].as_str(), row["n_cnn"].as_str()),
+            ("mnist", "paired", "3", "3")
+        );
         let acc = |model: &str| -> Vec<f64> {
             let mut v: Vec<(String, f64)> = summary
                 .iter()
@@ -175,5 +190,10 @@ fn a_model_seed_lr_grid_compares_cnn_and_nn_per_lr_paired_over_seeds() {
         assert!(num("nn_eval_images_per_second") > 0.0 && num("cnn_eval_images_per_second") > 0.0, "{row:?}");
     }
     let report = std::fs::read_to_string(run.join("report.md")).unwrap();
-    assert!(report.contains("- mnist (lr=0.01): CNN ") && report.contains("(3 seeds, paired)") && report.contains("95 % CI ["), "{report}");
+    assert!(
+        report.contains("- mnist (lr=0.01): CNN ")
+            && report.contains("(3 seeds, paired)")
+            && report.contains("95 % CI ["),
+        "{report}"
+    );
 }

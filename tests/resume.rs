@@ -13,8 +13,12 @@ use common::{csv_rows, shared_data, signal_after_first_epoch, the_run, tree};
 /// Four trials (NN and CNN, SGD and Adam, whose moments must survive a resume), 3 epochs.
 const SPEC: &str = "name = \"crash\"\ndataset = \"mnist\"\nepochs = 3\nbatch_size = 50\nlr = 0.01\n\
                     limit_train = 400\nlimit_test = 200\nseed = 3\n[sweep]\nmodel = [\"nn\", \"cnn\"]\noptimizer = [\"sgd\", \"adam\"]\n";
-const TRIALS: [&str; 4] =
-    ["000_model=nn,optimizer=sgd", "001_model=nn,optimizer=adam", "002_model=cnn,optimizer=sgd", "003_model=cnn,optimizer=adam"];
+const TRIALS: [&str; 4] = [
+    "000_model=nn,optimizer=sgd",
+    "001_model=nn,optimizer=adam",
+    "002_model=cnn,optimizer=sgd",
+    "003_model=cnn,optimizer=adam",
+];
 
 /// The runner binary with no RUNNER_* variables from the caller, run in `dir`.
 fn runner(dir: &Path) -> Command {
@@ -61,7 +65,12 @@ fn dead_pid() -> u32 {
 }
 
 fn assert_killed(output: &Output, point: &str) {
-    assert_eq!(output.status.signal(), Some(libc::SIGKILL), "{point} was not reached: {}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(
+        output.status.signal(),
+        Some(libc::SIGKILL),
+        "{point} was not reached: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 fn assert_success(output: &Output) {
@@ -76,10 +85,18 @@ type Results = (Vec<Vec<String>>, Vec<Vec<Vec<String>>>, Vec<String>);
 fn results(run_dir: &Path) -> Results {
     let summary = csv_rows(&run_dir.join("summary.csv"));
     let seconds = summary[0].iter().position(|h| h == "train_seconds").unwrap();
-    let summary = summary.into_iter().map(|mut row| { row.remove(seconds); row }).collect();
+    let summary = summary
+        .into_iter()
+        .map(|mut row| {
+            row.remove(seconds);
+            row
+        })
+        .collect();
     let metrics = TRIALS
         .iter()
-        .map(|t| csv_rows(&run_dir.join("trials").join(t).join("metrics.csv")).into_iter().map(|r| r[..6].to_vec()).collect())
+        .map(|t| {
+            csv_rows(&run_dir.join("trials").join(t).join("metrics.csv")).into_iter().map(|r| r[..6].to_vec()).collect()
+        })
         .collect();
     (summary, metrics, tree(run_dir))
 }
@@ -105,7 +122,10 @@ fn crash_and_resume(points: &[&str]) {
     // A killed runner leaves its lock, and temporary files when killed mid-write.
     assert!(run_dir.join("run.lock").exists());
     let dead = dead_pid();
-    let leftovers = [run_dir.join(format!(".summary.csv.tmp-{dead}")), run_dir.join(format!("trials/{}/.metrics.csv.tmp-{dead}", TRIALS[0]))];
+    let leftovers = [
+        run_dir.join(format!(".summary.csv.tmp-{dead}")),
+        run_dir.join(format!("trials/{}/.metrics.csv.tmp-{dead}", TRIALS[0])),
+    ];
     for path in &leftovers {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(path, "half a file").unwrap();
@@ -114,12 +134,19 @@ fn crash_and_resume(points: &[&str]) {
     for point in &points[1..] {
         let output = resume(&run_dir, Some(point));
         assert_killed(&output, point);
-        assert!(String::from_utf8_lossy(&output.stderr).contains("note: took over"), "{}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            String::from_utf8_lossy(&output.stderr).contains("note: took over"),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
     let output = resume(&run_dir, None);
     assert_success(&output);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("note: took over") && stderr.contains("is no longer running (crashed or killed)"), "{stderr}");
+    assert!(
+        stderr.contains("note: took over") && stderr.contains("is no longer running (crashed or killed)"),
+        "{stderr}"
+    );
     assert!(leftovers.iter().all(|p| !p.exists()), "temporary files of dead writers are removed");
     let (summary, metrics, files) = results(&run_dir);
     let (base_summary, base_metrics, base_files) = baseline();
@@ -128,7 +155,8 @@ fn crash_and_resume(points: &[&str]) {
     let files: Vec<&String> = files.iter().collect();
     let base_files: Vec<&String> = base_files.iter().collect();
     assert_eq!(files, base_files, "same files, no temporary or epoch state left");
-    let manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run_dir.join("manifest.json")).unwrap()).unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest["resumed"].as_array().unwrap().len(), points.len());
     assert!(manifest["finished_at"].is_string());
 
@@ -233,7 +261,10 @@ fn a_hand_edited_spec_is_refused_by_resume() {
     let output = resume(&run_dir, None);
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("edited since the run started: sweep.optimizer [\"sgd\", \"adam\"] -> [\"sgd\"]"), "{stderr}");
+    assert!(
+        stderr.contains("edited since the run started: sweep.optimizer [\"sgd\", \"adam\"] -> [\"sgd\"]"),
+        "{stderr}"
+    );
     // Where it runs may be edited.
     std::fs::write(&spec, text.replace("threads = 0", "threads = 1")).unwrap();
     assert_success(&resume(&run_dir, None));
@@ -250,7 +281,10 @@ fn resume_refuses_overrides_that_change_started_trials() {
     let output = runner(dir.path()).arg("resume").arg(&run_dir).args(["--set", "lr=0.5"]).output().unwrap();
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("would change trial 000_model=nn,optimizer=sgd") && stderr.contains("lr 0.01 -> 0.5"), "{stderr}");
+    assert!(
+        stderr.contains("would change trial 000_model=nn,optimizer=sgd") && stderr.contains("lr 0.01 -> 0.5"),
+        "{stderr}"
+    );
 
     let output = runner(dir.path()).arg("resume").arg(&run_dir).args(["--set", "sweep.seed=[1,2]"]).output().unwrap();
     assert_eq!(output.status.code(), Some(2));
@@ -260,7 +294,14 @@ fn resume_refuses_overrides_that_change_started_trials() {
     assert_eq!(std::fs::read_to_string(run_dir.join("spec.toml")).unwrap(), spec_before);
 
     // Where it runs may change: --data-dir (here the same data under another path).
-    let output = runner(dir.path()).args(["--resume"]).arg(&run_dir).arg("--data-dir").arg(shared_data().join("mnist/..")).arg("-q").output().unwrap();
+    let output = runner(dir.path())
+        .args(["--resume"])
+        .arg(&run_dir)
+        .arg("--data-dir")
+        .arg(shared_data().join("mnist/.."))
+        .arg("-q")
+        .output()
+        .unwrap();
     assert_success(&output);
 }
 
@@ -272,7 +313,11 @@ fn a_run_folder_in_use_is_refused_and_bad_folders_are_named() {
     std::fs::write(run_dir.join("run.lock"), format!("{} {host}\n", std::process::id())).unwrap();
     let output = resume(&run_dir, None);
     assert_eq!(output.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("is in use by runner pid"), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("is in use by runner pid"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 
     let output = runner(dir.path()).args(["resume", "."]).output().unwrap();
     assert_eq!(output.status.code(), Some(2));
@@ -299,7 +344,11 @@ fn sigterm_stops_like_ctrl_c_with_status_143() {
 
 #[test]
 fn ctrl_c_marks_the_trial_interrupted_and_resume_finishes_it() {
-    let spec = SPEC.replace("[sweep]\nmodel = [\"nn\", \"cnn\"]\noptimizer = [\"sgd\", \"adam\"]\n", "model = \"cnn\"\nmomentum = 0.9\n")
+    let spec = SPEC
+        .replace(
+            "[sweep]\nmodel = [\"nn\", \"cnn\"]\noptimizer = [\"sgd\", \"adam\"]\n",
+            "model = \"cnn\"\nmomentum = 0.9\n",
+        )
         .replace("limit_train = 400", "limit_train = 1500")
         .replace("name = \"crash\"", "name = \"ctrlc\"");
     let dir = tempfile::tempdir().unwrap();
@@ -318,11 +367,14 @@ fn ctrl_c_marks_the_trial_interrupted_and_resume_finishes_it() {
     assert!((1..3).contains(&rows), "{rows} epochs kept");
 
     assert_success(&resume(&run_dir, None));
-    let resumed: Vec<Vec<String>> = csv_rows(&run_dir.join("trials/000_ctrlc/metrics.csv")).into_iter().map(|r| r[..6].to_vec()).collect();
+    let resumed: Vec<Vec<String>> =
+        csv_rows(&run_dir.join("trials/000_ctrlc/metrics.csv")).into_iter().map(|r| r[..6].to_vec()).collect();
     let other = tempfile::tempdir().unwrap();
     assert_success(&start(other.path(), &spec, None));
-    let straight: Vec<Vec<String>> =
-        csv_rows(&the_run(other.path()).join("trials/000_ctrlc/metrics.csv")).into_iter().map(|r| r[..6].to_vec()).collect();
+    let straight: Vec<Vec<String>> = csv_rows(&the_run(other.path()).join("trials/000_ctrlc/metrics.csv"))
+        .into_iter()
+        .map(|r| r[..6].to_vec())
+        .collect();
     assert_eq!(resumed, straight);
 }
 
@@ -335,7 +387,15 @@ fn resume_is_exact_with_a_split_a_schedule_augmentation_and_early_stopping() {
                 augment = [\"random_crop\"]\n[sweep]\nmin_delta = [10.0, 0.0]\n";
     let trials = ["000_min_delta=10.0", "001_min_delta=0.0"];
     let metrics = |run: &Path| -> Vec<Vec<Vec<String>>> {
-        trials.iter().map(|t| csv_rows(&run.join("trials").join(t).join("metrics.csv")).into_iter().map(|r| [&r[..6], &r[9..]].concat()).collect()).collect()
+        trials
+            .iter()
+            .map(|t| {
+                csv_rows(&run.join("trials").join(t).join("metrics.csv"))
+                    .into_iter()
+                    .map(|r| [&r[..6], &r[9..]].concat())
+                    .collect()
+            })
+            .collect()
     };
     let straight = tempfile::tempdir().unwrap();
     assert_success(&start(straight.path(), spec, None));

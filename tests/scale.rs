@@ -46,7 +46,11 @@ fn jobs_on_a_terminal_draw_one_bar_per_running_trial() {
     let exe = env!("CARGO_BIN_EXE_runner");
     let command = format!("{exe} spec.toml --jobs 2 --data-dir {} --runs-dir out", common::shared_data().display());
     // `script` runs the command on a pseudo-terminal and copies what it draws to stdout.
-    let output = std::process::Command::new("script").args(["-qfec", &command, "/dev/null"]).current_dir(dir.path()).output().unwrap();
+    let output = std::process::Command::new("script")
+        .args(["-qfec", &command, "/dev/null"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
     assert_success(&output);
     let screen = String::from_utf8_lossy(&output.stdout);
     for trial in ["000_seed=1", "001_seed=2"] {
@@ -80,7 +84,9 @@ fn status_shows_progress_inside_the_running_epoch() {
         let stdout = String::from_utf8_lossy(&output.stdout).to_string();
         // "| 0 | seed=1 | running | 0/2 +33% | ... | 5s |": the share of the epoch, and an ETA.
         let eta = |l: &str| l.trim_end_matches(['|', ' ']).rsplit("| ").next().unwrap_or_default().to_string();
-        if let Some(line) = stdout.lines().find(|l| l.contains("| running ") && l.contains("/2 +") && eta(l).ends_with('s')) {
+        if let Some(line) =
+            stdout.lines().find(|l| l.contains("| running ") && l.contains("/2 +") && eta(l).ends_with('s'))
+        {
             seen = Some(line.to_string());
         }
     }
@@ -93,7 +99,11 @@ fn status_shows_progress_inside_the_running_epoch() {
 #[test]
 fn status_shows_each_trial_and_a_worker_finishes_a_crashed_run() {
     let dir = tempfile::tempdir().unwrap();
-    let output = spec_command(dir.path(), SWEEP).arg("-q").env("RUNNER_FAILPOINT", "committed:001_optimizer=sgd,seed=2:1").output().unwrap();
+    let output = spec_command(dir.path(), SWEEP)
+        .arg("-q")
+        .env("RUNNER_FAILPOINT", "committed:001_optimizer=sgd,seed=2:1")
+        .output()
+        .unwrap();
     assert!(output.status.code().is_none(), "killed at the failpoint");
     let run_dir = the_run(dir.path());
 
@@ -114,12 +124,17 @@ fn status_shows_each_trial_and_a_worker_finishes_a_crashed_run() {
     let straight = tempfile::tempdir().unwrap();
     assert_success(&run_spec(straight.path(), SWEEP, &["-q"]));
     assert_eq!(results(&run_dir), results(&the_run(straight.path())));
-    let manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run_dir.join("manifest.json")).unwrap()).unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join("manifest.json")).unwrap()).unwrap();
     assert!(manifest["finished_at"].is_string());
 
-    runner(dir.path()).arg("worker").arg(&run_dir).args(["--trial", "4"]).assert().code(2).stderr(predicate::str::contains(
-        "4 is not a trial of",
-    ));
+    runner(dir.path())
+        .arg("worker")
+        .arg(&run_dir)
+        .args(["--trial", "4"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("4 is not a trial of"));
 }
 
 #[test]
@@ -147,9 +162,15 @@ fn submit_without_slurm_says_so_and_writes_nothing() {
 #[test]
 fn submit_dry_run_prints_the_scripts_and_submits_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let spec = format!("{SWEEP}[slurm]\npartition = \"short\"\ntime = \"00:30:00\"\ncpus_per_task = 2\nmax_parallel = 3\nextra = [\"--qos=test\"]\n");
+    let spec = format!(
+        "{SWEEP}[slurm]\npartition = \"short\"\ntime = \"00:30:00\"\ncpus_per_task = 2\nmax_parallel = 3\nextra = [\"--qos=test\"]\n"
+    );
     std::fs::write(dir.path().join("spec.toml"), spec).unwrap();
-    let output = runner(dir.path()).args(["submit", "spec.toml", "--runs-dir", "out", "--dry-run"]).env("PATH", "/nonexistent").output().unwrap();
+    let output = runner(dir.path())
+        .args(["submit", "spec.toml", "--runs-dir", "out", "--dry-run"])
+        .env("PATH", "/nonexistent")
+        .output()
+        .unwrap();
     assert_success(&output);
     let stdout = String::from_utf8(output.stdout).unwrap();
     for needle in [
@@ -183,13 +204,17 @@ fn sigterm_to_a_jobs_run_stops_its_workers_and_resume_finishes_exactly() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("spec.toml"), &spec).unwrap();
     // Once the first trial has finished an epoch, stop the coordinator as a scheduler would.
-    let output = signal_after_first_epoch(dir.path(), &["--jobs", "2", "-q"], "000_optimizer=sgd,seed=1", libc::SIGTERM);
+    let output =
+        signal_after_first_epoch(dir.path(), &["--jobs", "2", "-q"], "000_optimizer=sgd,seed=1", libc::SIGTERM);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(143), "{stderr}");
     assert!(stderr.contains("runner resume"), "{stderr}");
     let run_dir = the_run(dir.path());
     let files = tree(&run_dir);
-    assert!(!files.iter().any(|f| f.ends_with("/claim") || f.ends_with("run.lock")), "workers released their claims: {files:?}");
+    assert!(
+        !files.iter().any(|f| f.ends_with("/claim") || f.ends_with("run.lock")),
+        "workers released their claims: {files:?}"
+    );
     let statuses = csv_rows(&run_dir.join("summary.csv"));
     let status = statuses[0].iter().position(|h| h == "status").unwrap();
     assert!(statuses[1..].iter().any(|r| r[status] == "interrupted"), "{statuses:?}");
@@ -208,20 +233,28 @@ fn workers_stop_when_their_coordinator_is_killed() {
     let spec = SWEEP.replace("limit_train = 1000", "limit_train = 20000").replace("epochs = 2", "epochs = 3");
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("spec.toml"), &spec).unwrap();
-    let output = signal_after_first_epoch(dir.path(), &["--jobs", "2", "-q"], "000_optimizer=sgd,seed=1", libc::SIGKILL);
+    let output =
+        signal_after_first_epoch(dir.path(), &["--jobs", "2", "-q"], "000_optimizer=sgd,seed=1", libc::SIGKILL);
     assert_eq!(output.status.code(), None, "killed");
     let run_dir = the_run(dir.path());
     // The workers stop at their next batch and release their claims, as on SIGTERM.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
     while tree(&run_dir).iter().any(|f| f.ends_with("/claim")) {
-        assert!(std::time::Instant::now() < deadline, "workers went on after their coordinator died: {:?}", tree(&run_dir));
+        assert!(
+            std::time::Instant::now() < deadline,
+            "workers went on after their coordinator died: {:?}",
+            tree(&run_dir)
+        );
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     let statuses: Vec<String> = std::fs::read_dir(run_dir.join("trials"))
         .unwrap()
         .filter_map(|t| std::fs::read_to_string(t.unwrap().path().join("status.json")).ok())
         .collect();
-    assert!(statuses.iter().any(|s| s.contains("\"interrupted\"")), "the workers stopped, not trained the sweep out: {statuses:?}");
+    assert!(
+        statuses.iter().any(|s| s.contains("\"interrupted\"")),
+        "the workers stopped, not trained the sweep out: {statuses:?}"
+    );
     let output = runner(dir.path()).arg("resume").arg(&run_dir).args(["--jobs", "2", "-q"]).output().unwrap();
     assert_success(&output);
     let straight = tempfile::tempdir().unwrap();

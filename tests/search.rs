@@ -22,7 +22,11 @@ fn random_search_samples_the_same_trials_every_time_per_grid_point() {
     let table = String::from_utf8(first.stdout).unwrap();
     let rows: Vec<&str> = table.lines().skip(2).collect();
     assert_eq!(rows.len(), 10, "2 grid points x 5 samples");
-    assert!(rows[0].contains("| model=nn,batch_size=") && rows[0].contains(",lr=0.") && rows[0].contains(",optimizer="), "{}", rows[0]);
+    assert!(
+        rows[0].contains("| model=nn,batch_size=") && rows[0].contains(",lr=0.") && rows[0].contains(",optimizer="),
+        "{}",
+        rows[0]
+    );
     assert!(rows[5].contains("model=cnn"), "grid point 2 gets its own samples: {}", rows[5]);
     let other_seed = run_spec(dir.path(), &spec.replace("seed = 11", "seed = 12"), &["--dry-run"]);
     assert_ne!(String::from_utf8(other_seed.stdout).unwrap(), table);
@@ -46,7 +50,8 @@ fn asha_prunes_from_the_run_folder_reports_the_budget_and_resumes_exactly() {
     assert!(reasons[pruned].starts_with("pruned at epoch 1 (ASHA): val_loss"), "{}", reasons[pruned]);
     // A pruned trial keeps its metrics and checkpoints.
     let trials: Vec<PathBuf> = {
-        let mut t: Vec<PathBuf> = std::fs::read_dir(run_dir.join("trials")).unwrap().map(|e| e.unwrap().path()).collect();
+        let mut t: Vec<PathBuf> =
+            std::fs::read_dir(run_dir.join("trials")).unwrap().map(|e| e.unwrap().path()).collect();
         t.sort();
         t
     };
@@ -71,14 +76,23 @@ fn asha_prunes_from_the_run_folder_reports_the_budget_and_resumes_exactly() {
     let killed = run_spec(dir.path(), ASHA, &["-q"]);
     assert!(killed.status.success());
     let crashed = tempfile::tempdir().unwrap();
-    let output = spec_command(crashed.path(), ASHA).arg("-q").env("RUNNER_FAILPOINT", format!("committed:{}:1", name(pruned))).output().unwrap();
+    let output = spec_command(crashed.path(), ASHA)
+        .arg("-q")
+        .env("RUNNER_FAILPOINT", format!("committed:{}:1", name(pruned)))
+        .output()
+        .unwrap();
     assert!(output.status.code().is_none(), "killed at the rung's commit, before the decision");
     let crashed_run = the_run(crashed.path());
     let output = runner(crashed.path()).arg("resume").arg(&crashed_run).arg("-q").output().unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let strip = |rows: Vec<Vec<String>>| -> Vec<Vec<String>> {
         let seconds = rows[0].iter().position(|h| h == "train_seconds").unwrap();
-        rows.into_iter().map(|mut r| { r.remove(seconds); r }).collect()
+        rows.into_iter()
+            .map(|mut r| {
+                r.remove(seconds);
+                r
+            })
+            .collect()
     };
     assert_eq!(strip(csv_rows(&crashed_run.join("summary.csv"))), strip(summary));
     // Pruned at resume, it drops its epoch state as a pruned trial does in an uninterrupted run.
@@ -90,31 +104,75 @@ fn asha_decides_the_same_with_jobs_2_whatever_the_workers_speed() {
     let one = tempfile::tempdir().unwrap();
     let output = run_spec(one.path(), ASHA, &["-q"]);
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let first = std::fs::read_dir(the_run(one.path()).join("trials")).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).min().unwrap();
+    let first = std::fs::read_dir(the_run(one.path()).join("trials"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .min()
+        .unwrap();
     // The first trial falls far behind: the others reach their rungs long before it does.
     let two = tempfile::tempdir().unwrap();
-    let output = spec_command(two.path(), ASHA).args(["--jobs", "2"]).env("RUNNER_FAILPOINT", format!("batch:{first}:1:1=sleep:4000")).output().unwrap();
+    let output = spec_command(two.path(), ASHA)
+        .args(["--jobs", "2"])
+        .env("RUNNER_FAILPOINT", format!("batch:{first}:1:1=sleep:4000"))
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");
-    assert!(stderr.contains(&format!("waiting for {first} to reach epoch 1 (ASHA decides in sweep order)")), "{stderr}");
+    assert!(
+        stderr.contains(&format!("waiting for {first} to reach epoch 1 (ASHA decides in sweep order)")),
+        "{stderr}"
+    );
     assert_eq!(common::results(&the_run(one.path())), common::results(&the_run(two.path())));
 }
 
 #[test]
 fn bad_searches_are_located_and_nothing_is_written() {
     let cases: [(&str, &str); 11] = [
-        ("[search]\nmethod = \"bayes\"\n", "spec.toml:2:1: `search.method`: unknown value \"bayes\"; allowed: grid, random, asha"),
-        ("[search]\nmethod = \"random\"\n[search.space]\nlr = [0.1, 0.2]\n", "spec.toml:1:2: `search.trials`: method = \"random\" needs"),
-        ("[search]\nmethod = \"random\"\ntrials = 3\n[search.space]\nlr = { uniform = [0.2, 0.1] }\n", "spec.toml:5:1: `search.space.lr`: `uniform` = [0.2, 0.1]: the lower bound is above"),
-        ("[search]\nmethod = \"random\"\ntrials = 3\n[search.space]\nlr = { log_uniform = [0, 0.1] }\n", "greater than 0"),
-        ("[search]\nmethod = \"random\"\ntrials = 3\n[search.space]\nlr = { normal = [0, 1] }\n", "unknown distribution `normal`"),
-        ("[search]\nmethod = \"random\"\ntrials = 3\n[search.space]\nname = [\"a\", \"b\"]\n", "`search.space.name`: `name` cannot be searched"),
-        ("[sweep]\nlr = [0.1]\n[search]\nmethod = \"random\"\ntrials = 3\n[search.space]\nlr = [0.1, 0.2]\n", "is also in [sweep]"),
-        ("val_split = 0.1\n[search]\nmethod = \"asha\"\ntrials = 3\nreduction_factor = 1\n[search.space]\nlr = [0.1]\n", "spec.toml:5:1: `search.reduction_factor`: must be at least 2"),
-        ("epochs = 2\nval_split = 0.1\n[search]\nmethod = \"asha\"\ntrials = 3\nmin_epochs = 3\n[search.space]\nlr = [0.1]\n", "`search.min_epochs`: must be in 1..=epochs (2)"),
-        ("[search]\nmethod = \"asha\"\ntrials = 3\n[search.space]\nlr = [0.1]\n", "spec.toml:2:1: `search.method`: asha prunes on a validation metric: set val_split"),
+        (
+            "[search]\nmethod = \"bayes\"\n",
+            "spec.toml:2:1: `search.method`: unknown value \"bayes\"; allowed: grid, random, asha",
+        ),
+        (
+            "[search]\nmethod = \"random\"\n[search.space]\nlr = [0.1, 0.2]\n",
+            "spec.toml:1:2: `search.trials`: method = \"random\" needs",
+        ),
+        (
+            "[search]\nmethod = \"random\"\ntrials = 3\n[search.space]\nlr = { uniform = [0.2, 0.1] }\n",
+            "spec.toml:5:1: `search.space.lr`: `uniform` = [0.2, 0.1]: the lower bound is above",
+        ),
+        (
+            "[search]\nmethod = \"random\"\ntrials = 3\n[search.space]\nlr = { log_uniform = [0, 0.1] }\n",
+            "greater than 0",
+        ),
+        (
+            "[search]\nmethod = \"random\"\ntrials = 3\n[search.space]\nlr = { normal = [0, 1] }\n",
+            "unknown distribution `normal`",
+        ),
+        (
+            "[search]\nmethod = \"random\"\ntrials = 3\n[search.space]\nname = [\"a\", \"b\"]\n",
+            "`search.space.name`: `name` cannot be searched",
+        ),
+        (
+            "[sweep]\nlr = [0.1]\n[search]\nmethod = \"random\"\ntrials = 3\n[search.space]\nlr = [0.1, 0.2]\n",
+            "is also in [sweep]",
+        ),
+        (
+            "val_split = 0.1\n[search]\nmethod = \"asha\"\ntrials = 3\nreduction_factor = 1\n[search.space]\nlr = [0.1]\n",
+            "spec.toml:5:1: `search.reduction_factor`: must be at least 2",
+        ),
+        (
+            "epochs = 2\nval_split = 0.1\n[search]\nmethod = \"asha\"\ntrials = 3\nmin_epochs = 3\n[search.space]\nlr = [0.1]\n",
+            "`search.min_epochs`: must be in 1..=epochs (2)",
+        ),
+        (
+            "[search]\nmethod = \"asha\"\ntrials = 3\n[search.space]\nlr = [0.1]\n",
+            "spec.toml:2:1: `search.method`: asha prunes on a validation metric: set val_split",
+        ),
         // A list of mixed types is located at the wrong value.
-        ("[search]\nmethod = \"random\"\ntrials = 2\n[search.space]\noptimizer = [\"sgd\", 1]\n", "spec.toml:5:21: `search.space.optimizer[1]`: value 2 of the list: `optimizer` takes a string, found an integer 1"),
+        (
+            "[search]\nmethod = \"random\"\ntrials = 2\n[search.space]\noptimizer = [\"sgd\", 1]\n",
+            "spec.toml:5:21: `search.space.optimizer[1]`: value 2 of the list: `optimizer` takes a string, found an integer 1",
+        ),
     ];
     for (spec, expected) in cases {
         rejects(spec, &[], &[expected]);
@@ -128,7 +186,11 @@ fn bad_searches_are_located_and_nothing_is_written() {
         );
     }
     // A split that holds out nothing (one training image) is refused, not silently empty.
-    rejects("limit_train = 1\nval_split = 0.5\npatience = 1\n", &[], &["`limit_train`: a validation split needs at least 2 training images"]);
+    rejects(
+        "limit_train = 1\nval_split = 0.5\npatience = 1\n",
+        &[],
+        &["`limit_train`: a validation split needs at least 2 training images"],
+    );
     rejects(
         "[search]\nmethod = \"random\"\ntrials = 2\n[search.space]\nbatch_size = { uniform = [10, 20] }\n",
         &[],

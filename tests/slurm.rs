@@ -15,10 +15,10 @@ const SWEEP: &str = "name = \"slurm\"\nepochs = 2\nbatch_size = 50\nlimit_train 
 
 /// Whether a Slurm cluster with an idle node answers here.
 fn cluster() -> bool {
-    let idle = Command::new("sinfo")
-        .args(["-h", "-o", "%T"])
-        .output()
-        .is_ok_and(|o| o.status.success() && String::from_utf8_lossy(&o.stdout).lines().any(|l| l.trim() == "idle" || l.trim() == "mixed"));
+    let idle = Command::new("sinfo").args(["-h", "-o", "%T"]).output().is_ok_and(|o| {
+        o.status.success()
+            && String::from_utf8_lossy(&o.stdout).lines().any(|l| l.trim() == "idle" || l.trim() == "mixed")
+    });
     if !idle {
         eprintln!("skipped: no Slurm cluster answers (start one with scripts/slurm-local.sh, as root)");
     }
@@ -32,7 +32,14 @@ fn assert_success(output: &Output) {
 /// Submits SPEC from `dir`; returns the run folder it printed.
 fn submit(dir: &Path, spec: &str) -> PathBuf {
     std::fs::write(dir.join("spec.toml"), spec).unwrap();
-    let output = runner(dir).arg("submit").arg("spec.toml").arg("--data-dir").arg(shared_data()).args(["--runs-dir", "out"]).output().unwrap();
+    let output = runner(dir)
+        .arg("submit")
+        .arg("spec.toml")
+        .arg("--data-dir")
+        .arg(shared_data())
+        .args(["--runs-dir", "out"])
+        .output()
+        .unwrap();
     assert_success(&output);
     PathBuf::from(String::from_utf8(output.stdout).unwrap().trim())
 }
@@ -43,7 +50,8 @@ fn manifest(run_dir: &Path) -> serde_json::Value {
 
 /// Waits until none of the run's Slurm jobs is queued or running.
 fn wait_for_jobs(run_dir: &Path) {
-    let jobs: Vec<String> = manifest(run_dir)["slurm_jobs"].as_array().unwrap().iter().map(|j| j.as_str().unwrap().to_string()).collect();
+    let jobs: Vec<String> =
+        manifest(run_dir)["slurm_jobs"].as_array().unwrap().iter().map(|j| j.as_str().unwrap().to_string()).collect();
     // A requeued task waits about two minutes before Slurm starts it again.
     let deadline = Instant::now() + Duration::from_secs(1800);
     loop {
@@ -60,7 +68,13 @@ fn wait_for_jobs(run_dir: &Path) {
 fn sequential(spec: &str) -> (Vec<Vec<String>>, Vec<Vec<Vec<String>>>) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("spec.toml"), spec).unwrap();
-    let output = runner(dir.path()).arg("spec.toml").arg("--data-dir").arg(shared_data()).args(["--runs-dir", "out", "-q"]).output().unwrap();
+    let output = runner(dir.path())
+        .arg("spec.toml")
+        .arg("--data-dir")
+        .arg(shared_data())
+        .args(["--runs-dir", "out", "-q"])
+        .output()
+        .unwrap();
     assert_success(&output);
     let run = std::fs::read_dir(dir.path().join("out")).unwrap().next().unwrap().unwrap().path();
     results(&run)
@@ -78,7 +92,10 @@ fn a_submitted_sweep_equals_a_sequential_run() {
     eprintln!("slurm sweep of 4 trials: {:.1}s from submit to report", started.elapsed().as_secs_f64());
     assert!(manifest(&run_dir)["finished_at"].is_string(), "the report job finished the run");
     assert!(run_dir.join("report.md").is_file());
-    let logs: Vec<String> = std::fs::read_dir(run_dir.join("slurm")).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let logs: Vec<String> = std::fs::read_dir(run_dir.join("slurm"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
     assert!(logs.iter().any(|l| l.ends_with("_3.out")), "one log per array task: {logs:?}");
     let submitted = results(&run_dir);
     assert_eq!(submitted.0.len(), 5);
@@ -111,7 +128,11 @@ fn a_cancelled_task_is_resubmitted_and_ends_as_if_never_cut() {
 
     let output = runner(dir.path()).args(["submit", "--resume"]).arg(&run_dir).output().unwrap();
     assert_success(&output);
-    assert!(String::from_utf8_lossy(&output.stderr).contains("(1 trial)"), "only the cut-off trial: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("(1 trial)"),
+        "only the cut-off trial: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     wait_for_jobs(&run_dir);
     assert!(manifest(&run_dir)["finished_at"].is_string());
     assert_eq!(results(&run_dir), sequential(spec));
@@ -120,25 +141,46 @@ fn a_cancelled_task_is_resubmitted_and_ends_as_if_never_cut() {
 #[test]
 fn a_runs_folder_with_a_space_a_quote_and_a_percent_sign_works_and_a_newline_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("spec.toml"), "name = \"odd\"\nmodel = \"nn\"\nepochs = 1\nlimit_train = 200\nlimit_test = 100\n").unwrap();
+    std::fs::write(
+        dir.path().join("spec.toml"),
+        "name = \"odd\"\nmodel = \"nn\"\nepochs = 1\nlimit_train = 200\nlimit_test = 100\n",
+    )
+    .unwrap();
     // A newline would end the #SBATCH block and put a shell line into every task's script.
     let out = runner(dir.path()).args(["submit", "spec.toml", "--runs-dir", "a\ntouch injected"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot hold a path"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("cannot hold a path"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(common::tree(dir.path()), ["spec.toml"], "nothing written");
     if !cluster() {
         return;
     }
     // sbatch once refused a space or a quote, and expanded %x into the job name.
     let runs = "we ird 'q' 100%x";
-    let output = runner(dir.path()).arg("submit").arg("spec.toml").arg("--data-dir").arg(shared_data()).args(["--runs-dir", runs]).output().unwrap();
+    let output = runner(dir.path())
+        .arg("submit")
+        .arg("spec.toml")
+        .arg("--data-dir")
+        .arg(shared_data())
+        .args(["--runs-dir", runs])
+        .output()
+        .unwrap();
     assert_success(&output);
     let run_dir = PathBuf::from(String::from_utf8(output.stdout).unwrap().trim());
     assert!(run_dir.starts_with(dir.path().join(runs)), "{}", run_dir.display());
     wait_for_jobs(&run_dir);
     assert!(manifest(&run_dir)["finished_at"].is_string(), "the report job finished the run");
-    let logs: Vec<String> = std::fs::read_dir(run_dir.join("slurm")).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
-    assert!(logs.iter().any(|l| l.ends_with("_0.out")) && logs.iter().any(|l| l.starts_with("finish_")), "logs where asked: {logs:?}");
+    let logs: Vec<String> = std::fs::read_dir(run_dir.join("slurm"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        logs.iter().any(|l| l.ends_with("_0.out")) && logs.iter().any(|l| l.starts_with("finish_")),
+        "logs where asked: {logs:?}"
+    );
     let summary = std::fs::read_to_string(run_dir.join("summary.csv")).unwrap();
     assert!(summary.contains(",done,") || summary.contains("done"), "{summary}");
 }
@@ -146,18 +188,34 @@ fn a_runs_folder_with_a_space_a_quote_and_a_percent_sign_works_and_a_newline_is_
 #[test]
 fn slurm_values_are_checked_before_anything_is_written() {
     // Formats: at spec validation, located.
-    common::rejects("[slurm]\ntime = \"99:99:99:99\"\n", &[], &["spec.toml:2:1: `slurm.time`: must be a Slurm time limit"]);
+    common::rejects(
+        "[slurm]\ntime = \"99:99:99:99\"\n",
+        &[],
+        &["spec.toml:2:1: `slurm.time`: must be a Slurm time limit"],
+    );
     common::rejects("[slurm]\nmem = \"4GG\"\n", &[], &["spec.toml:2:1: `slurm.mem`: must be a Slurm memory size"]);
     if !cluster() {
         return;
     }
     // What only the cluster knows: asked with sbatch --test-only before the run folder exists.
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("spec.toml"), "name = \"nope\"\nmodel = \"nn\"\n[slurm]\npartition = \"no_such_partition\"\n").unwrap();
-    let out = runner(dir.path()).args(["submit", "spec.toml", "--runs-dir", "out"]).arg("--data-dir").arg(shared_data()).output().unwrap();
+    std::fs::write(
+        dir.path().join("spec.toml"),
+        "name = \"nope\"\nmodel = \"nn\"\n[slurm]\npartition = \"no_such_partition\"\n",
+    )
+    .unwrap();
+    let out = runner(dir.path())
+        .args(["submit", "spec.toml", "--runs-dir", "out"])
+        .arg("--data-dir")
+        .arg(shared_data())
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("`slurm`: the cluster refuses these resources") && stderr.contains("partition"), "{stderr}");
+    assert!(
+        stderr.contains("`slurm`: the cluster refuses these resources") && stderr.contains("partition"),
+        "{stderr}"
+    );
     assert_eq!(common::tree(dir.path()), ["spec.toml"], "nothing written");
 }
 
@@ -176,7 +234,11 @@ fn submit_with(dir: &Path, spec: &str, env: &[(&str, &str)]) -> PathBuf {
 
 /// Every task log of the run, concatenated.
 fn task_logs(run_dir: &Path) -> String {
-    let mut logs: Vec<PathBuf> = std::fs::read_dir(run_dir.join("slurm")).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "out")).collect();
+    let mut logs: Vec<PathBuf> = std::fs::read_dir(run_dir.join("slurm"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "out"))
+        .collect();
     logs.sort();
     logs.iter().map(|p| format!("== {}\n{}", p.display(), std::fs::read_to_string(p).unwrap_or_default())).collect()
 }
@@ -201,9 +263,18 @@ fn a_task_at_its_time_limit_requeues_itself_and_the_sweep_finishes_unattended() 
     wait_for_jobs(&run_dir);
     let wall = started.elapsed();
     let logs = task_logs(&run_dir);
-    assert!(manifest(&run_dir)["finished_at"].is_string(), "the report job finished the run, once every task ended:\n{logs}");
-    assert!(logs.contains("001_model=cnn: time limit near: requeued ") && logs.contains("001_model=cnn: cnn on mnist (cpu, from epoch "), "{logs}");
-    let record: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run_dir.join("trials/001_model=cnn/requeues.json")).unwrap()).unwrap();
+    assert!(
+        manifest(&run_dir)["finished_at"].is_string(),
+        "the report job finished the run, once every task ended:\n{logs}"
+    );
+    assert!(
+        logs.contains("001_model=cnn: time limit near: requeued ")
+            && logs.contains("001_model=cnn: cnn on mnist (cpu, from epoch "),
+        "{logs}"
+    );
+    let record: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join("trials/001_model=cnn/requeues.json")).unwrap())
+            .unwrap();
     assert!(record["requeues"].as_u64().unwrap() >= 1, "{record}");
     let (local, local_wall) = local.join().unwrap();
     assert_eq!(results(&run_dir), local, "{logs}");
@@ -227,7 +298,8 @@ fn a_trial_that_cannot_finish_an_epoch_within_the_time_limit_fails_with_the_reas
     let run_dir = submit_with(dir.path(), spec, &[("RUNNER_FAILPOINT", "batch:000_stuck:1:3=sleep:100000")]);
     wait_for_jobs(&run_dir);
     let logs = task_logs(&run_dir);
-    let status: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run_dir.join("trials/000_stuck/status.json")).unwrap()).unwrap();
+    let status: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join("trials/000_stuck/status.json")).unwrap()).unwrap();
     assert_eq!(status["status"], "failed", "{logs}");
     let reason = status["reason"].as_str().unwrap();
     assert!(reason.starts_with("no epoch finished within the task time limit: an epoch takes "), "{reason}");
@@ -256,7 +328,11 @@ fn a_task_requeued_by_slurm_itself_continues_its_trial() {
     assert_success(&Command::new("scontrol").args(["requeue", &format!("{array}_0")]).output().unwrap());
     wait_for_jobs(&run_dir);
     let logs = task_logs(&run_dir);
-    assert!(logs.contains("SIGTERM: stopping after this batch") && logs.contains("000_preempt: cnn on mnist (cpu, from epoch "), "{logs}");
+    assert!(
+        logs.contains("SIGTERM: stopping after this batch")
+            && logs.contains("000_preempt: cnn on mnist (cpu, from epoch "),
+        "{logs}"
+    );
     assert!(manifest(&run_dir)["finished_at"].is_string(), "{logs}");
     assert_eq!(results(&run_dir), sequential(spec), "{logs}");
 }

@@ -13,7 +13,11 @@ fn toml_syntax_error() {
 
 #[test]
 fn unknown_key_suggests_the_closest() {
-    rejects("batchsize = 10\n", &[], &["spec.toml:1:1", "unknown key `batchsize`", "did you mean `batch_size`?", "allowed keys:"]);
+    rejects(
+        "batchsize = 10\n",
+        &[],
+        &["spec.toml:1:1", "unknown key `batchsize`", "did you mean `batch_size`?", "allowed keys:"],
+    );
 }
 
 #[test]
@@ -26,7 +30,11 @@ fn wrong_types() {
 #[test]
 fn out_of_range_values() {
     rejects("lr = 0\n", &[], &["spec.toml:1:1", "`lr`: must be a finite number greater than 0"]);
-    rejects("name = \"x\"\nstale_after_seconds = 2\n", &[], &["spec.toml:2:1", "`stale_after_seconds`", "must be 3 to 604800", "three heartbeats"]);
+    rejects(
+        "name = \"x\"\nstale_after_seconds = 2\n",
+        &[],
+        &["spec.toml:2:1", "`stale_after_seconds`", "must be 3 to 604800", "three heartbeats"],
+    );
     rejects("lr = -0.5\n", &[], &["`lr`: must be a finite number greater than 0"]);
     rejects("lr = nan\n", &[], &["`lr`: must be a finite number"]);
     rejects("lr = inf\n", &[], &["`lr`: must be a finite number"]);
@@ -88,7 +96,11 @@ fn missing_or_unreadable_spec() {
         .code(2)
         .stderr(predicate::str::contains("cannot read spec file nope.toml"));
     std::fs::create_dir(dir.path().join("folder.toml")).unwrap();
-    runner(dir.path()).arg("folder.toml").assert().code(2).stderr(predicate::str::contains("cannot read spec file folder.toml"));
+    runner(dir.path())
+        .arg("folder.toml")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("cannot read spec file folder.toml"));
     runner(dir.path()).assert().code(2).stderr(predicate::str::contains("give a spec file"));
     assert_eq!(tree(dir.path()), ["folder.toml"]);
 }

@@ -42,7 +42,8 @@ fn event_files_hold_every_epoch_once_and_the_real_tensorboard_reads_them() {
     let run_dir = run(dir.path(), SWEEP);
     let trial = run_dir.join("trials/000_model=nn,seed=1");
     let events = scalars(&trial.join("tb").join(FILE));
-    let test_acc: Vec<(i64, f32)> = events.iter().filter(|(_, t, _)| t == "accuracy/test").map(|(s, _, v)| (*s, *v)).collect();
+    let test_acc: Vec<(i64, f32)> =
+        events.iter().filter(|(_, t, _)| t == "accuracy/test").map(|(s, _, v)| (*s, *v)).collect();
     let rows = csv_rows(&trial.join("metrics.csv"))[1..].to_vec();
     assert_eq!(test_acc.len(), 2, "one value per epoch: {events:?}");
     for (row, (step, value)) in rows.iter().zip(&test_acc) {
@@ -68,12 +69,19 @@ fn check_with_tensorboard(args: &[&str]) {
         .output()
         .is_ok_and(|o| o.status.success());
     if !has_tensorboard {
-        eprintln!("skipped: the check with the real tensorboard package ({python} cannot import tensorboard; set RUNNER_TB_PYTHON)");
+        eprintln!(
+            "skipped: the check with the real tensorboard package ({python} cannot import tensorboard; set RUNNER_TB_PYTHON)"
+        );
         return;
     }
     let script = common::root().join("scripts/check_tensorboard.py");
     let output = std::process::Command::new(&python).arg(script).args(args).output().unwrap();
-    assert!(output.status.success(), "{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
     eprintln!("{}", String::from_utf8_lossy(&output.stdout));
 }
 
@@ -83,9 +91,16 @@ fn sessions(runs: &Path) -> Vec<(String, Vec<String>)> {
     for trial in tree(runs).into_iter().filter(|f| f.ends_with(FILE)) {
         let records = read_records(&std::fs::read(runs.join(&trial)).unwrap()).unwrap();
         let event = Event::decode(records[1].as_slice()).unwrap();
-        let Some(event::What::Summary(summary)) = event.what else { panic!("{trial}: the second record is the session start") };
-        let data = runner::run::tensorboard::HParamsPluginData::decode(summary.value[0].metadata.as_ref().unwrap().plugin_data.as_ref().unwrap().content.as_slice()).unwrap();
-        let Some(runner::run::tensorboard::hparams_data::Data::SessionStartInfo(start)) = data.data else { panic!("{trial}: no session start") };
+        let Some(event::What::Summary(summary)) = event.what else {
+            panic!("{trial}: the second record is the session start")
+        };
+        let data = runner::run::tensorboard::HParamsPluginData::decode(
+            summary.value[0].metadata.as_ref().unwrap().plugin_data.as_ref().unwrap().content.as_slice(),
+        )
+        .unwrap();
+        let Some(runner::run::tensorboard::hparams_data::Data::SessionStartInfo(start)) = data.data else {
+            panic!("{trial}: no session start")
+        };
         let mut keys: Vec<String> = start.hparams.into_keys().collect();
         keys.sort();
         out.push((trial, keys));
@@ -120,9 +135,11 @@ fn tensorboard_over_many_runs_shows_every_runs_keys_for_every_trial() {
 
 #[test]
 fn a_resumed_trial_shows_each_epoch_once() {
-    let spec = "name = \"tbresume\"\nmodel = \"nn\"\nepochs = 3\nbatch_size = 50\nlimit_train = 400\nlimit_test = 100\n";
+    let spec =
+        "name = \"tbresume\"\nmodel = \"nn\"\nepochs = 3\nbatch_size = 50\nlimit_train = 400\nlimit_test = 100\n";
     let dir = tempfile::tempdir().unwrap();
-    let output = spec_command(dir.path(), spec).arg("-q").env("RUNNER_FAILPOINT", "batch:000_tbresume:3:2").output().unwrap();
+    let output =
+        spec_command(dir.path(), spec).arg("-q").env("RUNNER_FAILPOINT", "batch:000_tbresume:3:2").output().unwrap();
     assert!(output.status.code().is_none());
     let run_dir = the_run(dir.path());
     let output = runner(dir.path()).arg("resume").arg(&run_dir).arg("-q").output().unwrap();

@@ -5,9 +5,9 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+use burn::prelude::Device;
 use common::{csv_rows, runner, shared_data, spec_command, the_run, tree};
 use predicates::prelude::*;
-use burn::prelude::Device;
 use runner::data::{self, Dataset, FetchOptions};
 use runner::model::Model;
 use runner::spec::{DatasetName, Spec};
@@ -31,10 +31,7 @@ fn run_in(dir: &Path, spec: &str, args: &[&str], expected_code: i32) -> PathBuf 
 
 /// metrics.csv without the timing columns, which differ between runs.
 fn deterministic_metrics(run_dir: &Path, trial: &str) -> Vec<Vec<String>> {
-    csv_rows(&run_dir.join("trials").join(trial).join("metrics.csv"))
-        .into_iter()
-        .map(|row| row[..6].to_vec())
-        .collect()
+    csv_rows(&run_dir.join("trials").join(trial).join("metrics.csv")).into_iter().map(|row| row[..6].to_vec()).collect()
 }
 
 /// The SMOKE run the tests of one command each share: trained once per test process, in the
@@ -72,7 +69,8 @@ fn smoke_trial() -> (PathBuf, Spec, f64, Dataset) {
     let spec: Spec = toml::from_str(&std::fs::read_to_string(run_dir.join("spec.toml")).unwrap()).unwrap();
     let metrics = csv_rows(&trial.join("metrics.csv"));
     let test_acc: f64 = metrics.last().unwrap()[4].parse().unwrap();
-    let dataset = data::load(DatasetName::Mnist, &shared_data(), &FetchOptions { offline: true, ..Default::default() }).unwrap();
+    let dataset =
+        data::load(DatasetName::Mnist, &shared_data(), &FetchOptions { offline: true, ..Default::default() }).unwrap();
     (trial, spec, test_acc, dataset)
 }
 
@@ -146,8 +144,11 @@ fn a_short_run_writes_every_file() {
     assert_eq!(summary[1][col("model")], "cnn");
     assert_eq!(summary[1][col("final_test_acc")], format!("{test_acc:.4}"));
 
-    let manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run_dir.join("manifest.json")).unwrap()).unwrap();
-    for key in ["runner_version", "burn_version", "host", "os", "cpus", "devices", "started_at", "finished_at", "command_line"] {
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join("manifest.json")).unwrap()).unwrap();
+    for key in
+        ["runner_version", "burn_version", "host", "os", "cpus", "devices", "started_at", "finished_at", "command_line"]
+    {
         assert!(!manifest[key].is_null(), "manifest.{key}");
     }
     assert_eq!(manifest["devices"][0], "cpu (burn-flex)");
@@ -193,7 +194,8 @@ fn export_writes_the_weights_under_pytorchs_names_and_layouts() {
     runner(&smoke_run().run_dir).arg("export").arg(&trial).assert().success();
     let bytes = std::fs::read(trial.join("model.safetensors")).unwrap();
     let tensors = safetensors::SafeTensors::deserialize(&bytes).unwrap();
-    let mut shapes: Vec<(String, Vec<usize>)> = tensors.tensors().into_iter().map(|(n, v)| (n, v.shape().to_vec())).collect();
+    let mut shapes: Vec<(String, Vec<usize>)> =
+        tensors.tensors().into_iter().map(|(n, v)| (n, v.shape().to_vec())).collect();
     shapes.sort();
     assert_eq!(
         shapes,
@@ -211,13 +213,31 @@ fn export_writes_the_weights_under_pytorchs_names_and_layouts() {
 
     // PyTorch's own model with these weights gets `runner eval`'s accuracy on the same images.
     let python = std::env::var("RUNNER_TORCH_PYTHON").unwrap_or_else(|_| "python3".into());
-    if !std::process::Command::new(&python).args(["-c", "import torch, safetensors"]).output().is_ok_and(|o| o.status.success()) {
-        eprintln!("skipped: the check in PyTorch ({python} cannot import torch and safetensors; set RUNNER_TORCH_PYTHON)");
+    if !std::process::Command::new(&python)
+        .args(["-c", "import torch, safetensors"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        eprintln!(
+            "skipped: the check in PyTorch ({python} cannot import torch and safetensors; set RUNNER_TORCH_PYTHON)"
+        );
         return;
     }
-    let eval = runner(&smoke_run().run_dir).arg("eval").arg(&trial).arg("--data-dir").arg(common::shared_data()).output().unwrap();
+    let eval = runner(&smoke_run().run_dir)
+        .arg("eval")
+        .arg(&trial)
+        .arg("--data-dir")
+        .arg(common::shared_data())
+        .output()
+        .unwrap();
     let eval = String::from_utf8_lossy(&eval.stderr).to_string() + &String::from_utf8_lossy(&eval.stdout);
-    let accuracy = |text: &str, after: &str| text[text.find(after).unwrap_or_else(|| panic!("{after:?} in {text}")) + after.len()..].split('%').next().unwrap().to_string();
+    let accuracy = |text: &str, after: &str| {
+        text[text.find(after).unwrap_or_else(|| panic!("{after:?} in {text}")) + after.len()..]
+            .split('%')
+            .next()
+            .unwrap()
+            .to_string()
+    };
     let model = smoke_trial().1.model.to_string();
     let output = std::process::Command::new(&python)
         .arg(common::root().join("scripts/check_export.py"))
@@ -271,15 +291,18 @@ fn predict_gives_the_models_own_predictions_for_png_and_jpeg() {
     assert!(lines[8].contains("seven.jpg: 7 "), "{}", lines[8]);
 
     std::fs::write(images.path().join("broken.png"), "not an image").unwrap();
-    runner(images.path())
+    runner(images.path()).arg("predict").arg(&trial).arg(images.path().join("broken.png")).assert().code(2).stderr(
+        predicates::str::contains("broken.png")
+            .and(predicates::str::contains("not a readable PNG, JPEG, BMP or GIF image")),
+    );
+    let run_dir = &smoke_run().run_dir;
+    runner(run_dir)
         .arg("predict")
-        .arg(&trial)
-        .arg(images.path().join("broken.png"))
+        .arg(run_dir)
+        .arg(&pngs[0])
         .assert()
         .code(2)
-        .stderr(predicates::str::contains("broken.png").and(predicates::str::contains("not a readable PNG, JPEG, BMP or GIF image")));
-    let run_dir = &smoke_run().run_dir;
-    runner(run_dir).arg("predict").arg(run_dir).arg(&pngs[0]).assert().code(2).stderr(predicates::str::contains("not a trial folder"));
+        .stderr(predicates::str::contains("not a trial folder"));
 }
 
 #[test]
@@ -293,7 +316,8 @@ fn same_seed_same_metrics() {
 
 #[test]
 fn a_diverging_trial_fails_and_the_sweep_goes_on() {
-    let spec = "name = \"lrs\"\nmodel = \"nn\"\nepochs = 2\nlimit_train = 300\nlimit_test = 100\n[sweep]\nlr = [1e12, 0.05]\n";
+    let spec =
+        "name = \"lrs\"\nmodel = \"nn\"\nepochs = 2\nlimit_train = 300\nlimit_test = 100\n[sweep]\nlr = [1e12, 0.05]\n";
     let (_dir, run_dir) = run(spec, &[], 1);
     let summary = csv_rows(&run_dir.join("summary.csv"));
     let col = |key: &str| summary[0].iter().position(|h| h == key).unwrap();

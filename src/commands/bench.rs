@@ -49,7 +49,10 @@ pub fn bench(args: BenchArgs) -> Result<()> {
             row("load MNIST (4 gz files, parse, checks)", &mut seconds, "s");
         }
         // bench never downloads (it has no --offline to turn it off): say where it looked.
-        Err(_) => eprintln!("  skipping data loading: no readable MNIST in {} (bench never downloads; see --data-dir)", dir_of(&args.data_dir)),
+        Err(_) => eprintln!(
+            "  skipping data loading: no readable MNIST in {} (bench never downloads; see --data-dir)",
+            dir_of(&args.data_dir)
+        ),
     }
 
     let mnist = ImageShape { channels: 1, height: 28, width: 28 };
@@ -72,10 +75,14 @@ pub fn bench(args: BenchArgs) -> Result<()> {
     // The architectures to time: the seed's, or the one `--set` describes.
     let ten = |shape| ImageSet { shape, classes: (0..10).map(|c| c.to_string()).collect() };
     let architectures: Vec<(Spec, ImageSet, String)> = if args.sets.is_empty() {
-        [(ModelKind::Nn, mnist, "nn 784-128-10"), (ModelKind::Cnn, mnist, "cnn, MNIST"), (ModelKind::Cnn, cifar, "cnn, 3x32x32")]
-            .into_iter()
-            .map(|(model, shape, label)| (Spec { model, ..Spec::default() }, ten(shape), label.to_string()))
-            .collect()
+        [
+            (ModelKind::Nn, mnist, "nn 784-128-10"),
+            (ModelKind::Cnn, mnist, "cnn, MNIST"),
+            (ModelKind::Cnn, cifar, "cnn, 3x32x32"),
+        ]
+        .into_iter()
+        .map(|(model, shape, label)| (Spec { model, ..Spec::default() }, ten(shape), label.to_string()))
+        .collect()
     } else {
         let overrides = crate::spec::Overrides { sets: args.sets.clone(), data_dir: None };
         let (spec, _) = crate::spec::load_text(std::path::Path::new("--set"), "", &overrides)?;
@@ -85,7 +92,11 @@ pub fn bench(args: BenchArgs) -> Result<()> {
             Some(images) => images,
             None => {
                 let dataset = data::load_for(&spec, &FetchOptions { offline: true, ..FetchOptions::default() })?;
-                spec.validate_images(&dataset.images()).map_err(|e| Error::InvalidValue { origin: "--set".into(), key: e.key.into(), message: e.message })?;
+                spec.validate_images(&dataset.images()).map_err(|e| Error::InvalidValue {
+                    origin: "--set".into(),
+                    key: e.key.into(),
+                    message: e.message,
+                })?;
                 dataset.images()
             }
         };
@@ -98,8 +109,9 @@ pub fn bench(args: BenchArgs) -> Result<()> {
         for (spec, images, label) in &architectures {
             let label = label.as_str();
             // As a run trains (see backend::run_on), with one thread per core.
-            let (mut train, mut eval) =
-                backend::run_on(*backend_name, Spec::default().cpu_threads(), || train_and_eval_rates(spec, images, &device, args.steps as usize))?;
+            let (mut train, mut eval) = backend::run_on(*backend_name, Spec::default().cpu_threads(), || {
+                train_and_eval_rates(spec, images, &device, args.steps as usize)
+            })?;
             let median = row(&format!("{backend_name}: train step, {label}"), &mut train, "img/s");
             row(&format!("{backend_name}: evaluation, {label}"), &mut eval, "img/s");
             train_medians.push((*backend_name, label, median));
@@ -125,10 +137,15 @@ fn train_and_eval_rates(spec: &Spec, images: &ImageSet, device: &Device, steps: 
     let train_device = device.clone().autodiff();
     let (shape, classes) = (images.shape, images.classes.len() as i64);
     // The spec was validated against these images.
-    let mut net = Model::new(&spec.architecture(images.classes.len()), shape, &train_device).expect("a validated architecture fits its data set");
+    let mut net = Model::new(&spec.architecture(images.classes.len()), shape, &train_device)
+        .expect("a validated architecture fits its data set");
     let mut optim = optimizer(spec);
     let loss_fn = CrossEntropyLossConfig::new().init(&train_device);
-    let images = Tensor::<4>::random([BATCH, shape.channels, shape.height, shape.width], burn::tensor::Distribution::Default, device);
+    let images = Tensor::<4>::random(
+        [BATCH, shape.channels, shape.height, shape.width],
+        burn::tensor::Distribution::Default,
+        device,
+    );
     let labels: Vec<i64> = (0..BATCH as i64).map(|i| i % classes).collect();
     let labels = Tensor::<1, Int>::from_data(TensorData::new(labels, [BATCH]), device);
     let mut train = Vec::new();
@@ -159,4 +176,3 @@ fn synthetic_split(shape: ImageShape, n: usize) -> Split {
         labels: (0..n).map(|i| (i % 10) as u8).collect(),
     }
 }
-

@@ -37,7 +37,14 @@ pub fn execute(
 
 /// Rebuilds summary.csv from the trial folders, records the end in the manifest when every trial
 /// has ended, prints the table and writes the report.
-pub fn finish(run_dir: &RunDir, trials: &[Trial], mut manifest: Manifest, lock: RunLock, outcome: Outcome, quiet: bool) -> Result<()> {
+pub fn finish(
+    run_dir: &RunDir,
+    trials: &[Trial],
+    mut manifest: Manifest,
+    lock: RunLock,
+    outcome: Outcome,
+    quiet: bool,
+) -> Result<()> {
     let summaries = summary::rebuild(run_dir, trials)?;
     let unfinished: Vec<&TrialSummary> = summaries.iter().filter(|s| !s.status.is_final()).collect();
     if let Outcome::Interrupted(cutoff) = outcome {
@@ -45,11 +52,10 @@ pub fn finish(run_dir: &RunDir, trials: &[Trial], mut manifest: Manifest, lock: 
         drop(lock);
         // Stopped between trials (or a worker process was): name the trial that is cut off.
         let Cutoff { trial, epoch } = cutoff.unwrap_or_else(|| {
-            unfinished
-                .iter()
-                .find(|s| s.status == Status::Interrupted)
-                .or(unfinished.first())
-                .map_or(Cutoff { trial: String::new(), epoch: 0 }, |s| Cutoff { trial: s.trial.dir_name(), epoch: s.epochs.len() as u32 + 1 })
+            unfinished.iter().find(|s| s.status == Status::Interrupted).or(unfinished.first()).map_or(
+                Cutoff { trial: String::new(), epoch: 0 },
+                |s| Cutoff { trial: s.trial.dir_name(), epoch: s.epochs.len() as u32 + 1 },
+            )
         });
         return Err(Error::Interrupted { trial, epoch, run_dir: run_dir.path.clone() });
     }
@@ -79,7 +85,12 @@ pub fn finish(run_dir: &RunDir, trials: &[Trial], mut manifest: Manifest, lock: 
             })
             .take(5)
             .collect();
-        return Err(Error::Unfinished { unfinished: unfinished.len(), total: trials.len(), held, run_dir: run_dir.path.clone() });
+        return Err(Error::Unfinished {
+            unfinished: unfinished.len(),
+            total: trials.len(),
+            held,
+            run_dir: run_dir.path.clone(),
+        });
     }
     let failed = summaries.iter().filter(|s| s.status == Status::Failed).count();
     if failed > 0 {

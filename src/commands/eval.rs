@@ -1,17 +1,18 @@
 //! `runner eval CHECKPOINT|TRIAL`: test loss, accuracy and the confusion matrix of a checkpoint.
 
-use crate::run::trial_folder::{TrialFolder, load_model};
 use crate::backend;
 use crate::cli::EvalArgs;
 use crate::data::{self, FetchOptions};
 use crate::error::{Error, Result};
-use crate::spec::DatasetName;
 use crate::report::markdown;
+use crate::run::trial_folder::{TrialFolder, load_model};
 use crate::run::write_file;
+use crate::spec::DatasetName;
 use crate::train::{self, TrialData};
 
 pub fn eval(args: EvalArgs) -> Result<()> {
-    let TrialFolder { dir: trial_dir, checkpoint: checkpoint_path, mut spec, images } = TrialFolder::open(&args.trial.target)?;
+    let TrialFolder { dir: trial_dir, checkpoint: checkpoint_path, mut spec, images } =
+        TrialFolder::open(&args.trial.target)?;
     if let Some(dataset) = args.dataset {
         if dataset == DatasetName::Folder {
             return Err(Error::Usage {
@@ -24,7 +25,11 @@ pub fn eval(args: EvalArgs) -> Result<()> {
     if let Some(dir) = &args.data.data_dir {
         spec.data_dir = dir.clone();
     }
-    spec.validate().map_err(|e| Error::InvalidValue { origin: "--dataset".into(), key: e.key.into(), message: e.message })?;
+    spec.validate().map_err(|e| Error::InvalidValue {
+        origin: "--dataset".into(),
+        key: e.key.into(),
+        message: e.message,
+    })?;
     let fetch = FetchOptions { offline: args.data.download.offline, mirror: None, quiet: true };
     let dataset = data::load_for(&spec, &fetch)?;
     if dataset.shape != images.shape || dataset.classes.len() != images.classes.len() {
@@ -45,7 +50,9 @@ pub fn eval(args: EvalArgs) -> Result<()> {
     let data = TrialData::new(&dataset, &spec);
     // One pass gives loss, accuracy and the predictions of the confusion matrix.
     let train::Evaluation { loss, accuracy, predictions: predicted } =
-        backend::run_on(spec.backend, spec.cpu_threads(), || train::evaluate_pass(&model, &dataset.test, data.test_len, &data, &device, true))?;
+        backend::run_on(spec.backend, spec.cpu_threads(), || {
+            train::evaluate_pass(&model, &dataset.test, data.test_len, &data, &device, true)
+        })?;
 
     let mut confusion = vec![vec![0u64; dataset.classes.len()]; dataset.classes.len()];
     for (&truth, &guess) in dataset.test.labels.iter().zip(&predicted) {

@@ -3,10 +3,10 @@
 
 use burn::prelude::Device;
 
-use crate::run::trial_folder::{TrialFolder, load_model};
 use crate::cli::ExportArgs;
 use crate::error::Result;
 use crate::model::export::{model_py, pytorch_state_dict, write_safetensors};
+use crate::run::trial_folder::{TrialFolder, load_model};
 
 pub fn export(args: ExportArgs) -> Result<()> {
     let trial = TrialFolder::open(&args.trial.target)?;
@@ -18,9 +18,17 @@ pub fn export(args: ExportArgs) -> Result<()> {
     let out = args.out.unwrap_or_else(|| trial.dir.join("model.safetensors"));
     write_safetensors(&tensors, &out)?;
     let list = |values: &[f64]| values.iter().map(f64::to_string).collect::<Vec<_>>().join(", ");
-    let normalization = format!("pixels scaled to [0, 1], then (x - mean) / std per channel, mean [{}], std [{}]", list(&spec.mean), list(&spec.std));
+    let normalization = format!(
+        "pixels scaled to [0, 1], then (x - mean) / std per channel, mean [{}], std [{}]",
+        list(&spec.mean),
+        list(&spec.std)
+    );
     let module = out.with_file_name("model.py");
-    crate::fs::write_atomically(&module, model_py(&spec.architecture(images.classes.len()), shape, &normalization).as_bytes()).map_err(crate::error::Error::io(&module))?;
+    crate::fs::write_atomically(
+        &module,
+        model_py(&spec.architecture(images.classes.len()), shape, &normalization).as_bytes(),
+    )
+    .map_err(crate::error::Error::io(&module))?;
     println!("{}", out.display());
     eprintln!(
         "wrote {} tensors ({}) from {}, and {} (class Model); load with model.load_state_dict(safetensors.torch.load_file(...), strict=True)",

@@ -5,12 +5,12 @@ use std::path::Path;
 use burn::prelude::*;
 use burn::tensor::activation::softmax;
 
-use crate::run::trial_folder::{TrialFolder, load_model};
 use crate::backend;
 use crate::cli::PredictArgs;
 use crate::data::batch::{HostBatch, Normalizer};
 use crate::data::{ImageShape, Split, image_file};
 use crate::error::{Error, Result};
+use crate::run::trial_folder::{TrialFolder, load_model};
 
 pub fn predict(args: PredictArgs) -> Result<()> {
     let TrialFolder { checkpoint, spec, images, .. } = TrialFolder::open(&args.trial.target)?;
@@ -25,7 +25,8 @@ pub fn predict(args: PredictArgs) -> Result<()> {
     let split = Split { images: pixels.concat(), labels: vec![0; n] };
     let mut batch = HostBatch::default();
     batch.fill(&split, 0..n, shape, &Normalizer::new(&spec.mean, &spec.std, shape));
-    let input = Tensor::<4>::from_data(TensorData::new(batch.images, [n, shape.channels, shape.height, shape.width]), &device);
+    let input =
+        Tensor::<4>::from_data(TensorData::new(batch.images, [n, shape.channels, shape.height, shape.width]), &device);
     let probabilities = softmax(model.forward(input), 1).into_data();
     let probabilities: Vec<f32> = probabilities.iter::<f32>().collect();
 

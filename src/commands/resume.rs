@@ -61,9 +61,15 @@ pub fn resume(args: ResumeArgs) -> Result<()> {
         }
     }
 
-    let to_run: Vec<Trial> = trials.iter().zip(&observed).filter(|(_, o)| !o.is_complete()).map(|(t, _)| t.clone()).collect();
+    let to_run: Vec<Trial> =
+        trials.iter().zip(&observed).filter(|(_, o)| !o.is_complete()).map(|(t, _)| t.clone()).collect();
     if to_run.is_empty() && manifest.finished_at.is_some() {
-        eprintln!("nothing to resume: all {} trial{} of {} are done", trials.len(), plural(trials.len()), run_dir.path.display());
+        eprintln!(
+            "nothing to resume: all {} trial{} of {} are done",
+            trials.len(),
+            plural(trials.len()),
+            run_dir.path.display()
+        );
         return Ok(());
     }
     let quiet = args.train.output.quiet;
@@ -109,7 +115,15 @@ pub fn resume(args: ResumeArgs) -> Result<()> {
             plural(trials.len()),
         );
     }
-    coordinator::execute(&run_dir, &trials, datasets, manifest, args.train.jobs as usize, &worker_options(&args.train), lock)
+    coordinator::execute(
+        &run_dir,
+        &trials,
+        datasets,
+        manifest,
+        args.train.jobs as usize,
+        &worker_options(&args.train),
+        lock,
+    )
 }
 
 /// A run folder whose spec.toml no longer gives the trials its manifest recorded.

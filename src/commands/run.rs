@@ -74,7 +74,12 @@ pub(super) fn plural(n: usize) -> &'static str {
 
 /// The checks of an image folder's trials that need its images (a CNN that fits them, one mean
 /// and std per channel), made once they are read; each error located like any spec error.
-pub(super) fn check_folder_trials(spec_path: &std::path::Path, args: &TrainArgs, trials: &[Trial], datasets: &DataSets) -> Result<()> {
+pub(super) fn check_folder_trials(
+    spec_path: &std::path::Path,
+    args: &TrainArgs,
+    trials: &[Trial],
+    datasets: &DataSets,
+) -> Result<()> {
     for trial in trials.iter().filter(|t| t.spec.dataset == DatasetName::Folder) {
         let Some(images) = datasets.images(&trial.spec) else { continue };
         if let Err(e) = trial.spec.validate_images(&images) {
@@ -100,7 +105,8 @@ fn trial_table(trials: &[Trial], datasets: &DataSets) -> String {
             let table = t.spec.to_table();
             let mut row = vec![t.index.to_string(), t.name.clone()];
             row.extend(keys.iter().map(|k| table.get(*k).map(spec::display_value).unwrap_or_default()));
-            let images = t.spec.dataset.builtin().or_else(|| datasets.images(&t.spec)).expect("every trial's data set was read");
+            let images =
+                t.spec.dataset.builtin().or_else(|| datasets.images(&t.spec)).expect("every trial's data set was read");
             let architecture = t.spec.architecture(images.classes.len());
             row.push(crate::model::parameter_count(&architecture, images.shape).to_string());
             row.push(crate::model::macs(&architecture, images.shape).to_string());

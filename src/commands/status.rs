@@ -12,7 +12,8 @@ use crate::spec;
 pub fn status(args: StatusArgs) -> Result<()> {
     let run_dir = RunDir::open(&args.run)?;
     let (_, trials) = spec::load_run(&run_dir.path.join("spec.toml"))?;
-    let header: Vec<String> = ["index", "trial", "status", "epochs", "test acc", "where", "ETA"].map(String::from).to_vec();
+    let header: Vec<String> =
+        ["index", "trial", "status", "epochs", "test acc", "where", "ETA"].map(String::from).to_vec();
     let mut counts: Vec<(Label, usize)> = Vec::new();
     let mut rows = Vec::with_capacity(trials.len());
     for trial in &trials {

@@ -37,7 +37,8 @@ pub fn submit(args: SubmitArgs) -> Result<()> {
     let all: Vec<&Trial> = trials.iter().collect();
     let now = chrono::Utc::now();
     // The plan for the folder this run will get: what a dry run prints and the cluster is asked.
-    let preview = Plan::new(runs_dir.join(RunDir::folder_name(&spec.name, now)), runner.clone(), &spec.name, &all, &spec.slurm);
+    let preview =
+        Plan::new(runs_dir.join(RunDir::folder_name(&spec.name, now)), runner.clone(), &spec.name, &all, &spec.slurm);
     if args.dry_run.dry_run {
         print_plan(&preview);
         return Ok(());
@@ -77,13 +78,13 @@ fn resubmit(run: &Path, args: &SubmitArgs) -> Result<()> {
     // A dry run reads only: it neither takes nor clears the run's lock.
     let lock = if args.dry_run.dry_run { None } else { Some(RunLock::acquire(&run_dir.path, spec.stale_after())?) };
     let observed: Vec<Observed> = trials.iter().map(|t| Observed::read(&run_dir.trial_dir(t))).collect();
-    let open: Vec<(&Trial, &Observed)> = trials
-        .iter()
-        .zip(&observed)
-        .filter(|(_, o)| !o.is_complete() && !o.held())
-        .collect();
+    let open: Vec<(&Trial, &Observed)> =
+        trials.iter().zip(&observed).filter(|(_, o)| !o.is_complete() && !o.held()).collect();
     if open.is_empty() {
-        eprintln!("nothing to submit: every trial of {} is done or running (see runner status)", run_dir.path.display());
+        eprintln!(
+            "nothing to submit: every trial of {} is done or running (see runner status)",
+            run_dir.path.display()
+        );
         return Ok(());
     }
     let mut resources = spec.slurm.clone();
@@ -112,7 +113,14 @@ fn resubmit(run: &Path, args: &SubmitArgs) -> Result<()> {
 }
 
 /// Writes the scripts into `<run>/slurm/`, submits them and records the jobs in the manifest.
-fn submit_plan(sbatch: &Path, plan: &Plan, run_dir: &RunDir, mut manifest: Manifest, lock: RunLock, quiet: bool) -> Result<()> {
+fn submit_plan(
+    sbatch: &Path,
+    plan: &Plan,
+    run_dir: &RunDir,
+    mut manifest: Manifest,
+    lock: RunLock,
+    quiet: bool,
+) -> Result<()> {
     let folder = run_dir.path.join("slurm");
     std::fs::create_dir_all(&folder).map_err(Error::io(&folder))?;
     write_file(&plan.sweep_script_path(), plan.sweep_script().as_bytes())?;
@@ -151,7 +159,8 @@ fn print_plan(plan: &Plan) {
 /// The backends of the trials, checked here where a login node can: CUDA only needs to be built
 /// in (the GPUs are on the compute nodes).
 fn check_devices(trials: &[Trial]) -> Result<Vec<String>> {
-    let (gpu, cpu): (Vec<Trial>, Vec<Trial>) = trials.iter().cloned().partition(|t| t.spec.backend == BackendName::Cuda);
+    let (gpu, cpu): (Vec<Trial>, Vec<Trial>) =
+        trials.iter().cloned().partition(|t| t.spec.backend == BackendName::Cuda);
     let mut devices = backend::check_devices(&cpu)?;
     if let Some(first) = gpu.first() {
         if !cfg!(feature = "cuda") {
@@ -174,10 +183,10 @@ fn refused(origin: &str, said: &str) -> Error {
 
 /// The runner binary the tasks run: this one.
 fn this_binary() -> Result<PathBuf> {
-    std::env::current_exe().map_err(|e| Error::Slurm(format!("cannot find the runner binary for the tasks to run: {e}")))
+    std::env::current_exe()
+        .map_err(|e| Error::Slurm(format!("cannot find the runner binary for the tasks to run: {e}")))
 }
 
 fn absolute(path: &Path) -> Result<PathBuf> {
     std::path::absolute(path).map_err(Error::io(path))
 }
-

@@ -25,7 +25,11 @@ pub fn worker(args: WorkerArgs) -> Result<()> {
     {
         return Err(Error::Usage {
             origin: "--trial".into(),
-            message: format!("{index} is not a trial of {} (it has trials 0-{})", run_dir.path.display(), trials.len() - 1),
+            message: format!(
+                "{index} is not a trial of {} (it has trials 0-{})",
+                run_dir.path.display(),
+                trials.len() - 1
+            ),
         });
     }
     let quiet = args.output.quiet;
@@ -44,8 +48,11 @@ pub fn worker(args: WorkerArgs) -> Result<()> {
         summary_every: None,
     };
     // A Slurm array task's one trial, where it stood when the task started.
-    let task_trial = options.only.filter(|_| spec.slurm.requeue).zip(crate::run::claim::slurm_job().filter(|j| j.contains('_')));
-    let epochs_before = task_trial.as_ref().map_or(0, |(i, _)| crate::run::metrics::read_committed(&run_dir.trial_dir(&trials[*i]).join(crate::run::metrics::FILE)).len());
+    let task_trial =
+        options.only.filter(|_| spec.slurm.requeue).zip(crate::run::claim::slurm_job().filter(|j| j.contains('_')));
+    let epochs_before = task_trial.as_ref().map_or(0, |(i, _)| {
+        crate::run::metrics::read_committed(&run_dir.trial_dir(&trials[*i]).join(crate::run::metrics::FILE)).len()
+    });
     match worker::work(&run_dir, &trials, &mut DataSets::default(), &options)? {
         Outcome::Finished => Ok(()),
         Outcome::Interrupted(_) if interrupt::signal() == Some(libc::SIGUSR1) && task_trial.is_some() => {

@@ -29,7 +29,9 @@ impl Normalizer {
     /// Normalizes one CHW image into `out`.
     #[inline]
     pub fn apply(&self, image: &[u8], out: &mut [f32]) {
-        for ((table, pixels), out) in self.tables.iter().zip(image.chunks_exact(self.plane)).zip(out.chunks_exact_mut(self.plane)) {
+        for ((table, pixels), out) in
+            self.tables.iter().zip(image.chunks_exact(self.plane)).zip(out.chunks_exact_mut(self.plane))
+        {
             for (o, &p) in out.iter_mut().zip(pixels) {
                 *o = table[p as usize];
             }
@@ -63,7 +65,13 @@ impl HostBatch {
     }
 
     /// Fills the batch with the images at `indices`, reusing its buffers.
-    pub fn fill(&mut self, split: &Split, indices: impl ExactSizeIterator<Item = usize>, shape: ImageShape, norm: &Normalizer) {
+    pub fn fill(
+        &mut self,
+        split: &Split,
+        indices: impl ExactSizeIterator<Item = usize>,
+        shape: ImageShape,
+        norm: &Normalizer,
+    ) {
         self.fill_transformed(split, indices, shape, norm, None);
     }
 
@@ -116,7 +124,8 @@ impl Augmenter {
     /// One CHW image into `out`.
     pub fn apply(&mut self, image: &[u8], out: &mut [u8], shape: ImageShape) {
         use rand::Rng;
-        let (dy, dx) = if self.crop { (self.rng.random_range(-PAD..=PAD), self.rng.random_range(-PAD..=PAD)) } else { (0, 0) };
+        let (dy, dx) =
+            if self.crop { (self.rng.random_range(-PAD..=PAD), self.rng.random_range(-PAD..=PAD)) } else { (0, 0) };
         let flip = self.flip && self.rng.random_bool(0.5);
         let (h, w) = (shape.height as i64, shape.width as i64);
         let plane = shape.height * shape.width;
@@ -168,7 +177,13 @@ mod tests {
         // The same seed and epoch draw the same transformations; another epoch others.
         let draw = |epoch| {
             let mut a = Augmenter::new(true, true, 5, epoch);
-            (0..20).map(|_| { let mut o = vec![0u8; 9]; a.apply(&image, &mut o, shape); o }).collect::<Vec<_>>()
+            (0..20)
+                .map(|_| {
+                    let mut o = vec![0u8; 9];
+                    a.apply(&image, &mut o, shape);
+                    o
+                })
+                .collect::<Vec<_>>()
         };
         assert_eq!(draw(2), draw(2));
         assert_ne!(draw(2), draw(3));

@@ -82,7 +82,9 @@ fn load_one(spec: &Spec, offline: bool, quiet: bool) -> Result<Arc<Dataset>> {
     };
     match spec.dataset {
         // One line, before and after decoding: worth printing to a log too.
-        DatasetName::Folder => super::folder::load(&spec.folder, &spec.image_size, &spec.data_dir.join(super::FOLDER_CACHE), quiet),
+        DatasetName::Folder => {
+            super::folder::load(&spec.folder, &spec.image_size, &spec.data_dir.join(super::FOLDER_CACHE), quiet)
+        }
         _ => super::load_for(spec, &fetch),
     }
     .map(Arc::new)

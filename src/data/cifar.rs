@@ -63,7 +63,9 @@ pub(crate) mod tests {
         let (mut pixels, mut labels) = (Vec::new(), Vec::new());
         let mut partial = records(2);
         partial.pop();
-        assert!(parse_records(&partial, &mut pixels, &mut labels).unwrap_err().contains("1 whole, 3072 bytes left over"));
+        assert!(
+            parse_records(&partial, &mut pixels, &mut labels).unwrap_err().contains("1 whole, 3072 bytes left over")
+        );
         let mut bad = records(2);
         bad[RECORD] = 12;
         assert!(parse_records(&bad, &mut pixels, &mut labels).unwrap_err().contains("label 12 at record 1"));
@@ -74,7 +76,9 @@ pub(crate) mod tests {
     #[test]
     fn real_test_records_from_shared_data() {
         let Some(path) = crate::data::test_data::optional("cifar10/test_batch_first20.bin") else {
-            eprintln!("skipped: real_test_records_from_shared_data needs cifar10/test_batch_first20.bin (20 real CIFAR-10 records) in the test data; the generated-record tests above still ran");
+            eprintln!(
+                "skipped: real_test_records_from_shared_data needs cifar10/test_batch_first20.bin (20 real CIFAR-10 records) in the test data; the generated-record tests above still ran"
+            );
             return;
         };
         let bytes = std::fs::read(&path).unwrap();

@@ -7,8 +7,8 @@ use std::time::Duration;
 use md5::{Digest, Md5};
 
 use super::{CIFAR_ARCHIVE, CIFAR_FOLDER, gunzip_if_needed};
-use crate::error::{Error, Result};
 use crate::catalog::DatasetName;
+use crate::error::{Error, Result};
 
 #[derive(Debug, Clone, Default)]
 pub struct FetchOptions {
@@ -154,11 +154,7 @@ fn fetch_verified(url: &str, file: &RemoteFile, quiet: bool) -> Result<Vec<u8>, 
         bar.inc(n as u64);
     }
     bar.finish_and_clear();
-    let content = if file.name == CIFAR_ARCHIVE {
-        bytes.clone()
-    } else {
-        gunzip_if_needed(&bytes)?
-    };
+    let content = if file.name == CIFAR_ARCHIVE { bytes.clone() } else { gunzip_if_needed(&bytes)? };
     let digest = format!("{:x}", Md5::digest(&content));
     if digest != file.md5 {
         return Err(format!("checksum mismatch: md5 {digest}, expected {} (file discarded)", file.md5));
@@ -187,8 +183,8 @@ fn progress_bar(name: &str, length: Option<u64>, quiet: bool) -> indicatif::Prog
 mod tests {
     use std::collections::HashMap;
     use std::io::{BufRead, BufReader, Write};
-    use std::path::PathBuf;
     use std::net::TcpListener;
+    use std::path::PathBuf;
 
     use super::*;
 
@@ -243,19 +239,34 @@ mod tests {
     }
 
     fn listing(root: &Path) -> Vec<String> {
-        let mut names: Vec<String> =
-            std::fs::read_dir(root.join("mnist")).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        let mut names: Vec<String> = std::fs::read_dir(root.join("mnist"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
         names.sort();
         names
     }
 
     #[test]
     fn downloads_every_missing_file_and_verifies_it() {
-        let names = ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"];
+        let names = [
+            "train-images-idx3-ubyte.gz",
+            "train-labels-idx1-ubyte.gz",
+            "t10k-images-idx3-ubyte.gz",
+            "t10k-labels-idx1-ubyte.gz",
+        ];
         let base = serve(names.iter().map(|n| (format!("/mnist/{n}"), real(n))).collect());
         let root = tempfile::tempdir().unwrap();
         ensure(DatasetName::Mnist, root.path(), &options(&format!("{base}/mnist/"))).unwrap();
-        assert_eq!(listing(root.path()), ["t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz", "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"]);
+        assert_eq!(
+            listing(root.path()),
+            [
+                "t10k-images-idx3-ubyte.gz",
+                "t10k-labels-idx1-ubyte.gz",
+                "train-images-idx3-ubyte.gz",
+                "train-labels-idx1-ubyte.gz"
+            ]
+        );
         let offline = FetchOptions { offline: true, ..FetchOptions::default() };
         let data = super::super::load(DatasetName::Mnist, root.path(), &offline).unwrap();
         assert_eq!((data.train.len(), data.test.len()), (60_000, 10_000));

@@ -75,7 +75,10 @@ pub fn load(folder: &Path, image_size: &[u32], cache_dir: &Path, quiet: bool) ->
         ),
         Ok(()) => {}
         // A read-only data root costs only the decoding next time.
-        Err(e) => eprintln!("warning: could not write the image cache {}: {e}; the folder will be decoded again next run", cache.display()),
+        Err(e) => eprintln!(
+            "warning: could not write the image cache {}: {e}; the folder will be decoded again next run",
+            cache.display()
+        ),
     }
     Ok(dataset)
 }
@@ -84,7 +87,8 @@ fn bad(path: &Path, message: impl Into<String>) -> Error {
     Error::DataFormat { path: path.to_path_buf(), message: message.into() }
 }
 
-const LAYOUT: &str = "lay it out as train/<class>/*.png and test/<class>/*.png (PNG, JPEG, BMP or GIF; README: Image folders)";
+const LAYOUT: &str =
+    "lay it out as train/<class>/*.png and test/<class>/*.png (PNG, JPEG, BMP or GIF; README: Image folders)";
 
 /// The folder's classes and images; each refusal names the file or folder at fault.
 fn list(folder: &Path) -> Result<Listing> {
@@ -104,7 +108,10 @@ fn list(folder: &Path) -> Result<Listing> {
         return Err(bad(&train_dir, format!("holds no class folders: {LAYOUT}")));
     }
     if classes.len() > MAX_CLASSES {
-        return Err(bad(&train_dir, format!("holds {} class folders; at most {MAX_CLASSES} are supported", classes.len())));
+        return Err(bad(
+            &train_dir,
+            format!("holds {} class folders; at most {MAX_CLASSES} are supported", classes.len()),
+        ));
     }
     let mut train = Vec::new();
     for (label, class) in classes.iter().enumerate() {
@@ -161,7 +168,9 @@ fn images_of(folder: &Path, class_dir: &Path, label: u8) -> Result<Vec<Entry>> {
     // Symlinked folders are followed, each real folder once (a link to a parent would loop).
     let mut seen = std::collections::HashSet::new();
     while let Some(relative_dir) = pending.pop() {
-        if !seen.insert(std::fs::canonicalize(folder.join(&relative_dir)).unwrap_or_else(|_| folder.join(&relative_dir))) {
+        if !seen
+            .insert(std::fs::canonicalize(folder.join(&relative_dir)).unwrap_or_else(|_| folder.join(&relative_dir)))
+        {
             continue;
         }
         for entry in read_dir(&folder.join(&relative_dir))? {
@@ -190,12 +199,16 @@ fn images_of(folder: &Path, class_dir: &Path, label: u8) -> Result<Vec<Entry>> {
         .map(|relative| {
             let path = folder.join(&relative);
             let meta = std::fs::metadata(&path).map_err(|source| Error::DataRead { path: path.clone(), source })?;
-            let modified_ns = meta.modified().ok().and_then(|t| t.duration_since(UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos());
+            let modified_ns =
+                meta.modified().ok().and_then(|t| t.duration_since(UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos());
             Ok(Entry { relative, label, size: meta.len(), modified_ns })
         })
         .collect::<Result<_>>()?;
     if out.is_empty() {
-        return Err(bad(&folder.join(class_dir), "holds no images (PNG, JPEG, BMP or GIF); add some or remove the folder"));
+        return Err(bad(
+            &folder.join(class_dir),
+            "holds no images (PNG, JPEG, BMP or GIF); add some or remove the folder",
+        ));
     }
     Ok(out)
 }
@@ -218,7 +231,11 @@ fn cache_path(folder: &Path, image_size: &[u32], cache_dir: &Path) -> PathBuf {
     let absolute = std::fs::canonicalize(folder).unwrap_or_else(|_| folder.to_path_buf());
     let digest = Sha256::digest(format!("{}\n{image_size:?}", absolute.display()));
     let stem = absolute.file_name().map_or("folder".into(), |n| n.to_string_lossy().into_owned());
-    let stem: String = stem.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).take(40).collect();
+    let stem: String = stem
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .take(40)
+        .collect();
     cache_dir.join(format!("{stem}-{}.images", hex(&digest[..8])))
 }
 
@@ -230,12 +247,16 @@ fn hex(bytes: &[u8]) -> String {
 fn decode(folder: &Path, listing: &Listing, image_size: &[u32]) -> Result<Dataset> {
     let entries: Vec<&Entry> = listing.train.iter().chain(&listing.test).collect();
     let path = |e: &Entry| folder.join(&e.relative);
-    let unreadable = |entry: &Entry, message: String| Error::BadImage { path: path(entry), message: format!("{message}; fix or remove it") };
+    let unreadable = |entry: &Entry, message: String| Error::BadImage {
+        path: path(entry),
+        message: format!("{message}; fix or remove it"),
+    };
     let (height, width) = match image_size {
         [h, w] => (*h as usize, *w as usize),
         // Headers first: a size mismatch is found before anything is decoded.
         _ => {
-            let sizes: Vec<std::result::Result<(u32, u32), String>> = entries.par_iter().map(|e| image_file::dimensions(&path(e))).collect();
+            let sizes: Vec<std::result::Result<(u32, u32), String>> =
+                entries.par_iter().map(|e| image_file::dimensions(&path(e))).collect();
             let mut checked = Vec::with_capacity(sizes.len());
             for (entry, size) in entries.iter().zip(sizes) {
                 checked.push(size.map_err(|message| unreadable(entry, message))?);
@@ -263,7 +284,10 @@ fn decode(folder: &Path, listing: &Listing, image_size: &[u32]) -> Result<Datase
     let rgb = ImageShape { channels: 3, ..gray };
     let pixels: Vec<std::result::Result<Vec<u8>, String>> = entries
         .par_iter()
-        .map(|e| image_file::decode(&path(e)).map(|image| image_file::to_pixels(&image, if image_file::is_gray(&image) { gray } else { rgb })))
+        .map(|e| {
+            image_file::decode(&path(e))
+                .map(|image| image_file::to_pixels(&image, if image_file::is_gray(&image) { gray } else { rgb }))
+        })
         .collect();
     let mut decoded = Vec::with_capacity(pixels.len());
     for (entry, image) in entries.iter().zip(pixels) {
@@ -281,7 +305,14 @@ fn decode(folder: &Path, listing: &Listing, image_size: &[u32]) -> Result<Datase
         }
         split.labels.push(entry.label);
     }
-    Ok(Dataset { name: DatasetName::Folder, shape, train, test, classes: listing.classes.clone(), files_key: String::new() })
+    Ok(Dataset {
+        name: DatasetName::Folder,
+        shape,
+        train,
+        test,
+        classes: listing.classes.clone(),
+        files_key: String::new(),
+    })
 }
 
 /// The cache's header, after the key: what it holds and in which shape.
@@ -297,9 +328,16 @@ struct CacheHeader {
 /// The cache: the key, the header's length and JSON, then train labels, train pixels, test
 /// labels, test pixels.
 fn write_cache(path: &Path, key: &[u8; 32], data: &Dataset) -> std::io::Result<()> {
-    let header = CacheHeader { shape: data.shape, classes: data.classes.clone(), train: data.train.len(), test: data.test.len() };
+    let header = CacheHeader {
+        shape: data.shape,
+        classes: data.classes.clone(),
+        train: data.train.len(),
+        test: data.test.len(),
+    };
     let header = serde_json::to_vec(&header).expect("the header serializes");
-    let mut bytes = Vec::with_capacity(48 + header.len() + data.train.images.len() + data.test.images.len() + data.train.len() + data.test.len());
+    let mut bytes = Vec::with_capacity(
+        48 + header.len() + data.train.images.len() + data.test.images.len() + data.train.len() + data.test.len(),
+    );
     bytes.extend_from_slice(key);
     bytes.extend_from_slice(&(header.len() as u64).to_le_bytes());
     bytes.extend_from_slice(&header);
@@ -328,12 +366,20 @@ fn read_cache(path: &Path, key: &[u8; 32]) -> Option<Dataset> {
         Some(head.to_vec())
     };
     let pixels = header.shape.pixels();
-    let mut split = |n: usize| -> Option<Split> { Some(Split { labels: take(n)?, images: take(n.checked_mul(pixels)?)? }) };
+    let mut split =
+        |n: usize| -> Option<Split> { Some(Split { labels: take(n)?, images: take(n.checked_mul(pixels)?)? }) };
     let (train, test) = (split(header.train)?, split(header.test)?);
     if !rest.is_empty() || train.labels.iter().chain(&test.labels).any(|&l| l as usize >= header.classes.len()) {
         return None;
     }
-    Some(Dataset { name: DatasetName::Folder, shape: header.shape, train, test, classes: header.classes, files_key: String::new() })
+    Some(Dataset {
+        name: DatasetName::Folder,
+        shape: header.shape,
+        train,
+        test,
+        classes: header.classes,
+        files_key: String::new(),
+    })
 }
 
 #[cfg(test)]
@@ -346,7 +392,9 @@ mod tests {
         let value = |x: u32, y: u32| (x * 7 + y * 13 + u32::from(seed) * 29) as u8;
         let rgb = match gray {
             true => image::DynamicImage::ImageLuma8(image::GrayImage::from_fn(w, h, |x, y| image::Luma([value(x, y)]))),
-            false => image::DynamicImage::ImageRgb8(image::RgbImage::from_fn(w, h, |x, y| image::Rgb([value(x, y), seed, 255 - value(x, y)]))),
+            false => image::DynamicImage::ImageRgb8(image::RgbImage::from_fn(w, h, |x, y| {
+                image::Rgb([value(x, y), seed, 255 - value(x, y)])
+            })),
         };
         // GIF holds RGBA only; its gray palette keeps the set gray.
         if path.extension().is_some_and(|e| e == "gif") {
@@ -359,7 +407,11 @@ mod tests {
     /// train/{cat,dog}/ with 3 and 2 images, test/{cat,dog}/ with 1 each, plus files to ignore.
     fn folder(root: &Path, gray: bool) -> PathBuf {
         let dir = root.join("pets");
-        for (i, name) in ["train/dog/a.png", "train/cat/b.png", "train/cat/a.png", "train/dog/sub/c.bmp", "train/cat/c.JPG"].iter().enumerate() {
+        for (i, name) in
+            ["train/dog/a.png", "train/cat/b.png", "train/cat/a.png", "train/dog/sub/c.bmp", "train/cat/c.JPG"]
+                .iter()
+                .enumerate()
+        {
             image(&dir.join(name), 6, 4, i as u8, gray);
         }
         image(&dir.join("test/cat/x.gif"), 6, 4, 9, gray);
@@ -457,7 +509,11 @@ mod tests {
         std::fs::remove_file(dir.join("train/cat/broken.png")).unwrap();
 
         image(&dir.join("train/cat/big.png"), 7, 4, 1, true);
-        refused(&dir, &[], &["images differ in size", "train/cat/a.png is 6x4", "train/cat/big.png is 7x4", "image_size"]);
+        refused(
+            &dir,
+            &[],
+            &["images differ in size", "train/cat/a.png is 6x4", "train/cat/big.png is 7x4", "image_size"],
+        );
         assert!(load_quiet(&dir, &[4, 6], &cache).is_ok(), "image_size resizes them all");
         std::fs::remove_file(dir.join("train/cat/big.png")).unwrap();
 

@@ -37,11 +37,7 @@ pub fn parse_images(bytes: &[u8]) -> Result<IdxImages, String> {
             body.len()
         ));
     }
-    Ok(IdxImages {
-        rows,
-        cols,
-        pixels: body.to_vec(),
-    })
+    Ok(IdxImages { rows, cols, pixels: body.to_vec() })
 }
 
 /// Parses an uncompressed IDX1 label file; every label must be a class 0-9.
@@ -49,10 +45,7 @@ pub fn parse_labels(bytes: &[u8]) -> Result<Vec<u8>, String> {
     let count = header(bytes, LABELS_MAGIC, 8, "labels (idx1)")?[0];
     let body = &bytes[8..];
     if body.len() != count {
-        return Err(format!(
-            "header says {count} labels but the file holds {} (truncated or wrong file)",
-            body.len()
-        ));
+        return Err(format!("header says {count} labels but the file holds {} (truncated or wrong file)", body.len()));
     }
     check_labels(body)?;
     Ok(body.to_vec())
@@ -69,17 +62,12 @@ pub fn check_labels(labels: &[u8]) -> Result<(), String> {
 /// Checks the magic number and returns the dimension fields after it.
 fn header(bytes: &[u8], magic: u32, len: usize, what: &str) -> Result<Vec<usize>, String> {
     if bytes.len() < len {
-        return Err(format!(
-            "too short for an IDX {what} header ({} bytes, need {len})",
-            bytes.len()
-        ));
+        return Err(format!("too short for an IDX {what} header ({} bytes, need {len})", bytes.len()));
     }
     let word = |i: usize| u32::from_be_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]);
     let found = word(0);
     if found != magic {
-        return Err(format!(
-            "magic number {found} is not {magic}: not an IDX {what} file"
-        ));
+        return Err(format!("magic number {found} is not {magic}: not an IDX {what} file"));
     }
     Ok((4..len).step_by(4).map(|i| word(i) as usize).collect())
 }

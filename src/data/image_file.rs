@@ -16,7 +16,6 @@ pub fn is_image(path: &Path) -> bool {
     path.extension().and_then(|e| e.to_str()).is_some_and(|e| EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
 }
 
-
 fn reader(path: &Path) -> Result<ImageReader<std::io::BufReader<std::fs::File>>, String> {
     // Opening a FIFO would wait for a writer forever: only regular files are read.
     match std::fs::metadata(path) {
@@ -81,7 +80,8 @@ mod tests {
 
     #[test]
     fn a_gray_image_gives_the_same_plane_as_luma_and_as_rgb_resized_or_not() {
-        let gray = DynamicImage::ImageLuma8(image::GrayImage::from_fn(13, 9, |x, y| image::Luma([(x * 31 + y * 17) as u8])));
+        let gray =
+            DynamicImage::ImageLuma8(image::GrayImage::from_fn(13, 9, |x, y| image::Luma([(x * 31 + y * 17) as u8])));
         // BMP and GIF palettes decode to RGB: the same image stored that way.
         let as_rgb = DynamicImage::ImageRgb8(gray.to_rgb8());
         assert!(is_gray(&gray) && is_gray(&as_rgb));

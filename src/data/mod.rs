@@ -74,7 +74,9 @@ pub fn dir(root: &Path, name: DatasetName) -> PathBuf {
 /// unless `fetch.offline`), or its image folder (through the cache under the data root).
 pub fn load_for(spec: &crate::spec::Spec, fetch: &FetchOptions) -> Result<Dataset> {
     match spec.dataset {
-        DatasetName::Folder => folder::load(&spec.folder, &spec.image_size, &spec.data_dir.join(FOLDER_CACHE), fetch.quiet),
+        DatasetName::Folder => {
+            folder::load(&spec.folder, &spec.image_size, &spec.data_dir.join(FOLDER_CACHE), fetch.quiet)
+        }
         builtin => load(builtin, &spec.data_dir, fetch),
     }
 }
@@ -89,7 +91,9 @@ pub fn load(name: DatasetName, root: &Path, fetch: &FetchOptions) -> Result<Data
     match name {
         DatasetName::Mnist | DatasetName::FashionMnist => load_idx(name, &dir),
         DatasetName::Cifar10 => load_cifar(&dir),
-        DatasetName::Folder => Err(format_error(root, "an image folder is loaded from its `folder` (data::load_for)".into())),
+        DatasetName::Folder => {
+            Err(format_error(root, "an image folder is loaded from its `folder` (data::load_for)".into()))
+        }
     }
 }
 
@@ -120,14 +124,18 @@ fn load_idx(name: DatasetName, dir: &Path) -> Result<Dataset> {
     if shape != test_shape {
         return Err(format_error(
             dir,
-            format!("train images are {}x{} but test images are {}x{}", shape.height, shape.width, test_shape.height, test_shape.width),
+            format!(
+                "train images are {}x{} but test images are {}x{}",
+                shape.height, shape.width, test_shape.height, test_shape.width
+            ),
         ));
     }
     let classes = name.builtin().map(|images| images.classes).unwrap_or_default();
     Ok(Dataset { name, shape, train, test, classes, files_key: String::new() })
 }
 
-const CIFAR_TRAIN: [&str; 5] = ["data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin", "data_batch_4.bin", "data_batch_5.bin"];
+const CIFAR_TRAIN: [&str; 5] =
+    ["data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin", "data_batch_4.bin", "data_batch_5.bin"];
 const CIFAR_TEST: &str = "test_batch.bin";
 pub const CIFAR_FOLDER: &str = "cifar-10-batches-bin";
 pub const CIFAR_ARCHIVE: &str = "cifar-10-binary.tar.gz";
@@ -159,7 +167,12 @@ fn load_cifar(dir: &Path) -> Result<Dataset> {
             &mut train
         } else {
             if name == "batches.meta.txt" {
-                let names: Vec<String> = String::from_utf8_lossy(bytes).lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect();
+                let names: Vec<String> = String::from_utf8_lossy(bytes)
+                    .lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .map(String::from)
+                    .collect();
                 if names.len() == 10 {
                     classes = names;
                 }
@@ -181,7 +194,9 @@ fn load_cifar(dir: &Path) -> Result<Dataset> {
 /// The batch files inside the original `cifar-10-binary.tar.gz`, by file name.
 fn read_cifar_archive(archive: &Path) -> Result<Vec<(String, PathBuf, Vec<u8>)>> {
     let file = std::fs::File::open(archive).map_err(|source| Error::DataRead { path: archive.into(), source })?;
-    let corrupt = |e: std::io::Error| format_error(archive, format!("corrupt or truncated archive: {e}; delete it to download it again"));
+    let corrupt = |e: std::io::Error| {
+        format_error(archive, format!("corrupt or truncated archive: {e}; delete it to download it again"))
+    };
     let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(std::io::BufReader::new(file)));
     let mut files = Vec::new();
     for entry in tar.entries().map_err(corrupt)? {
@@ -220,9 +235,9 @@ pub fn gunzip_if_needed(raw: &[u8]) -> Result<Vec<u8>, String> {
         return Ok(raw.to_vec());
     }
     let mut out = Vec::with_capacity(raw.len() * 5);
-    flate2::read::MultiGzDecoder::new(raw)
-        .read_to_end(&mut out)
-        .map_err(|e| format!("corrupt or truncated gzip data ({e}); replace the file or delete it to download it again"))?;
+    flate2::read::MultiGzDecoder::new(raw).read_to_end(&mut out).map_err(|e| {
+        format!("corrupt or truncated gzip data ({e}); replace the file or delete it to download it again")
+    })?;
     Ok(out)
 }
 
@@ -332,7 +347,8 @@ mod tests {
     /// A CIFAR-10 layout of synthetic records, unpacked or as the original archive.
     pub fn fake_cifar(root: &Path, per_batch: usize, archive: bool) {
         let dir = root.join("cifar10");
-        let mut files: Vec<(String, Vec<u8>)> = CIFAR_TRAIN.iter().map(|n| (n.to_string(), cifar::tests::records(per_batch))).collect();
+        let mut files: Vec<(String, Vec<u8>)> =
+            CIFAR_TRAIN.iter().map(|n| (n.to_string(), cifar::tests::records(per_batch))).collect();
         files.push((CIFAR_TEST.into(), cifar::tests::records(per_batch)));
         files.push(("batches.meta.txt".into(), CIFAR_CLASSES.join("\n").into_bytes()));
         if archive {

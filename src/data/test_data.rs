@@ -41,7 +41,8 @@ fn cache() -> PathBuf {
 
 /// Whether `root` holds the four IDX files of both data sets (gzipped or not).
 fn complete(root: &Path) -> bool {
-    let files = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"];
+    let files =
+        ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"];
     ["mnist", "fashion-mnist"].iter().all(|set| {
         files.iter().all(|f| root.join(set).join(f).is_file() || root.join(set).join(format!("{f}.gz")).is_file())
     })
@@ -54,7 +55,9 @@ fn find_or_download() -> PathBuf {
     }
     let cache = cache();
     let fetch = FetchOptions { offline: false, mirror: None, quiet: true };
-    let downloaded = [DatasetName::Mnist, DatasetName::FashionMnist].into_iter().try_for_each(|set| super::load(set, &cache, &fetch).map(|_| ()));
+    let downloaded = [DatasetName::Mnist, DatasetName::FashionMnist]
+        .into_iter()
+        .try_for_each(|set| super::load(set, &cache, &fetch).map(|_| ()));
     match downloaded {
         Ok(()) => cache,
         Err(e) => panic!(
@@ -70,13 +73,20 @@ fn find_or_download() -> PathBuf {
 /// each digit `d` of `digits`, the first `train_per_class` and `test_per_class` images of each,
 /// as grayscale PNGs, or tinted RGB ones when `rgb` (red: the digit, blue: its inverse).
 pub fn mnist_folder(dest: &Path, digits: &[u8], train_per_class: usize, test_per_class: usize, rgb: bool) {
-    let mnist = super::load(DatasetName::Mnist, &root(), &FetchOptions { offline: true, ..FetchOptions::default() }).expect("MNIST loads");
+    let mnist = super::load(DatasetName::Mnist, &root(), &FetchOptions { offline: true, ..FetchOptions::default() })
+        .expect("MNIST loads");
     write_folder(&mnist, dest, digits, [train_per_class, test_per_class], rgb).unwrap();
 }
 
 /// Writes the classes `labels` of a loaded 1-channel data set as an image folder under `dest`
 /// (`train/<class name>/00000.png`, ...), at most `per_class` images of each (train, test).
-pub fn write_folder(data: &super::Dataset, dest: &Path, labels: &[u8], per_class: [usize; 2], rgb: bool) -> std::io::Result<usize> {
+pub fn write_folder(
+    data: &super::Dataset,
+    dest: &Path,
+    labels: &[u8],
+    per_class: [usize; 2],
+    rgb: bool,
+) -> std::io::Result<usize> {
     let plane = data.shape.pixels();
     let (w, h) = (data.shape.width as u32, data.shape.height as u32);
     let mut written = 0;

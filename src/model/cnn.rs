@@ -35,7 +35,10 @@ impl Cnn {
     /// The weights are the same whichever kernels [`Cnn::forward`] uses on `device`, and are
     /// drawn in the order of the layers (the seed's CNN: conv1, conv2, fc1, fc2).
     pub fn new(architecture: &Architecture, shape: ImageShape, device: &Device) -> Result<Cnn, Error> {
-        let maps = architecture.feature_maps(shape).map_err(|too_deep| Error::ArchitectureTooDeep { too_deep: too_deep.to_string(), image: (shape.height, shape.width) })?;
+        let maps = architecture.feature_maps(shape).map_err(|too_deep| Error::ArchitectureTooDeep {
+            too_deep: too_deep.to_string(),
+            image: (shape.height, shape.width),
+        })?;
         let k = architecture.kernel_size as usize;
         let pad = architecture.pad();
         let mut inputs = shape.channels;
@@ -98,10 +101,34 @@ mod tests {
         vec![
             (seed.clone(), mnist),
             (seed.clone(), cifar),
-            (Architecture { conv_channels: vec![16, 32], kernel_size: 5, padding: Padding::Same, batch_norm: true, dropout: 0.25, hidden: vec![64], ..seed.clone() }, mnist),
+            (
+                Architecture {
+                    conv_channels: vec![16, 32],
+                    kernel_size: 5,
+                    padding: Padding::Same,
+                    batch_norm: true,
+                    dropout: 0.25,
+                    hidden: vec![64],
+                    ..seed.clone()
+                },
+                mnist,
+            ),
             (Architecture { conv_channels: vec![8], kernel_size: 7, hidden: vec![], ..seed.clone() }, cifar),
-            (Architecture { conv_channels: vec![4, 6, 5], kernel_size: 1, ..seed.clone() }, ImageShape { channels: 2, height: 11, width: 9 }),
-            (Architecture { conv_channels: vec![6, 6], kernel_size: 3, padding: Padding::Same, hidden: vec![20, 12], batch_norm: true, ..seed }, cifar),
+            (
+                Architecture { conv_channels: vec![4, 6, 5], kernel_size: 1, ..seed.clone() },
+                ImageShape { channels: 2, height: 11, width: 9 },
+            ),
+            (
+                Architecture {
+                    conv_channels: vec![6, 6],
+                    kernel_size: 3,
+                    padding: Padding::Same,
+                    hidden: vec![20, 12],
+                    batch_norm: true,
+                    ..seed
+                },
+                cifar,
+            ),
         ]
     }
 
@@ -112,7 +139,11 @@ mod tests {
             for (architecture, shape) in architectures() {
                 let cnn = Cnn::new(&architecture, shape, &device).unwrap();
                 let reference = Cnn { cpu_kernels: false, ..cnn.clone() };
-                let x = Tensor::<4>::random([4, shape.channels, shape.height, shape.width], Distribution::Normal(0.0, 1.0), &device);
+                let x = Tensor::<4>::random(
+                    [4, shape.channels, shape.height, shape.width],
+                    Distribution::Normal(0.0, 1.0),
+                    &device,
+                );
                 let diff = (reference.forward(x.clone()) - cnn.forward(x)).abs().max().into_scalar::<f32>();
                 assert!(diff < 1e-4, "{architecture:?} on {shape:?}, {device:?}: max difference {diff}");
             }
@@ -138,7 +169,8 @@ mod tests {
         device.seed(25);
         let cnn = Cnn::new(architecture, shape, device).unwrap();
         let reference = Cnn { cpu_kernels: false, ..cnn.clone() };
-        let x = Tensor::<4>::random([4, shape.channels, shape.height, shape.width], Distribution::Normal(0.0, 1.0), device);
+        let x =
+            Tensor::<4>::random([4, shape.channels, shape.height, shape.width], Distribution::Normal(0.0, 1.0), device);
         let r = Tensor::<2>::random([4, 10], Distribution::Normal(0.0, 1.0), device);
         let grads = |net: &Cnn| {
             let grads = (net.forward(x.clone()) * r.clone()).sum().backward();
@@ -152,7 +184,10 @@ mod tests {
         for (e, g) in grads(&reference).iter().zip(grads(&cnn)) {
             let diff = (e.clone() - g).abs().max().into_scalar::<f32>();
             let scale = e.clone().abs().max().into_scalar::<f32>();
-            assert!(diff < 1e-4 * scale.max(1.0), "{architecture:?} on {device:?}: max gradient difference {diff} (largest gradient {scale})");
+            assert!(
+                diff < 1e-4 * scale.max(1.0),
+                "{architecture:?} on {device:?}: max gradient difference {diff} (largest gradient {scale})"
+            );
         }
     }
 
@@ -179,7 +214,10 @@ mod tests {
         let err = deep.feature_maps(mnist).unwrap_err();
         assert_eq!(err.to_string(), "conv block 4 gets a 1x1 feature map, smaller than its 3x3 kernel");
         let five = Architecture { kernel_size: 5, ..deep.clone() };
-        assert_eq!(five.feature_maps(mnist).unwrap_err().to_string(), "conv block 3 gets a 4x4 feature map, smaller than its 5x5 kernel");
+        assert_eq!(
+            five.feature_maps(mnist).unwrap_err().to_string(),
+            "conv block 3 gets a 4x4 feature map, smaller than its 5x5 kernel"
+        );
         let err = Cnn::new(&deep, mnist, &Device::flex()).unwrap_err().to_string();
         assert!(err.starts_with("this CNN does not fit 28x28 images: conv block 4 gets a 1x1 feature map"), "{err}");
     }

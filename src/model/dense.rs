@@ -16,9 +16,11 @@ pub(super) fn batch_norm(features: usize, device: &Device) -> BatchNorm {
 /// per hidden layer when the architecture has them; initialized in that order.
 pub(super) fn layers(architecture: &Architecture, inputs: usize, device: &Device) -> (Vec<Linear>, Vec<BatchNorm>) {
     let hidden: Vec<usize> = architecture.hidden.iter().map(|&h| h as usize).collect();
-    let sizes: Vec<usize> = std::iter::once(inputs).chain(hidden.iter().copied()).chain([architecture.classes]).collect();
+    let sizes: Vec<usize> =
+        std::iter::once(inputs).chain(hidden.iter().copied()).chain([architecture.classes]).collect();
     let layers = sizes.windows(2).map(|w| LinearConfig::new(w[0], w[1]).init(device)).collect();
-    let norms = if architecture.batch_norm { hidden.iter().map(|&h| batch_norm(h, device)).collect() } else { Vec::new() };
+    let norms =
+        if architecture.batch_norm { hidden.iter().map(|&h| batch_norm(h, device)).collect() } else { Vec::new() };
     (layers, norms)
 }
 
@@ -27,7 +29,13 @@ pub(super) fn dropout(architecture: &Architecture) -> Dropout {
 }
 
 /// `x` `[batch, features]` through the layers: the logits.
-pub(super) fn forward(layers: &[Linear], norms: &[BatchNorm], dropout: &Dropout, activation: &Relu, mut x: Tensor<2>) -> Tensor<2> {
+pub(super) fn forward(
+    layers: &[Linear],
+    norms: &[BatchNorm],
+    dropout: &Dropout,
+    activation: &Relu,
+    mut x: Tensor<2>,
+) -> Tensor<2> {
     let last = layers.len() - 1;
     for (i, layer) in layers.iter().enumerate() {
         x = layer.forward(x);

@@ -30,7 +30,8 @@ pub fn pytorch_state_dict(model: &Model) -> Result<BTreeMap<String, Exported>> {
     model.visit(&mut collector);
     let mut out = BTreeMap::new();
     for (path, (shape, values)) in collector.tensors {
-        let (name, transpose) = pytorch_name(&path).ok_or_else(|| Error::Export(format!("no PyTorch name for parameter {path}")))?;
+        let (name, transpose) =
+            pytorch_name(&path).ok_or_else(|| Error::Export(format!("no PyTorch name for parameter {path}")))?;
         let tensor = if transpose {
             let [rows, cols] = [shape[0], shape[1]];
             let mut t = vec![0.0; values.len()];
@@ -45,7 +46,10 @@ pub fn pytorch_state_dict(model: &Model) -> Result<BTreeMap<String, Exported>> {
         };
         if let Some(norm) = name.strip_suffix(".running_var") {
             // Burn does not count batches; PyTorch reads the count only with momentum=None.
-            out.insert(format!("{norm}.num_batches_tracked"), Exported { shape: vec![], values: vec![0.0], integer: true });
+            out.insert(
+                format!("{norm}.num_batches_tracked"),
+                Exported { shape: vec![], values: vec![0.0], integer: true },
+            );
         }
         out.insert(name, tensor);
     }
@@ -226,7 +230,12 @@ mod tests {
                 ("fc2.weight", &[10, 128]),
             ]
         );
-        let nn = Model::new(&Spec { model: ModelKind::Nn, hidden: vec![64, 32], ..Spec::default() }.architecture(10), mnist, &device).unwrap();
+        let nn = Model::new(
+            &Spec { model: ModelKind::Nn, hidden: vec![64, 32], ..Spec::default() }.architecture(10),
+            mnist,
+            &device,
+        )
+        .unwrap();
         let names: Vec<String> = pytorch_state_dict(&nn).unwrap().into_keys().collect();
         assert_eq!(names, ["fc1.bias", "fc1.weight", "fc2.bias", "fc2.weight", "fc3.bias", "fc3.weight"]);
     }
@@ -236,7 +245,8 @@ mod tests {
         let _rng = crate::burn_rng_lock();
         let device = Device::flex();
         let mnist = ImageShape { channels: 1, height: 28, width: 28 };
-        let nn = Model::new(&Spec { model: ModelKind::Nn, ..Spec::default() }.architecture(10), mnist, &device).unwrap();
+        let nn =
+            Model::new(&Spec { model: ModelKind::Nn, ..Spec::default() }.architecture(10), mnist, &device).unwrap();
         let Model::Nn(mlp) = &nn else { unreachable!() };
         let burn_weight = mlp.first_weight(); // [784, 128]
         let dict = pytorch_state_dict(&nn).unwrap();

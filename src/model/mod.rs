@@ -44,7 +44,16 @@ pub struct Architecture {
 impl Architecture {
     /// The seed's network of `kind`.
     pub fn seed(kind: ModelKind) -> Architecture {
-        Architecture { kind, hidden: vec![128], conv_channels: vec![32, 64], kernel_size: 3, padding: Padding::Valid, batch_norm: false, dropout: 0.0, classes: 10 }
+        Architecture {
+            kind,
+            hidden: vec![128],
+            conv_channels: vec![32, 64],
+            kernel_size: 3,
+            padding: Padding::Valid,
+            batch_norm: false,
+            dropout: 0.0,
+            classes: 10,
+        }
     }
 
     /// Zero padding on each side of a conv's input.
@@ -86,7 +95,10 @@ impl Architecture {
     /// The fully connected layers' widths: inputs, hidden layers, classes.
     fn dense_sizes(&self, shape: ImageShape) -> Vec<u128> {
         let inputs = self.flat_inputs(shape).unwrap_or(0);
-        std::iter::once(inputs).chain(self.hidden.iter().map(|&h| u128::from(h))).chain([self.classes as u128]).collect()
+        std::iter::once(inputs)
+            .chain(self.hidden.iter().map(|&h| u128::from(h)))
+            .chain([self.classes as u128])
+            .collect()
     }
 
     /// Each conv as (input channels, output channels, output height, output width).
@@ -197,7 +209,8 @@ pub fn parameter_count(architecture: &Architecture, shape: ImageShape) -> u128 {
     let convs: u128 = architecture.convs(shape).iter().map(|&(c, out, _, _)| c * k2 * out + out + norm(out)).sum();
     let sizes = architecture.dense_sizes(shape);
     let last = sizes.len() - 2;
-    let dense: u128 = sizes.windows(2).enumerate().map(|(i, w)| w[0] * w[1] + w[1] + if i < last { norm(w[1]) } else { 0 }).sum();
+    let dense: u128 =
+        sizes.windows(2).enumerate().map(|(i, w)| w[0] * w[1] + w[1] + if i < last { norm(w[1]) } else { 0 }).sum();
     convs + dense
 }
 
@@ -244,10 +257,7 @@ mod tests {
     use crate::spec::Spec;
 
     fn shapes() -> [ImageShape; 2] {
-        [
-            ImageShape { channels: 1, height: 28, width: 28 },
-            ImageShape { channels: 3, height: 32, width: 32 },
-        ]
+        [ImageShape { channels: 1, height: 28, width: 28 }, ImageShape { channels: 3, height: 32, width: 32 }]
     }
 
     #[test]
@@ -269,7 +279,9 @@ mod tests {
         let _rng = crate::burn_rng_lock();
         let device = Device::flex();
         let [mnist, cifar] = shapes();
-        let count = |model, shape| Model::new(&Spec { model, ..Spec::default() }.architecture(10), shape, &device).unwrap().num_params();
+        let count = |model, shape| {
+            Model::new(&Spec { model, ..Spec::default() }.architecture(10), shape, &device).unwrap().num_params()
+        };
         // torch: sum(p.numel() for p in model.parameters())
         assert_eq!(count(ModelKind::Nn, mnist), 784 * 128 + 128 + 128 * 10 + 10);
         let convs = (9 * 32 + 32) + (32 * 9 * 64 + 64);
@@ -298,7 +310,13 @@ mod tests {
         let hiddens: [&[u32]; 4] = [&[], &[128], &[300, 100], &[7, 5, 3]];
         let seed = Architecture::seed(ModelKind::Cnn);
         let cnns = [
-            Architecture { conv_channels: vec![16, 32], kernel_size: 5, padding: Padding::Same, batch_norm: true, ..seed.clone() },
+            Architecture {
+                conv_channels: vec![16, 32],
+                kernel_size: 5,
+                padding: Padding::Same,
+                batch_norm: true,
+                ..seed.clone()
+            },
             Architecture { conv_channels: vec![8], kernel_size: 7, ..seed.clone() },
             Architecture { conv_channels: vec![4, 6, 5], kernel_size: 1, batch_norm: true, ..seed },
         ];
@@ -307,7 +325,11 @@ mod tests {
             for hidden in hiddens {
                 for model in [ModelKind::Nn, ModelKind::Cnn] {
                     for batch_norm in [false, true] {
-                        architectures.push(Architecture { hidden: hidden.to_vec(), batch_norm, ..Architecture::seed(model) });
+                        architectures.push(Architecture {
+                            hidden: hidden.to_vec(),
+                            batch_norm,
+                            ..Architecture::seed(model)
+                        });
                     }
                 }
             }
@@ -316,7 +338,12 @@ mod tests {
                 // Burn counts batch norm's running mean and variance too; PyTorch calls them buffers.
                 let norms: usize = match &net {
                     Model::Nn(_) => architecture.hidden.iter().map(|&h| h as usize).sum::<usize>(),
-                    Model::Cnn(_) => architecture.hidden.iter().chain(&architecture.conv_channels).map(|&h| h as usize).sum::<usize>(),
+                    Model::Cnn(_) => architecture
+                        .hidden
+                        .iter()
+                        .chain(&architecture.conv_channels)
+                        .map(|&h| h as usize)
+                        .sum::<usize>(),
                 } * if architecture.batch_norm { 2 } else { 0 };
                 let built = (net.num_params() - norms) as u128;
                 assert_eq!(parameter_count(&architecture, shape), built, "{architecture:?} {shape:?}");
@@ -343,6 +370,11 @@ mod tests {
         let spec = Spec::default();
         let tiny = ImageShape { channels: 1, height: 8, width: 8 };
         let err = Model::new(&spec.architecture(10), tiny, &Device::flex()).unwrap_err().to_string();
-        assert!(err.contains("this CNN does not fit 8x8 images: conv block 2 gets a 3x3 feature map, and its 3x3 conv leaves 1x1"), "{err}");
+        assert!(
+            err.contains(
+                "this CNN does not fit 8x8 images: conv block 2 gets a 3x3 feature map, and its 3x3 conv leaves 1x1"
+            ),
+            "{err}"
+        );
     }
 }

@@ -4,8 +4,8 @@
 use std::path::Path;
 
 use crate::error::{Error, Result};
-use crate::run::summary::{self, TrialSummary};
 use crate::run::RunDir;
+use crate::run::summary::{self, TrialSummary};
 
 /// Every trial of a run folder, in index order.
 pub fn read_run(dir: &Path) -> Result<Vec<TrialSummary>> {
@@ -27,7 +27,8 @@ pub fn read_run(dir: &Path) -> Result<Vec<TrialSummary>> {
             // Only for a trial whose folder is still there: a deleted one is pending again.
             if observed.status == summary::Status::Pending
                 && run_dir.trial_dir(trial).is_dir()
-                && let Some(&(_, status)) = recorded.iter().find(|(index, status)| *index == trial.index && status.is_final())
+                && let Some(&(_, status)) =
+                    recorded.iter().find(|(index, status)| *index == trial.index && status.is_final())
             {
                 observed.status = status;
             }

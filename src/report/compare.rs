@@ -52,7 +52,8 @@ pub struct Side {
 /// model has none is no comparison.
 pub fn compare(trials: &[TrialSummary], keys: &[String]) -> Vec<Comparison> {
     // Each trial's setting, read once.
-    let of: Vec<(DatasetName, Vec<String>)> = trials.iter().map(|t| (t.trial.spec.dataset, t.trial.values_text(keys))).collect();
+    let of: Vec<(DatasetName, Vec<String>)> =
+        trials.iter().map(|t| (t.trial.spec.dataset, t.trial.values_text(keys))).collect();
     let mut settings: Vec<&(DatasetName, Vec<String>)> = Vec::new();
     for setting in &of {
         if !settings.contains(&setting) {
@@ -64,7 +65,12 @@ pub fn compare(trials: &[TrialSummary], keys: &[String]) -> Vec<Comparison> {
         .filter_map(|setting| {
             let (dataset, values) = setting.clone();
             let at = |model: ModelKind| -> Vec<&TrialSummary> {
-                trials.iter().zip(&of).filter(|(t, s)| *s == setting && t.trial.spec.model == model).map(|(t, _)| t).collect()
+                trials
+                    .iter()
+                    .zip(&of)
+                    .filter(|(t, s)| *s == setting && t.trial.spec.model == model)
+                    .map(|(t, _)| t)
+                    .collect()
             };
             let (nn, cnn) = (side(&at(ModelKind::Nn))?, side(&at(ModelKind::Cnn))?);
             let gain = cnn.accuracy.mean - nn.accuracy.mean;
@@ -77,8 +83,10 @@ pub fn compare(trials: &[TrialSummary], keys: &[String]) -> Vec<Comparison> {
 fn side(members: &[&TrialSummary]) -> Option<Side> {
     let done: Vec<&&TrialSummary> = members.iter().filter(|t| t.status == Status::Done).collect();
     let first = done.first()?;
-    let accuracies: Vec<(i64, f64)> =
-        done.iter().filter_map(|t| Some((t.trial.spec.seed, crate::run::metrics::shipped(&t.epochs)?.test_acc))).collect();
+    let accuracies: Vec<(i64, f64)> = done
+        .iter()
+        .filter_map(|t| Some((t.trial.spec.seed, crate::run::metrics::shipped(&t.epochs)?.test_acc)))
+        .collect();
     // Done trials recorded their images before they trained.
     let (params, macs) = first.costs().unwrap_or_default();
     Some(Side {
@@ -129,9 +137,25 @@ pub fn csv_table(comparisons: &[Comparison], keys: &[String]) -> (Vec<String>, V
     header.extend(keys.iter().cloned());
     header.extend(
         [
-            "n_nn", "n_cnn", "nn_mean", "cnn_mean", "gain", "ci_low", "ci_high", "p_value", "test", "nn_params", "cnn_params",
-            "nn_macs", "cnn_macs", "nn_train_seconds", "cnn_train_seconds", "nn_eval_images_per_second",
-            "cnn_eval_images_per_second", "nn_left_out", "cnn_left_out",
+            "n_nn",
+            "n_cnn",
+            "nn_mean",
+            "cnn_mean",
+            "gain",
+            "ci_low",
+            "ci_high",
+            "p_value",
+            "test",
+            "nn_params",
+            "cnn_params",
+            "nn_macs",
+            "cnn_macs",
+            "nn_train_seconds",
+            "cnn_train_seconds",
+            "nn_eval_images_per_second",
+            "cnn_eval_images_per_second",
+            "nn_left_out",
+            "cnn_left_out",
         ]
         .map(String::from),
     );
@@ -197,18 +221,24 @@ pub fn sentence(c: &Comparison, keys: &[String]) -> String {
         None => format!("{n_cnn} vs {n_nn} trial{}", if n_nn == 1 { "" } else { "s" }),
     };
     let uncertainty = match (&c.estimate, &c.why) {
-        (Some((_, e)), _) => format!(
-            ", 95 % CI [{:+.2}, {:+.2}], p = {}",
-            pt(e.low),
-            pt(e.high),
-            e.p_value.map_or_else(|| "-".to_string(), show_p)
-        ) + if e.low == e.high { " (no spread)" } else { "" },
+        (Some((_, e)), _) => {
+            format!(
+                ", 95 % CI [{:+.2}, {:+.2}], p = {}",
+                pt(e.low),
+                pt(e.high),
+                e.p_value.map_or_else(|| "-".to_string(), show_p)
+            ) + if e.low == e.high { " (no spread)" } else { "" }
+        }
         (None, Some(why)) => format!(" (no interval: {why})"),
         (None, None) => String::new(),
     };
     let ratio = |a: f64, b: f64| if b > 0.0 { format!("{:.1}x", a / b) } else { "-".into() };
     let left_out = c.nn.left_out + c.cnn.left_out;
-    let left = if left_out > 0 { format!("; {left_out} pruned, failed or unfinished trial{} left out", if left_out == 1 { "" } else { "s" }) } else { String::new() };
+    let left = if left_out > 0 {
+        format!("; {left_out} pruned, failed or unfinished trial{} left out", if left_out == 1 { "" } else { "s" })
+    } else {
+        String::new()
+    };
     format!(
         "{}{at}: CNN {:.2} % vs NN {:.2} % ({trials}): {:+.2} pt{uncertainty}; {} the parameters, {} the MACs, {} the train time{left}",
         c.dataset,

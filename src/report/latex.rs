@@ -13,7 +13,9 @@ const FIT: &str = "\\noindent\\resizebox{\\ifdim\\width>\\linewidth\\linewidth\\
 
 pub fn render(report: &Report, comparisons: &[Comparison]) -> String {
     let columns = 2 + report.keys.len() + 3;
-    let mut out = String::from("% Written by `runner report --format latex`; needs \\usepackage{booktabs} and \\usepackage{graphicx}.\n");
+    let mut out = String::from(
+        "% Written by `runner report --format latex`; needs \\usepackage{booktabs} and \\usepackage{graphicx}.\n",
+    );
     out += &format!("{FIT}\\begin{{tabular}}{{{}{}}}\n\\toprule\n", "l".repeat(columns - 3), "r".repeat(3));
     let mut header = vec!["Data set".to_string(), "Model".to_string()];
     header.extend(report.keys.iter().map(|k| escape(k)));
@@ -75,7 +77,10 @@ fn comparison_table(report: &Report, comparisons: &[Comparison]) -> String {
                     Some(p) if p < 0.05 => "^{*}",
                     _ => "",
                 };
-                (format!("${:+.2} \\pm {half:.2}{marks}$", c.gain * 100.0), e.p_value.map_or("--".into(), |p| format!("${}$", show_p(p))))
+                (
+                    format!("${:+.2} \\pm {half:.2}{marks}$", c.gain * 100.0),
+                    e.p_value.map_or("--".into(), |p| format!("${}$", show_p(p))),
+                )
             }
             None => (format!("${:+.2}$", c.gain * 100.0), "--".into()),
         };
@@ -123,6 +128,9 @@ fn escape(text: &str) -> String {
 mod tests {
     #[test]
     fn special_characters_are_escaped() {
-        assert_eq!(super::escape("fashion-mnist_x & 50% $#{}~^\\"), "fashion-mnist\\_x \\& 50\\% \\$\\#\\{\\}\\textasciitilde{}\\textasciicircum{}\\textbackslash{}");
+        assert_eq!(
+            super::escape("fashion-mnist_x & 50% $#{}~^\\"),
+            "fashion-mnist\\_x \\& 50\\% \\$\\#\\{\\}\\textasciitilde{}\\textasciicircum{}\\textbackslash{}"
+        );
     }
 }

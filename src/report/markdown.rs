@@ -10,8 +10,11 @@ pub fn table(header: &[String], rows: &[Vec<String>]) -> String {
         .collect();
     let line = |cells: &[String]| {
         // Padded by hand: format!'s width is limited to u16::MAX and panics above it.
-        let padded: Vec<String> =
-            cells.iter().zip(&widths).map(|(cell, w)| format!("{cell}{}", " ".repeat(w.saturating_sub(cell.chars().count())))).collect();
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .map(|(cell, w)| format!("{cell}{}", " ".repeat(w.saturating_sub(cell.chars().count()))))
+            .collect();
         format!("| {} |\n", padded.join(" | "))
     };
     let mut out = line(header);
@@ -43,7 +46,8 @@ pub fn render(report: &Report, comparisons: &[Comparison], sources: &[String]) -
     let mut header: Vec<String> = vec!["dataset".into(), "model".into()];
     header.extend(report.keys.iter().cloned());
     header.extend(
-        ["trials", "final test acc", "best test acc", "final test loss", "train s", "img/s", "status"].map(String::from),
+        ["trials", "final test acc", "best test acc", "final test loss", "train s", "img/s", "status"]
+            .map(String::from),
     );
     let rows: Vec<Vec<String>> = report
         .groups
@@ -137,7 +141,10 @@ pub fn for_terminal(header: Vec<String>, rows: Vec<Vec<String>>) -> (Vec<String>
     let several = rows.len() > 1;
     // With a validation split, the test accuracy at the best validation epoch is the one to read;
     // the best test accuracy over epochs is chosen on the test set.
-    let split = header.iter().position(|h| h == "test_acc_at_best").is_some_and(|i| rows.iter().any(|r| !cell(r, i).is_empty()));
+    let split = header
+        .iter()
+        .position(|h| h == "test_acc_at_best")
+        .is_some_and(|i| rows.iter().any(|r| !cell(r, i).is_empty()));
     let keep: Vec<bool> = (0..header.len())
         .map(|i| {
             let name = header[i].as_str();
@@ -150,11 +157,16 @@ pub fn for_terminal(header: Vec<String>, rows: Vec<Vec<String>>) -> (Vec<String>
         .collect();
     let pick = |row: Vec<String>| row.into_iter().zip(&keep).filter(|(_, k)| **k).map(|(c, _)| c).collect::<Vec<_>>();
     let reason = pick(header.clone()).iter().position(|h| h == "reason");
-    let header: Vec<String> = pick(header).into_iter().map(|h| SHORT.iter().find(|(long, _)| *long == h).map_or(h, |(_, short)| short.to_string())).collect();
+    let header: Vec<String> = pick(header)
+        .into_iter()
+        .map(|h| SHORT.iter().find(|(long, _)| *long == h).map_or(h, |(_, short)| short.to_string()))
+        .collect();
     let mut rows: Vec<Vec<String>> = rows.into_iter().map(pick).collect();
     if let Some(r) = reason {
         // Each column takes its widest cell plus 3 ("| " and " "), and the line ends with "|".
-        let width = |i: usize| rows.iter().map(|row| row[i].chars().count()).chain([header[i].chars().count(), 3]).max().unwrap_or(3) + 3;
+        let width = |i: usize| {
+            rows.iter().map(|row| row[i].chars().count()).chain([header[i].chars().count(), 3]).max().unwrap_or(3) + 3
+        };
         let others: usize = (0..header.len()).filter(|&i| i != r).map(width).sum::<usize>() + 1;
         let room = TERMINAL_WIDTH.saturating_sub(others + 3).max(12);
         for row in &mut rows {
@@ -187,7 +199,10 @@ mod tests {
             .split(',')
             .map(String::from)
             .collect();
-        let row: Vec<String> = "0,mnist_cnn,cnn,mnist,0.9712,0.9712,5,0.0901,183.2,done,,,,,225034,2631040".split(',').map(String::from).collect();
+        let row: Vec<String> = "0,mnist_cnn,cnn,mnist,0.9712,0.9712,5,0.0901,183.2,done,,,,,225034,2631040"
+            .split(',')
+            .map(String::from)
+            .collect();
         let (header, rows) = super::for_terminal(header, vec![row]);
         let text = super::table(&header, &rows);
         assert!(text.lines().all(|l| l.chars().count() <= 100), "{text}");
@@ -210,7 +225,11 @@ mod tests {
         let (header, rows) = super::for_terminal(header, rows);
         let text = super::table(&header, &rows);
         assert!(text.lines().all(|l| l.chars().count() <= 100), "{text}");
-        assert_eq!(header, ["#", "batch_size", "lr", "test acc", "loss", "status", "reason", "val acc", "test@best"], "{text}");
+        assert_eq!(
+            header,
+            ["#", "batch_size", "lr", "test acc", "loss", "status", "reason", "val acc", "test@best"],
+            "{text}"
+        );
         assert!(text.contains("| pruned at") && text.contains("…"), "{text}");
     }
 

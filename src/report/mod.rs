@@ -38,7 +38,8 @@ pub fn write(trials: &[TrialSummary], runs: &[PathBuf], out: &Path) -> Result<St
         }
     }
     for dataset in datasets {
-        let members: Vec<&TrialSummary> = trials.iter().filter(|t| t.trial.spec.dataset == dataset && !t.epochs.is_empty()).collect();
+        let members: Vec<&TrialSummary> =
+            trials.iter().filter(|t| t.trial.spec.dataset == dataset && !t.epochs.is_empty()).collect();
         if !members.is_empty() {
             plot::curves(&members, dataset, &out.join(format!("curves_{dataset}.svg")))?;
         }

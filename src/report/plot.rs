@@ -52,7 +52,11 @@ pub fn curves(trials: &[&TrialSummary], dataset: DatasetName, path: &Path) -> Re
     write_file(path, svg.as_bytes())
 }
 
-fn draw_curves(trials: &[&TrialSummary], dataset: DatasetName, svg: &mut String) -> Result<(), Box<dyn std::error::Error>> {
+fn draw_curves(
+    trials: &[&TrialSummary],
+    dataset: DatasetName,
+    svg: &mut String,
+) -> Result<(), Box<dyn std::error::Error>> {
     // The legend goes below the charts, so it never covers a curve.
     let legend_rows = trials.len().div_ceil(2);
     let legend_height = 20 * legend_rows as u32 + 20;
@@ -92,7 +96,8 @@ fn draw_curves(trials: &[&TrialSummary], dataset: DatasetName, svg: &mut String)
             let slot = &mut seen[usize::from(model != ModelKind::Nn)];
             let c = color(model, *slot);
             *slot += 1;
-            let points: Vec<(f64, f64)> = t.epochs.iter().map(|e| (e.epoch as f64, pick(e))).filter(|p| p.1.is_finite()).collect();
+            let points: Vec<(f64, f64)> =
+                t.epochs.iter().map(|e| (e.epoch as f64, pick(e))).filter(|p| p.1.is_finite()).collect();
             chart.draw_series(LineSeries::new(points.clone(), c.stroke_width(2)))?;
             chart.draw_series(points.iter().map(|p| Circle::new(*p, 3, c.filled())))?;
         }
@@ -150,7 +155,11 @@ fn draw_bars(report: &Report, svg: &mut String) -> Result<(), Box<dyn std::error
         .x_labels(groups.len().max(1))
         .x_label_formatter(&|x| {
             let i = x.round();
-            if (x - i).abs() < 1e-6 && i >= 0.0 { labels.get(i as usize).cloned().unwrap_or_default() } else { String::new() }
+            if (x - i).abs() < 1e-6 && i >= 0.0 {
+                labels.get(i as usize).cloned().unwrap_or_default()
+            } else {
+                String::new()
+            }
         })
         .draw()?;
     chart.draw_series(groups.iter().enumerate().map(|(i, g)| {
@@ -160,7 +169,8 @@ fn draw_bars(report: &Report, svg: &mut String) -> Result<(), Box<dyn std::error
     }))?;
     // With several seeds: ± one standard deviation as an error bar, and the seeds as dots.
     for (i, g) in groups.iter().enumerate().filter(|(_, g)| g.final_acc.n > 1) {
-        let (x, lo, hi) = (i as f64, (g.final_acc.mean - g.final_acc.std) * 100.0, (g.final_acc.mean + g.final_acc.std) * 100.0);
+        let (x, lo, hi) =
+            (i as f64, (g.final_acc.mean - g.final_acc.std) * 100.0, (g.final_acc.mean + g.final_acc.std) * 100.0);
         chart.draw_series([
             PathElement::new(vec![(x, lo), (x, hi)], BLACK.stroke_width(2)),
             PathElement::new(vec![(x - 0.1, lo), (x + 0.1, lo)], BLACK.stroke_width(2)),
@@ -213,7 +223,12 @@ pub fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
     }
 }
 
-fn draw_search(trials: &[&TrialSummary], key: &str, log: bool, svg: &mut String) -> Result<(), Box<dyn std::error::Error>> {
+fn draw_search(
+    trials: &[&TrialSummary],
+    key: &str,
+    log: bool,
+    svg: &mut String,
+) -> Result<(), Box<dyn std::error::Error>> {
     let mut integer = true;
     let points: Vec<(f64, f64, ModelKind, bool)> = trials
         .iter()
@@ -233,7 +248,13 @@ fn draw_search(trials: &[&TrialSummary], key: &str, log: bool, svg: &mut String)
         })
         .collect();
     let (lo, hi) = points.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| (lo.min(p.0), hi.max(p.0)));
-    let (lo, hi) = if lo < hi { (lo, hi) } else if log { (lo / 2.0, hi * 2.0) } else { (lo - 1.0, hi + 1.0) };
+    let (lo, hi) = if lo < hi {
+        (lo, hi)
+    } else if log {
+        (lo / 2.0, hi * 2.0)
+    } else {
+        (lo - 1.0, hi + 1.0)
+    };
     // Room on both sides, so that no point is cut by the frame.
     let (lo, hi) = if log {
         let pad = (hi / lo).powf(0.04);
@@ -247,7 +268,11 @@ fn draw_search(trials: &[&TrialSummary], key: &str, log: bool, svg: &mut String)
     // The key on the right, beside the chart: inside, it would hide points.
     let (area, key_area) = root.split_horizontally(760);
     let mut builder = ChartBuilder::on(&area);
-    builder.caption(format!("Final test accuracy against {key}"), ("sans-serif", 18)).margin(15).x_label_area_size(45).y_label_area_size(60);
+    builder
+        .caption(format!("Final test accuracy against {key}"), ("sans-serif", 18))
+        .margin(15)
+        .x_label_area_size(45)
+        .y_label_area_size(60);
     let x_desc = if log { format!("{key} (log scale)") } else { key.to_string() };
     // The same drawing on each kind of axis (the coordinate types differ, hence the macro);
     // `$at` maps a key's value to the axis.
@@ -265,13 +290,18 @@ fn draw_search(trials: &[&TrialSummary], key: &str, log: bool, svg: &mut String)
             let done = points.iter().filter(|p| !p.3);
             chart.draw_series(done.map(|&(x, y, model, _)| Circle::new((at(x), y), 5, color(model, 1).filled())))?;
             let pruned = points.iter().filter(|p| p.3);
-            chart.draw_series(pruned.map(|&(x, y, model, _)| Circle::new((at(x), y), 5, color(model, 1).mix(0.6).stroke_width(2))))?;
+            chart.draw_series(
+                pruned.map(|&(x, y, model, _)| Circle::new((at(x), y), 5, color(model, 1).mix(0.6).stroke_width(2))),
+            )?;
         }};
     }
     let font = ("sans-serif", 14).into_font().color(&BLACK);
     let mut entries = vec![("NN", color(ModelKind::Nn, 1).filled()), ("CNN", color(ModelKind::Cnn, 1).filled())];
     if points.iter().any(|p| p.3) {
-        entries.extend([("NN, pruned", color(ModelKind::Nn, 1).mix(0.6).stroke_width(2)), ("CNN, pruned", color(ModelKind::Cnn, 1).mix(0.6).stroke_width(2))]);
+        entries.extend([
+            ("NN, pruned", color(ModelKind::Nn, 1).mix(0.6).stroke_width(2)),
+            ("CNN, pruned", color(ModelKind::Cnn, 1).mix(0.6).stroke_width(2)),
+        ]);
     }
     for (i, (name, style)) in entries.into_iter().enumerate() {
         let y = 60 + 24 * i as i32;
@@ -331,11 +361,17 @@ pub fn frontier(points: &[(f64, f64)]) -> Vec<usize> {
         .collect()
 }
 
-fn draw_pareto(trials: &[&TrialSummary], dataset: DatasetName, svg: &mut String) -> Result<(), Box<dyn std::error::Error>> {
+fn draw_pareto(
+    trials: &[&TrialSummary],
+    dataset: DatasetName,
+    svg: &mut String,
+) -> Result<(), Box<dyn std::error::Error>> {
     let done: Vec<(&TrialSummary, f64, f64)> = trials
         .iter()
         .filter(|t| t.status == Status::Done)
-        .filter_map(|t| Some((*t, t.train_seconds().max(1e-3), crate::run::metrics::shipped(&t.epochs)?.test_acc * 100.0)))
+        .filter_map(|t| {
+            Some((*t, t.train_seconds().max(1e-3), crate::run::metrics::shipped(&t.epochs)?.test_acc * 100.0))
+        })
         .collect();
     let xy: Vec<(f64, f64)> = done.iter().map(|(_, x, y)| (*x, *y)).collect();
     let (x_lo, x_hi) = xy.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| (lo.min(p.0), hi.max(p.0)));
@@ -348,7 +384,10 @@ fn draw_pareto(trials: &[&TrialSummary], dataset: DatasetName, svg: &mut String)
     let root = SVGBackend::with_string(svg, (900, 560)).into_drawing_area();
     root.fill(&WHITE)?;
     let mut chart = ChartBuilder::on(&root)
-        .caption(format!("{dataset}: test accuracy against train time (NN blue, CNN red; frontier named)"), ("sans-serif", 18))
+        .caption(
+            format!("{dataset}: test accuracy against train time (NN blue, CNN red; frontier named)"),
+            ("sans-serif", 18),
+        )
         .margin(20)
         .x_label_area_size(45)
         .y_label_area_size(60)

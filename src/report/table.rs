@@ -118,8 +118,10 @@ fn search_summary(trials: &[TrialSummary]) -> Option<SearchSummary> {
 
 pub fn build(trials: &[TrialSummary]) -> Report {
     // Groups are per data set, model and every other key that differs; they span the seeds.
-    let keys: Vec<String> =
-        crate::spec::differing_keys(trials.iter().map(|t| &t.trial)).into_iter().filter(|k| !["model", "dataset", "seed"].contains(&k.as_str())).collect();
+    let keys: Vec<String> = crate::spec::differing_keys(trials.iter().map(|t| &t.trial))
+        .into_iter()
+        .filter(|k| !["model", "dataset", "seed"].contains(&k.as_str()))
+        .collect();
     let mut groups: Vec<(Group, Vec<&TrialSummary>)> = Vec::new();
     for t in trials {
         let values = t.trial.values_text(&keys);
@@ -151,7 +153,8 @@ pub fn build(trials: &[TrialSummary]) -> Report {
     for i in 0..groups.len() {
         let rival = |g: &Group| g.dataset == groups[i].dataset && g.model == groups[i].model;
         let rivals = groups.iter().filter(|g| rival(g)).count();
-        let top = groups.iter().filter(|g| rival(g) && g.selection.n > 0).map(|g| g.selection.mean).fold(f64::NAN, f64::max);
+        let top =
+            groups.iter().filter(|g| rival(g) && g.selection.n > 0).map(|g| g.selection.mean).fold(f64::NAN, f64::max);
         groups[i].best = rivals > 1 && groups[i].selection.n > 0 && groups[i].selection.mean == top;
     }
     // Data sets in order of appearance, NN before CNN.
@@ -169,8 +172,11 @@ pub fn build(trials: &[TrialSummary]) -> Report {
 fn summarize(mut group: Group, members: &[&TrialSummary]) -> Group {
     // A failed trial's last epoch says nothing about the configuration, nor does a pruned
     // trial's (it stopped after a rung): their status says it.
-    let finished: Vec<&TrialSummary> =
-        members.iter().copied().filter(|t| !t.epochs.is_empty() && !matches!(t.status, Status::Failed | Status::Pruned)).collect();
+    let finished: Vec<&TrialSummary> = members
+        .iter()
+        .copied()
+        .filter(|t| !t.epochs.is_empty() && !matches!(t.status, Status::Failed | Status::Pruned))
+        .collect();
     let take = |f: &dyn Fn(&TrialSummary) -> f64| Stat::of(&finished.iter().map(|t| f(t)).collect::<Vec<_>>());
     group.trials = members.len();
     group.final_acc = take(&|t| t.epochs.last().map_or(0.0, |e| e.test_acc));
@@ -183,7 +189,8 @@ fn summarize(mut group: Group, members: &[&TrialSummary]) -> Group {
     });
     group.final_loss = take(&|t| t.epochs.last().map_or(0.0, |e| e.test_loss));
     group.train_seconds = take(&|t| t.epochs.iter().map(|e| e.epoch_seconds).sum());
-    group.images_per_second = take(&|t| t.epochs.iter().map(|e| e.images_per_second).sum::<f64>() / t.epochs.len() as f64);
+    group.images_per_second =
+        take(&|t| t.epochs.iter().map(|e| e.images_per_second).sum::<f64>() / t.epochs.len() as f64);
     let mut counts: Vec<(Status, usize)> = Vec::new();
     for t in members {
         match counts.iter_mut().find(|(s, _)| *s == t.status) {
@@ -227,7 +234,14 @@ mod tests {
         };
         let swept = vec![("lr".into(), lr.into()), ("model".into(), model.into())];
         let trial = crate::spec::Trial { index: 0, name: format!("lr={lr},model={model}"), swept, spec, group: 0 };
-        TrialSummary { trial, status, reason: String::new(), epochs: vec![epoch], eval_images_per_second: None, images: None }
+        TrialSummary {
+            trial,
+            status,
+            reason: String::new(),
+            epochs: vec![epoch],
+            eval_images_per_second: None,
+            images: None,
+        }
     }
 
     #[test]

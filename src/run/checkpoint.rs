@@ -18,9 +18,9 @@ use std::path::{Path, PathBuf};
 use burn::module::Module;
 use burn::optim::ModuleOptimizer;
 
-use crate::fs::temp_path;
 use crate::error::{Error, Result};
 use crate::failpoint;
+use crate::fs::temp_path;
 use crate::model::Model;
 use crate::run::metrics;
 use crate::train::{EpochMetrics, TrainState};
@@ -126,7 +126,8 @@ pub fn remove_stale(trial_dir: &Path, keep: Option<u32>) -> Result<()> {
     for entry in entries {
         let path = entry.map_err(Error::io(&dir))?.path();
         let name = path.file_name().unwrap_or_default().to_string_lossy();
-        let stale = (name.starts_with("epoch-") && !kept.contains(&path)) || (name.starts_with('.') && name.contains(".tmp-"));
+        let stale =
+            (name.starts_with("epoch-") && !kept.contains(&path)) || (name.starts_with('.') && name.contains(".tmp-"));
         if stale {
             std::fs::remove_file(&path).map_err(Error::io(&path))?;
         }
@@ -137,7 +138,8 @@ pub fn remove_stale(trial_dir: &Path, keep: Option<u32>) -> Result<()> {
 /// Loads weights into `model` (built for the same spec and data set), checksum verified.
 pub fn load(model: Model, path: &Path) -> Result<Model> {
     verify(path)?;
-    let record = read_record(path).map_err(|e| Error::Checkpoint(format!("{}: not a readable checkpoint: {e}", path.display())))?;
+    let record = read_record(path)
+        .map_err(|e| Error::Checkpoint(format!("{}: not a readable checkpoint: {e}", path.display())))?;
     model.try_load_record(record).map_err(|e| {
         Error::Checkpoint(format!("{}: does not fit this model (another model kind or data set?): {e}", path.display()))
     })
@@ -168,8 +170,12 @@ fn read_record(path: &Path) -> Result<burn::store::ModuleRecord, String> {
 
 /// Today's path of a tensor path of the seed CNN's old layout; None for any other path.
 fn legacy_path(name: &str) -> Option<String> {
-    const RENAMES: [(&str, &str); 4] =
-        [("Cnn.conv1.", "Cnn.convs.0."), ("Cnn.conv2.", "Cnn.convs.1."), ("Cnn.fc1.", "Cnn.layers.0."), ("Cnn.fc2.", "Cnn.layers.1.")];
+    const RENAMES: [(&str, &str); 4] = [
+        ("Cnn.conv1.", "Cnn.convs.0."),
+        ("Cnn.conv2.", "Cnn.convs.1."),
+        ("Cnn.fc1.", "Cnn.layers.0."),
+        ("Cnn.fc2.", "Cnn.layers.1."),
+    ];
     RENAMES.iter().find_map(|(old, new)| name.strip_prefix(old).map(|rest| format!("{new}{rest}")))
 }
 
@@ -190,8 +196,12 @@ fn recorded_checksum(checkpoint: &Path) -> Result<Option<String>> {
     let path = checksum_path(checkpoint);
     match std::fs::read_to_string(&path) {
         Ok(text) => match text.split_whitespace().next() {
-            Some(digest) if digest.len() == 64 && digest.bytes().all(|b| b.is_ascii_hexdigit()) => Ok(Some(digest.to_ascii_lowercase())),
-            _ => Err(Error::Checkpoint(format!("{}: damaged checksum file (expected a SHA-256 in hex)", path.display()))),
+            Some(digest) if digest.len() == 64 && digest.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                Ok(Some(digest.to_ascii_lowercase()))
+            }
+            _ => {
+                Err(Error::Checkpoint(format!("{}: damaged checksum file (expected a SHA-256 in hex)", path.display())))
+            }
         },
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(Error::io(&path)(e)),
@@ -266,7 +276,12 @@ mod tests {
 
         // The tensor paths the runner wrote before architectures were set in the spec (read off a
         // checkpoint of that binary): Cnn.conv1.bias, ..., Cnn.fc2.weight.
-        let old_names = [("Cnn.convs.0.", "Cnn.conv1."), ("Cnn.convs.1.", "Cnn.conv2."), ("Cnn.layers.0.", "Cnn.fc1."), ("Cnn.layers.1.", "Cnn.fc2.")];
+        let old_names = [
+            ("Cnn.convs.0.", "Cnn.conv1."),
+            ("Cnn.convs.1.", "Cnn.conv2."),
+            ("Cnn.layers.0.", "Cnn.fc1."),
+            ("Cnn.layers.1.", "Cnn.fc2."),
+        ];
         let tensors: Vec<burn_pack::Tensor> = burn_pack::Reader::from_file(&today)
             .unwrap()
             .into_tensors()
@@ -284,7 +299,8 @@ mod tests {
         device.seed(2);
         let fresh = Model::new(&architecture, mnist, &device).unwrap();
         let x = Tensor::<4>::random([3, 1, 28, 28], burn::tensor::Distribution::Normal(0.0, 1.0), &device);
-        let differs = |model: &Model| (model.forward(x.clone()) - trained.forward(x.clone())).abs().max().into_scalar::<f32>();
+        let differs =
+            |model: &Model| (model.forward(x.clone()) - trained.forward(x.clone())).abs().max().into_scalar::<f32>();
         assert!(differs(&fresh) > 1e-3, "another seed, other weights");
         let loaded = load(fresh, &older).unwrap();
         assert_eq!(differs(&loaded), 0.0, "the older checkpoint's weights, all of them");

@@ -202,16 +202,25 @@ impl Found {
             // Runners link their claims into place whole: an empty or garbled one is no runner's,
             // except for the moment a file system without hard links needs to write one.
             return if age > UNREADABLE_GRACE {
-                Verdict::Stale(format!("an unreadable lock (empty or garbled) for {}: no runner writes one", seconds(age)))
+                Verdict::Stale(format!(
+                    "an unreadable lock (empty or garbled) for {}: no runner writes one",
+                    seconds(age)
+                ))
             } else {
-                Verdict::Held(format!("a runner that is writing its lock (unreadable for {} so far); retry in a few seconds", seconds(age)))
+                Verdict::Held(format!(
+                    "a runner that is writing its lock (unreadable for {} so far); retry in a few seconds",
+                    seconds(age)
+                ))
             };
         };
         let who = format!("runner pid {} on {}", holder.pid, holder.host);
         if holder.host != super::this_host() {
             let stale_after = holder.stale_after.unwrap_or(STALE_AFTER);
             return if age > stale_after {
-                Verdict::Stale(format!("{who} sent no heartbeat for {}", if age.as_secs() >= 120 { minutes(age) } else { seconds(age) }))
+                Verdict::Stale(format!(
+                    "{who} sent no heartbeat for {}",
+                    if age.as_secs() >= 120 { minutes(age) } else { seconds(age) }
+                ))
             } else {
                 Verdict::Held(format!(
                     "{who} (last heartbeat {} ago): wait for it to finish, or stop it there; \
@@ -293,7 +302,8 @@ impl Holder {
         let start_ticks = known().and_then(|t| t.parse().ok());
         let since = known();
         let slurm = known();
-        let stale_after = fields.next().and_then(|f| f.strip_prefix("stale_after=")?.parse().ok()).map(Duration::from_secs);
+        let stale_after =
+            fields.next().and_then(|f| f.strip_prefix("stale_after=")?.parse().ok()).map(Duration::from_secs);
         Some(Holder { pid, host, boot_id, start_ticks, since, slurm, stale_after })
     }
 
@@ -368,7 +378,11 @@ mod tests {
         let claim = take(dir.path()).unwrap();
         let text = std::fs::read_to_string(dir.path().join(FILE)).unwrap();
         let parsed = Holder::parse(&text).unwrap();
-        assert_eq!(Holder { since: None, ..parsed }, Holder { since: None, ..Holder::this_process(STALE_AFTER) }, "{text}");
+        assert_eq!(
+            Holder { since: None, ..parsed },
+            Holder { since: None, ..Holder::this_process(STALE_AFTER) },
+            "{text}"
+        );
         let err = take(dir.path()).unwrap_err();
         assert!(err.contains("in use by runner pid") && err.contains(&std::process::id().to_string()), "{err}");
         assert_eq!(inspect(&dir.path().join(FILE)).map(|c| (c.live, c.pid)), Some((true, std::process::id())));
@@ -381,7 +395,11 @@ mod tests {
 
     #[test]
     fn the_holder_line_round_trips_with_a_slurm_job() {
-        let slurm_task = Holder { slurm: Some("1234_7".into()), since: Some("2026-11-29T03:00:00Z".into()), ..Holder::this_process(STALE_AFTER) };
+        let slurm_task = Holder {
+            slurm: Some("1234_7".into()),
+            since: Some("2026-11-29T03:00:00Z".into()),
+            ..Holder::this_process(STALE_AFTER)
+        };
         assert_eq!(Holder::parse(&slurm_task.to_line()), Some(slurm_task));
         let local = Holder { slurm: None, ..Holder::this_process(Duration::from_secs(45)) };
         assert!(local.to_line().ends_with(" - stale_after=45\n"), "{}", local.to_line());
@@ -424,7 +442,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut sleeper = std::process::Command::new("sleep").arg("30").spawn().unwrap();
         let pid = sleeper.id();
-        let live = Holder { boot_id: boot_id(), start_ticks: start_ticks(pid), ..holder(pid, &crate::run::this_host()) };
+        let live =
+            Holder { boot_id: boot_id(), start_ticks: start_ticks(pid), ..holder(pid, &crate::run::this_host()) };
         assert!(live.start_ticks.is_some());
         std::fs::write(dir.path().join(FILE), live.to_line()).unwrap();
         let err = take(dir.path()).unwrap_err();
@@ -433,7 +452,9 @@ mod tests {
         // The same pid with another start time: the recorded runner is gone, the pid reused.
         let reused = Holder { start_ticks: live.start_ticks.map(|t| t.wrapping_sub(1)), ..live };
         std::fs::write(dir.path().join(FILE), reused.to_line()).unwrap();
-        assert!(matches!(read_claim(&dir.path().join(FILE)).verdict(), Verdict::Stale(why) if why.contains("another process")));
+        assert!(
+            matches!(read_claim(&dir.path().join(FILE)).verdict(), Verdict::Stale(why) if why.contains("another process"))
+        );
         let rebooted = Holder { boot_id: Some("another-boot".into()), ..reused };
         assert!(matches!(rebooted.running_here(), Err(why) if why.contains("restarted")));
         drop(take(dir.path()).unwrap());

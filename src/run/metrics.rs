@@ -136,12 +136,14 @@ mod tests {
     #[test]
     fn best_is_the_first_epoch_at_the_highest_accuracy() {
         let accs = [0.5, 0.9, 0.9, 0.7];
-        let epochs: Vec<EpochMetrics> = accs.iter().enumerate().map(|(i, &a)| EpochMetrics { test_acc: a, ..row(i as u32 + 1) }).collect();
+        let epochs: Vec<EpochMetrics> =
+            accs.iter().enumerate().map(|(i, &a)| EpochMetrics { test_acc: a, ..row(i as u32 + 1) }).collect();
         assert_eq!(best(&epochs).map(|e| e.epoch), Some(2));
         assert!(best(&[]).is_none());
         // With a validation split, the validation accuracy decides.
         let vals = [0.7, 0.6, 0.65, 0.75];
-        let epochs: Vec<EpochMetrics> = epochs.into_iter().zip(vals).map(|(e, v)| EpochMetrics { val_acc: Some(v), ..e }).collect();
+        let epochs: Vec<EpochMetrics> =
+            epochs.into_iter().zip(vals).map(|(e, v)| EpochMetrics { val_acc: Some(v), ..e }).collect();
         assert_eq!(best(&epochs).map(|e| e.epoch), Some(4));
     }
 

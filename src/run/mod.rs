@@ -19,8 +19,8 @@ pub mod worker;
 
 use std::path::{Path, PathBuf};
 
-use crate::fs::write_atomically;
 use crate::error::{Error, Result};
+use crate::fs::write_atomically;
 use crate::spec::{Spec, Trial};
 
 pub use lock::RunLock;
@@ -52,7 +52,12 @@ impl RunDir {
 
     /// Starts a new run: its folder, the lock on it, then spec.toml and `manifest` (which records
     /// the spec's text too).
-    pub fn start(runs_dir: &Path, spec: &Spec, mut manifest: Manifest, now: chrono::DateTime<chrono::Utc>) -> Result<(RunDir, RunLock, Manifest)> {
+    pub fn start(
+        runs_dir: &Path,
+        spec: &Spec,
+        mut manifest: Manifest,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(RunDir, RunLock, Manifest)> {
         let run_dir = RunDir::create(runs_dir, &spec.name, now)?;
         let lock = RunLock::acquire(&run_dir.path, spec.stale_after())?;
         run_dir.record_spec(spec, &mut manifest)?;

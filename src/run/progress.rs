@@ -121,7 +121,10 @@ impl Board {
     /// A board when stderr is a terminal and lines are not `quiet`; else None (the workers then
     /// write their tagged lines straight to stderr).
     pub fn on_terminal(quiet: bool) -> Option<Board> {
-        (!quiet && std::io::stderr().is_terminal()).then(|| Board { multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()), bars: BTreeMap::new() })
+        (!quiet && std::io::stderr().is_terminal()).then(|| Board {
+            multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
+            bars: BTreeMap::new(),
+        })
     }
 
     /// Prints a worker's line above the bars; clone it into the threads that read the workers.
@@ -153,7 +156,9 @@ impl Board {
             });
             bar.set_length(at.of as u64);
             bar.set_position(at.images as u64);
-            let rate = at.seconds_left().map_or(String::new(), |s| format!(" {} img/s, {s:.0}s left", thousands(at.images_per_second)));
+            let rate = at
+                .seconds_left()
+                .map_or(String::new(), |s| format!(" {} img/s, {s:.0}s left", thousands(at.images_per_second)));
             bar.set_message(format!("ep {}/{}{rate}", at.epoch, at.epochs));
             seen.push(name.clone());
         }

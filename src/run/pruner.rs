@@ -4,9 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::RunDir;
 use super::status::Observed;
 use super::summary::Status;
-use super::RunDir;
 use crate::interrupt;
 use crate::spec::{Monitor, Trial, successive_halving};
 use crate::train::{EpochMetrics, schedule};
@@ -52,7 +52,11 @@ impl Pruner {
             rungs,
             reduction: trial.spec.search.reduction_factor as usize,
             monitor: trial.spec.monitor,
-            earlier: trials.iter().filter(|t| t.group == trial.group && t.index < trial.index).map(|t| run_dir.trial_dir(t)).collect(),
+            earlier: trials
+                .iter()
+                .filter(|t| t.group == trial.group && t.index < trial.index)
+                .map(|t| run_dir.trial_dir(t))
+                .collect(),
             wait_for_stopped: single,
             poll: Duration::from_millis(200),
         })
@@ -135,13 +139,27 @@ mod tests {
         std::fs::create_dir_all(dir).unwrap();
         let mut writer = MetricsWriter::start(dir, &[]).unwrap();
         for (i, &loss) in losses.iter().enumerate() {
-            writer.append(&EpochMetrics { epoch: i as u32 + 1, val_loss: Some(loss), val_acc: Some(1.0 - loss), ..EpochMetrics::default() }).unwrap();
+            writer
+                .append(&EpochMetrics {
+                    epoch: i as u32 + 1,
+                    val_loss: Some(loss),
+                    val_acc: Some(1.0 - loss),
+                    ..EpochMetrics::default()
+                })
+                .unwrap();
         }
         dir.to_path_buf()
     }
 
     fn pruner(monitor: Monitor, earlier: Vec<PathBuf>, single: bool) -> Pruner {
-        Pruner { rungs: vec![1, 3], reduction: 3, monitor, earlier, wait_for_stopped: single, poll: Duration::from_millis(10) }
+        Pruner {
+            rungs: vec![1, 3],
+            reduction: 3,
+            monitor,
+            earlier,
+            wait_for_stopped: single,
+            poll: Duration::from_millis(10),
+        }
     }
 
     fn at(epoch: u32, loss: f64) -> EpochMetrics {
@@ -189,7 +207,8 @@ mod tests {
             })
         };
         let said = std::cell::RefCell::new(Vec::new());
-        let decision = pruner(Monitor::ValLoss, vec![a], false).decide(&at(1, 0.20), &|line| said.borrow_mut().push(line.to_string()));
+        let decision = pruner(Monitor::ValLoss, vec![a], false)
+            .decide(&at(1, 0.20), &|line| said.borrow_mut().push(line.to_string()));
         writer.join().unwrap();
         // Had it not waited, it would have gone on alone.
         assert!(matches!(&decision, Decision::Prune(r) if r.contains("of the 2 trials")), "{decision:?}");
@@ -202,11 +221,20 @@ mod tests {
         let a = trial_with(&root.path().join("a"), &[]);
         Ended::now(Status::Interrupted, String::new(), None).write(&a).unwrap();
         // A worker that takes every trial in order passed it: nobody will run it now.
-        let Decision::Defer(reason) = pruner(Monitor::ValLoss, vec![a.clone()], false).decide(&at(1, 0.2), &silent) else { panic!() };
-        assert!(reason.contains("waits for trial a, which no worker is running") && reason.contains("runner resume"), "{reason}");
+        let Decision::Defer(reason) = pruner(Monitor::ValLoss, vec![a.clone()], false).decide(&at(1, 0.2), &silent)
+        else {
+            panic!()
+        };
+        assert!(
+            reason.contains("waits for trial a, which no worker is running") && reason.contains("runner resume"),
+            "{reason}"
+        );
         // A claim its holder left (kill -9) is the same.
         Ended::clear(&a).unwrap();
         std::fs::write(a.join(CLAIM), format!("999999999 {}\n", crate::run::this_host())).unwrap();
-        assert!(matches!(pruner(Monitor::ValLoss, vec![a.clone()], false).decide(&at(1, 0.2), &silent), Decision::Defer(_)));
+        assert!(matches!(
+            pruner(Monitor::ValLoss, vec![a.clone()], false).decide(&at(1, 0.2), &silent),
+            Decision::Defer(_)
+        ));
     }
 }

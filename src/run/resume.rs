@@ -159,10 +159,7 @@ pub fn check_changes(run_dir: &Path, recorded: &[Trial], resumed: &[Trial], prog
         if progress.epochs.is_empty() {
             continue;
         }
-        let changed: Vec<String> = differences(&old.spec, &new.spec)
-            .into_iter()
-            .map(|d| d.replace('"', ""))
-            .collect();
+        let changed: Vec<String> = differences(&old.spec, &new.spec).into_iter().map(|d| d.replace('"', "")).collect();
         if !changed.is_empty() {
             return Err(Error::InvalidValue {
                 origin: "--set".into(),
@@ -239,8 +236,10 @@ mod tests {
         settle(trial, &progress, false).unwrap();
         assert_eq!(std::fs::read_to_string(checkpoint::path(trial, "last")).unwrap(), "model 2");
         assert_eq!(std::fs::read_to_string(checkpoint::path(trial, "best")).unwrap(), "model 2");
-        let mut left: Vec<String> =
-            std::fs::read_dir(trial.join(checkpoint::DIR)).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        let mut left: Vec<String> = std::fs::read_dir(trial.join(checkpoint::DIR))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
         left.sort();
         assert_eq!(left, ["best.bpk", "epoch-002.bpk", "epoch-002.optim.bpk", "last.bpk"]);
     }
@@ -312,10 +311,17 @@ mod tests {
 
         let edited = Spec { sweep: [("seed".to_string(), vec![1.into(), 3.into()])].into(), ..spec.clone() };
         let err = check_spec_edits(Path::new("runs/x/spec.toml"), &spec, &edited).unwrap_err().to_string();
-        assert!(err.starts_with("runs/x/spec.toml: `sweep.seed`: edited since the run started: sweep.seed [1, 2] -> [1, 3]"), "{err}");
-        check_spec_edits(Path::new("spec.toml"), &spec, &Spec { threads: 1, data_dir: "d".into(), ..spec.clone() }).unwrap();
+        assert!(
+            err.starts_with(
+                "runs/x/spec.toml: `sweep.seed`: edited since the run started: sweep.seed [1, 2] -> [1, 3]"
+            ),
+            "{err}"
+        );
+        check_spec_edits(Path::new("spec.toml"), &spec, &Spec { threads: 1, data_dir: "d".into(), ..spec.clone() })
+            .unwrap();
 
-        let resized = crate::spec::expand(&Spec { sweep: [("seed".to_string(), vec![1.into()])].into(), ..spec }).unwrap();
+        let resized =
+            crate::spec::expand(&Spec { sweep: [("seed".to_string(), vec![1.into()])].into(), ..spec }).unwrap();
         let err = check_changes(dir, &recorded, &resized, &progress).unwrap_err().to_string();
         assert!(err.contains("change the trials"), "{err}");
     }

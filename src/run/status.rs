@@ -185,11 +185,17 @@ mod tests {
 
         Ended::now(Status::Interrupted, String::new(), None).write(dir.path()).unwrap();
         let observed = Observed::read(dir.path());
-        assert_eq!((observed.status(), observed.is_complete(), claimable_at(dir.path())), (Status::Interrupted, false, true));
+        assert_eq!(
+            (observed.status(), observed.is_complete(), claimable_at(dir.path())),
+            (Status::Interrupted, false, true)
+        );
 
         Ended::now(Status::Failed, "diverged".into(), Some(1.5)).write(dir.path()).unwrap();
         let observed = Observed::read(dir.path());
-        assert_eq!((observed.status(), observed.is_complete(), claimable_at(dir.path())), (Status::Failed, false, false));
+        assert_eq!(
+            (observed.status(), observed.is_complete(), claimable_at(dir.path())),
+            (Status::Failed, false, false)
+        );
         assert_eq!(observed.ended.unwrap().warmup_seconds, Some(1.5));
         Ended::clear(dir.path()).unwrap();
         Ended::clear(dir.path()).unwrap();

@@ -112,7 +112,10 @@ impl TrialSummary {
     pub fn costs(&self) -> Option<(u128, u128)> {
         let images = self.images.as_ref()?;
         let architecture = self.trial.spec.architecture(images.classes.len());
-        Some((crate::model::parameter_count(&architecture, images.shape), crate::model::macs(&architecture, images.shape)))
+        Some((
+            crate::model::parameter_count(&architecture, images.shape),
+            crate::model::macs(&architecture, images.shape),
+        ))
     }
 
     pub fn train_seconds(&self) -> f64 {
@@ -172,7 +175,9 @@ pub fn table(trials: &[TrialSummary]) -> (Vec<String>, Vec<Vec<String>>) {
             // unbiased figure. Without one, best_test_acc was chosen on the test set itself.
             row.push(best.and_then(|e| e.val_acc).map(|v| format!("{v:.4}")).unwrap_or_default());
             row.push(best.filter(|e| e.val_acc.is_some()).map(|e| format!("{:.4}", e.test_acc)).unwrap_or_default());
-            row.push(crate::train::schedule::stopped_at(&t.trial.spec, &t.epochs).map(|e| e.to_string()).unwrap_or_default());
+            row.push(
+                crate::train::schedule::stopped_at(&t.trial.spec, &t.epochs).map(|e| e.to_string()).unwrap_or_default(),
+            );
             let costs = t.costs();
             row.push(costs.map(|(params, _)| params.to_string()).unwrap_or_default());
             row.push(costs.map(|(_, macs)| macs.to_string()).unwrap_or_default());
@@ -195,12 +200,9 @@ pub fn to_csv(trials: &[TrialSummary]) -> String {
 pub fn read_statuses(path: &std::path::Path) -> Vec<(usize, Status)> {
     let Ok(mut reader) = csv::Reader::from_path(path) else { return Vec::new() };
     let Ok(header) = reader.headers().cloned() else { return Vec::new() };
-    let (Some(i), Some(s)) = (header.iter().position(|h| h == "index"), header.iter().position(|h| h == "status")) else {
+    let (Some(i), Some(s)) = (header.iter().position(|h| h == "index"), header.iter().position(|h| h == "status"))
+    else {
         return Vec::new();
     };
-    reader
-        .records()
-        .flatten()
-        .filter_map(|r| Some((r.get(i)?.parse().ok()?, r.get(s)?.parse().ok()?)))
-        .collect()
+    reader.records().flatten().filter_map(|r| Some((r.get(i)?.parse().ok()?, r.get(s)?.parse().ok()?))).collect()
 }

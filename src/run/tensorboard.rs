@@ -31,7 +31,12 @@ pub const FILE: &str = "events.out.tfevents.0000000000.runner";
 pub fn write_trial(trial_dir: &Path, trial: &Trial, epochs: &[EpochMetrics], ended: Option<bool>) -> Result<()> {
     let start = epochs.first().map_or(0.0, |e| unix_seconds(&e.finished_at) - e.epoch_seconds);
     let mut records = vec![file_version(start)];
-    records.push(hparams_event(start, 0, SESSION_START, hparams_data::Data::SessionStartInfo(session_start(trial, start))));
+    records.push(hparams_event(
+        start,
+        0,
+        SESSION_START,
+        hparams_data::Data::SessionStartInfo(session_start(trial, start)),
+    ));
     let mut best: Option<&EpochMetrics> = None;
     for e in epochs {
         if best.is_none_or(|b| selection_score(e) > selection_score(b)) {
@@ -50,7 +55,11 @@ pub fn write_trial(trial_dir: &Path, trial: &Trial, epochs: &[EpochMetrics], end
             scalars.extend([("loss/val", loss), ("accuracy/val", acc)]);
         }
         let values = scalars.into_iter().map(|(tag, v)| SummaryValue::scalar(tag, v as f32)).collect();
-        records.push(Event { wall_time: unix_seconds(&e.finished_at), step: i64::from(e.epoch), what: Some(event::What::Summary(Summary { value: values })) });
+        records.push(Event {
+            wall_time: unix_seconds(&e.finished_at),
+            step: i64::from(e.epoch),
+            what: Some(event::What::Summary(Summary { value: values })),
+        });
     }
     if let Some(success) = ended {
         let end = epochs.last().map_or(start, |e| unix_seconds(&e.finished_at));
@@ -70,7 +79,6 @@ fn session_start(trial: &Trial, start: f64) -> SessionStartInfo {
     let hparams: HashMap<String, ProtoValue> = keys.map(|k| (k.to_string(), hparam_value(&table, k))).collect();
     SessionStartInfo { hparams, group_name: String::new(), start_time_secs: start }
 }
-
 
 /// A field of a trial's spec (as a table) as a protobuf Value: numbers as numbers, the rest as text.
 fn hparam_value(table: &toml::Table, key: &str) -> ProtoValue {

@@ -14,8 +14,8 @@ use super::pruner::{Decision, Pruner};
 use super::resume::{self, Progress};
 use super::status::{Ended, InEpoch};
 use super::summary::Status;
-use super::worker::WorkerOptions;
 use super::trial_folder::{self, IMAGES_FILE, ImagesRecord};
+use super::worker::WorkerOptions;
 use super::{checkpoint, tensorboard, write_file};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
@@ -68,7 +68,8 @@ pub fn run(
     let console = Console::new(trial.dir_name(), options.quiet, options.tagged);
     let device = backend::device(trial.spec.backend, options.gpu.unwrap_or(trial.spec.device))?;
     let data = TrialData::new(dataset, &trial.spec);
-    let mut state = TrainState::fresh(&trial.spec, dataset.shape, dataset.classes.len(), &device).map_err(into_error)?;
+    let mut state =
+        TrainState::fresh(&trial.spec, dataset.shape, dataset.classes.len(), &device).map_err(into_error)?;
     match progress.state {
         Some(epoch) => {
             state = checkpoint::load_state(state, dir, progress.kept().to_vec())?;
@@ -81,7 +82,11 @@ pub fn run(
             }
         }
         None if !progress.epochs.is_empty() => {
-            console.say(&format!("warning: {}: no saved state after epoch {}; restarting the trial", dir.display(), progress.epochs.len()));
+            console.say(&format!(
+                "warning: {}: no saved state after epoch {}; restarting the trial",
+                dir.display(),
+                progress.epochs.len()
+            ));
             resume::settle_fresh(dir)?;
         }
         None => {}
@@ -94,7 +99,14 @@ pub fn run(
     if tagged {
         console.say(&format!("{} on {} ({}{from})", spec.model, spec.data_label(), spec.backend));
     } else {
-        console.say(&format!("trial {} {}: {} on {} ({}{from})", trial.index, trial.name, spec.model, spec.data_label(), spec.backend));
+        console.say(&format!(
+            "trial {} {}: {} on {} ({}{from})",
+            trial.index,
+            trial.name,
+            spec.model,
+            spec.data_label(),
+            spec.backend
+        ));
     }
     let mut warmup = None;
     if spec.backend == BackendName::Cuda {
@@ -114,7 +126,9 @@ pub fn run(
     if !matches!(outcome, Err(TrainError::Interrupted { .. } | TrainError::Paused { .. })) {
         InEpoch::remove(dir);
     }
-    if spec.tensorboard && !matches!(outcome, Err(TrainError::Interrupted { .. } | TrainError::Paused { .. } | TrainError::Run(_))) {
+    if spec.tensorboard
+        && !matches!(outcome, Err(TrainError::Interrupted { .. } | TrainError::Paused { .. } | TrainError::Run(_)))
+    {
         tensorboard::write_trial(dir, trial, &files.epochs, Some(outcome.is_ok()))?;
     }
     let console = &files.console;
@@ -122,7 +136,10 @@ pub fn run(
         Ok(_) => {
             // The epoch state is only needed to resume; last.bpk and best.bpk stay.
             checkpoint::remove_stale(dir, None)?;
-            Ended { eval_images_per_second: files.eval_images_per_second, ..Ended::now(Status::Done, String::new(), warmup) }
+            Ended {
+                eval_images_per_second: files.eval_images_per_second,
+                ..Ended::now(Status::Done, String::new(), warmup)
+            }
         }
         Err(TrainError::Interrupted { .. }) => Ended::now(Status::Interrupted, String::new(), warmup),
         Err(TrainError::Paused { reason, .. }) => {
@@ -179,7 +196,13 @@ const SHOW_EVERY: Duration = Duration::from_secs(1);
 
 impl TrialFiles {
     /// `kept`: the epochs a resumed trial already has in metrics.csv.
-    fn new(dir: &Path, trial: &Trial, kept: Vec<EpochMetrics>, console: Console, pruner: Option<Pruner>) -> Result<TrialFiles> {
+    fn new(
+        dir: &Path,
+        trial: &Trial,
+        kept: Vec<EpochMetrics>,
+        console: Console,
+        pruner: Option<Pruner>,
+    ) -> Result<TrialFiles> {
         if trial.spec.tensorboard {
             // A resumed trial's events start again from the epochs it keeps.
             tensorboard::write_trial(dir, trial, &kept, None)?;
@@ -204,7 +227,8 @@ impl Observer for TrialFiles {
     fn epoch_started(&mut self, epoch: u32, images: usize) {
         self.position = (epoch, 0);
         self.console.epoch_started(epoch, self.trial.spec.epochs, images);
-        self.in_epoch = InEpoch { epoch, epochs: self.trial.spec.epochs, images: 0, of: images, images_per_second: 0.0 };
+        self.in_epoch =
+            InEpoch { epoch, epochs: self.trial.spec.epochs, images: 0, of: images, images_per_second: 0.0 };
         (self.epoch_start, self.shown) = (Instant::now(), Instant::now());
         self.in_epoch.write(&self.dir);
     }
@@ -230,7 +254,8 @@ impl Observer for TrialFiles {
         if stop && self.in_epoch.of > 0 {
             // The pace up to now, stalls included: what a task stopped at its time limit judges by.
             let seconds = self.epoch_start.elapsed().as_secs_f64();
-            InEpoch { images_per_second: self.in_epoch.images as f64 / seconds.max(1e-9), ..self.in_epoch.clone() }.write(&self.dir);
+            InEpoch { images_per_second: self.in_epoch.images as f64 / seconds.max(1e-9), ..self.in_epoch.clone() }
+                .write(&self.dir);
         }
         stop
     }

@@ -5,10 +5,10 @@ use std::path::{Path, PathBuf};
 
 use burn::prelude::Device;
 
+use super::checkpoint;
 use crate::data::ImageSet;
 use crate::error::{Error, Result};
 use crate::model::Model;
-use super::checkpoint;
 use crate::spec::Spec;
 
 pub struct TrialFolder {
@@ -31,7 +31,13 @@ impl TrialFolder {
         let spec = crate::spec::load_recorded(&spec_path)?;
         let images = match images(&dir, &spec) {
             Some(images) => images,
-            None => return Err(Error::DataFormat { path: dir.join(IMAGES_FILE), message: "is missing or damaged: it says which images (shape, classes) this trial's model takes".into() }),
+            None => {
+                return Err(Error::DataFormat {
+                    path: dir.join(IMAGES_FILE),
+                    message: "is missing or damaged: it says which images (shape, classes) this trial's model takes"
+                        .into(),
+                });
+            }
         };
         Ok(TrialFolder { dir, checkpoint, spec, images })
     }

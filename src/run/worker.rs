@@ -94,7 +94,13 @@ pub fn work(run_dir: &RunDir, trials: &[Trial], data: &mut DataSets, options: &W
 }
 
 /// Puts a claimed trial's folder in order and trains it from its last verified epoch.
-fn train_claimed(trial: &Trial, dir: &Path, data: &mut DataSets, options: &WorkerOptions, pruner: Option<Pruner>) -> Result<Ended> {
+fn train_claimed(
+    trial: &Trial,
+    dir: &Path,
+    data: &mut DataSets,
+    options: &WorkerOptions,
+    pruner: Option<Pruner>,
+) -> Result<Ended> {
     let progress = Progress::read(dir);
     progress.check_resumable(&trial.spec, dir)?;
     let done = progress.is_done(&trial.spec);

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use crate::cli::{Download, Output, WorkerArgs};
 use crate::error::{Error, Result};
-use crate::run::RunDir;
 use crate::run::Board;
+use crate::run::RunDir;
 use crate::run::worker::{Outcome, WorkerOptions};
 use crate::spec::{BackendName, Trial};
 use crate::{backend, interrupt};
@@ -35,7 +35,8 @@ pub fn assign_gpus(jobs: usize, gpus: &[u32]) -> Vec<Option<u32>> {
 pub fn run_workers(run_dir: &RunDir, trials: &[Trial], jobs: usize, options: &WorkerOptions) -> Result<Outcome> {
     let mut board = Board::on_terminal(options.quiet);
     let mut relays = Vec::new();
-    let exe = std::env::current_exe().map_err(|e| Error::Worker(format!("cannot find the runner binary to start workers: {e}")))?;
+    let exe = std::env::current_exe()
+        .map_err(|e| Error::Worker(format!("cannot find the runner binary to start workers: {e}")))?;
     let uses_cuda = trials.iter().any(|t| t.spec.backend == BackendName::Cuda);
     let visible: Vec<u32> = if uses_cuda { (0..backend::cuda_count() as u32).collect() } else { Vec::new() };
     let gpus = assign_gpus(jobs, if visible.len() > 1 { &visible } else { &[] });

@@ -40,10 +40,12 @@ struct Record {
 /// trial when it cannot progress or has been requeued `max_requeues` times.
 pub fn after_time_limit(trial_dir: &Path, spec: &Spec, epochs_before: usize, job_task: &str) -> Result<Next> {
     let path = trial_dir.join(FILE);
-    let mut record: Record = std::fs::read_to_string(&path).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default();
+    let mut record: Record =
+        std::fs::read_to_string(&path).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default();
     let epochs = metrics::read_committed(&trial_dir.join(metrics::FILE)).len();
     record.stalled = if epochs > epochs_before { 0 } else { record.stalled + 1 };
-    let epoch_seconds = InEpoch::read(trial_dir).filter(|p| p.images_per_second > 0.0).map(|p| p.of as f64 / p.images_per_second);
+    let epoch_seconds =
+        InEpoch::read(trial_dir).filter(|p| p.images_per_second > 0.0).map(|p| p.of as f64 / p.images_per_second);
     if let Some(reason) = verdict(&record, spec, epoch_seconds) {
         Ended::now(Status::Failed, reason.clone(), None).write(trial_dir)?;
         return Ok(Next::Failed(reason));
@@ -115,10 +117,16 @@ mod tests {
     fn a_trial_that_cannot_finish_an_epoch_in_a_window_fails_with_the_figures() {
         let stalled = Record { requeues: 0, stalled: 1 };
         let reason = verdict(&stalled, &spec("00:02:00"), Some(212.4)).unwrap();
-        assert!(reason.contains("an epoch takes 212 s, the task time limit is 120 s (the last 30 s kept for stopping)"), "{reason}");
+        assert!(
+            reason.contains("an epoch takes 212 s, the task time limit is 120 s (the last 30 s kept for stopping)"),
+            "{reason}"
+        );
         assert_eq!(verdict(&stalled, &spec("00:02:00"), Some(60.0)), None, "it may still fit the next window");
         let twice = Record { requeues: 1, stalled: 2 };
-        assert!(verdict(&twice, &spec("00:02:00"), Some(60.0)).unwrap().contains("no epoch finished"), "two windows without one");
+        assert!(
+            verdict(&twice, &spec("00:02:00"), Some(60.0)).unwrap().contains("no epoch finished"),
+            "two windows without one"
+        );
         assert_eq!(verdict(&Record::default(), &spec("00:02:00"), Some(500.0)), None, "it progressed");
     }
 

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::cli::{Download, Output, WorkerArgs, Word};
+use crate::cli::{Download, Output, Word, WorkerArgs};
 use crate::error::{Error, Result};
 use crate::spec::{BackendName, SlurmSpec, Trial};
 
@@ -337,11 +337,16 @@ mod tests {
         ));
 
         let without = plan(&[0], SlurmSpec { requeue: false, ..resources }, true).sweep_script();
-        assert!(!without.contains("--requeue") && !without.contains("--signal") && !without.contains("SIGUSR1"), "{without}");
+        assert!(
+            !without.contains("--requeue") && !without.contains("--signal") && !without.contains("SIGUSR1"),
+            "{without}"
+        );
 
         let cpu = plan(&[0], SlurmSpec::default(), false).sweep_script();
         assert!(!cpu.contains("--gres") && !cpu.contains("--time"), "{cpu}");
-        let finish = plan(&[0], SlurmSpec { partition: "short".into(), time: "9".into(), ..SlurmSpec::default() }, false).finish_script();
+        let finish =
+            plan(&[0], SlurmSpec { partition: "short".into(), time: "9".into(), ..SlurmSpec::default() }, false)
+                .finish_script();
         assert!(finish.contains("#SBATCH --partition=short\n") && !finish.contains("--time"), "{finish}");
         assert!(finish.ends_with("worker '/lab/runs/2026-11-29T03-00-00Z_sweep' --finish\n"), "{finish}");
     }

@@ -31,10 +31,7 @@ pub fn load(path: &Path, overrides: &Overrides) -> Result<(Spec, Vec<Trial>)> {
 
 /// The text of the spec file at `path`.
 pub fn read(path: &Path) -> Result<String> {
-    std::fs::read_to_string(path).map_err(|source| Error::SpecRead {
-        path: path.to_path_buf(),
-        source,
-    })
+    std::fs::read_to_string(path).map_err(|source| Error::SpecRead { path: path.to_path_buf(), source })
 }
 
 /// [`load`] for a spec file already read; `path` names it in errors.
@@ -62,24 +59,22 @@ pub fn load_recorded(path: &Path) -> Result<Spec> {
         });
     }
     // The values it ran with (a sample's drawn ones included), each checked.
-    spec.validate().map_err(|e| Error::InvalidValue { origin: path.display().to_string(), key: e.key.into(), message: e.message })?;
+    spec.validate().map_err(|e| Error::InvalidValue {
+        origin: path.display().to_string(),
+        key: e.key.into(),
+        message: e.message,
+    })?;
     Ok(spec)
 }
 
 fn layer(path: &Path, text: &str, overrides: &Overrides, with_env: bool) -> Result<(Spec, Vec<Trial>)> {
     let file = SpecFile::parse(path, text)?;
     let sets = parse_sets(&overrides.sets)?;
-    let table: toml::Table = toml::from_str(text).map_err(|e| Error::SpecSyntax {
-        origin: path.display().to_string(),
-        message: e.message().to_string(),
-    })?;
+    let table: toml::Table = toml::from_str(text)
+        .map_err(|e| Error::SpecSyntax { origin: path.display().to_string(), message: e.message().to_string() })?;
 
     let figment = layers(table, sets.table.clone(), overrides, with_env);
-    let origins = Origins {
-        figment: &figment,
-        file: &file,
-        sets: &sets.args,
-    };
+    let origins = Origins { figment: &figment, file: &file, sets: &sets.args };
 
     let spec: Spec = figment.extract().map_err(|e| origins.figment_error(e))?;
     let trials = expand(&spec).map_err(|e| origins.sweep_error(e))?;
@@ -90,7 +85,10 @@ fn layer(path: &Path, text: &str, overrides: &Overrides, with_env: bool) -> Resu
 fn layers(table: toml::Table, sets: toml::Table, overrides: &Overrides, with_env: bool) -> Figment {
     let mut figment = Figment::from(Serialized::defaults(Spec::default())).merge(Layer::new(FILE_LAYER, table));
     if with_env {
-        figment = figment.merge(Env::prefixed("RUNNER_").filter(|key| field(&key.as_str().to_ascii_lowercase()).is_some_and(Field::from_env)));
+        figment = figment.merge(
+            Env::prefixed("RUNNER_")
+                .filter(|key| field(&key.as_str().to_ascii_lowercase()).is_some_and(Field::from_env)),
+        );
     }
     figment = figment.merge(Layer::new("--set", sets));
     if let Some(dir) = &overrides.data_dir {
@@ -109,7 +107,8 @@ pub fn locate(path: &Path, overrides: &Overrides, key: &str) -> String {
         let text = read(path)?;
         let file = SpecFile::parse(path, &text)?;
         let sets = parse_sets(&overrides.sets)?;
-        let table: toml::Table = toml::from_str(&text).map_err(|e| Error::SpecSyntax { origin: path.display().to_string(), message: e.message().to_string() })?;
+        let table: toml::Table = toml::from_str(&text)
+            .map_err(|e| Error::SpecSyntax { origin: path.display().to_string(), message: e.message().to_string() })?;
         let figment = layers(table, sets.table.clone(), overrides, true);
         Ok(Origins { figment: &figment, file: &file, sets: &sets.args }.of(key))
     };
@@ -154,9 +153,15 @@ impl SpecFile {
             let name: &str = key.get_ref();
             place(name.to_string(), key.span().start);
             check_key(name, &all_keys(), || at(key.span().start))?;
-            let Some(example) = TABLE_EXAMPLES.iter().find(|(table, _)| *table == name).map(|(_, e)| *e) else { continue };
+            let Some(example) = TABLE_EXAMPLES.iter().find(|(table, _)| *table == name).map(|(_, e)| *e) else {
+                continue;
+            };
             let Some(table) = value.get_ref().as_table() else {
-                return Err(Error::InvalidValue { origin: at(value.span().start), key: name.into(), message: example.into() });
+                return Err(Error::InvalidValue {
+                    origin: at(value.span().start),
+                    key: name.into(),
+                    message: example.into(),
+                });
             };
             for (inner, inner_value) in table {
                 let inner_name: &str = inner.get_ref();
@@ -196,10 +201,7 @@ impl SpecFile {
                 place(key_path, inner.span().start);
             }
         }
-        Ok(SpecFile {
-            path: path.to_path_buf(),
-            positions,
-        })
+        Ok(SpecFile { path: path.to_path_buf(), positions })
     }
 
     fn origin(&self, key: &str) -> String {
@@ -228,12 +230,7 @@ pub(super) fn check_key(key: &str, allowed: &[&str], origin: impl FnOnce() -> St
         .filter(|(score, _)| *score > 0.8)
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, candidate)| candidate.to_string());
-    Err(Error::UnknownKey {
-        origin: origin(),
-        key: key.to_string(),
-        suggestion,
-        allowed: allowed.join(", "),
-    })
+    Err(Error::UnknownKey { origin: origin(), key: key.to_string(), suggestion, allowed: allowed.join(", ") })
 }
 
 /// An unknown key inside a table (`slurm.`, `search.`), named with the table.
@@ -317,7 +314,11 @@ impl Origins<'_> {
             return self.file.origin(key);
         };
         match meta.name.as_ref() {
-            FILE_LAYER => self.file.origin(if base.starts_with("sweep.") || base.starts_with("search.space.") { key } else { base }),
+            FILE_LAYER => self.file.origin(if base.starts_with("sweep.") || base.starts_with("search.space.") {
+                key
+            } else {
+                base
+            }),
             "--set" if base.starts_with("slurm.") || base.starts_with("search.") => {
                 let table = base.split('.').next().unwrap_or(base);
                 format!("--set {}", self.sets.get(table).map_or(base, |a| a.as_str()))
@@ -345,11 +346,7 @@ impl Origins<'_> {
             }
             kind => kind.to_string(),
         };
-        Error::InvalidValue {
-            origin: self.of(&key),
-            key,
-            message,
-        }
+        Error::InvalidValue { origin: self.of(&key), key, message }
     }
 
     fn sweep_error(&self, error: SweepError) -> Error {
@@ -357,11 +354,7 @@ impl Origins<'_> {
             Some(i) => (self.of(&format!("sweep.{}[{i}]", error.key)), format!("sweep.{}", error.key)),
             None => (self.of(&error.key), error.key),
         };
-        Error::InvalidValue {
-            origin,
-            key,
-            message: error.message,
-        }
+        Error::InvalidValue { origin, key, message: error.message }
     }
 }
 
@@ -384,10 +377,7 @@ mod tests {
 
     fn load_str(jail: &mut Jail, text: &str, sets: &[&str]) -> Result<(Spec, Vec<Trial>)> {
         jail.create_file("spec.toml", text).unwrap();
-        let overrides = Overrides {
-            sets: sets.iter().map(|s| s.to_string()).collect(),
-            data_dir: None,
-        };
+        let overrides = Overrides { sets: sets.iter().map(|s| s.to_string()).collect(), data_dir: None };
         load(Path::new("spec.toml"), &overrides)
     }
 
@@ -508,7 +498,10 @@ mod tests {
     fn slurm_table_errors_are_located() {
         Jail::expect_with(|jail| {
             let err = message(load_str(jail, "epochs = 1\n[slurm]\npartiton = \"gpu\"\n", &[]));
-            assert!(err.starts_with("spec.toml:3:1: unknown key `slurm.partiton` (did you mean `slurm.partition`?)"), "{err}");
+            assert!(
+                err.starts_with("spec.toml:3:1: unknown key `slurm.partiton` (did you mean `slurm.partition`?)"),
+                "{err}"
+            );
             let err = message(load_str(jail, "[slurm]\ntime = \"1 hour\"\n", &[]));
             assert!(err.starts_with("spec.toml:2:1: `slurm.time`: must be a Slurm time limit"), "{err}");
             let err = message(load_str(jail, "[slurm]\nmax_parallel = -2\n", &[]));
@@ -517,7 +510,8 @@ mod tests {
             assert!(err.contains("`slurm.extra`: each item must be one sbatch option"), "{err}");
             let err = message(load_str(jail, "[sweep]\nslurm = [1]\n", &[]));
             assert!(err.contains("`slurm` cannot be swept"), "{err}");
-            let (spec, _) = load_str(jail, "[slurm]\npartition = \"gpu\"\nmem = \"4G\"\nextra = [\"--qos=short\"]\n", &[]).unwrap();
+            let (spec, _) =
+                load_str(jail, "[slurm]\npartition = \"gpu\"\nmem = \"4G\"\nextra = [\"--qos=short\"]\n", &[]).unwrap();
             assert_eq!((spec.slurm.partition.as_str(), spec.slurm.mem.as_str()), ("gpu", "4G"));
             Ok(())
         });

@@ -399,15 +399,22 @@ mod tests {
 
     #[test]
     fn the_field_table_sorts_the_keys_as_the_readme_says() {
-        assert_eq!(keys_where(|f| !f.sweepable()), ["name", "data_dir", "mirror", "tensorboard", "stale_after_seconds", "slurm", "search", "sweep"]);
-        assert_eq!(keys_where(Field::where_it_runs), ["backend", "device", "threads", "data_dir", "mirror", "tensorboard", "stale_after_seconds", "slurm"]);
+        assert_eq!(
+            keys_where(|f| !f.sweepable()),
+            ["name", "data_dir", "mirror", "tensorboard", "stale_after_seconds", "slurm", "search", "sweep"]
+        );
+        assert_eq!(
+            keys_where(Field::where_it_runs),
+            ["backend", "device", "threads", "data_dir", "mirror", "tensorboard", "stale_after_seconds", "slurm"]
+        );
         assert!(!keys_where(Field::per_trial).iter().any(|k| ["name", "slurm", "search", "sweep"].contains(k)));
         assert!(!keys_where(Field::from_env).iter().any(|k| ["name", "sweep"].contains(k)));
     }
 
     #[test]
     fn to_table_round_trips() {
-        let spec = Spec { lr: 0.125, sweep: [("seed".to_string(), vec![1.into(), 2.into()])].into(), ..Spec::default() };
+        let spec =
+            Spec { lr: 0.125, sweep: [("seed".to_string(), vec![1.into(), 2.into()])].into(), ..Spec::default() };
         let back: Spec = toml::from_str(&spec.to_toml()).unwrap();
         assert_eq!(back, spec);
         assert_eq!(spec.to_table().get("lr"), Some(&toml::Value::Float(0.125)));

@@ -46,7 +46,14 @@ fn is_zero(n: &u32) -> bool {
 
 impl Default for SearchSpec {
     fn default() -> Self {
-        SearchSpec { method: SearchMethod::Grid, trials: 0, seed: 0, min_epochs: 1, reduction_factor: 3, space: BTreeMap::new() }
+        SearchSpec {
+            method: SearchMethod::Grid,
+            trials: 0,
+            seed: 0,
+            min_epochs: 1,
+            reduction_factor: 3,
+            space: BTreeMap::new(),
+        }
     }
 }
 
@@ -98,7 +105,8 @@ pub enum Distribution {
 impl Distribution {
     /// Reads one entry; the error says what is wrong with it.
     pub fn parse(value: &toml::Value) -> Result<Distribution, String> {
-        const FORMS: &str = "a list of values, { uniform = [a, b] }, { log_uniform = [a, b] } or { int_uniform = [a, b] }";
+        const FORMS: &str =
+            "a list of values, { uniform = [a, b] }, { log_uniform = [a, b] } or { int_uniform = [a, b] }";
         match value {
             toml::Value::Array(list) if !list.is_empty() => Ok(Distribution::Choice(list.clone())),
             toml::Value::Table(table) if table.len() == 1 => {
@@ -116,7 +124,9 @@ impl Distribution {
                 }
                 match name.as_str() {
                     "uniform" => Ok(Distribution::Uniform(a, b)),
-                    "log_uniform" if a <= 0.0 => Err(format!("`log_uniform` = [{a}, {b}]: both bounds must be greater than 0")),
+                    "log_uniform" if a <= 0.0 => {
+                        Err(format!("`log_uniform` = [{a}, {b}]: both bounds must be greater than 0"))
+                    }
                     "log_uniform" => Ok(Distribution::LogUniform(a, b)),
                     "int_uniform" if a.fract() != 0.0 || b.fract() != 0.0 => {
                         Err(format!("`int_uniform` = [{a}, {b}]: the bounds must be integers"))
@@ -133,7 +143,9 @@ impl Distribution {
         match self {
             Distribution::Choice(list) => list[rng.random_range(0..list.len())].clone(),
             Distribution::Uniform(a, b) => toml::Value::Float(a + (b - a) * rng.random::<f64>()),
-            Distribution::LogUniform(a, b) => toml::Value::Float((a.ln() + (b.ln() - a.ln()) * rng.random::<f64>()).exp()),
+            Distribution::LogUniform(a, b) => {
+                toml::Value::Float((a.ln() + (b.ln() - a.ln()) * rng.random::<f64>()).exp())
+            }
             Distribution::IntUniform(a, b) => toml::Value::Integer(rng.random_range(*a..=*b)),
         }
     }
@@ -197,7 +209,8 @@ mod tests {
 
     #[test]
     fn distributions_parse_or_say_what_is_wrong() {
-        let parse = |text: &str| Distribution::parse(&toml::from_str::<toml::Table>(&format!("v = {text}")).unwrap()["v"]);
+        let parse =
+            |text: &str| Distribution::parse(&toml::from_str::<toml::Table>(&format!("v = {text}")).unwrap()["v"]);
         assert_eq!(parse("{ uniform = [0, 1] }"), Ok(Distribution::Uniform(0.0, 1.0)));
         assert_eq!(parse("{ log_uniform = [1e-4, 0.1] }"), Ok(Distribution::LogUniform(1e-4, 0.1)));
         assert_eq!(parse("{ int_uniform = [16, 256] }"), Ok(Distribution::IntUniform(16, 256)));

@@ -12,10 +12,7 @@ pub(super) struct Sets {
 }
 
 pub(super) fn parse_sets(args: &[String]) -> Result<Sets> {
-    let mut sets = Sets {
-        table: toml::Table::new(),
-        args: HashMap::new(),
-    };
+    let mut sets = Sets { table: toml::Table::new(), args: HashMap::new() };
     for arg in args {
         let Some((key, raw)) = arg.split_once('=') else {
             return Err(Error::BadOverride { arg: arg.clone() });
@@ -34,10 +31,7 @@ pub(super) fn parse_sets(args: &[String]) -> Result<Sets> {
                     toml::Value::Array(list) if !list.is_empty() => {}
                     _ => return Err(not_a_list(key, origin())),
                 }
-                let sweep = sets
-                    .table
-                    .entry("sweep")
-                    .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+                let sweep = sets.table.entry("sweep").or_insert_with(|| toml::Value::Table(toml::Table::new()));
                 if let toml::Value::Table(sweep) = sweep {
                     sweep.insert(axis.to_string(), value);
                 }
@@ -67,4 +61,3 @@ fn parse_value(raw: &str) -> toml::Value {
         .and_then(|mut t| t.remove("v"))
         .unwrap_or_else(|| toml::Value::String(raw.to_string()))
 }
-

@@ -5,7 +5,8 @@ use serde::{Deserialize, Serialize};
 use super::validate::RangeError;
 
 /// The keys of `[slurm]` (a test checks them against the struct).
-pub const SLURM_FIELDS: &[&str] = &["partition", "time", "cpus_per_task", "mem", "max_parallel", "gres", "extra", "requeue", "max_requeues"];
+pub const SLURM_FIELDS: &[&str] =
+    &["partition", "time", "cpus_per_task", "mem", "max_parallel", "gres", "extra", "requeue", "max_requeues"];
 
 /// `[slurm]`: the resources of each array task `runner submit` asks for. Empty and 0 values
 /// leave the cluster's defaults.
@@ -141,21 +142,30 @@ impl SlurmSpec {
 /// below 24 after days.
 fn is_time_limit(text: &str) -> bool {
     let number = |v: &str, below: Option<u64>| {
-        !v.is_empty() && v.len() <= 9 && v.chars().all(|c| c.is_ascii_digit()) && below.is_none_or(|b| v.parse::<u64>().is_ok_and(|n| n < b))
+        !v.is_empty()
+            && v.len() <= 9
+            && v.chars().all(|c| c.is_ascii_digit())
+            && below.is_none_or(|b| v.parse::<u64>().is_ok_and(|n| n < b))
     };
     // The limit each colon-separated part has, by how many parts there are.
     let (parts, limits): (&str, &[Option<u64>]) = match text.split_once('-') {
-        Some((days, rest)) if number(days, None) => (rest, match rest.matches(':').count() {
-            0 => &[Some(24)],
-            1 => &[Some(24), Some(60)],
-            _ => &[Some(24), Some(60), Some(60)],
-        }),
+        Some((days, rest)) if number(days, None) => (
+            rest,
+            match rest.matches(':').count() {
+                0 => &[Some(24)],
+                1 => &[Some(24), Some(60)],
+                _ => &[Some(24), Some(60), Some(60)],
+            },
+        ),
         Some(_) => return false,
-        None => (text, match text.matches(':').count() {
-            0 => &[None],
-            1 => &[None, Some(60)],
-            _ => &[None, Some(60), Some(60)],
-        }),
+        None => (
+            text,
+            match text.matches(':').count() {
+                0 => &[None],
+                1 => &[None, Some(60)],
+                _ => &[None, Some(60), Some(60)],
+            },
+        ),
     };
     let parts: Vec<&str> = parts.split(':').collect();
     parts.len() == limits.len() && parts.iter().zip(limits).all(|(p, &below)| number(p, below))
@@ -183,7 +193,14 @@ mod tests {
     #[test]
     fn time_limits_in_seconds_and_the_warning_before_them() {
         let limit = |time: &str| super::SlurmSpec { time: time.into(), ..Default::default() };
-        let cases = [("30", 1800), ("2:30", 150), ("01:30:00", 5400), ("2-00", 172_800), ("1-12:30", 131_400), ("1-00:00:10", 86_410)];
+        let cases = [
+            ("30", 1800),
+            ("2:30", 150),
+            ("01:30:00", 5400),
+            ("2-00", 172_800),
+            ("1-12:30", 131_400),
+            ("1-00:00:10", 86_410),
+        ];
         for (time, seconds) in cases {
             assert_eq!(limit(time).time_limit_seconds(), Some(seconds), "{time}");
         }

@@ -82,10 +82,7 @@ pub struct SweepError {
 /// Expands `spec` into its trials (one when there is no sweep), each one validated.
 /// The first sweep key (alphabetically) varies slowest.
 pub fn expand(spec: &Spec) -> Result<Vec<Trial>, SweepError> {
-    let base = Spec {
-        sweep: Default::default(),
-        ..spec.clone()
-    };
+    let base = Spec { sweep: Default::default(), ..spec.clone() };
     let axes: Vec<(&String, &Vec<toml::Value>)> = spec.sweep.iter().collect();
     for (key, values) in &axes {
         check_axis(&base, key, values)?;
@@ -131,7 +128,11 @@ pub fn expand(spec: &Spec) -> Result<Vec<Trial>, SweepError> {
             }
         }
         let to_spec = |table: toml::Table| -> Result<Spec, SweepError> {
-            table.try_into().map_err(|e: toml::de::Error| SweepError { key: "sweep".into(), value_index: None, message: e.message().to_string() })
+            table.try_into().map_err(|e: toml::de::Error| SweepError {
+                key: "sweep".into(),
+                value_index: None,
+                message: e.message().to_string(),
+            })
         };
         let mut trial_spec = to_spec(table.clone())?;
         // A searched key that does not apply to the trial's other values (momentum with adam) is
@@ -155,11 +156,9 @@ pub fn expand(spec: &Spec) -> Result<Vec<Trial>, SweepError> {
             let value_index = axes.iter().zip(&picks).find(|((k, _), _)| k.as_str() == e.key);
             let searched = space.iter().find(|(k, _)| k.as_str() == e.key);
             return Err(match (value_index, searched) {
-                (Some(((key, _), &pick)), _) => SweepError {
-                    key: key.to_string(),
-                    value_index: Some(pick),
-                    message: e.message,
-                },
+                (Some(((key, _), &pick)), _) => {
+                    SweepError { key: key.to_string(), value_index: Some(pick), message: e.message }
+                }
                 (None, Some((key, _))) => SweepError {
                     key: format!("search.space.{key}"),
                     value_index: None,
@@ -170,31 +169,15 @@ pub fn expand(spec: &Spec) -> Result<Vec<Trial>, SweepError> {
                         e.message
                     ),
                 },
-                (None, None) => SweepError {
-                    key: e.key.into(),
-                    value_index: None,
-                    message: e.message,
-                },
+                (None, None) => SweepError { key: e.key.into(), value_index: None, message: e.message },
             });
         }
         let name = if swept.is_empty() {
             trial_spec.name.clone()
         } else {
-            safe_component(
-                &swept
-                    .iter()
-                    .map(|(k, v)| format!("{k}={v}"))
-                    .collect::<Vec<_>>()
-                    .join(","),
-            )
+            safe_component(&swept.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","))
         };
-        trials.push(Trial {
-            index,
-            name,
-            swept,
-            spec: trial_spec,
-            group: point,
-        });
+        trials.push(Trial { index, name, swept, spec: trial_spec, group: point });
     }
     Ok(trials)
 }
@@ -210,11 +193,17 @@ fn check_search(spec: &Spec, base: &Spec) -> Result<Vec<(String, Distribution)>,
         return Ok(Vec::new());
     }
     if search.trials == 0 {
-        return fail("search.trials", format!("method = \"{}\" needs the number of trials per grid point, e.g. trials = 20", search.method));
+        return fail(
+            "search.trials",
+            format!("method = \"{}\" needs the number of trials per grid point, e.g. trials = 20", search.method),
+        );
     }
     if search.method == SearchMethod::Asha {
         if search.reduction_factor < 2 {
-            return fail("search.reduction_factor", "must be at least 2 (3 keeps a third of the trials at each rung)".into());
+            return fail(
+                "search.reduction_factor",
+                "must be at least 2 (3 keeps a third of the trials at each rung)".into(),
+            );
         }
         if search.min_epochs == 0 || search.min_epochs > spec.epochs {
             return fail("search.min_epochs", format!("must be in 1..=epochs ({})", spec.epochs));
@@ -236,9 +225,14 @@ fn check_search(spec: &Spec, base: &Spec) -> Result<Vec<(String, Distribution)>,
         if spec.sweep.contains_key(key) {
             return fail(&at, format!("`{key}` is also in [sweep]: grid it or search it, not both"));
         }
-        let distribution = Distribution::parse(value).map_err(|message| SweepError { key: at.clone(), value_index: None, message })?;
+        let distribution =
+            Distribution::parse(value).map_err(|message| SweepError { key: at.clone(), value_index: None, message })?;
         if key == "val_split" && search.method == SearchMethod::Asha && distribution.can_draw_zero() {
-            return fail(&at, "can draw 0 (no validation split), and asha prunes on a validation metric: draw from values above 0".into());
+            return fail(
+                &at,
+                "can draw 0 (no validation split), and asha prunes on a validation metric: draw from values above 0"
+                    .into(),
+            );
         }
         // Each listed value of the right type? Located at its place in the list.
         if let Distribution::Choice(values) = &distribution
@@ -285,11 +279,7 @@ fn sweep_size(axes: &[(&String, &Vec<toml::Value>)]) -> Result<usize, SweepError
 /// Each value of an axis must have the field's type, and appear once, compared as the field's
 /// type (`lr = [1, 1.0]` lists one value twice).
 fn check_axis(base: &Spec, key: &str, values: &[toml::Value]) -> Result<(), SweepError> {
-    let error = |i, message: String| SweepError {
-        key: key.to_string(),
-        value_index: Some(i),
-        message,
-    };
+    let error = |i, message: String| SweepError { key: key.to_string(), value_index: Some(i), message };
     let mut seen: Vec<toml::Value> = Vec::with_capacity(values.len());
     let expected = base.to_table().get(key).map(toml::Value::type_str);
     for (i, value) in values.iter().enumerate() {
@@ -318,9 +308,7 @@ fn a(type_name: &str) -> String {
 
 impl Spec {
     fn deserialize_table(table: toml::Table) -> Result<Spec, String> {
-        table
-            .try_into()
-            .map_err(|e: toml::de::Error| e.message().trim().to_string())
+        table.try_into().map_err(|e: toml::de::Error| e.message().trim().to_string())
     }
 }
 
@@ -337,13 +325,7 @@ pub fn display_value(value: &toml::Value) -> String {
 fn safe_component(raw: &str) -> String {
     let mut name: String = raw
         .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "-_.,=+".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
+        .map(|c| if c.is_ascii_alphanumeric() || "-_.,=+".contains(c) { c } else { '_' })
         .take(120)
         .collect();
     if name.is_empty() || name.starts_with('.') {
@@ -358,10 +340,7 @@ mod tests {
     use crate::spec::{DatasetName, ModelKind};
 
     fn with_sweep(axes: &[(&str, Vec<toml::Value>)]) -> Spec {
-        Spec {
-            sweep: axes.iter().map(|(k, v)| (k.to_string(), v.clone())).collect(),
-            ..Spec::default()
-        }
+        Spec { sweep: axes.iter().map(|(k, v)| (k.to_string(), v.clone())).collect(), ..Spec::default() }
     }
 
     fn s(v: &str) -> toml::Value {
@@ -448,19 +427,24 @@ mod tests {
         let axes: Vec<(&str, Vec<toml::Value>)> = keys.iter().map(|k| (*k, values(256))).collect();
         let err = expand(&with_sweep(&axes)).unwrap_err();
         assert_eq!((err.key.as_str(), err.value_index), ("sweep", None));
-        assert!(err.message.contains("more than 2^64 trials") && err.message.contains("256 batch_size x 256 device"), "{}", err.message);
+        assert!(
+            err.message.contains("more than 2^64 trials") && err.message.contains("256 batch_size x 256 device"),
+            "{}",
+            err.message
+        );
 
         let err = expand(&with_sweep(&[("seed", values(1001)), ("batch_size", values(1000))])).unwrap_err();
-        assert!(err.message.starts_with("1001000 trials (1000 batch_size x 1001 seed) is more than the limit"), "{}", err.message);
+        assert!(
+            err.message.starts_with("1001000 trials (1000 batch_size x 1001 seed) is more than the limit"),
+            "{}",
+            err.message
+        );
         assert_eq!(expand(&with_sweep(&[("seed", values(1000)), ("epochs", values(3))])).unwrap().len(), 3000);
     }
 
     #[test]
     fn invalid_base_value_is_reported_on_its_key() {
-        let spec = Spec {
-            batch_size: 0,
-            ..with_sweep(&[("lr", vec![0.1.into()])])
-        };
+        let spec = Spec { batch_size: 0, ..with_sweep(&[("lr", vec![0.1.into()])]) };
         let err = expand(&spec).unwrap_err();
         assert_eq!((err.key.as_str(), err.value_index), ("batch_size", None));
     }

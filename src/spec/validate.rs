@@ -18,8 +18,14 @@ impl Spec {
     /// The architecture keys that do not depend on the images: sizes in range.
     fn validate_architecture(&self) -> Result<(), RangeError> {
         let fail = |key, message: String| Err(RangeError { key, message });
-        if self.conv_channels.is_empty() || self.conv_channels.len() > 8 || self.conv_channels.iter().any(|&c| c == 0 || c > 4096) {
-            return fail("conv_channels", "must list 1 to 8 conv blocks of 1 to 4096 channels each, e.g. [32, 64]".into());
+        if self.conv_channels.is_empty()
+            || self.conv_channels.len() > 8
+            || self.conv_channels.iter().any(|&c| c == 0 || c > 4096)
+        {
+            return fail(
+                "conv_channels",
+                "must list 1 to 8 conv blocks of 1 to 4096 channels each, e.g. [32, 64]".into(),
+            );
         }
         if !(1..=7).contains(&self.kernel_size) || self.kernel_size.is_multiple_of(2) {
             return fail("kernel_size", format!("must be odd, from 1 to 7 (e.g. 3 or 5), got {}", self.kernel_size));
@@ -37,9 +43,17 @@ impl Spec {
     fn validate_folder(&self) -> Result<(), RangeError> {
         let fail = |key, message: String| Err(RangeError { key, message });
         if self.dataset != DatasetName::Folder {
-            for (key, set) in [("folder", !self.folder.as_os_str().is_empty()), ("image_size", !self.image_size.is_empty())] {
+            for (key, set) in
+                [("folder", !self.folder.as_os_str().is_empty()), ("image_size", !self.image_size.is_empty())]
+            {
                 if set {
-                    return fail(key, format!("only applies to dataset = \"folder\" (this spec's dataset is {}); remove it", self.dataset));
+                    return fail(
+                        key,
+                        format!(
+                            "only applies to dataset = \"folder\" (this spec's dataset is {}); remove it",
+                            self.dataset
+                        ),
+                    );
                 }
             }
             return Ok(());
@@ -50,10 +64,14 @@ impl Spec {
                 "dataset = \"folder\" needs folder = \"PATH\", a folder holding train/<class>/* and test/<class>/* images".into(),
             );
         }
-        if !self.image_size.is_empty() && (self.image_size.len() != 2 || self.image_size.iter().any(|&s| !(1..=MAX_SIDE).contains(&s))) {
+        if !self.image_size.is_empty()
+            && (self.image_size.len() != 2 || self.image_size.iter().any(|&s| !(1..=MAX_SIDE).contains(&s)))
+        {
             return fail(
                 "image_size",
-                format!("must be [height, width], each 1 to {MAX_SIDE}, e.g. [32, 32]; leave it out to keep the images' own size"),
+                format!(
+                    "must be [height, width], each 1 to {MAX_SIDE}, e.g. [32, 32]; leave it out to keep the images' own size"
+                ),
             );
         }
         Ok(())
@@ -97,7 +115,10 @@ impl Spec {
         let channels = shape.channels;
         for (key, values) in [("mean", &self.mean), ("std", &self.std)] {
             if values.len() != 1 && values.len() != channels {
-                return fail(key, format!("needs 1 value or {channels} (one per channel of {}), got {}", self.dataset, values.len()));
+                return fail(
+                    key,
+                    format!("needs 1 value or {channels} (one per channel of {}), got {}", self.dataset, values.len()),
+                );
             }
         }
         Ok(())
@@ -105,12 +126,7 @@ impl Spec {
 
     /// Checks every value is in range. Types and names were already checked by serde.
     pub fn validate(&self) -> Result<(), RangeError> {
-        let fail = |key, message: &str| {
-            Err(RangeError {
-                key,
-                message: message.to_string(),
-            })
-        };
+        let fail = |key, message: &str| Err(RangeError { key, message: message.to_string() });
         if !is_safe_name(&self.name) {
             return fail(
                 "name",
@@ -179,14 +195,20 @@ impl Spec {
             return fail("val_split", "must be in (0, 0.5] (a fraction of the training images), or 0 for none".into());
         }
         if self.val_split > 0.0 && self.limit_train == 1 {
-            return fail("limit_train", "a validation split needs at least 2 training images: one to hold out, one to train on".into());
+            return fail(
+                "limit_train",
+                "a validation split needs at least 2 training images: one to hold out, one to train on".into(),
+            );
         }
         if self.val_split == 0.0 && self.search.method == SearchMethod::Asha {
             return fail("val_split", "asha prunes on a validation metric: set val_split (e.g. 0.1); pruning on the test set would leak it into the search".into());
         }
         match self.lr_schedule {
             LrSchedule::Step if self.step_size == 0 => {
-                return fail("step_size", "must be at least 1 for lr_schedule = \"step\" (epochs between decays)".into());
+                return fail(
+                    "step_size",
+                    "must be at least 1 for lr_schedule = \"step\" (epochs between decays)".into(),
+                );
             }
             LrSchedule::Multistep if self.milestones.is_empty() => {
                 return fail("milestones", "lr_schedule = \"multistep\" needs milestones, e.g. [30, 60]".into());
@@ -221,7 +243,10 @@ impl Spec {
             return fail("min_delta", "must be a finite number >= 0".into());
         }
         if self.augment.contains(&Augment::Hflip) && self.dataset == DatasetName::Mnist {
-            return fail("augment", "\"hflip\" mirrors digits into other shapes; use it on cifar10 or fashion-mnist".into());
+            return fail(
+                "augment",
+                "\"hflip\" mirrors digits into other shapes; use it on cifar10 or fashion-mnist".into(),
+            );
         }
         let mut seen = self.augment.clone();
         seen.sort();
@@ -238,9 +263,7 @@ pub fn is_safe_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 64
         && !name.starts_with('.')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
 #[cfg(test)]
@@ -286,13 +309,21 @@ mod tests {
             ("folder", Spec { dataset: DatasetName::Folder, ..Spec::default() }),
             ("folder", Spec { folder: "images".into(), ..Spec::default() }),
             ("image_size", Spec { image_size: vec![28, 28], ..Spec::default() }),
-            ("image_size", Spec { dataset: DatasetName::Folder, folder: "images".into(), image_size: vec![32], ..Spec::default() }),
-            ("image_size", Spec { dataset: DatasetName::Folder, folder: "images".into(), image_size: vec![0, 32], ..Spec::default() }),
-            ("mean", Spec { mean: vec![], ..Spec::default() }),
             (
-                "momentum",
-                Spec { momentum: 0.9, optimizer: OptimizerName::Adam, ..Spec::default() },
+                "image_size",
+                Spec { dataset: DatasetName::Folder, folder: "images".into(), image_size: vec![32], ..Spec::default() },
             ),
+            (
+                "image_size",
+                Spec {
+                    dataset: DatasetName::Folder,
+                    folder: "images".into(),
+                    image_size: vec![0, 32],
+                    ..Spec::default()
+                },
+            ),
+            ("mean", Spec { mean: vec![], ..Spec::default() }),
+            ("momentum", Spec { momentum: 0.9, optimizer: OptimizerName::Adam, ..Spec::default() }),
         ];
         for (key, spec) in cases {
             assert_eq!(spec.validate().unwrap_err().key, key, "{spec:?}");
@@ -312,7 +343,8 @@ mod tests {
 
     #[test]
     fn an_image_folder_is_checked_against_its_images_once_they_are_read() {
-        let spec = Spec { dataset: DatasetName::Folder, folder: "images".into(), mean: vec![0.5, 0.5], ..Spec::default() };
+        let spec =
+            Spec { dataset: DatasetName::Folder, folder: "images".into(), mean: vec![0.5, 0.5], ..Spec::default() };
         assert_eq!(spec.validate(), Ok(()), "the images decide the rest");
         let images = |channels, side, classes: usize| ImageSet {
             shape: crate::catalog::ImageShape { channels, height: side, width: side },

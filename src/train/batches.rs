@@ -28,7 +28,13 @@ impl<'a> Batches<'a> {
 
     /// The images at `indices` (a shuffled chunk of an epoch), transformed by `augmenter` if
     /// given (host batches only: augmentation keeps batches off the device).
-    pub(super) fn pick(&mut self, indices: &[u32], data: &TrialData, device: &Device, augmenter: Option<&mut Augmenter>) -> (Tensor<4>, Tensor<1, Int>) {
+    pub(super) fn pick(
+        &mut self,
+        indices: &[u32],
+        data: &TrialData,
+        device: &Device,
+        augmenter: Option<&mut Augmenter>,
+    ) -> (Tensor<4>, Tensor<1, Int>) {
         match self {
             Batches::Host { split, host } => {
                 let picks = indices.iter().map(|&i| i as usize);
@@ -44,7 +50,12 @@ impl<'a> Batches<'a> {
     }
 
     /// The images `range` in file order (evaluation).
-    pub(super) fn range(&mut self, range: std::ops::Range<usize>, data: &TrialData, device: &Device) -> (Tensor<4>, Tensor<1, Int>) {
+    pub(super) fn range(
+        &mut self,
+        range: std::ops::Range<usize>,
+        data: &TrialData,
+        device: &Device,
+    ) -> (Tensor<4>, Tensor<1, Int>) {
         match self {
             Batches::Host { split, host } => {
                 host.fill(split, range, data.dataset.shape, &data.normalizer);
@@ -62,4 +73,3 @@ fn to_tensors(host: &mut HostBatch, shape: crate::data::ImageShape, device: &Dev
     let labels = TensorData::new(std::mem::take(&mut host.labels), [n]);
     (Tensor::from_data(images, device), Tensor::from_data(labels, device))
 }
-

@@ -27,13 +27,27 @@ pub struct Evaluation {
 
 /// One pass of `model` over the first `len` images of `split`, keeping each predicted class
 /// when `predictions` (`runner eval`: the confusion matrix comes from the same pass).
-pub fn evaluate_pass(model: &Model, split: &Split, len: usize, data: &TrialData, device: &Device, predictions: bool) -> Evaluation {
+pub fn evaluate_pass(
+    model: &Model,
+    split: &Split,
+    len: usize,
+    data: &TrialData,
+    device: &Device,
+    predictions: bool,
+) -> Evaluation {
     let mut batches = Batches::new(split, len, data, device, data.resident);
     evaluate_batches(model, &mut batches, len, data, device, predictions)
 }
 
 /// [`evaluate_pass`] on batches already prepared (a GPU keeps the test set resident across epochs).
-pub(super) fn evaluate_batches(model: &Model, batches: &mut Batches, len: usize, data: &TrialData, device: &Device, predictions: bool) -> Evaluation {
+pub(super) fn evaluate_batches(
+    model: &Model,
+    batches: &mut Batches,
+    len: usize,
+    data: &TrialData,
+    device: &Device,
+    predictions: bool,
+) -> Evaluation {
     let ranges = (0..len).step_by(EVAL_BATCH).map(|start| start..(start + EVAL_BATCH).min(len));
     evaluate_each(model, ranges.map(|range| batches.range(range, data, device)), device, predictions)
 }
@@ -73,4 +87,3 @@ pub(super) fn evaluate_each(
 pub fn predict(model: &Model, split: &Split, len: usize, data: &TrialData, device: &Device) -> Vec<u8> {
     evaluate_pass(model, split, len, data, device, true).predictions
 }
-

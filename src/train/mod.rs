@@ -105,7 +105,13 @@ impl TrainState {
 }
 
 /// Trains `state` up to `spec.epochs`, reporting each epoch to `observer`.
-pub fn fit(spec: &Spec, data: &TrialData, device: &Device, state: TrainState, observer: &mut dyn Observer) -> Result<Model, TrainError> {
+pub fn fit(
+    spec: &Spec,
+    data: &TrialData,
+    device: &Device,
+    state: TrainState,
+    observer: &mut dyn Observer,
+) -> Result<Model, TrainError> {
     let seed = spec.seed as u64;
     let TrainState { mut model, mut optim, mut history } = state;
     let train_device = device.clone().autodiff();
@@ -264,7 +270,14 @@ mod tests {
             images: (0..n * shape.pixels()).map(|i| ((i * 31 + salt) % 251) as u8).collect(),
             labels: (0..n).map(|i| (i % 10) as u8).collect(),
         };
-        Dataset { name: crate::spec::DatasetName::Mnist, shape, train: split(0), test: split(7), classes: (0..10).map(|c| c.to_string()).collect(), files_key: String::new() }
+        Dataset {
+            name: crate::spec::DatasetName::Mnist,
+            shape,
+            train: split(0),
+            test: split(7),
+            classes: (0..10).map(|c| c.to_string()).collect(),
+            files_key: String::new(),
+        }
     }
 
     #[test]
@@ -309,12 +322,21 @@ mod tests {
         let dataset = synthetic(90);
         let device = Device::flex();
         for (optimizer, momentum) in [(crate::spec::OptimizerName::Sgd, 0.9), (crate::spec::OptimizerName::Adam, 0.0)] {
-            let spec = Spec { model: ModelKind::Cnn, epochs: 3, batch_size: 20, lr: 0.01, optimizer, momentum, ..Spec::default() };
+            let spec = Spec {
+                model: ModelKind::Cnn,
+                epochs: 3,
+                batch_size: 20,
+                lr: 0.01,
+                optimizer,
+                momentum,
+                ..Spec::default()
+            };
             let data = TrialData::new(&dataset, &spec);
             let dir = tempfile::tempdir().unwrap();
             std::fs::create_dir(dir.path().join(crate::run::checkpoint::DIR)).unwrap();
             let mut full = Saver(dir.path().to_path_buf(), Record::default());
-            fit(&spec, &data, &device, TrainState::fresh(&spec, dataset.shape, 10, &device).unwrap(), &mut full).unwrap();
+            fit(&spec, &data, &device, TrainState::fresh(&spec, dataset.shape, 10, &device).unwrap(), &mut full)
+                .unwrap();
 
             let state = TrainState::fresh(&Spec { seed: 99, ..spec.clone() }, dataset.shape, 10, &device).unwrap();
             let epoch_one = vec![EpochMetrics { epoch: 1, ..EpochMetrics::default() }];
@@ -362,7 +384,10 @@ mod tests {
         assert!(matches!(err, TrainError::DivergedAfter { split: "test", .. }), "{err}");
         let TrainError::DivergedAfter { value, .. } = err else { unreachable!() };
         assert!(!value.is_finite());
-        assert!(err.to_string().contains("the test loss became") && err.to_string().ends_with("lower lr (now 1e300)"), "{err}");
+        assert!(
+            err.to_string().contains("the test loss became") && err.to_string().ends_with("lower lr (now 1e300)"),
+            "{err}"
+        );
         assert_eq!(show_lr(0.01), "0.01");
     }
 
@@ -378,7 +403,11 @@ mod tests {
             let train_device = device.clone().autodiff();
             let spec = Spec { model, lr: 0.1, ..Spec::default() };
             let mut net = Model::new(&spec.architecture(10), shape, &train_device).unwrap();
-            let images = Tensor::<4>::random([20, shape.channels, shape.height, shape.width], Distribution::Normal(0.0, 1.0), &device);
+            let images = Tensor::<4>::random(
+                [20, shape.channels, shape.height, shape.width],
+                Distribution::Normal(0.0, 1.0),
+                &device,
+            );
             let labels: Vec<i64> = (0..20).map(|i| i % 10).collect();
             let labels = Tensor::<1, Int>::from_data(TensorData::new(labels, [20]), &device);
             let loss_fn = CrossEntropyLossConfig::new().init(&train_device);

@@ -20,6 +20,8 @@ pub fn optimizer(spec: &Spec) -> ModuleOptimizer {
             .init(),
         OptimizerName::Adam => AdamConfig::new().with_epsilon(1e-8).with_weight_decay(weight_decay).init(),
         // Decoupled: each step scales the weights by 1 - lr * weight_decay (PyTorch's AdamW).
-        OptimizerName::Adamw => AdamWConfig::new().with_epsilon(1e-8).with_weight_decay(spec.weight_decay() as f32).init(),
+        OptimizerName::Adamw => {
+            AdamWConfig::new().with_epsilon(1e-8).with_weight_decay(spec.weight_decay() as f32).init()
+        }
     }
 }

@@ -48,13 +48,10 @@ fn one_cycle(max_lr: f64, step: usize, total: usize) -> f64 {
     let min = initial / 1e4;
     let peak = 0.3 * total as f64 - 1.0;
     let end = total as f64 - 1.0;
-    let anneal = |start: f64, stop: f64, pct: f64| stop + (start - stop) / 2.0 * ((std::f64::consts::PI * pct).cos() + 1.0);
+    let anneal =
+        |start: f64, stop: f64, pct: f64| stop + (start - stop) / 2.0 * ((std::f64::consts::PI * pct).cos() + 1.0);
     let s = step as f64;
-    if s <= peak {
-        anneal(initial, max_lr, s / peak)
-    } else {
-        anneal(max_lr, min, (s - peak) / (end - peak))
-    }
+    if s <= peak { anneal(initial, max_lr, s / peak) } else { anneal(max_lr, min, (s - peak) / (end - peak)) }
 }
 
 /// The monitored validation metric of an epoch, lower is better: the loss, or the accuracy
@@ -108,7 +105,10 @@ mod tests {
             let expected: f64 = f[5].parse().unwrap();
             let s = case_spec(case, epochs);
             let got = lr_at(&s, epoch, batch, batches);
-            assert!((got - expected).abs() <= 1e-12 * expected.abs().max(1e-3), "{case} epoch {epoch} batch {batch}: {got} vs PyTorch {expected}");
+            assert!(
+                (got - expected).abs() <= 1e-12 * expected.abs().max(1e-3),
+                "{case} epoch {epoch} batch {batch}: {got} vs PyTorch {expected}"
+            );
             rows += 1;
         }
         assert!(rows > 50, "the fixture has {rows} rows");
@@ -124,7 +124,13 @@ mod tests {
             "cosine" => Spec { lr_schedule: LrSchedule::Cosine, min_lr: 0.001, ..base },
             "cosine_warmup" => Spec { lr_schedule: LrSchedule::Cosine, min_lr: 0.0, warmup_epochs: 2, ..base },
             "step_warmup" => Spec { lr_schedule: LrSchedule::Step, step_size: 2, gamma: 0.5, warmup_epochs: 1, ..base },
-            "multistep_warmup" => Spec { lr_schedule: LrSchedule::Multistep, milestones: vec![3, 5], gamma: 0.5, warmup_epochs: 2, ..base },
+            "multistep_warmup" => Spec {
+                lr_schedule: LrSchedule::Multistep,
+                milestones: vec![3, 5],
+                gamma: 0.5,
+                warmup_epochs: 2,
+                ..base
+            },
             "onecycle" => Spec { lr_schedule: LrSchedule::Onecycle, ..base },
             other => panic!("unknown case {other}"),
         }
@@ -140,7 +146,12 @@ mod tests {
         values
             .iter()
             .enumerate()
-            .map(|(i, &(loss, acc))| EpochMetrics { epoch: i as u32 + 1, val_loss: Some(loss), val_acc: Some(acc), ..EpochMetrics::default() })
+            .map(|(i, &(loss, acc))| EpochMetrics {
+                epoch: i as u32 + 1,
+                val_loss: Some(loss),
+                val_acc: Some(acc),
+                ..EpochMetrics::default()
+            })
             .collect()
     }
 

@@ -76,4 +76,3 @@ fn validation_split(n: usize, fraction: f64, seed: u64) -> (Option<Vec<u32>>, Ve
     train.sort_unstable();
     (Some(train), val)
 }
-

@@ -86,9 +86,13 @@ pub fn results(run_dir: &Path) -> (Vec<Vec<String>>, Vec<Vec<Vec<String>>>) {
     for row in &mut summary {
         row.remove(seconds);
     }
-    let mut trials: Vec<PathBuf> = std::fs::read_dir(run_dir.join("trials")).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut trials: Vec<PathBuf> =
+        std::fs::read_dir(run_dir.join("trials")).unwrap().map(|e| e.unwrap().path()).collect();
     trials.sort();
-    let metrics = trials.iter().map(|t| csv_rows(&t.join("metrics.csv")).into_iter().map(|r| [&r[..6], &r[9..]].concat()).collect()).collect();
+    let metrics = trials
+        .iter()
+        .map(|t| csv_rows(&t.join("metrics.csv")).into_iter().map(|r| [&r[..6], &r[9..]].concat()).collect())
+        .collect();
     (summary, metrics)
 }
 
@@ -106,7 +110,18 @@ pub fn signal_after_first_epoch(dir: &Path, args: &[&str], trial: &str, signal: 
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let metrics = || Some(std::fs::read_dir(dir.join("out")).ok()?.next()?.ok()?.path().join("trials").join(trial).join("metrics.csv"));
+    let metrics = || {
+        Some(
+            std::fs::read_dir(dir.join("out"))
+                .ok()?
+                .next()?
+                .ok()?
+                .path()
+                .join("trials")
+                .join(trial)
+                .join("metrics.csv"),
+        )
+    };
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
     while metrics().and_then(|m| std::fs::read_to_string(m).ok()).is_none_or(|t| t.lines().count() < 2) {
         assert!(std::time::Instant::now() < deadline, "{trial} finished no epoch");

@@ -21,7 +21,8 @@ impl<B: HostBackend> Backward<B, 3> for Conv2dOp {
         let grad = grads.consume::<B>(&ops.node);
         let (x, weight, pad) = ops.state;
         let parameters = weight_parent.is_some() || bias_parent.is_some();
-        let (x_grad, weight_grad, bias_grad) = conv_backward::<B>(&x, &weight, &grad, pad, x_parent.is_some(), parameters);
+        let (x_grad, weight_grad, bias_grad) =
+            conv_backward::<B>(&x, &weight, &grad, pad, x_parent.is_some(), parameters);
         for (parent, grad) in [(x_parent, x_grad), (weight_parent, weight_grad), (bias_parent, bias_grad)] {
             if let (Some(parent), Some(grad)) = (parent, grad) {
                 grads.register::<B>(parent.id, grad);
@@ -199,7 +200,12 @@ fn col2im(cols: &[f32], g: Geometry, image: &mut [f32], scratch: &mut Vec<f32>) 
     }
 }
 
-pub(super) fn conv_forward<B: HostBackend>(x: &FloatTensor<B>, weight: &FloatTensor<B>, bias: &FloatTensor<B>, pad: usize) -> FloatTensor<B> {
+pub(super) fn conv_forward<B: HostBackend>(
+    x: &FloatTensor<B>,
+    weight: &FloatTensor<B>,
+    bias: &FloatTensor<B>,
+    pad: usize,
+) -> FloatTensor<B> {
     let [batch, c, h, w] = dims4::<B>(x);
     let [out, _, ksize, _] = dims4::<B>(weight);
     let g = Geometry::new([c, h, w], ksize, pad);
@@ -265,7 +271,12 @@ fn conv_backward<B: HostBackend>(
             }
         }
         if let Some(x_grad) = x_grad {
-            matmul(&mut buffers.cols, false, Matrix::row_major(&weight, out, k).transposed(), Matrix::row_major(dy, out, p));
+            matmul(
+                &mut buffers.cols,
+                false,
+                Matrix::row_major(&weight, out, k).transposed(),
+                Matrix::row_major(dy, out, p),
+            );
             col2im(&buffers.cols, g, x_grad, &mut buffers.scratch);
         }
         partial
@@ -280,7 +291,9 @@ fn conv_backward<B: HostBackend>(
     let group = |buffers: &mut Buffers, first: usize, x_grads: Option<&mut [f32]>| {
         let images = first..batch.min(first + IMAGES_PER_GROUP);
         match x_grads {
-            Some(x_grads) => images.zip(x_grads.chunks_mut(c * h * w)).fold(new_partial(), |part, (i, g)| image(buffers, part, (i, Some(g)))),
+            Some(x_grads) => images
+                .zip(x_grads.chunks_mut(c * h * w))
+                .fold(new_partial(), |part, (i, g)| image(buffers, part, (i, Some(g)))),
             None => images.fold(new_partial(), |part, i| image(buffers, part, (i, None))),
         }
     };
@@ -299,7 +312,6 @@ fn conv_backward<B: HostBackend>(
         parameters.then(|| tensor(sums.bias, vec![out])),
     )
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -346,7 +358,12 @@ mod tests {
                     let bias = conv.bias.as_ref().unwrap().val().grad(&grads).unwrap().reshape([1, 1, 1, out]);
                     [x.grad(&grads).unwrap(), conv.weight.val().grad(&grads).unwrap(), bias]
                 };
-                for (name, e, g) in ["input", "weight", "bias"].into_iter().zip(gradients(expected)).zip(gradients(got)).map(|((n, e), g)| (n, e, g)) {
+                for (name, e, g) in ["input", "weight", "bias"]
+                    .into_iter()
+                    .zip(gradients(expected))
+                    .zip(gradients(got))
+                    .map(|((n, e), g)| (n, e, g))
+                {
                     let scale = e.clone().abs().max().into_scalar::<f32>();
                     assert!(scale > 0.0 && max_diff(e, g) < 1e-5 * scale, "{name} gradient, {case}");
                 }
@@ -363,11 +380,17 @@ mod tests {
                 let x = Tensor::<4>::random([37, 16, 9, 9], Distribution::Normal(0.0, 1.0), &device).require_grad();
                 let weight_grad = |threads: usize| {
                     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-                    pool.install(|| conv.weight.val().grad(&conv2d(x.clone(), &conv, pad).powi_scalar(2).sum().backward()).unwrap())
+                    pool.install(|| {
+                        conv.weight.val().grad(&conv2d(x.clone(), &conv, pad).powi_scalar(2).sum().backward()).unwrap()
+                    })
                 };
                 let one = weight_grad(1).into_data();
                 for threads in [2, 3, 5] {
-                    assert_eq!(one, weight_grad(threads).into_data(), "k{k} pad {pad}, {threads} threads on {device:?}");
+                    assert_eq!(
+                        one,
+                        weight_grad(threads).into_data(),
+                        "k{k} pad {pad}, {threads} threads on {device:?}"
+                    );
                 }
             }
         }

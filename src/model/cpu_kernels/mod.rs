@@ -87,7 +87,13 @@ pub fn batch_norm_train<const D: usize>(x: Tensor<D>, norm: &burn::nn::BatchNorm
     let channels = x.dims()[1];
     let stats = Tensor::<2>::from_dispatch(<Dispatch as CpuKernels>::channel_stats(x.clone().into_dispatch()));
     let [gamma, beta] = [norm.gamma.val().into_dispatch(), norm.beta.val().into_dispatch()];
-    let y = Tensor::from_dispatch(<Dispatch as CpuKernels>::batch_norm(x.into_dispatch(), gamma, beta, stats.clone().into_dispatch(), norm.epsilon));
+    let y = Tensor::from_dispatch(<Dispatch as CpuKernels>::batch_norm(
+        x.into_dispatch(),
+        gamma,
+        beta,
+        stats.clone().into_dispatch(),
+        norm.epsilon,
+    ));
     let mean = stats.clone().narrow(0, 0, 1).reshape([channels]).detach();
     let variance = stats.narrow(0, 1, 1).reshape([channels]).detach();
     let m = norm.momentum;
@@ -101,12 +107,23 @@ pub fn batch_norm_train<const D: usize>(x: Tensor<D>, norm: &burn::nn::BatchNorm
 #[backend_extension(Flex, NdArray, Autodiff)]
 pub trait CpuKernels: Backend {
     fn relu_max_pool2x2(x: FloatTensor<Self>) -> FloatTensor<Self>;
-    fn conv2d(x: FloatTensor<Self>, weight: FloatTensor<Self>, bias: FloatTensor<Self>, pad: usize) -> FloatTensor<Self>;
+    fn conv2d(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        pad: usize,
+    ) -> FloatTensor<Self>;
     /// Each channel's mean and biased variance, `[2, channels]`; not differentiated.
     fn channel_stats(x: FloatTensor<Self>) -> FloatTensor<Self>;
     /// Batch norm with `stats` (from [`CpuKernels::channel_stats`] of `x`); differentiated
     /// for x, gamma and beta as the whole batch norm.
-    fn batch_norm(x: FloatTensor<Self>, gamma: FloatTensor<Self>, beta: FloatTensor<Self>, stats: FloatTensor<Self>, epsilon: f64) -> FloatTensor<Self>;
+    fn batch_norm(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        stats: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> FloatTensor<Self>;
 }
 
 /// A CPU backend whose float tensors the kernels read as, and build from, f32 buffers.
@@ -186,8 +203,15 @@ impl<B: HostBackend, C: CheckpointStrategy> CpuKernels for Autodiff<B, C> {
         <Self as burn::backend::AutodiffBackend>::from_inner(stats_tensor::<B>(&x))
     }
 
-    fn batch_norm(x: FloatTensor<Self>, gamma: FloatTensor<Self>, beta: FloatTensor<Self>, stats: FloatTensor<Self>, epsilon: f64) -> FloatTensor<Self> {
-        let ((x, x_node), (gamma, gamma_node), (beta, beta_node)) = (x.into_parts(), gamma.into_parts(), beta.into_parts());
+    fn batch_norm(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        stats: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> FloatTensor<Self> {
+        let ((x, x_node), (gamma, gamma_node), (beta, beta_node)) =
+            (x.into_parts(), gamma.into_parts(), beta.into_parts());
         let (stats, _) = stats.into_parts();
         match BatchNormOp.prepare::<C>([x_node, gamma_node, beta_node]).compute_bound().stateful() {
             OpsKind::Tracked(prep) => {
@@ -209,8 +233,14 @@ impl<B: HostBackend, C: CheckpointStrategy> CpuKernels for Autodiff<B, C> {
         }
     }
 
-    fn conv2d(x: FloatTensor<Self>, weight: FloatTensor<Self>, bias: FloatTensor<Self>, pad: usize) -> FloatTensor<Self> {
-        let ((x, x_node), (weight, weight_node), (bias, bias_node)) = (x.into_parts(), weight.into_parts(), bias.into_parts());
+    fn conv2d(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        pad: usize,
+    ) -> FloatTensor<Self> {
+        let ((x, x_node), (weight, weight_node), (bias, bias_node)) =
+            (x.into_parts(), weight.into_parts(), bias.into_parts());
         match Conv2dOp.prepare::<C>([x_node, weight_node, bias_node]).compute_bound().stateful() {
             OpsKind::Tracked(prep) => {
                 let y = conv_forward::<B>(&x, &weight, &bias, pad);

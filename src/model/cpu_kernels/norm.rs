@@ -120,7 +120,10 @@ pub(super) fn norm_forward<B: HostBackend>(
 /// The gradients for x, gamma and beta: with `xhat = (x - mean) * inv_std` and M values per
 /// channel, `dbeta = sum(dy)`, `dgamma = sum(dy * xhat)`,
 /// `dx = gamma * inv_std * (dy - dbeta / M - xhat * dgamma / M)`.
-fn norm_backward<B: HostBackend>(saved: &Saved<B>, grad: &FloatTensor<B>) -> (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>) {
+fn norm_backward<B: HostBackend>(
+    saved: &Saved<B>,
+    grad: &FloatTensor<B>,
+) -> (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>) {
     let shape = B::shape(&saved.x);
     let (n, c, hw) = layout::<B>(&saved.x);
     let (x, dy) = (B::f32_values(&saved.x), B::f32_values(grad));
@@ -169,12 +172,21 @@ mod tests {
                 let norm = BatchNormConfig::new(channels).init(&device);
                 // Not the identity: gamma and beta of their own.
                 let norm = burn::nn::BatchNorm {
-                    gamma: burn::module::Param::from_tensor(Tensor::random([channels], Distribution::Normal(1.0, 0.5), &device)),
-                    beta: burn::module::Param::from_tensor(Tensor::random([channels], Distribution::Normal(0.0, 0.5), &device)),
+                    gamma: burn::module::Param::from_tensor(Tensor::random(
+                        [channels],
+                        Distribution::Normal(1.0, 0.5),
+                        &device,
+                    )),
+                    beta: burn::module::Param::from_tensor(Tensor::random(
+                        [channels],
+                        Distribution::Normal(0.0, 0.5),
+                        &device,
+                    )),
                     ..norm
                 };
                 let ours = norm.clone();
-                let data = Tensor::<1>::random([shape.iter().product::<usize>()], Distribution::Normal(2.0, 3.0), &device);
+                let data =
+                    Tensor::<1>::random([shape.iter().product::<usize>()], Distribution::Normal(2.0, 3.0), &device);
                 let check = |expected: Tensor<1>, got: Tensor<1>, what: &str| {
                     let scale = expected.clone().abs().max().into_scalar::<f32>().max(1.0);
                     let diff = (expected - got).abs().max().into_scalar::<f32>();
@@ -189,10 +201,16 @@ mod tests {
                         check(expected.clone().flatten(0, $d - 1), got.clone().flatten(0, $d - 1), "output");
                         let grads_of = |y: Tensor<$d>, net: &burn::nn::BatchNorm| {
                             let grads = (y * r.clone()).sum().backward();
-                            [x.grad(&grads).unwrap().flatten::<1>(0, $d - 1), net.gamma.val().grad(&grads).unwrap(), net.beta.val().grad(&grads).unwrap()]
+                            [
+                                x.grad(&grads).unwrap().flatten::<1>(0, $d - 1),
+                                net.gamma.val().grad(&grads).unwrap(),
+                                net.beta.val().grad(&grads).unwrap(),
+                            ]
                         };
                         let (e, g) = (grads_of(expected, &norm), grads_of(got, &ours));
-                        for (what, (e, g)) in ["input gradient", "gamma gradient", "beta gradient"].into_iter().zip(e.into_iter().zip(g)) {
+                        for (what, (e, g)) in
+                            ["input gradient", "gamma gradient", "beta gradient"].into_iter().zip(e.into_iter().zip(g))
+                        {
                             check(e, g, what);
                         }
                     }};

@@ -35,7 +35,6 @@ impl<B: HostBackend> Backward<B, 1> for ReluMaxPool {
     }
 }
 
-
 pub(super) fn pool_forward<B: HostBackend>(x: FloatTensor<B>, keep_winners: bool) -> (FloatTensor<B>, Winners) {
     let [batch, channels, h, w] = dims4::<B>(&x);
     let input = B::f32_values(&x);
@@ -46,7 +45,8 @@ pub(super) fn pool_forward<B: HostBackend>(x: FloatTensor<B>, keep_winners: bool
     let pool_plane = |(p, out): (usize, &mut [f32]), mut win: Option<&mut [u8]>| {
         let plane = &input[p * h * w..(p + 1) * h * w];
         for oy in 0..oh {
-            let pairs = plane[2 * oy * w..][..2 * ow].chunks_exact(2).zip(plane[(2 * oy + 1) * w..][..2 * ow].chunks_exact(2));
+            let pairs =
+                plane[2 * oy * w..][..2 * ow].chunks_exact(2).zip(plane[(2 * oy + 1) * w..][..2 * ow].chunks_exact(2));
             for (ox, (top, bottom)) in pairs.enumerate() {
                 let (best, k) = window_max(top[0], top[1], bottom[0], bottom[1]);
                 let cut = best <= 0.0;
@@ -105,7 +105,6 @@ fn pool_backward<B: HostBackend>(grad: FloatTensor<B>, winners: &Winners) -> Flo
     B::from_f32(input_grad, vec![batch, channels, h, w])
 }
 
-
 #[cfg(test)]
 mod tests {
     use burn::nn::Relu;
@@ -137,7 +136,8 @@ mod tests {
     fn has_the_gradient_of_relu_then_burn_max_pool() {
         let _rng = crate::burn_rng_lock();
         let cases = [[3, 4, 26, 26], [2, 5, 11, 11]];
-        for (device, shape) in test_devices().into_iter().flat_map(|d| cases.map(|shape| (d.clone().autodiff(), shape))) {
+        for (device, shape) in test_devices().into_iter().flat_map(|d| cases.map(|shape| (d.clone().autodiff(), shape)))
+        {
             let x = Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), &device).require_grad();
             let [b, c, h, w] = shape;
             let r = Tensor::<4>::random([b, c, h / 2, w / 2], Distribution::Normal(0.0, 1.0), &device);
@@ -164,7 +164,8 @@ mod tests {
     #[test]
     fn pools_a_non_contiguous_input() {
         for device in test_devices() {
-            let x = Tensor::<1, Int>::arange(0..2 * 3 * 4 * 4, &device).float().reshape([3, 2, 4, 4]).swap_dims(0, 1) - 40.0;
+            let x = Tensor::<1, Int>::arange(0..2 * 3 * 4 * 4, &device).float().reshape([3, 2, 4, 4]).swap_dims(0, 1)
+                - 40.0;
             assert_eq!(max_diff(reference(x.clone()), relu_max_pool2x2(x)), 0.0, "{device:?}");
         }
     }
