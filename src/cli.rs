@@ -1,9 +1,13 @@
 //! The command line: every flag is defined once, here.
 
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand};
+
+use crate::run::WorkerOptions;
+use crate::sched::Word;
+use crate::spec::Overrides;
 
 /// Train and compare image classifiers (NN vs CNN on MNIST, Fashion-MNIST, CIFAR-10) from a TOML spec.
 ///
@@ -105,15 +109,35 @@ pub struct WorkerArgs {
     pub finish: bool,
 }
 
-/// One word of a worker's command line: text, or a variable the shell of a Slurm task expands.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Word {
-    Text(OsString),
-    /// Written in double quotes, e.g. `$SLURM_ARRAY_TASK_ID`.
-    Var(&'static str),
-}
-
 impl WorkerArgs {
+    /// The worker a coordinator or `runner submit` starts on `run` with `options` (`finish`: a
+    /// Slurm report job). Its words ([`WorkerArgs::to_args`]) parse back to these options
+    /// ([`WorkerArgs::options`]): a worker flag is added here, in one place.
+    pub fn new(run: &Path, options: &WorkerOptions, finish: bool) -> WorkerArgs {
+        WorkerArgs {
+            run: run.to_path_buf(),
+            trial: options.only,
+            threads: options.threads.map(|t| t.min(1024) as u32),
+            gpu: options.gpu,
+            download: Download { offline: options.offline },
+            output: Output { quiet: options.quiet },
+            finish,
+        }
+    }
+
+    /// How the worker runs. Its lines are tagged with its trial: it shares a terminal or a log.
+    pub fn options(&self) -> WorkerOptions {
+        WorkerOptions {
+            quiet: self.output.quiet,
+            offline: self.download.offline,
+            only: self.trial,
+            threads: self.threads.filter(|&t| t > 0).map(|t| t as usize),
+            gpu: self.gpu,
+            tagged: true,
+            summary_every: None,
+        }
+    }
+
     /// The command line after the binary that starts this worker (`--jobs`): the flags as
     /// defined above, so that what a coordinator starts is what `runner worker` parses.
     pub fn to_args(&self) -> Vec<OsString> {
@@ -380,6 +404,13 @@ pub struct TrainArgs {
     pub jobs: u32,
 }
 
+impl TrainArgs {
+    /// The spec values the command line sets: `--set` and `--data-dir`.
+    pub fn overrides(&self) -> Overrides {
+        Overrides { sets: self.sets.clone(), data_dir: self.data.data_dir.clone() }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -405,6 +436,11 @@ mod tests {
             assert_eq!(words[0], "worker");
             let again = worker(&words[1..].iter().map(String::as_str).collect::<Vec<_>>());
             assert_eq!(format!("{again:?}"), format!("{args:?}"), "{line:?}");
+            // Options -> command line -> options: what a coordinator sets is what its worker runs.
+            let options = args.options();
+            let rebuilt = WorkerArgs::new(&args.run, &options, args.finish);
+            assert_eq!(format!("{:?}", rebuilt.options()), format!("{options:?}"), "{line:?}");
+            assert_eq!(rebuilt.to_args(), args.to_args(), "{line:?}");
         }
     }
 

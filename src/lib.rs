@@ -12,6 +12,7 @@ pub mod failpoint;
 pub mod fs;
 pub mod interrupt;
 pub mod model;
+pub mod ops;
 pub mod report;
 pub mod run;
 pub mod sched;

@@ -1,7 +1,7 @@
-//! One function per command; `dispatch` picks it from the parsed command line.
+//! One function per command, each in its own file: it parses its arguments and calls what does
+//! the work (`ops` for the run's life). `dispatch` picks it from the parsed command line.
 
 mod bench;
-mod coordinator;
 mod eval;
 mod export;
 mod predict;
@@ -12,8 +12,9 @@ mod status;
 mod submit;
 mod worker;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, TrainArgs};
 use crate::error::Result;
+use crate::ops::RunOptions;
 
 pub fn dispatch(cli: Cli) -> Result<()> {
     match cli.command {
@@ -33,5 +34,15 @@ pub fn dispatch(cli: Cli) -> Result<()> {
             Ok(())
         }
         None => run::run(cli.run),
+    }
+}
+
+/// What the command line asks of a run (new, resumed or submitted).
+fn run_options(args: &TrainArgs) -> RunOptions {
+    RunOptions {
+        overrides: args.overrides(),
+        jobs: args.jobs as usize,
+        offline: args.data.download.offline,
+        quiet: args.output.quiet,
     }
 }

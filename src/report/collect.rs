@@ -5,6 +5,7 @@ use std::path::Path;
 
 use crate::error::{Error, Result};
 use crate::run::RunDir;
+use crate::run::state::Status;
 use crate::run::summary::{self, TrialSummary};
 
 /// Every trial of a run folder, in index order.
@@ -23,16 +24,16 @@ pub fn read_run(dir: &Path) -> Result<Vec<TrialSummary>> {
     Ok(trials
         .iter()
         .map(|trial| {
-            let mut observed = TrialSummary::observe(&run_dir, trial);
+            let mut summary = TrialSummary::observe(&run_dir, trial);
             // Only for a trial whose folder is still there: a deleted one is pending again.
-            if observed.status == summary::Status::Pending
+            if summary.status == Status::Pending
                 && run_dir.trial_dir(trial).is_dir()
                 && let Some(&(_, status)) =
                     recorded.iter().find(|(index, status)| *index == trial.index && status.is_final())
             {
-                observed.status = status;
+                summary.status = status;
             }
-            observed
+            summary
         })
         .collect())
 }

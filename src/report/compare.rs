@@ -6,7 +6,8 @@
 use super::stats::{self, Estimate};
 use super::table::Stat;
 use crate::model::ModelKind;
-use crate::run::summary::{Status, TrialSummary};
+use crate::run::state::Status;
+use crate::run::summary::TrialSummary;
 use crate::spec::DatasetName;
 
 /// The test the interval and p-value come from.

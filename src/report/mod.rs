@@ -43,7 +43,7 @@ pub fn write(trials: &[TrialSummary], runs: &[PathBuf], out: &Path) -> Result<St
         if !members.is_empty() {
             plot::curves(&members, dataset, &out.join(format!("curves_{dataset}.svg")))?;
         }
-        if members.iter().any(|t| t.status == crate::run::summary::Status::Done) {
+        if members.iter().any(|t| t.status == crate::run::state::Status::Done) {
             plot::pareto(&members, dataset, &out.join(format!("pareto_{dataset}.svg")))?;
         }
     }

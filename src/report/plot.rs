@@ -7,7 +7,8 @@ use plotters::prelude::*;
 
 use super::table::Report;
 use crate::error::{Error, Result};
-use crate::run::summary::{Status, TrialSummary};
+use crate::run::state::Status;
+use crate::run::summary::TrialSummary;
 use crate::run::write_file;
 use crate::spec::{DatasetName, ModelKind};
 

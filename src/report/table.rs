@@ -1,7 +1,8 @@
 //! The results table: trials grouped by data set, model and every key that differs but the seed;
 //! means and standard deviations over seeds; the best group per data set and model marked.
 
-use crate::run::summary::{Status, TrialSummary};
+use crate::run::state::Status;
+use crate::run::summary::TrialSummary;
 use crate::spec::{DatasetName, ModelKind};
 
 /// Mean and sample standard deviation of a few values.

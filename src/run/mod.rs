@@ -3,19 +3,21 @@
 
 pub mod checkpoint;
 pub mod claim;
+mod console;
+pub use console::Board;
 pub mod lock;
 pub mod manifest;
 pub mod metrics;
-mod progress;
-pub use progress::Board;
 mod pruner;
-pub mod resume;
-pub mod status;
+pub mod resume_point;
+pub mod state;
 pub mod summary;
 pub mod tensorboard;
 mod trial;
 pub mod trial_folder;
 pub mod worker;
+mod worker_options;
+pub use worker_options::WorkerOptions;
 
 use std::path::{Path, PathBuf};
 

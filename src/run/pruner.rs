@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::RunDir;
-use super::status::Observed;
-use super::summary::Status;
+use super::state::Status;
+use super::state::TrialState;
 use crate::interrupt;
 use crate::spec::{Monitor, Trial, successive_halving};
 use crate::train::{EpochMetrics, schedule};
@@ -96,14 +96,14 @@ impl Pruner {
         let name = dir.file_name().unwrap_or_default().to_string_lossy();
         let mut told = false;
         loop {
-            let observed = Observed::read(dir);
-            if let Some(row) = observed.epochs.get(rung as usize - 1) {
+            let state = TrialState::read(dir);
+            if let Some(row) = state.epochs.get(rung as usize - 1) {
                 return Ok(schedule::monitored(self.monitor, row));
             }
-            if observed.ended.as_ref().is_some_and(|e| e.status.is_final()) {
+            if state.ended.as_ref().is_some_and(|e| e.status.is_final()) {
                 return Ok(None);
             }
-            let abandoned = match (&observed.claim, &observed.ended) {
+            let abandoned = match (&state.claim, &state.ended) {
                 (Some(claim), _) => !claim.live,
                 (None, Some(ended)) => ended.status == Status::Interrupted && !self.wait_for_stopped,
                 (None, None) => false,
@@ -132,7 +132,7 @@ mod tests {
     use super::*;
     use crate::run::claim::Claim;
     use crate::run::metrics::MetricsWriter;
-    use crate::run::status::{CLAIM, Ended};
+    use crate::run::state::{CLAIM, TrialEnd};
 
     /// A trial folder whose metrics.csv holds these validation losses, epoch 1 first.
     fn trial_with(dir: &Path, losses: &[f64]) -> PathBuf {
@@ -174,8 +174,8 @@ mod tests {
         // a ended after rung 3, b was pruned at rung 1: both done with, as in a sequential run.
         let a = trial_with(&root.path().join("a"), &[0.50, 0.40, 0.30]);
         let b = trial_with(&root.path().join("b"), &[0.60]);
-        Ended::now(Status::Done, String::new(), None).write(&a).unwrap();
-        Ended::now(Status::Pruned, "rung 1".into(), None).write(&b).unwrap();
+        TrialEnd::now(Status::Done, String::new(), None).write(&a).unwrap();
+        TrialEnd::now(Status::Pruned, "rung 1".into(), None).write(&b).unwrap();
         let loss = pruner(Monitor::ValLoss, vec![a.clone(), b.clone()], false);
         // Rung 1 with 0.55: 3 trials, 1 goes on, a's 0.50 is best.
         let Decision::Prune(reason) = loss.decide(&at(1, 0.55), &silent) else { panic!("not pruned") };
@@ -219,7 +219,7 @@ mod tests {
     fn an_earlier_trial_nobody_runs_defers_the_decision() {
         let root = tempfile::tempdir().unwrap();
         let a = trial_with(&root.path().join("a"), &[]);
-        Ended::now(Status::Interrupted, String::new(), None).write(&a).unwrap();
+        TrialEnd::now(Status::Interrupted, String::new(), None).write(&a).unwrap();
         // A worker that takes every trial in order passed it: nobody will run it now.
         let Decision::Defer(reason) = pruner(Monitor::ValLoss, vec![a.clone()], false).decide(&at(1, 0.2), &silent)
         else {
@@ -230,7 +230,7 @@ mod tests {
             "{reason}"
         );
         // A claim its holder left (kill -9) is the same.
-        Ended::clear(&a).unwrap();
+        TrialEnd::clear(&a).unwrap();
         std::fs::write(a.join(CLAIM), format!("999999999 {}\n", crate::run::this_host())).unwrap();
         assert!(matches!(
             pruner(Monitor::ValLoss, vec![a.clone()], false).decide(&at(1, 0.2), &silent),

@@ -1,61 +1,13 @@
-//! summary.csv: one row per trial, rebuilt atomically from the trial folders (see
-//! `run::status`): when a run starts, now and then while it runs, and when it ends.
-
-use serde::{Deserialize, Serialize};
+//! summary.csv: one row per trial, rebuilt atomically from the trial folders (each trial's
+//! [`TrialState`]): when a run starts, now and then while it runs, and when it ends.
 
 use super::RunDir;
-use super::status::Observed;
+use super::state::{Status, TrialState};
 use crate::error::Result;
 use crate::spec::Trial;
 use crate::train::EpochMetrics;
 
 pub const FILE: &str = "summary.csv";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    Pending,
-    /// A live worker holds the trial's claim.
-    Running,
-    Done,
-    Failed,
-    /// Stopped by Ctrl-C or SIGTERM; `runner resume` continues it from its last finished epoch.
-    Interrupted,
-    /// Stopped by ASHA at a rung: its validation metric was not among the best there.
-    Pruned,
-}
-
-impl std::str::FromStr for Status {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Status, String> {
-        serde_json::from_value(serde_json::Value::String(text.into())).map_err(|_| format!("unknown status {text:?}"))
-    }
-}
-
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Pending => "pending",
-            Status::Running => "running",
-            Status::Done => "done",
-            Status::Failed => "failed",
-            Status::Interrupted => "interrupted",
-            Status::Pruned => "pruned",
-        }
-    }
-
-    /// Done, failed or pruned: no worker takes it again.
-    pub fn is_final(self) -> bool {
-        matches!(self, Status::Done | Status::Failed | Status::Pruned)
-    }
-
-    /// Done or pruned: ran its course. `runner resume` and `submit --resume` leave it and take
-    /// failed and interrupted trials again.
-    pub fn is_complete(self) -> bool {
-        matches!(self, Status::Done | Status::Pruned)
-    }
-}
 
 /// Every trial as its folder records it; writes summary.csv from that. Reads each trial's
 /// files once: call it when a run starts or ends, or now and then, not after every trial.
@@ -65,7 +17,8 @@ pub fn rebuild(run_dir: &RunDir, trials: &[Trial]) -> Result<Vec<TrialSummary>> 
     Ok(summaries)
 }
 
-/// Where one trial stands, and its results so far.
+/// A trial with what summary.csv and reports show of it: its status and results so far (from
+/// its [`TrialState`]) and the images it trains on.
 #[derive(Debug, Clone)]
 pub struct TrialSummary {
     pub trial: Trial,
@@ -82,14 +35,14 @@ impl TrialSummary {
     /// The trial as its folder records it now.
     pub fn observe(run_dir: &RunDir, trial: &Trial) -> TrialSummary {
         let dir = run_dir.trial_dir(trial);
-        let observed = Observed::read(&dir);
+        let state = TrialState::read(&dir);
         TrialSummary {
             images: super::trial_folder::images(&dir, &trial.spec),
             trial: trial.clone(),
-            status: observed.status(),
-            eval_images_per_second: observed.ended.as_ref().and_then(|e| e.eval_images_per_second),
-            reason: observed.ended.map(|e| e.reason).unwrap_or_default(),
-            epochs: observed.epochs,
+            status: state.status(),
+            reason: state.reason().to_string(),
+            eval_images_per_second: state.ended.as_ref().and_then(|e| e.eval_images_per_second),
+            epochs: state.epochs,
         }
     }
 

@@ -8,14 +8,14 @@ use std::time::{Duration, Instant};
 
 use burn::optim::ModuleOptimizer;
 
+use super::WorkerOptions;
+use super::console::Console;
 use super::metrics::MetricsWriter;
-use super::progress::Console;
 use super::pruner::{Decision, Pruner};
-use super::resume::{self, Progress};
-use super::status::{Ended, InEpoch};
-use super::summary::Status;
+use super::resume_point::{self, ResumePoint};
+use super::state::Status;
+use super::state::{EpochProgress, TrialEnd};
 use super::trial_folder::{self, IMAGES_FILE, ImagesRecord};
-use super::worker::WorkerOptions;
 use super::{checkpoint, tensorboard, write_file};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
@@ -46,48 +46,48 @@ fn record_folder_images(trial: &Trial, dataset: &Dataset, dir: &Path, started: b
     Ok(None)
 }
 
-/// Trains `trial` in `dir` from where `progress` says it got, and says how it ended.
+/// Trains `trial` in `dir` from `point`, and says how it ended.
 pub fn run(
     trial: &Trial,
     data: &Result<Arc<Dataset>, String>,
-    progress: Progress,
+    point: ResumePoint,
     dir: &Path,
     options: &WorkerOptions,
     pruner: Option<Pruner>,
-) -> Result<Ended> {
+) -> Result<TrialEnd> {
     write_file(&dir.join("spec.toml"), trial.spec.to_toml().as_bytes())?;
     let dataset = match data {
         Ok(dataset) => dataset,
-        Err(message) => return Ok(Ended::now(Status::Failed, format!("data: {message}"), None)),
+        Err(message) => return Ok(TrialEnd::now(Status::Failed, format!("data: {message}"), None)),
     };
     if trial.spec.dataset == DatasetName::Folder
-        && let Some(reason) = record_folder_images(trial, dataset, dir, !progress.epochs.is_empty())?
+        && let Some(reason) = record_folder_images(trial, dataset, dir, !point.epochs.is_empty())?
     {
-        return Ok(Ended::now(Status::Failed, reason, None));
+        return Ok(TrialEnd::now(Status::Failed, reason, None));
     }
     let console = Console::new(trial.dir_name(), options.quiet, options.tagged);
     let device = backend::device(trial.spec.backend, options.gpu.unwrap_or(trial.spec.device))?;
     let data = TrialData::new(dataset, &trial.spec);
     let mut state =
         TrainState::fresh(&trial.spec, dataset.shape, dataset.classes.len(), &device).map_err(into_error)?;
-    match progress.state {
+    match point.state {
         Some(epoch) => {
-            state = checkpoint::load_state(state, dir, progress.kept().to_vec())?;
-            if (epoch as usize) < progress.epochs.len() {
+            state = checkpoint::load_state(state, dir, point.kept().to_vec())?;
+            if (epoch as usize) < point.epochs.len() {
                 console.say(&format!(
                     "warning: {}: the state after epoch {} is damaged; continuing from epoch {epoch}'s",
                     dir.display(),
-                    progress.epochs.len()
+                    point.epochs.len()
                 ));
             }
         }
-        None if !progress.epochs.is_empty() => {
+        None if !point.epochs.is_empty() => {
             console.say(&format!(
                 "warning: {}: no saved state after epoch {}; restarting the trial",
                 dir.display(),
-                progress.epochs.len()
+                point.epochs.len()
             ));
-            resume::settle_fresh(dir)?;
+            resume_point::settle_fresh(dir)?;
         }
         None => {}
     }
@@ -124,7 +124,7 @@ pub fn run(
     files.console.finish();
     // An interrupted trial keeps it: a Slurm task stopped at its time limit reads the pace there.
     if !matches!(outcome, Err(TrainError::Interrupted { .. } | TrainError::Paused { .. })) {
-        InEpoch::remove(dir);
+        EpochProgress::remove(dir);
     }
     if spec.tensorboard
         && !matches!(outcome, Err(TrainError::Interrupted { .. } | TrainError::Paused { .. } | TrainError::Run(_)))
@@ -136,29 +136,29 @@ pub fn run(
         Ok(_) => {
             // The epoch state is only needed to resume; last.bpk and best.bpk stay.
             checkpoint::remove_stale(dir, None)?;
-            Ended {
+            TrialEnd {
                 eval_images_per_second: files.eval_images_per_second,
-                ..Ended::now(Status::Done, String::new(), warmup)
+                ..TrialEnd::now(Status::Done, String::new(), warmup)
             }
         }
-        Err(TrainError::Interrupted { .. }) => Ended::now(Status::Interrupted, String::new(), warmup),
+        Err(TrainError::Interrupted { .. }) => TrialEnd::now(Status::Interrupted, String::new(), warmup),
         Err(TrainError::Paused { reason, .. }) => {
             if !reason.is_empty() {
                 console.say(&format!("  {reason}"));
             }
-            Ended::now(Status::Interrupted, reason, warmup)
+            TrialEnd::now(Status::Interrupted, reason, warmup)
         }
         Err(TrainError::Pruned { reason, .. }) => {
             // Its epoch state is not needed any more; last.bpk and best.bpk stay.
             checkpoint::remove_stale(dir, None)?;
             console.say(&format!("  {reason}"));
-            Ended::now(Status::Pruned, reason, warmup)
+            TrialEnd::now(Status::Pruned, reason, warmup)
         }
         Err(TrainError::Run(e)) => return Err(e),
         Err(diverged) => {
             let reason = diverged.to_string();
             console.say(&format!("  failed: {reason}"));
-            Ended::now(Status::Failed, reason, warmup)
+            TrialEnd::now(Status::Failed, reason, warmup)
         }
     })
 }
@@ -186,7 +186,7 @@ struct TrialFiles {
     /// The last epoch's test evaluation throughput.
     eval_images_per_second: Option<f64>,
     /// The running epoch as progress.json shows it, its start, and when the file was written.
-    in_epoch: InEpoch,
+    in_epoch: EpochProgress,
     epoch_start: Instant,
     shown: Instant,
 }
@@ -216,7 +216,7 @@ impl TrialFiles {
             console,
             pruner,
             eval_images_per_second: None,
-            in_epoch: InEpoch { epoch: 0, epochs: trial.spec.epochs, images: 0, of: 0, images_per_second: 0.0 },
+            in_epoch: EpochProgress { epoch: 0, epochs: trial.spec.epochs, images: 0, of: 0, images_per_second: 0.0 },
             epoch_start: Instant::now(),
             shown: Instant::now(),
         })
@@ -228,7 +228,7 @@ impl Observer for TrialFiles {
         self.position = (epoch, 0);
         self.console.epoch_started(epoch, self.trial.spec.epochs, images);
         self.in_epoch =
-            InEpoch { epoch, epochs: self.trial.spec.epochs, images: 0, of: images, images_per_second: 0.0 };
+            EpochProgress { epoch, epochs: self.trial.spec.epochs, images: 0, of: images, images_per_second: 0.0 };
         (self.epoch_start, self.shown) = (Instant::now(), Instant::now());
         self.in_epoch.write(&self.dir);
     }
@@ -254,8 +254,11 @@ impl Observer for TrialFiles {
         if stop && self.in_epoch.of > 0 {
             // The pace up to now, stalls included: what a task stopped at its time limit judges by.
             let seconds = self.epoch_start.elapsed().as_secs_f64();
-            InEpoch { images_per_second: self.in_epoch.images as f64 / seconds.max(1e-9), ..self.in_epoch.clone() }
-                .write(&self.dir);
+            EpochProgress {
+                images_per_second: self.in_epoch.images as f64 / seconds.max(1e-9),
+                ..self.in_epoch.clone()
+            }
+            .write(&self.dir);
         }
         stop
     }

@@ -7,55 +7,38 @@
 //! ```
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::claim::Claim;
 use super::pruner::{Decision, Pruner};
-use super::resume::{self, Progress};
-use super::status::{CLAIM, Ended, claimable_at};
-use super::summary::{self, Status};
-use super::{RunDir, checkpoint, metrics, trial};
+use super::resume_point::{self, ResumePoint};
+use super::state::Status;
+use super::state::{CLAIM, TrialEnd, claimable_at};
+use super::summary;
+use super::{RunDir, WorkerOptions, checkpoint, metrics, trial};
 use crate::data::DataSets;
 use crate::error::{Error, Result};
 use crate::spec::Trial;
 use crate::{failpoint, interrupt};
 
-/// How a worker runs.
-#[derive(Debug, Clone, Default)]
-pub struct WorkerOptions {
-    pub quiet: bool,
-    /// Never download (workers started by a coordinator or by Slurm: the data is in place).
-    pub offline: bool,
-    /// Only this trial (a Slurm array task); otherwise every claimable trial, in order.
-    pub only: Option<usize>,
-    /// CPU threads for trials whose spec leaves `threads` at 0 (jobs sharing a machine).
-    pub threads: Option<usize>,
-    /// GPU for cuda trials instead of the spec's `device` (jobs spread over GPUs).
-    pub gpu: Option<u32>,
-    /// Several workers share a terminal or a log: one line per event naming its trial, no bars.
-    pub tagged: bool,
-    /// Rebuild summary.csv at most this often while working; None: the coordinator does.
-    pub summary_every: Option<Duration>,
-}
-
 /// How a worker's loop ended.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Outcome {
+pub enum WorkerEnd {
     /// Nothing left that it may claim.
     Finished,
     /// Stopped by Ctrl-C or SIGTERM, inside a trial (where it was cut off) or between trials.
-    Interrupted(Option<Cutoff>),
+    Interrupted(Option<CutOff>),
 }
 
 /// Where a stopped worker cut a trial off: the epoch it was in.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Cutoff {
+pub struct CutOff {
     pub trial: String,
     pub epoch: u32,
 }
 
 /// The worker loop: trains every trial it can claim, until none is left or it is asked to stop.
-pub fn work(run_dir: &RunDir, trials: &[Trial], data: &mut DataSets, options: &WorkerOptions) -> Result<Outcome> {
+pub fn work(run_dir: &RunDir, trials: &[Trial], data: &mut DataSets, options: &WorkerOptions) -> Result<WorkerEnd> {
     let mut summarized = Instant::now();
     let indices: Vec<usize> = match options.only {
         Some(i) => vec![i],
@@ -63,7 +46,7 @@ pub fn work(run_dir: &RunDir, trials: &[Trial], data: &mut DataSets, options: &W
     };
     for i in indices {
         if interrupt::requested() {
-            return Ok(Outcome::Interrupted(None));
+            return Ok(WorkerEnd::Interrupted(None));
         }
         let trial = &trials[i];
         let dir = run_dir.trial_dir(trial);
@@ -73,7 +56,7 @@ pub fn work(run_dir: &RunDir, trials: &[Trial], data: &mut DataSets, options: &W
         std::fs::create_dir_all(dir.join(checkpoint::DIR)).map_err(Error::io(&dir))?;
         let Ok(claim) = Claim::acquire(&dir.join(CLAIM), options.quiet, trial.spec.stale_after())? else { continue };
         // Another worker may have ended it between our look and our claim.
-        if Ended::read(&dir).is_some_and(|e| e.status.is_final()) {
+        if TrialEnd::read(&dir).is_some_and(|e| e.status.is_final()) {
             continue;
         }
         let pruner = Pruner::new(run_dir, trials, trial, options.only.is_some());
@@ -83,14 +66,14 @@ pub fn work(run_dir: &RunDir, trials: &[Trial], data: &mut DataSets, options: &W
         failpoint::hit(|| format!("trial-done:{}", trial.dir_name()));
         if ended.status == Status::Interrupted {
             let epoch = metrics::read_committed(&dir.join(metrics::FILE)).len() as u32 + 1;
-            return Ok(Outcome::Interrupted(Some(Cutoff { trial: trial.dir_name(), epoch })));
+            return Ok(WorkerEnd::Interrupted(Some(CutOff { trial: trial.dir_name(), epoch })));
         }
         if options.summary_every.is_some_and(|every| summarized.elapsed() >= every) {
             summary::rebuild(run_dir, trials)?;
             summarized = Instant::now();
         }
     }
-    Ok(Outcome::Finished)
+    Ok(WorkerEnd::Finished)
 }
 
 /// Puts a claimed trial's folder in order and trains it from its last verified epoch.
@@ -100,18 +83,18 @@ fn train_claimed(
     data: &mut DataSets,
     options: &WorkerOptions,
     pruner: Option<Pruner>,
-) -> Result<Ended> {
-    let progress = Progress::read(dir);
-    progress.check_resumable(&trial.spec, dir)?;
-    let done = progress.is_done(&trial.spec);
-    resume::settle(dir, &progress, done)?;
+) -> Result<TrialEnd> {
+    let point = ResumePoint::read(dir);
+    point.check_resumable(&trial.spec, dir)?;
+    let done = point.is_done(&trial.spec);
+    resume_point::settle(dir, &point, done)?;
     if done {
         // Killed after its last epoch, before it recorded its end: the epoch state can go.
         checkpoint::remove_stale(dir, None)?;
-        return Ok(Ended::now(Status::Done, String::new(), None));
+        return Ok(TrialEnd::now(Status::Done, String::new(), None));
     }
     // Killed after a rung's epoch, before its decision: decide now.
-    if let (Some(pruner), Some(last)) = (&pruner, progress.kept().last()) {
+    if let (Some(pruner), Some(last)) = (&pruner, point.kept().last()) {
         let say = |line: &str| {
             if !options.quiet {
                 eprintln!("{}: {}", trial.dir_name(), line.trim_start());
@@ -121,11 +104,11 @@ fn train_claimed(
             Decision::GoOn => {}
             Decision::Prune(reason) => {
                 checkpoint::remove_stale(dir, None)?;
-                return Ok(Ended::now(Status::Pruned, reason, None));
+                return Ok(TrialEnd::now(Status::Pruned, reason, None));
             }
-            Decision::Defer(reason) => return Ok(Ended::now(Status::Interrupted, reason, None)),
+            Decision::Defer(reason) => return Ok(TrialEnd::now(Status::Interrupted, reason, None)),
         }
     }
     let dataset = data.get(&trial.spec, options.offline, options.quiet || options.tagged).clone();
-    trial::run(trial, &dataset, progress, dir, options, pruner)
+    trial::run(trial, &dataset, point, dir, options, pruner)
 }

@@ -5,16 +5,15 @@
 //! process would draw each other's initial weights; separate processes keep every trial's
 //! results exactly those of a sequential run.
 
+use std::ffi::OsString;
 use std::io::BufRead;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::cli::{Download, Output, WorkerArgs};
 use crate::error::{Error, Result};
-use crate::run::Board;
-use crate::run::RunDir;
-use crate::run::worker::{Outcome, WorkerOptions};
+use crate::run::worker::WorkerEnd;
+use crate::run::{Board, RunDir, WorkerOptions};
 use crate::spec::{BackendName, Trial};
 use crate::{backend, interrupt};
 
@@ -28,31 +27,29 @@ pub fn assign_gpus(jobs: usize, gpus: &[u32]) -> Vec<Option<u32>> {
     (0..jobs).map(|j| (!gpus.is_empty()).then(|| gpus[j % gpus.len()])).collect()
 }
 
-/// Runs `jobs` worker processes on `run_dir` and waits for them. Signals reach this process
-/// only (the workers have a process group of their own); it passes the first one on, once, so
-/// each worker stops at a batch boundary; a second one stops everything at once. On a terminal
-/// the workers' lines come through pipes and print above one bar per running trial.
-pub fn run_workers(run_dir: &RunDir, trials: &[Trial], jobs: usize, options: &WorkerOptions) -> Result<Outcome> {
-    let mut board = Board::on_terminal(options.quiet);
-    let mut relays = Vec::new();
-    let exe = std::env::current_exe()
-        .map_err(|e| Error::Worker(format!("cannot find the runner binary to start workers: {e}")))?;
+/// How each of `jobs` workers on this machine runs: as `options` says, never downloading (the
+/// data is in place), each on its GPU when cuda trials have several to share.
+pub fn job_options(jobs: usize, options: &WorkerOptions, trials: &[Trial]) -> Vec<WorkerOptions> {
     let uses_cuda = trials.iter().any(|t| t.spec.backend == BackendName::Cuda);
     let visible: Vec<u32> = if uses_cuda { (0..backend::cuda_count() as u32).collect() } else { Vec::new() };
     let gpus = assign_gpus(jobs, if visible.len() > 1 { &visible } else { &[] });
-    let mut children: Vec<Child> = Vec::with_capacity(jobs);
-    for gpu in gpus {
-        let worker = WorkerArgs {
-            run: run_dir.path.clone(),
-            trial: None,
-            threads: options.threads.map(|t| t.min(1024) as u32),
-            gpu,
-            download: Download { offline: true },
-            output: Output { quiet: options.quiet },
-            finish: false,
-        };
+    gpus.into_iter().map(|gpu| WorkerOptions { gpu, offline: true, ..options.clone() }).collect()
+}
+
+/// Runs one worker process per command line in `lines` (the words after the binary) on
+/// `run_dir` and waits for them. Signals reach this process
+/// only (the workers have a process group of their own); it passes the first one on, once, so
+/// each worker stops at a batch boundary; a second one stops everything at once. On a terminal
+/// the workers' lines come through pipes and print above one bar per running trial.
+pub fn run_workers(run_dir: &RunDir, trials: &[Trial], lines: Vec<Vec<OsString>>, quiet: bool) -> Result<WorkerEnd> {
+    let mut board = Board::on_terminal(quiet);
+    let mut relays = Vec::new();
+    let exe = std::env::current_exe()
+        .map_err(|e| Error::Worker(format!("cannot find the runner binary to start workers: {e}")))?;
+    let mut children: Vec<Child> = Vec::with_capacity(lines.len());
+    for line in lines {
         let mut command = Command::new(&exe);
-        command.args(worker.to_args()).process_group(0);
+        command.args(line).process_group(0);
         if board.is_some() {
             command.stderr(Stdio::piped());
         }
@@ -112,7 +109,7 @@ pub fn run_workers(run_dir: &RunDir, trials: &[Trial], jobs: usize, options: &Wo
     if let Some(board) = board {
         board.clear();
     }
-    Ok(if interrupted || forwarded { Outcome::Interrupted(None) } else { Outcome::Finished })
+    Ok(if interrupted || forwarded { WorkerEnd::Interrupted(None) } else { WorkerEnd::Finished })
 }
 
 /// A worker is asked to stop (SIGHUP: at the next batch, its trial left resumable) when this

@@ -5,3 +5,14 @@
 pub mod local;
 pub mod requeue;
 pub mod slurm;
+
+use std::ffi::OsString;
+
+/// One word of a worker's command line (`cli::WorkerArgs` writes them from the CLI's own
+/// definition): text, or a variable the shell of a Slurm task expands.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Word {
+    Text(OsString),
+    /// Written in double quotes, e.g. `$SLURM_ARRAY_TASK_ID`.
+    Var(&'static str),
+}

@@ -12,8 +12,8 @@ use std::process::Command;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::run::status::{Ended, InEpoch};
-use crate::run::summary::Status;
+use crate::run::state::Status;
+use crate::run::state::{EpochProgress, TrialEnd};
 use crate::run::{metrics, write_file};
 use crate::spec::Spec;
 
@@ -45,9 +45,9 @@ pub fn after_time_limit(trial_dir: &Path, spec: &Spec, epochs_before: usize, job
     let epochs = metrics::read_committed(&trial_dir.join(metrics::FILE)).len();
     record.stalled = if epochs > epochs_before { 0 } else { record.stalled + 1 };
     let epoch_seconds =
-        InEpoch::read(trial_dir).filter(|p| p.images_per_second > 0.0).map(|p| p.of as f64 / p.images_per_second);
+        EpochProgress::read(trial_dir).filter(|p| p.images_per_second > 0.0).map(|p| p.of as f64 / p.images_per_second);
     if let Some(reason) = verdict(&record, spec, epoch_seconds) {
-        Ended::now(Status::Failed, reason.clone(), None).write(trial_dir)?;
+        TrialEnd::now(Status::Failed, reason.clone(), None).write(trial_dir)?;
         return Ok(Next::Failed(reason));
     }
     record.requeues += 1;

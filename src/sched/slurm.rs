@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::cli::{Download, Output, Word, WorkerArgs};
+use super::Word;
 use crate::error::{Error, Result};
 use crate::spec::{BackendName, SlurmSpec, Trial};
 
@@ -21,11 +21,25 @@ pub struct Plan {
     pub indices: Vec<usize>,
     pub resources: SlurmSpec,
     pub cuda: bool,
+    /// `runner worker ...` as an array task runs it, and as the report job does.
+    pub task_line: Vec<Word>,
+    pub finish_line: Vec<Word>,
 }
 
 impl Plan {
-    pub fn new(run_dir: PathBuf, runner: PathBuf, name: &str, trials: &[&Trial], resources: &SlurmSpec) -> Plan {
+    /// `lines`: the array task's and the report job's worker command lines.
+    pub fn new(
+        run_dir: PathBuf,
+        runner: PathBuf,
+        name: &str,
+        trials: &[&Trial],
+        resources: &SlurmSpec,
+        lines: [Vec<Word>; 2],
+    ) -> Plan {
+        let [task_line, finish_line] = lines;
         Plan {
+            task_line,
+            finish_line,
             run_dir,
             runner,
             name: name.to_string(),
@@ -114,21 +128,8 @@ impl Plan {
             script += "# On SIGUSR1 (the time limit is near) it does the same, then requeues itself (scontrol requeue)\n\
                        # and continues when Slurm starts it again; [slurm] requeue = false turns this off.\n";
         }
-        script += &self.exec_line(&self.worker(false).slurm_task_words());
+        script += &self.exec_line(&self.task_line);
         script
-    }
-
-    /// `runner worker RUN` as the tasks run it (`finish`: the report job's).
-    fn worker(&self, finish: bool) -> WorkerArgs {
-        WorkerArgs {
-            run: self.run_dir.clone(),
-            trial: None,
-            threads: None,
-            gpu: None,
-            download: Download { offline: !finish },
-            output: Output::default(),
-            finish,
-        }
     }
 
     /// `exec RUNNER WORDS...` for the shell: paths quoted, Slurm's variables in double quotes.
@@ -155,8 +156,7 @@ impl Plan {
         options.extend(self.resource_lines(false));
         let mut script = header(&options);
         script += "# Written by `runner submit`: summary.csv, manifest.json and report.md once the array has ended.\n";
-        let words: Vec<Word> = self.worker(true).to_args().into_iter().map(Word::Text).collect();
-        script += &self.exec_line(&words);
+        script += &self.exec_line(&self.finish_line);
         script
     }
 
@@ -285,14 +285,26 @@ mod tests {
     use super::*;
     use crate::spec::Spec;
 
+    /// The worker lines `runner submit` gives a plan (`ops::submit`).
+    fn lines(run_dir: &Path) -> [Vec<Word>; 2] {
+        use crate::cli::WorkerArgs;
+        let task = WorkerArgs::new(run_dir, &crate::run::WorkerOptions { offline: true, ..Default::default() }, false);
+        let finish = WorkerArgs::new(run_dir, &Default::default(), true);
+        [task.slurm_task_words(), finish.to_args().into_iter().map(Word::Text).collect()]
+    }
+
     fn plan(indices: &[usize], resources: SlurmSpec, cuda: bool) -> Plan {
+        let run_dir = PathBuf::from("/lab/runs/2026-11-29T03-00-00Z_sweep");
+        let [task_line, finish_line] = lines(&run_dir);
         Plan {
-            run_dir: PathBuf::from("/lab/runs/2026-11-29T03-00-00Z_sweep"),
+            run_dir,
             runner: PathBuf::from("/opt/runner/bin/runner"),
             name: "sweep".into(),
             indices: indices.to_vec(),
             resources,
             cuda,
+            task_line,
+            finish_line,
         }
     }
 
@@ -370,7 +382,7 @@ mod tests {
     fn plans_take_the_trials_indices_and_gpu_needs() {
         let spec = Spec { backend: BackendName::Cuda, ..Spec::default() };
         let trial = Trial { index: 7, name: "x".into(), swept: vec![], spec, group: 0 };
-        let plan = Plan::new("/r".into(), "/b".into(), "n", &[&trial], &SlurmSpec::default());
+        let plan = Plan::new("/r".into(), "/b".into(), "n", &[&trial], &SlurmSpec::default(), lines(Path::new("/r")));
         assert_eq!((plan.indices.as_slice(), plan.cuda), ([7usize].as_slice(), true));
     }
 }

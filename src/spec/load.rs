@@ -9,9 +9,10 @@ use figment::value::{Dict, Map};
 use figment::{Figment, Metadata, Profile, Provider};
 use toml::de::{DeTable, DeValue};
 
+use super::keys::{all_keys, check_key, check_sweep_axis, not_a_list, prefix_unknown};
 use super::sets::parse_sets;
 use super::sweep::{SweepError, Trial, expand};
-use super::{Field, SEARCH_FIELDS, SLURM_FIELDS, Spec, field, keys_where, sweepable};
+use super::{Field, SEARCH_FIELDS, SLURM_FIELDS, Spec, field};
 use crate::error::{Error, Result};
 
 /// What the command line adds on top of the spec file.
@@ -125,11 +126,6 @@ const TABLE_EXAMPLES: [(&str, &str); 3] = [
     ("sweep", "must be a table of lists, e.g.\n  [sweep]\n  model = [\"nn\", \"cnn\"]"),
 ];
 
-/// Every key a spec file may hold.
-pub(super) fn all_keys() -> Vec<&'static str> {
-    keys_where(|_| true)
-}
-
 /// The spec file's own checks (syntax, key names, sweep shape), with positions of every key.
 struct SpecFile {
     path: PathBuf,
@@ -218,60 +214,6 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let line = before.matches('\n').count() + 1;
     let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
     (line, col)
-}
-
-pub(super) fn check_key(key: &str, allowed: &[&str], origin: impl FnOnce() -> String) -> Result<()> {
-    if allowed.contains(&key) {
-        return Ok(());
-    }
-    let suggestion = allowed
-        .iter()
-        .map(|candidate| (strsim::jaro_winkler(key, candidate), candidate))
-        .filter(|(score, _)| *score > 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, candidate)| candidate.to_string());
-    Err(Error::UnknownKey { origin: origin(), key: key.to_string(), suggestion, allowed: allowed.join(", ") })
-}
-
-/// An unknown key inside a table (`slurm.`, `search.`), named with the table.
-fn prefix_unknown(error: Error, prefix: &str) -> Error {
-    match error {
-        Error::UnknownKey { origin, key, suggestion, allowed } => Error::UnknownKey {
-            origin,
-            key: format!("{prefix}{key}"),
-            suggestion: suggestion.map(|s| format!("{prefix}{s}")),
-            allowed,
-        },
-        other => other,
-    }
-}
-
-pub(super) fn check_sweep_axis(axis: &str, origin: impl FnOnce() -> String) -> Result<()> {
-    let allowed = sweepable();
-    if field(axis).is_some() && !allowed.contains(&axis) {
-        return Err(Error::InvalidValue {
-            origin: origin(),
-            key: format!("sweep.{axis}"),
-            message: format!("`{axis}` cannot be swept; sweepable keys: {}", allowed.join(", ")),
-        });
-    }
-    check_key(axis, &allowed, origin).map_err(|e| match e {
-        Error::UnknownKey { origin, key, suggestion, allowed } => Error::UnknownKey {
-            origin,
-            key: format!("sweep.{key}"),
-            suggestion: suggestion.map(|s| format!("sweep.{s}")),
-            allowed,
-        },
-        other => other,
-    })
-}
-
-pub(super) fn not_a_list(key: &str, origin: String) -> Error {
-    Error::InvalidValue {
-        origin,
-        key: key.into(),
-        message: "must be a non-empty list of values, e.g. [0.1, 0.01]".into(),
-    }
 }
 
 /// A named layer of values from the command line.

@@ -1,6 +1,7 @@
 //! The experiment spec: its fields, their kinds and defaults. `load` layers the sources,
 //! `validate` checks the values, `sweep` expands a spec into trials, `search` samples them.
 
+mod keys;
 mod load;
 mod names;
 mod search;

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use super::load::{all_keys, check_key, check_sweep_axis, not_a_list};
+use super::keys::{all_keys, check_key, check_sweep_axis, not_a_list};
 use crate::error::{Error, Result};
 
 /// `--set` arguments as one TOML table, and which argument set each key.

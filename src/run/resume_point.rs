@@ -1,17 +1,17 @@
-//! What a resumed run finds in its folder: how far each trial got, and whether `--set` would
-//! change a trial that has already started.
+//! Where a trial continues from ([`ResumePoint`]: its committed epochs and newest verified
+//! saved state), and putting its checkpoints in the order that point leaves them.
 
 use std::path::Path;
 
 use crate::error::{Error, Result};
 use crate::run::{checkpoint, metrics};
-use crate::spec::{Field, Spec, Trial};
+use crate::spec::Spec;
 use crate::train::EpochMetrics;
 
-/// How far a trial got: its committed epochs, and the newest epoch whose saved state (model
-/// and optimizer) exists and matches its checksums.
+/// Where a trial continues from: its committed epochs, and the newest epoch whose saved state
+/// (model and optimizer) exists and matches its checksums.
 #[derive(Debug, Default)]
-pub struct Progress {
+pub struct ResumePoint {
     pub epochs: Vec<EpochMetrics>,
     /// The epoch a resumed trial continues after; below the last committed one when a newer
     /// state is damaged (that epoch is trained again: the results stay exact).
@@ -20,7 +20,7 @@ pub struct Progress {
     pub damaged: Vec<String>,
 }
 
-impl Progress {
+impl ResumePoint {
     /// All its epochs are committed, or early stopping ended it.
     pub fn is_done(&self, spec: &Spec) -> bool {
         self.epochs.len() as u32 >= spec.epochs || crate::train::schedule::stopped_at(spec, &self.epochs).is_some()
@@ -32,9 +32,9 @@ impl Progress {
     }
 
     /// Reads how far a trial got, changing nothing.
-    pub fn read(trial_dir: &Path) -> Progress {
+    pub fn read(trial_dir: &Path) -> ResumePoint {
         let epochs = metrics::read_committed(&trial_dir.join(metrics::FILE));
-        let mut progress = Progress { epochs, state: None, damaged: Vec::new() };
+        let mut progress = ResumePoint { epochs, state: None, damaged: Vec::new() };
         for epoch in (1..=progress.epochs.len() as u32).rev() {
             let (model, optim) = checkpoint::epoch_paths(trial_dir, epoch);
             if !(model.is_file() && optim.is_file()) {
@@ -71,7 +71,7 @@ impl Progress {
 /// `best.bpk` point at the right epoch, uncommitted, damaged and temporary files are gone.
 /// Every step a killed runner can leave undone is redone here (see [`checkpoint`] for the order
 /// of writes). A finished trial keeps its last and best checkpoints as they are.
-pub fn settle(trial_dir: &Path, progress: &Progress, done: bool) -> Result<()> {
+pub fn settle(trial_dir: &Path, progress: &ResumePoint, done: bool) -> Result<()> {
     if progress.epochs.is_empty() {
         return settle_fresh(trial_dir);
     }
@@ -94,86 +94,6 @@ pub fn settle_fresh(trial_dir: &Path) -> Result<()> {
         let checkpoint = checkpoint::path(trial_dir, name);
         let _ = std::fs::remove_file(checkpoint::checksum_path(&checkpoint));
         let _ = std::fs::remove_file(checkpoint);
-    }
-    Ok(())
-}
-
-/// Refuses a run whose spec.toml was edited by hand since the runner wrote it (`recorded`, from
-/// manifest.json) in anything but where it runs: resume continues the recorded experiment.
-pub fn check_spec_edits(spec_path: &Path, recorded: &Spec, edited: &Spec) -> Result<()> {
-    let changed = differences(recorded, edited);
-    if changed.is_empty() {
-        return Ok(());
-    }
-    Err(Error::InvalidValue {
-        origin: spec_path.display().to_string(),
-        key: changed[0].split(' ').next().unwrap_or_default().to_string(),
-        message: format!(
-            "edited since the run started: {}. A resumed run continues the recorded experiment, and may \
-             only change where it runs ({}): undo the edit, or start a new run with it: runner {}",
-            changed.join(", "),
-            crate::spec::keys_where(Field::where_it_runs).join(", "),
-            spec_path.display()
-        ),
-    })
-}
-
-/// `key old -> new` for each key (but where it runs) whose value differs; sweep axes one by one.
-fn differences(old: &Spec, new: &Spec) -> Vec<String> {
-    let flat = |spec: &Spec| {
-        let mut table = spec.to_table();
-        if let Some(toml::Value::Table(sweep)) = table.remove("sweep") {
-            table.extend(sweep.into_iter().map(|(k, v)| (format!("sweep.{k}"), v)));
-        }
-        table
-    };
-    let (old, new) = (flat(old), flat(new));
-    let show = |v: Option<&toml::Value>| v.map_or_else(|| "(unset)".to_string(), |v| v.to_string());
-    let mut keys: Vec<&String> = old.keys().chain(new.keys()).collect();
-    keys.sort();
-    keys.dedup();
-    keys.into_iter()
-        .filter(|k| !crate::spec::field(k).is_some_and(Field::where_it_runs) && old.get(*k) != new.get(*k))
-        .map(|k| format!("{k} {} -> {}", show(old.get(k)), show(new.get(k))))
-        .collect()
-}
-
-/// Refuses overrides that would change the recorded sweep, or a trial that has started.
-/// `recorded` is each trial as the run folder has it; `progress` how far each got.
-pub fn check_changes(run_dir: &Path, recorded: &[Trial], resumed: &[Trial], progress: &[Progress]) -> Result<()> {
-    let names = |t: &[Trial]| t.iter().map(Trial::dir_name).collect::<Vec<_>>();
-    if names(recorded) != names(resumed) {
-        return Err(Error::InvalidValue {
-            origin: "--set".into(),
-            key: "sweep".into(),
-            message: format!(
-                "the overrides change the trials of {} ({} -> {} trials); a resumed run continues the \
-                 recorded sweep. Start a new run for another sweep: runner SPEC --set ...",
-                run_dir.display(),
-                recorded.len(),
-                resumed.len()
-            ),
-        });
-    }
-    for ((old, new), progress) in recorded.iter().zip(resumed).zip(progress) {
-        if progress.epochs.is_empty() {
-            continue;
-        }
-        let changed: Vec<String> = differences(&old.spec, &new.spec).into_iter().map(|d| d.replace('"', "")).collect();
-        if !changed.is_empty() {
-            return Err(Error::InvalidValue {
-                origin: "--set".into(),
-                key: changed[0].split(' ').next().unwrap_or_default().to_string(),
-                message: format!(
-                    "would change trial {}, which has {} finished epoch(s): {}. A resumed run may only \
-                     change where it runs ({}); start a new run for other values",
-                    old.dir_name(),
-                    progress.epochs.len(),
-                    changed.join(", "),
-                    crate::spec::keys_where(Field::where_it_runs).join(", ")
-                ),
-            });
-        }
     }
     Ok(())
 }
@@ -229,7 +149,7 @@ mod tests {
         write(checkpoint::path(trial, "last"), "model 1");
         write(trial.join(checkpoint::DIR).join(".epoch-004.bpk.tmp-42"), "half");
 
-        let progress = Progress::read(trial);
+        let progress = ResumePoint::read(trial);
         assert_eq!(progress.epochs.len(), 2);
         assert_eq!(progress.state, Some(2));
         assert!(m3.exists(), "reading changes nothing");
@@ -257,7 +177,7 @@ mod tests {
         write(checkpoint::checksum_path(&m2), &format!("{}  epoch-002.bpk\n", "0".repeat(64)));
         let spec = Spec { epochs: 3, ..Spec::default() };
 
-        let progress = Progress::read(trial);
+        let progress = ResumePoint::read(trial);
         assert_eq!((progress.epochs.len(), progress.state, progress.kept().len()), (2, Some(1), 1));
         assert!(progress.damaged[0].contains("epoch-002.bpk: damaged checkpoint"), "{:?}", progress.damaged);
         progress.check_resumable(&spec, trial).unwrap();
@@ -270,7 +190,7 @@ mod tests {
         write(m2.clone(), "state");
         write(o2.clone(), "state");
         write(checkpoint::checksum_path(&m2), &format!("{}  epoch-002.bpk\n", "0".repeat(64)));
-        let progress = Progress::read(trial);
+        let progress = ResumePoint::read(trial);
         assert_eq!(progress.state, None);
         let err = progress.check_resumable(&spec, trial).unwrap_err().to_string();
         assert!(err.contains("epoch-002.bpk: damaged") && err.contains("rm -r"), "{err}");
@@ -284,45 +204,9 @@ mod tests {
         std::fs::create_dir(dir.path().join(checkpoint::DIR)).unwrap();
         let (m1, _) = checkpoint::epoch_paths(dir.path(), 1);
         std::fs::write(&m1, "model 1").unwrap();
-        let progress = Progress::read(dir.path());
+        let progress = ResumePoint::read(dir.path());
         assert!(progress.epochs.is_empty() && progress.state.is_none());
         settle(dir.path(), &progress, false).unwrap();
         assert!(!m1.exists());
-    }
-
-    #[test]
-    fn overrides_may_move_a_started_trial_but_not_change_it() {
-        let spec = Spec { sweep: [("seed".to_string(), vec![1.into(), 2.into()])].into(), ..Spec::default() };
-        let recorded = crate::spec::expand(&spec).unwrap();
-        let progress = [Progress { epochs: epochs(&[0.5]), state: Some(1), damaged: Vec::new() }, Progress::default()];
-        let dir = Path::new("runs/x");
-
-        let moved = crate::spec::expand(&Spec { data_dir: "elsewhere".into(), ..spec.clone() }).unwrap();
-        check_changes(dir, &recorded, &moved, &progress).unwrap();
-
-        let changed = crate::spec::expand(&Spec { lr: 0.5, ..spec.clone() }).unwrap();
-        let err = check_changes(dir, &recorded, &changed, &progress).unwrap_err().to_string();
-        assert!(err.contains("would change trial 000_seed=1") && err.contains("lr 0.01 -> 0.5"), "{err}");
-
-        // The second trial has not started: changing only it is fine.
-        let mut later = recorded.clone();
-        later[1].spec.lr = 0.5;
-        check_changes(dir, &recorded, &later, &progress).unwrap();
-
-        let edited = Spec { sweep: [("seed".to_string(), vec![1.into(), 3.into()])].into(), ..spec.clone() };
-        let err = check_spec_edits(Path::new("runs/x/spec.toml"), &spec, &edited).unwrap_err().to_string();
-        assert!(
-            err.starts_with(
-                "runs/x/spec.toml: `sweep.seed`: edited since the run started: sweep.seed [1, 2] -> [1, 3]"
-            ),
-            "{err}"
-        );
-        check_spec_edits(Path::new("spec.toml"), &spec, &Spec { threads: 1, data_dir: "d".into(), ..spec.clone() })
-            .unwrap();
-
-        let resized =
-            crate::spec::expand(&Spec { sweep: [("seed".to_string(), vec![1.into()])].into(), ..spec }).unwrap();
-        let err = check_changes(dir, &recorded, &resized, &progress).unwrap_err().to_string();
-        assert!(err.contains("change the trials"), "{err}");
     }
 }

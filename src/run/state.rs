@@ -1,7 +1,10 @@
-//! Where each trial stands, read from its own files: `trials/<trial>/status.json` (written once
-//! the trial ends: done, failed or interrupted), its claim (a worker is on it) and its committed
-//! metrics. summary.csv and `runner status` are built from these; workers share no file, so any
-//! number of them, on any machines that mount the run folder, can work on one run.
+//! Where a trial stands: [`TrialState`], the one record of it, read from the trial's own files.
+//! Its parts have one writer each: `status.json` ([`TrialEnd`], written by [`TrialEnd::write`]
+//! once the trial ends), the claim (held by the worker on it), metrics.csv (one row per committed
+//! epoch) and `progress.json` ([`EpochProgress`], where the running epoch is). summary.csv, the
+//! `--jobs` bars, `runner status`, the pruner and resume all derive what they show from it;
+//! workers share no file, so any number of them, on any machines that mount the run folder, can
+//! work on one run.
 
 use std::path::Path;
 
@@ -9,7 +12,6 @@ use serde::{Deserialize, Serialize};
 
 use super::claim::{self, ClaimState};
 use super::metrics;
-use super::summary::Status;
 use crate::error::Result;
 use crate::train::EpochMetrics;
 
@@ -17,9 +19,56 @@ pub const FILE: &str = "status.json";
 /// The claim file of a trial: held by the worker that trains it.
 pub const CLAIM: &str = "claim";
 
+/// A trial's status, as summary.csv records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Pending,
+    /// A live worker holds the trial's claim.
+    Running,
+    Done,
+    Failed,
+    /// Stopped by Ctrl-C or SIGTERM; `runner resume` continues it from its last finished epoch.
+    Interrupted,
+    /// Stopped by ASHA at a rung: its validation metric was not among the best there.
+    Pruned,
+}
+
+impl std::str::FromStr for Status {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Status, String> {
+        serde_json::from_value(serde_json::Value::String(text.into())).map_err(|_| format!("unknown status {text:?}"))
+    }
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pending => "pending",
+            Status::Running => "running",
+            Status::Done => "done",
+            Status::Failed => "failed",
+            Status::Interrupted => "interrupted",
+            Status::Pruned => "pruned",
+        }
+    }
+
+    /// Done, failed or pruned: no worker takes it again.
+    pub fn is_final(self) -> bool {
+        matches!(self, Status::Done | Status::Failed | Status::Pruned)
+    }
+
+    /// Done or pruned: ran its course. `runner resume` and `submit --resume` leave it and take
+    /// failed and interrupted trials again.
+    pub fn is_complete(self) -> bool {
+        matches!(self, Status::Done | Status::Pruned)
+    }
+}
+
 /// How a trial ended, as the worker that ran it recorded it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Ended {
+pub struct TrialEnd {
     pub status: Status,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub reason: String,
@@ -33,9 +82,9 @@ pub struct Ended {
     pub eval_images_per_second: Option<f64>,
 }
 
-impl Ended {
-    pub fn now(status: Status, reason: String, warmup_seconds: Option<f64>) -> Ended {
-        Ended {
+impl TrialEnd {
+    pub fn now(status: Status, reason: String, warmup_seconds: Option<f64>) -> TrialEnd {
+        TrialEnd {
             status,
             reason,
             host: super::this_host(),
@@ -46,17 +95,17 @@ impl Ended {
     }
 
     pub fn write(&self, trial_dir: &Path) -> Result<()> {
-        let json = serde_json::to_string_pretty(self).expect("an Ended always serializes") + "\n";
+        let json = serde_json::to_string_pretty(self).expect("a TrialEnd always serializes") + "\n";
         super::write_file(&trial_dir.join(FILE), json.as_bytes())?;
         if self.status.is_final() {
             // However it got here (trained, or found complete at resume): no epoch runs any more.
-            InEpoch::remove(trial_dir);
+            EpochProgress::remove(trial_dir);
         }
         Ok(())
     }
 
     /// The recorded end of a trial; None if it has not ended (or the file is unreadable).
-    pub fn read(trial_dir: &Path) -> Option<Ended> {
+    pub fn read(trial_dir: &Path) -> Option<TrialEnd> {
         serde_json::from_str(&std::fs::read_to_string(trial_dir.join(FILE)).ok()?).ok()
     }
 
@@ -74,7 +123,7 @@ impl Ended {
 /// a second while it trains and removed when it stops. `runner status` and the `--jobs` bars read
 /// it; nothing else does (a stale one, of a killed worker, is ignored when no live claim is held).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct InEpoch {
+pub struct EpochProgress {
     pub epoch: u32,
     pub epochs: u32,
     /// Training images of this epoch done so far, and in all.
@@ -84,7 +133,7 @@ pub struct InEpoch {
     pub images_per_second: f64,
 }
 
-impl InEpoch {
+impl EpochProgress {
     pub const FILE: &str = "progress.json";
 
     /// Best effort, not synced: it is stale within a second anyway, and training must not fail
@@ -92,13 +141,13 @@ impl InEpoch {
     pub fn write(&self, trial_dir: &Path) {
         let path = trial_dir.join(Self::FILE);
         let tmp = crate::fs::temp_path(&path);
-        let json = serde_json::to_string(self).expect("an InEpoch always serializes");
+        let json = serde_json::to_string(self).expect("an EpochProgress always serializes");
         if std::fs::write(&tmp, json).and_then(|()| std::fs::rename(&tmp, &path)).is_err() {
             let _ = std::fs::remove_file(&tmp);
         }
     }
 
-    pub fn read(trial_dir: &Path) -> Option<InEpoch> {
+    pub fn read(trial_dir: &Path) -> Option<EpochProgress> {
         serde_json::from_str(&std::fs::read_to_string(trial_dir.join(Self::FILE)).ok()?).ok()
     }
 
@@ -112,25 +161,25 @@ impl InEpoch {
     }
 }
 
-/// A trial as its folder shows it now.
+/// A trial as its folder shows it now: the one record of where it stands.
 #[derive(Debug, Clone)]
-pub struct Observed {
-    pub ended: Option<Ended>,
+pub struct TrialState {
+    pub ended: Option<TrialEnd>,
     pub claim: Option<ClaimState>,
     pub epochs: Vec<EpochMetrics>,
     /// Where it is in its running epoch, while a live worker holds it.
-    pub in_epoch: Option<InEpoch>,
+    pub in_epoch: Option<EpochProgress>,
 }
 
-impl Observed {
-    pub fn read(trial_dir: &Path) -> Observed {
-        let ended = Ended::read(trial_dir);
+impl TrialState {
+    pub fn read(trial_dir: &Path) -> TrialState {
+        let ended = TrialEnd::read(trial_dir);
         let claim = claim::inspect(&trial_dir.join(CLAIM));
         let epochs = metrics::read_committed(&trial_dir.join(metrics::FILE));
         let running = !ended.as_ref().is_some_and(|e| e.status.is_final()) && held(claim.as_ref());
         // The epoch after the committed ones: an older file is from before the last commit.
-        let in_epoch = InEpoch::read(trial_dir).filter(|p| running && p.epoch as usize == epochs.len() + 1);
-        Observed { ended, claim, epochs, in_epoch }
+        let in_epoch = EpochProgress::read(trial_dir).filter(|p| running && p.epoch as usize == epochs.len() + 1);
+        TrialState { ended, claim, epochs, in_epoch }
     }
 
     /// The status summary.csv shows: how it ended, else running while a live worker holds it,
@@ -150,9 +199,25 @@ impl Observed {
         held(self.claim.as_ref())
     }
 
-    /// Ended done or pruned (see [`Status::is_complete`]).
+    /// TrialEnd done or pruned (see [`Status::is_complete`]).
     pub fn is_complete(&self) -> bool {
         self.ended.as_ref().is_some_and(|e| e.status.is_complete())
+    }
+
+    /// TrialEnd done, failed or pruned: no worker takes it again.
+    pub fn is_final(&self) -> bool {
+        self.ended.as_ref().is_some_and(|e| e.status.is_final())
+    }
+
+    /// Claimed by a worker that is gone, and not ended for good: `runner resume` or another
+    /// worker takes it over (`runner status` shows it as stale).
+    pub fn is_stale(&self) -> bool {
+        self.claim.as_ref().is_some_and(|c| !c.live) && !self.is_final()
+    }
+
+    /// Why it ended as it did; empty when nothing was recorded.
+    pub fn reason(&self) -> &str {
+        self.ended.as_ref().map_or("", |e| e.reason.as_str())
     }
 }
 
@@ -160,7 +225,7 @@ impl Observed {
 /// Read from its status.json and claim alone (the worker loop asks it of every trial: no need
 /// to read metrics.csv).
 pub fn claimable_at(trial_dir: &Path) -> bool {
-    let ended = Ended::read(trial_dir);
+    let ended = TrialEnd::read(trial_dir);
     !ended.is_some_and(|e| e.status.is_final()) && !held(claim::inspect(&trial_dir.join(CLAIM)).as_ref())
 }
 
@@ -175,32 +240,26 @@ mod tests {
     #[test]
     fn statuses_from_the_trial_folder() {
         let dir = tempfile::tempdir().unwrap();
-        let observed = Observed::read(dir.path());
-        assert_eq!((observed.status(), observed.held(), claimable_at(dir.path())), (Status::Pending, false, true));
+        let state = TrialState::read(dir.path());
+        assert_eq!((state.status(), state.held(), claimable_at(dir.path())), (Status::Pending, false, true));
 
         let claim = claim::Claim::acquire(&dir.path().join(CLAIM), true, claim::STALE_AFTER).unwrap().unwrap();
-        let observed = Observed::read(dir.path());
-        assert_eq!((observed.status(), observed.held(), claimable_at(dir.path())), (Status::Running, true, false));
+        let state = TrialState::read(dir.path());
+        assert_eq!((state.status(), state.held(), claimable_at(dir.path())), (Status::Running, true, false));
         drop(claim);
 
-        Ended::now(Status::Interrupted, String::new(), None).write(dir.path()).unwrap();
-        let observed = Observed::read(dir.path());
-        assert_eq!(
-            (observed.status(), observed.is_complete(), claimable_at(dir.path())),
-            (Status::Interrupted, false, true)
-        );
+        TrialEnd::now(Status::Interrupted, String::new(), None).write(dir.path()).unwrap();
+        let state = TrialState::read(dir.path());
+        assert_eq!((state.status(), state.is_complete(), claimable_at(dir.path())), (Status::Interrupted, false, true));
 
-        Ended::now(Status::Failed, "diverged".into(), Some(1.5)).write(dir.path()).unwrap();
-        let observed = Observed::read(dir.path());
-        assert_eq!(
-            (observed.status(), observed.is_complete(), claimable_at(dir.path())),
-            (Status::Failed, false, false)
-        );
-        assert_eq!(observed.ended.unwrap().warmup_seconds, Some(1.5));
-        Ended::clear(dir.path()).unwrap();
-        Ended::clear(dir.path()).unwrap();
+        TrialEnd::now(Status::Failed, "diverged".into(), Some(1.5)).write(dir.path()).unwrap();
+        let state = TrialState::read(dir.path());
+        assert_eq!((state.status(), state.is_complete(), claimable_at(dir.path())), (Status::Failed, false, false));
+        assert_eq!(state.ended.unwrap().warmup_seconds, Some(1.5));
+        TrialEnd::clear(dir.path()).unwrap();
+        TrialEnd::clear(dir.path()).unwrap();
         assert!(claimable_at(dir.path()));
-        Ended::now(Status::Pruned, "rung 1".into(), None).write(dir.path()).unwrap();
-        assert!(Observed::read(dir.path()).is_complete() && !claimable_at(dir.path()));
+        TrialEnd::now(Status::Pruned, "rung 1".into(), None).write(dir.path()).unwrap();
+        assert!(TrialState::read(dir.path()).is_complete() && !claimable_at(dir.path()));
     }
 }

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::status::InEpoch;
+use super::state::EpochProgress;
 use crate::train::EpochMetrics;
 
 /// A rate as a whole number with thousands separators: 1,369.
@@ -143,7 +143,9 @@ impl Board {
         let mut seen = Vec::new();
         for (name, dir) in trials {
             // progress.json first: most trials have none, and one read tells.
-            let Some(at) = InEpoch::read(dir).filter(|_| !dir.join(super::status::FILE).exists()) else { continue };
+            let Some(at) = EpochProgress::read(dir).filter(|_| !dir.join(super::state::FILE).exists()) else {
+                continue;
+            };
             let bar = self.bars.entry(name.clone()).or_insert_with(|| {
                 let bar = ProgressBar::new(at.of as u64);
                 bar.set_style(

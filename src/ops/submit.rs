@@ -1,0 +1,201 @@
+//! Handing a run to Slurm (`runner submit SPEC`, `runner submit --resume RUN`): the sweep as one
+//! job array, one task per trial, and a report job after it. Everything is checked and the data is
+//! downloaded here, on the login node; the tasks only train.
+
+use std::path::{Path, PathBuf};
+
+use super::RunOptions;
+use crate::backend;
+use crate::cli::WorkerArgs;
+use crate::data::DataSets;
+use crate::error::{Error, Result};
+use crate::run::manifest::Resumed;
+use crate::run::state::{TrialEnd, TrialState};
+use crate::run::summary;
+use crate::run::{Manifest, RunDir, RunLock, WorkerOptions, write_file};
+use crate::sched::Word;
+use crate::sched::slurm::{self, Plan};
+use crate::spec::{self, BackendName, Trial};
+
+/// `runner submit SPEC`: a new run folder under `runs_dir`, its trials submitted (`dry_run`:
+/// the scripts and commands printed, nothing written).
+pub fn submit(spec_path: &Path, runs_dir: &Path, dry_run: bool, options: &RunOptions) -> Result<()> {
+    let text = spec::read(spec_path)?;
+    let mut overrides = options.overrides.clone();
+    let (mut spec, mut trials) = spec::load_text(spec_path, &text, &overrides)?;
+    // Absolute paths everywhere: a task may start on any node, in any folder.
+    if spec.data_dir.is_relative() {
+        overrides.data_dir = Some(absolute(&spec.data_dir)?);
+        (spec, trials) = spec::load_text(spec_path, &text, &overrides)?;
+    }
+    if spec.slurm.max_parallel == 0 && options.jobs > 1 {
+        spec.slurm.max_parallel = options.jobs as u32;
+    }
+    let runs_dir = absolute(runs_dir)?;
+    slurm::check_path(&runs_dir)?;
+    let runner = this_binary()?;
+    let all: Vec<&Trial> = trials.iter().collect();
+    let now = chrono::Utc::now();
+    // The plan for the folder this run will get: what a dry run prints and the cluster is asked.
+    let preview_dir = runs_dir.join(RunDir::folder_name(&spec.name, now));
+    let lines = worker_lines(&preview_dir);
+    let preview = Plan::new(preview_dir, runner.clone(), &spec.name, &all, &spec.slurm, lines);
+    if dry_run {
+        print_plan(&preview);
+        return Ok(());
+    }
+
+    let sbatch = slurm::find_sbatch()?;
+    if let Err(said) = slurm::test_only(&sbatch, &preview)? {
+        return Err(refused(&spec_path.display().to_string(), &said));
+    }
+    let devices = check_devices(&trials)?;
+    // Downloaded now: compute nodes often have no internet.
+    let datasets = DataSets::load(&trials, options.offline, options.quiet)?;
+    super::start::check_folder_trials(spec_path, &overrides, &trials, &datasets)?;
+    let (run_dir, lock, manifest) = RunDir::start(&runs_dir, &spec, Manifest::new(devices, trials.len()), now)?;
+    summary::rebuild(&run_dir, &trials)?;
+    let plan = Plan::new(run_dir.path.clone(), runner, &spec.name, &all, &spec.slurm, worker_lines(&run_dir.path));
+    submit_plan(&sbatch, &plan, &run_dir, manifest, lock, options.quiet)
+}
+
+/// `runner submit --resume RUN`: submits the trials that are neither done nor held by a live
+/// worker; failed and interrupted ones are taken again.
+pub fn resubmit(run: &Path, dry_run: bool, options: &RunOptions) -> Result<()> {
+    if !options.overrides.sets.is_empty() || options.overrides.data_dir.is_some() {
+        return Err(Error::Usage {
+            origin: "--resume".into(),
+            message: "`--set`: a resubmitted run keeps its recorded spec; to change where it runs, use `runner resume RUN --set ...`".into(),
+        });
+    }
+    let run_dir = RunDir::open(run)?;
+    let run_dir = RunDir { path: absolute(&run_dir.path)? };
+    slurm::check_path(&run_dir.path)?;
+    let (spec, trials) = spec::load_run(&run_dir.path.join("spec.toml"))?;
+    let mut manifest = Manifest::read(&run_dir.path.join("manifest.json"))?;
+    if trials.len() != manifest.trials {
+        return Err(super::resume::edited_sweep(&run_dir.path.join("spec.toml"), trials.len(), manifest.trials));
+    }
+    // A dry run reads only: it neither takes nor clears the run's lock.
+    let lock = if dry_run { None } else { Some(RunLock::acquire(&run_dir.path, spec.stale_after())?) };
+    let states: Vec<TrialState> = trials.iter().map(|t| TrialState::read(&run_dir.trial_dir(t))).collect();
+    let open: Vec<(&Trial, &TrialState)> =
+        trials.iter().zip(&states).filter(|(_, o)| !o.is_complete() && !o.held()).collect();
+    if open.is_empty() {
+        eprintln!(
+            "nothing to submit: every trial of {} is done or running (see runner status)",
+            run_dir.path.display()
+        );
+        return Ok(());
+    }
+    let mut resources = spec.slurm.clone();
+    if resources.max_parallel == 0 && options.jobs > 1 {
+        resources.max_parallel = options.jobs as u32;
+    }
+    let runner = this_binary()?;
+    let chosen: Vec<&Trial> = open.iter().map(|(t, _)| *t).collect();
+    let plan = Plan::new(run_dir.path.clone(), runner, &spec.name, &chosen, &resources, worker_lines(&run_dir.path));
+    let Some(lock) = lock else {
+        print_plan(&plan);
+        return Ok(());
+    };
+    let sbatch = slurm::find_sbatch()?;
+    if let Err(said) = slurm::test_only(&sbatch, &plan)? {
+        return Err(refused(&run_dir.path.join("spec.toml").display().to_string(), &said));
+    }
+    for (trial, state) in &open {
+        if state.ended.is_some() {
+            TrialEnd::clear(&run_dir.trial_dir(trial))?;
+        }
+    }
+    manifest.resumed.push(Resumed::now());
+    manifest.finished_at = None;
+    submit_plan(&sbatch, &plan, &run_dir, manifest, lock, options.quiet)
+}
+
+/// `runner worker` as the array's tasks run it (never downloading: the data is in place) and as
+/// the report job does, written from the CLI's own definition.
+fn worker_lines(run_dir: &Path) -> [Vec<Word>; 2] {
+    let task = WorkerArgs::new(run_dir, &WorkerOptions { offline: true, ..WorkerOptions::default() }, false);
+    let finish = WorkerArgs::new(run_dir, &WorkerOptions::default(), true);
+    [task.slurm_task_words(), finish.to_args().into_iter().map(Word::Text).collect()]
+}
+
+/// Writes the scripts into `<run>/slurm/`, submits them and records the jobs in the manifest.
+fn submit_plan(
+    sbatch: &Path,
+    plan: &Plan,
+    run_dir: &RunDir,
+    mut manifest: Manifest,
+    lock: RunLock,
+    quiet: bool,
+) -> Result<()> {
+    let folder = run_dir.path.join("slurm");
+    std::fs::create_dir_all(&folder).map_err(Error::io(&folder))?;
+    write_file(&plan.sweep_script_path(), plan.sweep_script().as_bytes())?;
+    write_file(&plan.finish_script_path(), plan.finish_script().as_bytes())?;
+    let (array, finish) = slurm::submit(sbatch, plan).map_err(|e| match e {
+        Error::Slurm(message) => Error::Slurm(format!(
+            "{message}\n  The run folder is ready; submit it again with: runner submit --resume {}",
+            run_dir.path.display()
+        )),
+        other => other,
+    })?;
+    manifest.slurm_jobs.push(array.clone());
+    manifest.slurm_jobs.push(finish.clone());
+    run_dir.write("manifest.json", manifest.to_json().as_bytes())?;
+    drop(lock);
+    println!("{}", run_dir.path.display());
+    if !quiet {
+        eprintln!(
+            "submitted job array {array} ({} trial{}) and report job {finish}\n  watch: runner status {}\n  logs:  {}/slurm/",
+            plan.indices.len(),
+            if plan.indices.len() == 1 { "" } else { "s" },
+            run_dir.path.display(),
+            run_dir.path.display()
+        );
+    }
+    Ok(())
+}
+
+fn print_plan(plan: &Plan) {
+    println!("# {}\n{}", plan.sweep_script_path().display(), plan.sweep_script());
+    println!("# {}\n{}", plan.finish_script_path().display(), plan.finish_script());
+    let [sweep, finish] = plan.commands();
+    println!("# would run:\n{sweep}\n{finish}");
+}
+
+/// The backends of the trials, checked here where a login node can: CUDA only needs to be built
+/// in (the GPUs are on the compute nodes).
+fn check_devices(trials: &[Trial]) -> Result<Vec<String>> {
+    let (gpu, cpu): (Vec<Trial>, Vec<Trial>) =
+        trials.iter().cloned().partition(|t| t.spec.backend == BackendName::Cuda);
+    let mut devices = backend::check_devices(&cpu)?;
+    if let Some(first) = gpu.first() {
+        if !cfg!(feature = "cuda") {
+            backend::device(first.spec.backend, first.spec.device)?;
+        }
+        devices.push("cuda (on the Slurm nodes)".into());
+    }
+    Ok(devices)
+}
+
+/// The cluster would not take the spec's `[slurm]` resources: the user's to fix, before anything
+/// is written (or, for a resubmission, changed).
+fn refused(origin: &str, said: &str) -> Error {
+    Error::InvalidValue {
+        origin: origin.into(),
+        key: "slurm".into(),
+        message: format!("the cluster refuses these resources (sbatch --test-only): {said}"),
+    }
+}
+
+/// The runner binary the tasks run: this one.
+fn this_binary() -> Result<PathBuf> {
+    std::env::current_exe()
+        .map_err(|e| Error::Slurm(format!("cannot find the runner binary for the tasks to run: {e}")))
+}
+
+fn absolute(path: &Path) -> Result<PathBuf> {
+    std::path::absolute(path).map_err(Error::io(path))
+}
