@@ -152,3 +152,44 @@ fn a_worker_on_each_host_at_once_trains_every_trial_once() {
     assert_success(&run_spec(straight.path(), SPEC, &["-q"]));
     assert_eq!(results(&run_dir), results(&the_run(straight.path())));
 }
+
+/// A node dies under a Slurm array task, and Slurm requeues the task onto another node well
+/// before its claim's heartbeat goes stale: the claim is that same task's (Slurm runs one
+/// instance of a task at a time), so the requeued task takes it over at once and continues the
+/// trial exactly. Another task asked for that trial says who holds it and fails.
+#[test]
+fn a_requeued_array_task_takes_over_the_claim_of_its_instance_on_a_lost_node() {
+    let dir = tempfile::tempdir().unwrap();
+    let run_dir = stopped_run(dir.path(), ONE);
+    let trial = run_dir.join("trials").join("000_seed=1");
+    assert_eq!(committed_epochs(&trial), 1);
+    // The dead instance's claim, its heartbeat fresh: pid, host, boot id, start, since, job_task.
+    std::fs::write(trial.join("claim"), "4242 deadnode - - 2026-12-04T10:00:00Z 777_0 stale_after=600\n").unwrap();
+    let task = |index: &str| {
+        runner(dir.path())
+            .args(["worker", "--trial", "0", "--offline"])
+            .arg(&run_dir)
+            .env("SLURM_ARRAY_JOB_ID", "777")
+            .env("SLURM_ARRAY_TASK_ID", index)
+            .env("SLURM_JOB_ID", "778")
+            .output()
+            .unwrap()
+    };
+
+    let other = task("5");
+    let said = String::from_utf8_lossy(&other.stderr);
+    assert_eq!(other.status.code(), Some(1), "{said}");
+    assert!(said.contains("000_seed=1: cannot take this trial: held by runner pid 4242 on deadnode"), "{said}");
+    assert_eq!(committed_epochs(&trial), 1, "nothing trained");
+
+    let requeued = task("0");
+    let said = String::from_utf8_lossy(&requeued.stderr);
+    assert_success(&requeued);
+    assert!(said.contains("took over") && said.contains("this Slurm array task (777_0)"), "{said}");
+    assert_eq!(committed_epochs(&trial), 3);
+    assert!(!trial.join("claim").exists());
+    assert_success(&runner(dir.path()).arg("worker").arg(&run_dir).arg("--finish").arg("-q").output().unwrap());
+    let straight = tempfile::tempdir().unwrap();
+    assert_success(&run_spec(straight.path(), ONE, &["-q"]));
+    assert_eq!(results(&run_dir), results(&the_run(straight.path())));
+}

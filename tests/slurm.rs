@@ -336,3 +336,41 @@ fn a_task_requeued_by_slurm_itself_continues_its_trial() {
     assert!(manifest(&run_dir)["finished_at"].is_string(), "{logs}");
     assert_eq!(results(&run_dir), sequential(spec), "{logs}");
 }
+
+/// `runner status` asks Slurm about a claim from another node: a task that has left the queue
+/// (its node died) holds nothing, however fresh its last heartbeat; a task still queued does.
+#[test]
+fn status_calls_a_claim_of_a_task_slurm_no_longer_has_stale() {
+    if !cluster() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let spec = "name = \"gone\"\nmodel = \"nn\"\nepochs = 1\nlimit_train = 200\nlimit_test = 100\n";
+    assert_success(&common::run_spec(dir.path(), spec, &["-q"]));
+    let run_dir = common::the_run(dir.path());
+    let trial = run_dir
+        .join("trials")
+        .join(std::fs::read_dir(run_dir.join("trials")).unwrap().next().unwrap().unwrap().file_name());
+    // As if it had not ended, claimed by a task on a node that is gone, heartbeat fresh.
+    std::fs::remove_file(trial.join("status.json")).unwrap();
+    let claim = |job: &str| format!("4242 deadnode - - 2026-12-04T10:00:00Z {job} stale_after=600\n");
+    std::fs::write(trial.join("claim"), claim("999999_0")).unwrap();
+    let output = runner(dir.path()).arg("status").arg(&run_dir).output().unwrap();
+    assert_success(&output);
+    let shown = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        shown.contains("| stale ") && shown.contains("slurm job 999999_0 on deadnode (not in Slurm's queue)"),
+        "{shown}"
+    );
+    assert!(shown.contains("1 trial: 1 stale"), "{shown}");
+
+    // A job Slurm has: the claim holds.
+    let job = Command::new("sbatch").args(["--parsable", "--hold", "--wrap", "sleep 60"]).output().unwrap();
+    assert_success(&job);
+    let id = String::from_utf8_lossy(&job.stdout).trim().to_string();
+    std::fs::write(trial.join("claim"), claim(&id)).unwrap();
+    let output = runner(dir.path()).arg("status").arg(&run_dir).output().unwrap();
+    let _ = Command::new("scancel").arg(&id).output();
+    let shown = String::from_utf8_lossy(&output.stdout);
+    assert!(shown.contains("| running ") && shown.contains(&format!("slurm job {id} on deadnode |")), "{shown}");
+}

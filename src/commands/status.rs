@@ -4,8 +4,8 @@
 use crate::cli::StatusArgs;
 use crate::error::Result;
 use crate::report::markdown;
-use crate::run::RunDir;
 use crate::run::state::{Status, TrialState};
+use crate::run::{RunDir, this_host};
 use crate::spec;
 
 pub fn status(args: StatusArgs) -> Result<()> {
@@ -14,10 +14,17 @@ pub fn status(args: StatusArgs) -> Result<()> {
     let header: Vec<String> =
         ["index", "trial", "status", "epochs", "test acc", "where", "ETA"].map(String::from).to_vec();
     let mut counts: Vec<((&str, u8), usize)> = Vec::new();
+    let mut queue = std::collections::HashMap::new();
     let mut rows = Vec::with_capacity(trials.len());
     for trial in &trials {
         let state = TrialState::read(&run_dir.trial_dir(trial));
-        let label = shown(&state);
+        // A claim from another host lives by its heartbeat; where Slurm can tell, a task that
+        // has left its queue (a lost node) holds nothing, however fresh its last beat.
+        let left_queue = state.claim.as_ref().filter(|c| c.live && c.host != this_host()).and_then(|c| c.slurm.clone());
+        let left_queue = left_queue.filter(|job| {
+            *queue.entry(job.clone()).or_insert_with(|| crate::sched::slurm::in_queue(job)) == Some(false)
+        });
+        let label = shown(&state, left_queue.is_some());
         match counts.iter_mut().find(|(l, _)| *l == label) {
             Some((_, n)) => *n += 1,
             None => counts.push((label, 1)),
@@ -30,7 +37,10 @@ pub fn status(args: StatusArgs) -> Result<()> {
             _ => String::new(),
         };
         let place = match &state.claim {
-            Some(claim) if running || state.is_stale() => match &claim.slurm {
+            Some(claim) if running || label.0 == "stale" => match &claim.slurm {
+                Some(job) if left_queue.is_some() => {
+                    format!("slurm job {job} on {} (not in Slurm's queue)", claim.host)
+                }
                 Some(job) => format!("slurm job {job} on {}", claim.host),
                 None if claim.pid == 0 => "unreadable claim".to_string(),
                 None => format!("{} pid {}", claim.host, claim.pid),
@@ -55,10 +65,11 @@ pub fn status(args: StatusArgs) -> Result<()> {
     Ok(())
 }
 
-/// What `runner status` calls a trial: its status, or `stale` (claimed by a worker that is gone);
+/// What `runner status` calls a trial: its status, or `stale` (claimed by a worker that is gone,
+/// or whose Slurm job `left_queue`);
 /// and the rank of that word in the counts line.
-fn shown(state: &TrialState) -> (&'static str, u8) {
-    if state.is_stale() {
+fn shown(state: &TrialState, left_queue: bool) -> (&'static str, u8) {
+    if state.is_stale() || (left_queue && !state.is_final()) {
         return ("stale", 3);
     }
     let status = state.status();

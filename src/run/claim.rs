@@ -215,6 +215,16 @@ impl Found {
         };
         let who = format!("runner pid {} on {}", holder.pid, holder.host);
         if holder.host != super::this_host() {
+            // Slurm never runs two instances of one array task: a claim this very task recorded
+            // on another node is its instance before a requeue (the node was lost, the job
+            // preempted), dead whatever its heartbeat says. (On one node, the pid decides.)
+            if let Some(job) = holder.slurm.as_ref().filter(|job| job.contains('_'))
+                && slurm_job().as_ref() == Some(job)
+            {
+                return Verdict::Stale(format!(
+                    "{who} was this Slurm array task ({job}) before Slurm requeued it; one instance of a task runs at a time"
+                ));
+            }
             let stale_after = holder.stale_after.unwrap_or(STALE_AFTER);
             return if age > stale_after {
                 Verdict::Stale(format!(

@@ -9,7 +9,7 @@
 use std::path::Path;
 use std::time::Instant;
 
-use super::claim::Claim;
+use super::claim::{Claim, HeldBy};
 use super::pruner::{Decision, Pruner};
 use super::resume_point::{self, ResumePoint};
 use super::state::Status;
@@ -51,10 +51,29 @@ pub fn work(run_dir: &RunDir, trials: &[Trial], data: &mut DataSets, options: &W
         let trial = &trials[i];
         let dir = run_dir.trial_dir(trial);
         if !claimable_at(&dir) {
-            continue;
+            let ended = TrialEnd::read(&dir).filter(|e| e.status.is_final());
+            match (options.only, ended) {
+                (Some(_), Some(ended)) => {
+                    if !options.quiet {
+                        eprintln!("{}: already {}; nothing to do", trial.dir_name(), ended.status.as_str());
+                    }
+                    continue;
+                }
+                // Held: the claim below says by whom.
+                (Some(_), None) => {}
+                (None, _) => continue,
+            }
         }
         std::fs::create_dir_all(dir.join(checkpoint::DIR)).map_err(Error::io(&dir))?;
-        let Ok(claim) = Claim::acquire(&dir.join(CLAIM), options.quiet, trial.spec.stale_after())? else { continue };
+        let claim = match Claim::acquire(&dir.join(CLAIM), options.quiet, trial.spec.stale_after())? {
+            Ok(claim) => claim,
+            // A worker asked for this one trial (a Slurm task) that cannot have it must not end
+            // as if it had trained it.
+            Err(HeldBy(why)) if options.only.is_some() => {
+                return Err(Error::Worker(format!("{}: cannot take this trial: held by {why}", trial.dir_name())));
+            }
+            Err(_) => continue,
+        };
         // Another worker may have ended it between our look and our claim.
         if TrialEnd::read(&dir).is_some_and(|e| e.status.is_final()) {
             continue;

@@ -225,6 +225,17 @@ pub fn find_sbatch() -> Result<PathBuf> {
     std::env::split_paths(&path).map(|dir| dir.join("sbatch")).find(|p| p.is_file()).ok_or(Error::NoSlurm)
 }
 
+/// Whether Slurm still has `job` (`job_task` of an array task, or a job id) in its queue, pending
+/// or running; None where this machine has no `squeue` or it could not tell.
+pub fn in_queue(job: &str) -> Option<bool> {
+    let output = Command::new("squeue").args(["-h", "-r", "-o", "%i", "-j", job]).output().ok()?;
+    if output.status.success() {
+        return Some(String::from_utf8_lossy(&output.stdout).lines().any(|line| line.trim() == job));
+    }
+    // A job that has left the queue is one squeue no longer knows.
+    String::from_utf8_lossy(&output.stderr).contains("Invalid job id").then_some(false)
+}
+
 /// Asks the cluster whether it would take `plan`'s array as it is (`sbatch --test-only`, the
 /// script on stdin): an unknown partition or a size it refuses is found before anything is
 /// written. Err(sbatch's own words) when it would not.
