@@ -39,7 +39,8 @@ def main():
     if limit is None:
         spec = os.path.join(os.path.dirname(os.path.abspath(args.weights)), "spec.toml")
         limit = tomllib.load(open(spec, "rb")).get("limit_test", 0) if os.path.exists(spec) else 0
-    module = os.path.join(os.path.dirname(os.path.abspath(args.weights)), "model.py")
+    # `runner export --out X.safetensors` writes X.py beside it (model.py for model.safetensors).
+    module = os.path.splitext(os.path.abspath(args.weights))[0] + ".py"
     if os.path.exists(module):
         import importlib.util
         loader = importlib.util.spec_from_file_location("exported_model", module)
@@ -49,7 +50,7 @@ def main():
     elif args.model:
         model = NNModel() if args.model == "nn" else CNNModel()
     else:
-        parser.error(f"no model.py beside {args.weights}: say --model nn or --model cnn")
+        parser.error(f"no {os.path.basename(module)} beside {args.weights}: say --model nn or --model cnn")
     model.load_state_dict(load_file(args.weights), strict=True)
     model.eval()
     test = folder_test(args.folder, os.path.dirname(os.path.abspath(args.weights))) if args.folder else load(args.data, "test")

@@ -98,6 +98,18 @@ fn a_grayscale_folder_trains_both_models_and_its_trials_know_their_classes() {
         String::from_utf8_lossy(&output.stderr)
             .contains("(10 classes) but this model takes 28x28 grayscale (3 classes)")
     );
+
+    // A class folder renamed since: labels would mean other classes, so eval refuses, naming both.
+    for split in ["train", "test"] {
+        std::fs::rename(folder.join(split).join("five"), folder.join(split).join("zfive")).unwrap();
+    }
+    let output = runner(dir.path()).arg("eval").arg(&trial).arg("--data-dir").arg("data").output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("its classes are now eight, three, zfive but this trial trained on eight, five, three"),
+        "{stderr}"
+    );
 }
 
 /// The export, loaded strictly into model.py's `Model` in PyTorch, on the folder's test images

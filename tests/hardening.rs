@@ -157,6 +157,52 @@ fn out_writes_through_symlinks_keeps_modes_and_refuses_devices_and_fifos() {
 }
 
 #[test]
+fn outputs_that_are_inputs_run_files_or_a_users_module_are_refused() {
+    let (dir, trial) = trained_trial();
+    let last = trial.join("checkpoints/last.bpk");
+    let before = std::fs::read(&last).unwrap();
+    for (command, out, why) in [
+        ("export", last.clone(), "is the checkpoint this command reads"),
+        ("export", trial.join("checkpoints/../checkpoints/x.safetensors"), "inside the trial's checkpoints"),
+        ("eval", trial.join("metrics.csv"), "one of the trial's own records"),
+        ("eval", trial.join("../../summary.csv"), "one of the run's own files"),
+    ] {
+        let mut cmd = runner(dir.path());
+        cmd.arg(command).arg(&trial).arg("--out").arg(&out);
+        if command == "eval" {
+            cmd.arg("--data-dir").arg(shared_data());
+        }
+        let output = cmd.output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{command} --out {}: {stderr}", out.display());
+        assert!(stderr.contains(why), "{stderr}");
+    }
+    assert_eq!(std::fs::read(&last).unwrap(), before);
+    assert!(std::fs::read_to_string(trial.join("metrics.csv")).unwrap().starts_with("epoch,"));
+    assert!(std::fs::read_to_string(trial.join("../../summary.csv")).unwrap().starts_with("index,"));
+
+    // The module goes beside the weights under their name: the user's model.py stays.
+    let mine = dir.path().join("model.py");
+    std::fs::write(&mine, "print('my own model')\n").unwrap();
+    runner(dir.path()).arg("export").arg(&trial).args(["--out", "x.safetensors"]).assert().success();
+    assert_eq!(std::fs::read_to_string(&mine).unwrap(), "print('my own model')\n");
+    let module = std::fs::read_to_string(dir.path().join("x.py")).unwrap();
+    assert!(module.contains("from x import Model") && module.contains("load_file(\"x.safetensors\")"), "{module}");
+    // Exported again: its own module is replaced. A user's file of that name is not.
+    runner(dir.path()).arg("export").arg(&trial).args(["--out", "x.safetensors"]).assert().success();
+    std::fs::write(dir.path().join("y.py"), "mine").unwrap();
+    runner(dir.path())
+        .arg("export")
+        .arg(&trial)
+        .args(["--out", "y.safetensors"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("y.py exists and was not written by runner export"));
+    assert_eq!(std::fs::read_to_string(dir.path().join("y.py")).unwrap(), "mine");
+    assert!(!dir.path().join("y.safetensors").exists());
+}
+
+#[test]
 fn a_damaged_checkpoint_or_trial_spec_is_an_error_naming_the_file() {
     let (dir, trial) = trained_trial();
     let out = dir.path();

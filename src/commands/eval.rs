@@ -11,8 +11,11 @@ use crate::spec::DatasetName;
 use crate::train::{self, TrialData};
 
 pub fn eval(args: EvalArgs) -> Result<()> {
-    let TrialFolder { dir: trial_dir, checkpoint: checkpoint_path, mut spec, images } =
-        TrialFolder::open(&args.trial.target)?;
+    let trial = TrialFolder::open(&args.trial.target)?;
+    if let Some(out) = &args.out {
+        trial.check_output(out, "--out")?;
+    }
+    let TrialFolder { dir: trial_dir, checkpoint: checkpoint_path, mut spec, images } = trial;
     if let Some(dataset) = args.dataset {
         if dataset == DatasetName::Folder {
             return Err(Error::Usage {
@@ -42,6 +45,19 @@ pub fn eval(args: EvalArgs) -> Result<()> {
                 dataset.classes.len(),
                 describe(images.shape),
                 images.classes.len()
+            ),
+        });
+    }
+    // Labels are indices into the class names: a folder whose class folders were renamed since
+    // the trial trained would be scored against other names.
+    if spec.dataset == DatasetName::Folder && dataset.classes != images.classes {
+        return Err(Error::DataFormat {
+            path: spec.folder.clone(),
+            message: format!(
+                "its classes are now {} but this trial trained on {}: a label means the class of that name. \
+                 Rename the class folders back, or train a new run on the folder as it is",
+                dataset.classes.join(", "),
+                images.classes.join(", ")
             ),
         });
     }

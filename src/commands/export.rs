@@ -1,21 +1,39 @@
-//! `runner export TRIAL`: the weights for PyTorch's `load_state_dict` (model.safetensors) and the
-//! module they load into (model.py, beside them).
+//! `runner export TRIAL`: the weights for PyTorch's `load_state_dict` (model.safetensors, or
+//! `--out X.safetensors`) and the module they load into (model.py, or X.py, beside them).
 
 use burn::prelude::Device;
 
 use crate::cli::ExportArgs;
-use crate::error::Result;
-use crate::model::export::{model_py, pytorch_state_dict, write_safetensors};
+use crate::error::{Error, Result};
+use crate::model::export::{MODEL_PY_HEAD, model_py, pytorch_state_dict, write_safetensors};
 use crate::run::trial_folder::{TrialFolder, load_model};
 
 pub fn export(args: ExportArgs) -> Result<()> {
     let trial = TrialFolder::open(&args.trial.target)?;
     let spec = &trial.spec;
+    let out = args.out.unwrap_or_else(|| trial.dir.join("model.safetensors"));
+    let module = out.with_extension("py");
+    for path in [&out, &module] {
+        trial.check_output(path, "--out")?;
+    }
+    // The module beside the weights is rewritten only when an earlier export wrote it.
+    if let Ok(text) = std::fs::read_to_string(&module)
+        && !text.starts_with(MODEL_PY_HEAD)
+    {
+        return Err(Error::Usage {
+            origin: "--out".into(),
+            message: format!(
+                "{} exists and was not written by runner export; it would be replaced by the module of {}. \
+                 Choose another --out name (the module is written beside it as NAME.py)",
+                module.display(),
+                out.display()
+            ),
+        });
+    }
     // The model's shape comes from the trial's record of its images; no need to load them.
     let (images, shape) = (&trial.images, trial.images.shape);
     let model = load_model(spec, images, &trial.checkpoint, &Device::flex())?;
     let tensors = pytorch_state_dict(&model)?;
-    let out = args.out.unwrap_or_else(|| trial.dir.join("model.safetensors"));
     write_safetensors(&tensors, &out)?;
     let list = |values: &[f64]| values.iter().map(f64::to_string).collect::<Vec<_>>().join(", ");
     let normalization = format!(
@@ -23,12 +41,9 @@ pub fn export(args: ExportArgs) -> Result<()> {
         list(&spec.mean),
         list(&spec.std)
     );
-    let module = out.with_file_name("model.py");
-    crate::fs::write_atomically(
-        &module,
-        model_py(&spec.architecture(images.classes.len()), shape, &normalization).as_bytes(),
-    )
-    .map_err(crate::error::Error::io(&module))?;
+    let weights = out.file_name().map_or_else(|| "model.safetensors".into(), |n| n.to_string_lossy().into_owned());
+    let text = model_py(&spec.architecture(images.classes.len()), shape, &normalization, &weights);
+    crate::fs::write_atomically(&module, text.as_bytes()).map_err(Error::io(&module))?;
     println!("{}", out.display());
     eprintln!(
         "wrote {} tensors ({}) from {}, and {} (class Model); load with model.load_state_dict(safetensors.torch.load_file(...), strict=True)",

@@ -77,9 +77,14 @@ fn pytorch_name(path: &str) -> Option<(String, bool)> {
     Some((format!("{layer}.{param}"), transpose))
 }
 
-/// `model.py`: a PyTorch module `Model` of `architecture` on images of `shape`, whose
-/// `state_dict` is what [`pytorch_state_dict`] writes (`load_state_dict(..., strict=True)`).
-pub fn model_py(architecture: &Architecture, shape: ImageShape, normalization: &str) -> String {
+/// The first line of every module [`model_py`] writes: how export tells its own from a user's.
+pub const MODEL_PY_HEAD: &str = "\"\"\"Written by `runner export`";
+
+/// `<module>.py` (model.py beside model.safetensors): a PyTorch module `Model` of `architecture`
+/// on images of `shape`, whose `state_dict` is what [`pytorch_state_dict`] writes to `weights`
+/// beside it (`load_state_dict(..., strict=True)`).
+pub fn model_py(architecture: &Architecture, shape: ImageShape, normalization: &str, weights: &str) -> String {
+    let module = weights.rsplit_once('.').map_or(weights, |(stem, _)| stem);
     let mut init = Vec::new();
     let mut forward = vec!["x = images".to_string()];
     let norm = architecture.batch_norm;
@@ -128,12 +133,12 @@ pub fn model_py(architecture: &Architecture, shape: ImageShape, normalization: &
     forward.push(format!("return self.fc{n}(x)"));
     let indent = |lines: Vec<String>| lines.iter().map(|l| format!("        {l}\n")).collect::<String>();
     format!(
-        "\"\"\"Written by `runner export`: the trial's network as a PyTorch module.\n\n\
-         Input: images [batch, {c}, {h}, {w}], {normalization}. Weights: model.safetensors beside this file.\n\n\
+        "{MODEL_PY_HEAD}: the trial's network as a PyTorch module.\n\n\
+         Input: images [batch, {c}, {h}, {w}], {normalization}. Weights: {weights} beside this file.\n\n\
          \x20   import safetensors.torch\n\
-         \x20   from model import Model\n\
+         \x20   from {module} import Model\n\
          \x20   model = Model()\n\
-         \x20   model.load_state_dict(safetensors.torch.load_file(\"model.safetensors\"), strict=True)\n\
+         \x20   model.load_state_dict(safetensors.torch.load_file(\"{weights}\"), strict=True)\n\
          \x20   model.eval()\n\
          \"\"\"\n\
          import torch\n\

@@ -43,6 +43,59 @@ impl TrialFolder {
     }
 }
 
+/// The files a trial folder holds for the run (what eval and export must never write over), and
+/// its folders whose files are all the run's.
+const RUN_FILES: [&str; 7] =
+    ["spec.toml", "metrics.csv", "status.json", IMAGES_FILE, "claim", "progress.json", "requeues.json"];
+const RUN_FOLDERS: [&str; 2] = [checkpoint::DIR, "tb"];
+const RUN_ROOT_FILES: [&str; 4] = ["spec.toml", "manifest.json", "summary.csv", "run.lock"];
+
+impl TrialFolder {
+    /// Refuses `out` (given with `flag`) when writing it would destroy an input or a file of the
+    /// run: the checkpoint read, the trial's own records and checkpoints, the run's spec,
+    /// manifest and summary.
+    pub fn check_output(&self, out: &Path, flag: &str) -> Result<()> {
+        let resolve = |path: &Path| -> PathBuf {
+            let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+            match (absolute.parent().and_then(|p| p.canonicalize().ok()), absolute.file_name()) {
+                (Some(parent), Some(name)) => parent.join(name),
+                _ => absolute,
+            }
+        };
+        let (out_path, dir) = (resolve(out), self.dir.canonicalize().unwrap_or_else(|_| self.dir.clone()));
+        let name = out_path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let parent = out_path.parent().unwrap_or(Path::new(""));
+        let run_root = dir.parent().and_then(Path::parent);
+        let why = if out_path == resolve(&self.checkpoint) || same_file(&out_path, &self.checkpoint) {
+            Some("is the checkpoint this command reads")
+        } else if parent == dir && RUN_FILES.contains(&name.as_str()) {
+            Some("is one of the trial's own records")
+        } else if RUN_FOLDERS.iter().any(|f| out_path.starts_with(dir.join(f))) {
+            Some("is inside the trial's checkpoints or TensorBoard folder")
+        } else if run_root == Some(parent) && RUN_ROOT_FILES.contains(&name.as_str()) {
+            Some("is one of the run's own files")
+        } else {
+            None
+        };
+        match why {
+            Some(why) => Err(Error::Usage {
+                origin: flag.into(),
+                message: format!("{}: {why}; writing it would destroy it. Choose another file", out.display()),
+            }),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Both paths name one existing file (a hard link or another spelling of it).
+fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
 /// The record of an image folder's images in each of its trials' folders.
 pub const IMAGES_FILE: &str = "images.json";
 
