@@ -105,6 +105,10 @@ pub enum Error {
     #[error("{0}")]
     RunLocked(String),
 
+    /// Ctrl-C or SIGTERM before the run folder was made (reading the data): nothing is written.
+    #[error("stopped before the run started, while {doing}; nothing was written")]
+    StoppedBeforeStart { doing: String },
+
     #[error("interrupted: {trial} stopped in epoch {epoch}; finished epochs are saved.\n  Resume with: runner resume {}", run_dir.display())]
     Interrupted { trial: String, epoch: u32, run_dir: PathBuf },
 
@@ -152,7 +156,7 @@ impl Error {
             | Error::Slurm(_)
             | Error::TrialsFailed { .. }
             | Error::Unfinished { .. } => 1,
-            Error::Interrupted { .. } => crate::interrupt::exit_code(),
+            Error::Interrupted { .. } | Error::StoppedBeforeStart { .. } => crate::interrupt::exit_code(),
         }
     }
 

@@ -17,6 +17,7 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         let mut file = create_new(&tmp, existing_mode(&target))?;
         file.write_all(bytes)?;
         file.sync_all()?;
+        crate::failpoint::hit(|| format!("tmp-written:{}", target.file_name().unwrap_or_default().to_string_lossy()));
         std::fs::rename(&tmp, &target)
     })();
     if result.is_err() {

@@ -4,6 +4,7 @@
 
 mod common;
 
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 
 use common::{column, csv_rows, runner, the_run, tree};
@@ -46,12 +47,12 @@ fn a_grayscale_folder_trains_both_models_and_its_trials_know_their_classes() {
     assert!(stdout.contains("| 100867 |"), "{stdout}");
     assert!(stdout.contains("| 224131 |"), "{stdout}");
     assert!(!dir.path().join("out").exists(), "a dry run starts no run folder");
+    assert!(!dir.path().join("data").exists(), "a dry run writes no cache and makes no data root");
 
     let output = run(dir.path(), &text, &[]);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");
-    assert!(!stderr.contains("decoding"), "the dry run built the cache: {stderr}");
-    assert!(stderr.contains("570 images read from its cache"), "{stderr}");
+    assert!(stderr.contains("decoding 570 images"), "{stderr}");
     let said = format!("{stderr}{}", String::from_utf8_lossy(&output.stdout));
     assert!(said.contains(&format!("cnn on folder {} (cpu)", folder.display())), "a trial names its folder: {said}");
     let run_dir = the_run(dir.path());
@@ -275,4 +276,69 @@ fn a_killed_folder_trial_resumes_exactly_and_one_whose_folder_changed_fails_sayi
     let status = std::fs::read_to_string(run_dir.join("trials/000_pets/status.json")).unwrap();
     assert!(status.contains("the image folder changed"), "{status}");
     assert_eq!(csv_rows(&run_dir.join("trials/000_pets/metrics.csv")).len(), 2, "its epoch is kept");
+}
+
+/// A tiny folder and a one-epoch NN on it, in `dir`.
+fn tiny(dir: &Path) -> String {
+    let folder = dir.join("tiny");
+    runner::data::test_data::mnist_folder(&folder, &[0, 1], 10, 4, false);
+    format!("name = \"tiny\"\ndataset = \"folder\"\nfolder = \"{}\"\nmodel = \"nn\"\nepochs = 1\n", folder.display())
+}
+
+fn cache_files(data: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(data.join("folder-cache"))
+        .map(|d| d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+#[test]
+fn a_cache_write_killed_halfway_leaves_a_temp_file_the_next_start_removes() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = tiny(dir.path());
+    std::fs::write(dir.path().join("spec.toml"), &text).unwrap();
+    let start = |data: &str| {
+        let mut cmd = runner(dir.path());
+        cmd.args(["spec.toml", "-q", "--runs-dir", "out", "--data-dir", data]);
+        cmd
+    };
+    assert!(start("first").output().unwrap().status.success());
+    let [name] = cache_files(&dir.path().join("first")).try_into().unwrap();
+
+    let killed = start("data").env("RUNNER_FAILPOINT", format!("tmp-written:{name}")).output().unwrap();
+    assert_eq!(killed.status.signal(), Some(libc::SIGKILL));
+    let left = cache_files(&dir.path().join("data"));
+    assert!(left.len() == 1 && left[0].starts_with(&format!(".{name}.tmp-")), "{left:?}");
+
+    assert!(start("data").output().unwrap().status.success());
+    assert_eq!(cache_files(&dir.path().join("data")), [name]);
+}
+
+#[test]
+fn ctrl_c_while_the_folder_is_decoded_stops_before_anything_is_written() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("spec.toml"), tiny(dir.path())).unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_runner"))
+        .current_dir(dir.path())
+        .args(["spec.toml", "--runs-dir", "out", "--data-dir", "data"])
+        .env("RUNNER_FAILPOINT", "decode-image=sleep:200")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut said = String::new();
+    while !said.contains("decoding") {
+        assert!(stderr.read_line(&mut said).unwrap() > 0, "{said}");
+    }
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = child.wait().unwrap();
+    std::io::Read::read_to_string(&mut stderr, &mut said).unwrap();
+    assert_eq!(status.code(), Some(130), "{said}");
+    assert!(said.contains("stopped before the run started, while decoding the images of"), "{said}");
+    assert!(!said.contains("epoch"), "{said}");
+    assert!(!dir.path().join("out").exists(), "no run folder");
+    assert!(cache_files(&dir.path().join("data")).is_empty());
 }

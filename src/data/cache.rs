@@ -29,6 +29,16 @@ impl DataSets {
     /// data set that cannot be loaded fails only its own trials, unless no trial can run at all:
     /// then it is an input error.
     pub fn load(trials: &[Trial], offline: bool, quiet: bool) -> Result<DataSets> {
+        DataSets::load_with(trials, offline, quiet, true)
+    }
+
+    /// What a dry run reads: like [`DataSets::load`], but writing nothing (no download, no
+    /// decode cache, no data root created).
+    pub fn peek(trials: &[Trial], quiet: bool) -> Result<DataSets> {
+        DataSets::load_with(trials, true, quiet, false)
+    }
+
+    fn load_with(trials: &[Trial], offline: bool, quiet: bool, write_caches: bool) -> Result<DataSets> {
         let mut sets = DataSets::default();
         let mut first_error = None;
         for trial in trials {
@@ -36,7 +46,7 @@ impl DataSets {
             if sets.loaded.contains_key(&key) {
                 continue;
             }
-            let result = load_one(&trial.spec, offline, quiet);
+            let result = load_one(&trial.spec, offline, quiet, write_caches);
             // A bad image folder is bad input, whatever else the sweep holds.
             if trial.spec.dataset == DatasetName::Folder
                 && let Err(e) = result
@@ -70,11 +80,13 @@ impl DataSets {
 
     /// The data set of `spec`, loaded now if this process has not yet.
     pub fn get(&mut self, spec: &Spec, offline: bool, quiet: bool) -> &Result<Arc<Dataset>, String> {
-        self.loaded.entry(data_key(spec)).or_insert_with(|| load_one(spec, offline, quiet).map_err(|e| e.to_string()))
+        self.loaded
+            .entry(data_key(spec))
+            .or_insert_with(|| load_one(spec, offline, quiet, true).map_err(|e| e.to_string()))
     }
 }
 
-fn load_one(spec: &Spec, offline: bool, quiet: bool) -> Result<Arc<Dataset>> {
+fn load_one(spec: &Spec, offline: bool, quiet: bool, write_caches: bool) -> Result<Arc<Dataset>> {
     let fetch = FetchOptions {
         offline,
         mirror: Some(spec.mirror.clone()).filter(|m| !m.is_empty()),
@@ -83,7 +95,8 @@ fn load_one(spec: &Spec, offline: bool, quiet: bool) -> Result<Arc<Dataset>> {
     match spec.dataset {
         // One line, before and after decoding: worth printing to a log too.
         DatasetName::Folder => {
-            super::folder::load(&spec.folder, &spec.image_size, &spec.data_dir.join(super::FOLDER_CACHE), quiet)
+            let cache = spec.data_dir.join(super::FOLDER_CACHE);
+            super::folder::load(&spec.folder, &spec.image_size, &cache, write_caches, quiet)
         }
         _ => super::load_for(spec, &fetch),
     }

@@ -13,6 +13,7 @@ use super::image_file;
 use super::{Dataset, ImageShape, Split};
 use crate::catalog::DatasetName;
 use crate::error::{Error, Result};
+use crate::{failpoint, interrupt};
 
 /// Labels are bytes.
 const MAX_CLASSES: usize = 256;
@@ -38,12 +39,17 @@ struct Listing {
 }
 
 /// Loads the image folder `folder`, resized to `image_size` (`[height, width]`; empty: the
-/// images' own size), through its cache under `cache_dir`.
-pub fn load(folder: &Path, image_size: &[u32], cache_dir: &Path, quiet: bool) -> Result<Dataset> {
+/// images' own size), through its cache under `cache_dir`. Unless `write_cache` (a dry run writes
+/// nothing), a missing cache is neither written nor its folder made.
+pub fn load(folder: &Path, image_size: &[u32], cache_dir: &Path, write_cache: bool, quiet: bool) -> Result<Dataset> {
     let listing = list(folder)?;
     let key = cache_key(&listing, image_size);
-    let cache = cache_path(folder, image_size, cache_dir);
     let started = Instant::now();
+    // What a writer killed mid-write left (a cache is replaced whole, through a temp file).
+    if write_cache && cache_dir.is_dir() {
+        let _ = crate::fs::remove_dead_temp_files(cache_dir, false);
+    }
+    let cache = cache_path(folder, image_size, cache_dir);
     if let Some(mut dataset) = read_cache(&cache, &key) {
         dataset.files_key = hex(&key);
         if !quiet {
@@ -63,7 +69,10 @@ pub fn load(folder: &Path, image_size: &[u32], cache_dir: &Path, quiet: bool) ->
     }
     let mut dataset = decode(folder, &listing, image_size)?;
     dataset.files_key = hex(&key);
-    match write_cache(&cache, &key, &dataset) {
+    if !write_cache {
+        return Ok(dataset);
+    }
+    match store_cache(&cache, &key, &dataset) {
         Ok(()) if !quiet => eprintln!(
             "{}: decoded {count} images ({}x{}x{}) in {:.1} s, cached in {}",
             folder.display(),
@@ -282,13 +291,21 @@ fn decode(folder: &Path, listing: &Listing, image_size: &[u32]) -> Result<Datase
     // Each image as one plane when it is gray, three when not; the set is gray when every image is.
     let gray = ImageShape { channels: 1, height, width };
     let rgb = ImageShape { channels: 3, ..gray };
+    // Ctrl-C stops the decoding within an image or so (no image is decoded after it).
     let pixels: Vec<std::result::Result<Vec<u8>, String>> = entries
         .par_iter()
         .map(|e| {
+            if interrupt::requested() {
+                return Err(String::new());
+            }
+            failpoint::hit(|| "decode-image".into());
             image_file::decode(&path(e))
                 .map(|image| image_file::to_pixels(&image, if image_file::is_gray(&image) { gray } else { rgb }))
         })
         .collect();
+    if interrupt::requested() {
+        return Err(Error::StoppedBeforeStart { doing: format!("decoding the images of {}", folder.display()) });
+    }
     let mut decoded = Vec::with_capacity(pixels.len());
     for (entry, image) in entries.iter().zip(pixels) {
         decoded.push(image.map_err(|message| unreadable(entry, message))?);
@@ -327,7 +344,7 @@ struct CacheHeader {
 
 /// The cache: the key, the header's length and JSON, then train labels, train pixels, test
 /// labels, test pixels.
-fn write_cache(path: &Path, key: &[u8; 32], data: &Dataset) -> std::io::Result<()> {
+fn store_cache(path: &Path, key: &[u8; 32], data: &Dataset) -> std::io::Result<()> {
     let header = CacheHeader {
         shape: data.shape,
         classes: data.classes.clone(),
@@ -424,7 +441,7 @@ mod tests {
     }
 
     fn load_quiet(folder: &Path, size: &[u32], cache: &Path) -> Result<Dataset> {
-        load(folder, size, cache, true)
+        load(folder, size, cache, true, true)
     }
 
     #[test]

@@ -75,7 +75,7 @@ pub fn dir(root: &Path, name: DatasetName) -> PathBuf {
 pub fn load_for(spec: &crate::spec::Spec, fetch: &FetchOptions) -> Result<Dataset> {
     match spec.dataset {
         DatasetName::Folder => {
-            folder::load(&spec.folder, &spec.image_size, &spec.data_dir.join(FOLDER_CACHE), fetch.quiet)
+            folder::load(&spec.folder, &spec.image_size, &spec.data_dir.join(FOLDER_CACHE), true, fetch.quiet)
         }
         builtin => load(builtin, &spec.data_dir, fetch),
     }

@@ -18,6 +18,9 @@ pub fn start(spec_path: &Path, runs_dir: &Path, options: &RunOptions) -> Result<
     let devices = backend::check_devices(&trials)?;
     let datasets = DataSets::load(&trials, options.offline, options.quiet)?;
     check_folder_trials(spec_path, &options.overrides, &trials, &datasets)?;
+    if interrupt::requested() {
+        return Err(Error::StoppedBeforeStart { doing: "reading the data".into() });
+    }
 
     let mut manifest = Manifest::new(devices, trials.len());
     manifest.gpus = backend::gpus(&trials);
@@ -33,11 +36,7 @@ pub fn dry_run(spec_path: &Path, options: &RunOptions) -> Result<()> {
     let (_, trials) = spec::load(spec_path, &options.overrides)?;
     // An image folder's shape and classes are its files': read them (the built-in sets' are known).
     let folders: Vec<Trial> = trials.iter().filter(|t| t.spec.dataset == DatasetName::Folder).cloned().collect();
-    let datasets = if folders.is_empty() {
-        DataSets::default()
-    } else {
-        DataSets::load(&folders, options.offline, options.quiet)?
-    };
+    let datasets = if folders.is_empty() { DataSets::default() } else { DataSets::peek(&folders, options.quiet)? };
     check_folder_trials(spec_path, &options.overrides, &trials, &datasets)?;
     print!("{}", trial_table(&trials, &datasets));
     Ok(())
