@@ -374,3 +374,31 @@ fn status_calls_a_claim_of_a_task_slurm_no_longer_has_stale() {
     let shown = String::from_utf8_lossy(&output.stdout);
     assert!(shown.contains("| running ") && shown.contains(&format!("slurm job {id} on deadnode |")), "{shown}");
 }
+
+/// A task may start on any node, in any folder: the image folder a submitted run records is
+/// absolute, and swept folders must be written so.
+#[test]
+fn a_submitted_runs_image_folder_is_recorded_as_an_absolute_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let swept = "name = \"f\"\ndataset = \"folder\"\nmodel = \"nn\"\nepochs = 1\n[sweep]\nfolder = [\"a\", \"/b\"]\n";
+    std::fs::write(dir.path().join("spec.toml"), swept).unwrap();
+    let output = runner(dir.path()).args(["submit", "spec.toml", "--dry-run"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("spec.toml:6:1: `sweep.folder`: a submitted sweep's image folders must be absolute"),
+        "{stderr}"
+    );
+    if !cluster() {
+        return;
+    }
+    runner::data::test_data::mnist_folder(&dir.path().join("tiny"), &[0, 1], 10, 4, false);
+    let spec = "name = \"f\"\ndataset = \"folder\"\nfolder = \"tiny\"\nmodel = \"nn\"\nepochs = 1\n";
+    let run_dir = submit(dir.path(), spec);
+    let recorded = std::fs::read_to_string(run_dir.join("spec.toml")).unwrap();
+    let folder = dir.path().canonicalize().unwrap().join("tiny");
+    assert!(recorded.contains(&format!("folder = \"{}\"", folder.display())), "{recorded}");
+    wait_for_jobs(&run_dir);
+    let summary = std::fs::read_to_string(run_dir.join("summary.csv")).unwrap();
+    assert!(summary.contains(",done,"), "{summary}");
+}

@@ -15,7 +15,7 @@ use crate::run::summary;
 use crate::run::{Manifest, RunDir, RunLock, WorkerOptions, write_file};
 use crate::sched::Word;
 use crate::sched::slurm::{self, Plan};
-use crate::spec::{self, BackendName, Trial};
+use crate::spec::{self, BackendName, DatasetName, Trial};
 
 /// `runner submit SPEC`: a new run folder under `runs_dir`, its trials submitted (`dry_run`:
 /// the scripts and commands printed, nothing written).
@@ -23,9 +23,29 @@ pub fn submit(spec_path: &Path, runs_dir: &Path, dry_run: bool, options: &RunOpt
     let text = spec::read(spec_path)?;
     let mut overrides = options.overrides.clone();
     let (mut spec, mut trials) = spec::load_text(spec_path, &text, &overrides)?;
-    // Absolute paths everywhere: a task may start on any node, in any folder.
-    if spec.data_dir.is_relative() {
+    // Absolute paths everywhere, resolved once here: a task (of `submit --resume` too) may start
+    // on any node, in any folder.
+    if spec.sweep.get("folder").is_some_and(|values| values.iter().any(|v| v.as_str().is_some_and(is_relative))) {
+        return Err(Error::InvalidValue {
+            origin: spec::locate(spec_path, &overrides, "sweep.folder"),
+            key: "sweep.folder".into(),
+            message: "a submitted sweep's image folders must be absolute paths: its tasks start on other \
+                      nodes, in other folders (write each as /path/to/folder)"
+                .into(),
+        });
+    }
+    let uses_folder = trials.iter().any(|t| t.spec.dataset == DatasetName::Folder);
+    let relative_folder = uses_folder && spec.folder.is_relative() && !spec.sweep.contains_key("folder");
+    if spec.data_dir.is_relative() || relative_folder {
         overrides.data_dir = Some(absolute(&spec.data_dir)?);
+        if relative_folder {
+            let folder = absolute(&spec.folder)?;
+            let folder = folder.to_str().ok_or_else(|| Error::Usage {
+                origin: "folder".into(),
+                message: format!("{}: Slurm tasks need a UTF-8 path; move the folder", folder.display()),
+            })?;
+            overrides.sets.push(format!("folder={}", toml::Value::String(folder.into())));
+        }
         (spec, trials) = spec::load_text(spec_path, &text, &overrides)?;
     }
     if spec.slurm.max_parallel == 0 && options.jobs > 1 {
@@ -198,4 +218,8 @@ fn this_binary() -> Result<PathBuf> {
 
 fn absolute(path: &Path) -> Result<PathBuf> {
     std::path::absolute(path).map_err(Error::io(path))
+}
+
+fn is_relative(path: &str) -> bool {
+    Path::new(path).is_relative()
 }
