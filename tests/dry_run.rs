@@ -151,3 +151,30 @@ fn params_and_macs_match_pytorch_and_fvcore() {
     theirs.sort();
     assert_eq!(sorted, theirs, "runner's counts against fvcore's");
 }
+
+/// `padding` takes 0 or "same": both sweep and search like any architecture key; other values
+/// are still refused, located.
+#[test]
+fn padding_same_sweeps_and_searches_like_any_architecture_key() {
+    let dir = tempfile::tempdir().unwrap();
+    for (text, trials) in [
+        ("name = \"pad\"\nmodel = \"cnn\"\n[sweep]\npadding = [0, \"same\"]\n", 2),
+        (
+            "name = \"pad\"\nmodel = \"cnn\"\nval_split = 0.1\n[search]\nmethod = \"random\"\ntrials = 4\n\
+             [search.space]\npadding = [0, \"same\"]\n",
+            4,
+        ),
+    ] {
+        std::fs::write(dir.path().join("spec.toml"), text).unwrap();
+        let output = runner(dir.path()).args(["spec.toml", "--dry-run"]).output().unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        assert!(stdout.contains("| padding=same |") && stdout.contains("| padding=0 "), "{stdout}");
+        assert_eq!(stdout.lines().count(), 2 + trials, "{stdout}");
+    }
+    common::rejects(
+        "name = \"pad\"\nmodel = \"cnn\"\n[sweep]\npadding = [0, \"full\"]\n",
+        &[],
+        &["spec.toml:4:15: `sweep.padding`: padding takes 0 or \"same\", found \"full\""],
+    );
+}

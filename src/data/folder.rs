@@ -155,10 +155,14 @@ fn interleave(classes: Vec<Vec<Entry>>) -> Vec<Entry> {
 fn sub_folders(dir: &Path) -> Result<Vec<String>> {
     let mut names = Vec::new();
     for entry in read_dir(dir)? {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if !name.starts_with('.') && entry.path().is_dir() {
-            names.push(name);
+        if !entry.path().is_dir() || entry.file_name().as_encoded_bytes().starts_with(b".") {
+            continue;
         }
+        // A class name is text in every table, report and export: it must be one.
+        let name = entry.file_name().into_string().map_err(|_| {
+            bad(&entry.path(), "is a class folder whose name is not valid UTF-8 text; rename it (class names are shown in reports and exports)")
+        })?;
+        names.push(name);
     }
     names.sort();
     Ok(names)
@@ -506,6 +510,17 @@ mod tests {
         let bytes = std::fs::read(&path).unwrap();
         std::fs::write(&path, &bytes[..bytes.len() - 10]).unwrap();
         assert_eq!(load_quiet(&dir, &[], &cache).unwrap().test.images, changed.test.images);
+    }
+
+    #[test]
+    fn a_class_folder_whose_name_is_not_utf8_is_refused_by_name() {
+        use std::os::unix::ffi::OsStrExt;
+        let root = tempfile::tempdir().unwrap();
+        let dir = folder(root.path(), true);
+        let odd = std::ffi::OsStr::from_bytes(b"caf\xe9");
+        std::fs::create_dir(dir.join("train").join(odd)).unwrap();
+        let err = load_quiet(&dir, &[], &root.path().join("cache")).unwrap_err().to_string();
+        assert!(err.contains("caf\u{fffd}: is a class folder whose name is not valid UTF-8"), "{err}");
     }
 
     #[test]

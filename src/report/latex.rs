@@ -118,6 +118,11 @@ fn escape(text: &str) -> String {
                 out.push('\\');
                 out.push(c);
             }
+            // Outside typewriter text, OT1 fonts print these as ¡ ¿ — ” (as pdflatex's default does).
+            '<' => out += "\\textless{}",
+            '>' => out += "\\textgreater{}",
+            '|' => out += "\\textbar{}",
+            '"' => out += "\\texttt{\"}",
             c => out.push(c),
         }
     }
@@ -131,6 +136,11 @@ mod tests {
         assert_eq!(
             super::escape("fashion-mnist_x & 50% $#{}~^\\"),
             "fashion-mnist\\_x \\& 50\\% \\$\\#\\{\\}\\textasciitilde{}\\textasciicircum{}\\textbackslash{}"
+        );
+        assert_eq!(
+            super::escape("a<b>c|d\"e"),
+            "a\\textless{}b\\textgreater{}c\\textbar{}d\\texttt{\"}e",
+            "glyphs OT1 fonts would swap"
         );
     }
 }

@@ -3,8 +3,11 @@
 use super::compare::{Comparison, sentence};
 use super::table::{Report, Stat};
 
-/// A Markdown table with padded columns, readable in a terminal too.
+/// A Markdown table with padded columns, readable in a terminal too. A `|` in a cell (a folder or
+/// class name) is written `\|`, as GitHub's tables read it, so that it cannot split the cell.
 pub fn table(header: &[String], rows: &[Vec<String>]) -> String {
+    let escape = |cells: &[String]| -> Vec<String> { cells.iter().map(|c| c.replace('|', "\\|")).collect() };
+    let (header, rows) = (&escape(header), &rows.iter().map(|r| escape(r)).collect::<Vec<_>>());
     let widths: Vec<usize> = (0..header.len())
         .map(|c| rows.iter().map(|r| r[c].chars().count()).chain([header[c].chars().count(), 3]).max().unwrap_or(3))
         .collect();
@@ -19,7 +22,7 @@ pub fn table(header: &[String], rows: &[Vec<String>]) -> String {
     };
     let mut out = line(header);
     out += &line(&widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>());
-    for row in rows {
+    for row in rows.iter() {
         out += &line(row);
     }
     out
@@ -183,6 +186,14 @@ pub const TERMINAL_WIDTH: usize = 100;
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_bar_in_a_cell_does_not_split_it() {
+        let text = super::table(&["name".into(), "n".into()], &[vec!["a|b".into(), "1".into()]]);
+        let row = text.lines().nth(2).unwrap();
+        assert_eq!(row, "| a\\|b | 1   |");
+        assert_eq!(row.matches('|').count() - row.matches("\\|").count(), 3, "three borders, no more");
+    }
+
     #[test]
     fn aligned_markdown() {
         let header = vec!["a".to_string(), "long name".to_string()];

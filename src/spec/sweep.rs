@@ -283,14 +283,22 @@ fn check_axis(base: &Spec, key: &str, values: &[toml::Value]) -> Result<(), Swee
     let mut seen: Vec<toml::Value> = Vec::with_capacity(values.len());
     let expected = base.to_table().get(key).map(toml::Value::type_str);
     for (i, value) in values.iter().enumerate() {
-        // Say which type, not what serde says of an enum given a number ("unit variant").
-        let widens = expected == Some("float") && value.is_integer();
-        if let Some(expected) = expected.filter(|t| *t != value.type_str() && !widens) {
-            return Err(error(i, format!("`{key}` takes {}, found {} {value}", a(expected), a(value.type_str()))));
-        }
         let mut table = base.to_table();
         table.insert(key.to_string(), value.clone());
-        let spec = Spec::deserialize_table(table).map_err(|e| error(i, e))?;
+        // A key may take values of several types (`padding`: 0 or "same"): refused only when the
+        // field cannot take it, then saying which type, not what serde says of an enum given a
+        // number ("unit variant").
+        let spec = Spec::deserialize_table(table).map_err(|e| {
+            let widens = expected == Some("float") && value.is_integer();
+            // The field's own words when it has them ("padding takes 0 or \"same\"").
+            let serde_words = e.starts_with("invalid type") || e.contains("variant");
+            match expected.filter(|t| *t != value.type_str() && !widens && serde_words) {
+                Some(expected) => {
+                    error(i, format!("`{key}` takes {}, found {} {value}", a(expected), a(value.type_str())))
+                }
+                None => error(i, e),
+            }
+        })?;
         let typed = spec.to_table().remove(key).unwrap_or_else(|| value.clone());
         if seen.contains(&typed) {
             return Err(error(i, format!("{} is listed twice", display_value(value))));
