@@ -11,16 +11,29 @@ use crate::spec::DatasetName;
 /// are: a report of several runs has many columns.
 const FIT: &str = "\\noindent\\resizebox{\\ifdim\\width>\\linewidth\\linewidth\\else\\width\\fi}{!}{%\n";
 
+/// Rows a results table may have and still fit one page in a plain `article`.
+const PAGE_ROWS: usize = 40;
+
 pub fn render(report: &Report, comparisons: &[Comparison]) -> String {
     let columns = 2 + report.keys.len() + 3;
     let mut out = String::from(
         "% Written by `runner report --format latex`; needs \\usepackage{booktabs} and \\usepackage{graphicx}.\n",
     );
-    out += &format!("{FIT}\\begin{{tabular}}{{{}{}}}\n\\toprule\n", "l".repeat(columns - 3), "r".repeat(3));
+    let spec = format!("{}{}", "l".repeat(columns - 3), "r".repeat(3));
     let mut header = vec!["Data set".to_string(), "Model".to_string()];
     header.extend(report.keys.iter().map(|k| escape(k)));
     header.extend(["$n$".to_string(), "Final test acc. (\\%)".to_string(), "Best test acc. (\\%)".to_string()]);
-    out += &format!("{} \\\\\n\\midrule\n", header.join(" & "));
+    // A table longer than a page (a search's many configurations) breaks across pages, its
+    // header repeated, instead of running off the page.
+    let long = report.groups.len() > PAGE_ROWS;
+    if long {
+        out += "% More rows than a page holds: a longtable (needs \\usepackage{longtable}).\n";
+        out += &format!("\\begin{{longtable}}{{{spec}}}\n\\toprule\n");
+        out += &format!("{} \\\\\n\\midrule\n\\endhead\n\\bottomrule\n\\endfoot\n", header.join(" & "));
+    } else {
+        out += &format!("{FIT}\\begin{{tabular}}{{{spec}}}\n\\toprule\n");
+        out += &format!("{} \\\\\n\\midrule\n", header.join(" & "));
+    }
     let top = |dataset: DatasetName| {
         let rows = report.groups.iter().filter(|g| g.dataset == dataset && g.selection.n > 0);
         let count = rows.clone().count();
@@ -40,7 +53,7 @@ pub fn render(report: &Report, comparisons: &[Comparison]) -> String {
         row.push(percent(g.best_acc, best));
         out += &format!("{} \\\\\n", row.join(" & "));
     }
-    out += "\\bottomrule\n\\end{tabular}}\n";
+    out += if long { "\\end{longtable}\n" } else { "\\bottomrule\n\\end{tabular}}\n" };
     if !comparisons.is_empty() {
         out += &comparison_table(report, comparisons);
     }
@@ -131,6 +144,40 @@ fn escape(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::super::table::{Group, Report, Stat};
+    use crate::spec::{DatasetName, ModelKind};
+
+    fn report(rows: usize) -> Report {
+        let stat = Stat { mean: 0.9, std: 0.01, n: 2 };
+        let group = |i: usize| Group {
+            dataset: DatasetName::Mnist,
+            model: ModelKind::Cnn,
+            values: vec![format!("0.{i:03}")],
+            trials: 2,
+            final_acc: stat,
+            finals: vec![0.89, 0.91],
+            best_acc: stat,
+            selection: stat,
+            final_loss: stat,
+            train_seconds: stat,
+            images_per_second: stat,
+            status: "done".into(),
+            best: false,
+            names: vec![],
+        };
+        Report { keys: vec!["lr".into()], groups: (0..rows).map(group).collect(), best_on_test: false, search: None }
+    }
+
+    #[test]
+    fn a_table_longer_than_a_page_breaks_across_pages_with_its_header_repeated() {
+        let short = super::render(&report(10), &[]);
+        assert!(short.contains("\\begin{tabular}") && !short.contains("longtable"), "{short}");
+        let long = super::render(&report(60), &[]);
+        assert!(long.contains("\\begin{longtable}{lllrrr}") && long.contains("\\endhead"), "{long}");
+        assert!(!long.contains("resizebox") && long.trim_end().ends_with("\\end{longtable}"), "{long}");
+        assert_eq!(long.matches("\\\\\n").count(), 61, "the header and every row");
+    }
+
     #[test]
     fn special_characters_are_escaped() {
         assert_eq!(
