@@ -76,6 +76,20 @@ fn report_of_a_partly_failed_sweep() {
     insta::assert_snapshot!("report_md", markdown);
     insta::assert_snapshot!("report_csv", std::fs::read_to_string(run.join("report.csv")).unwrap());
 
+    // A report replaces an earlier one's files as a set: plots and a comparison it does not
+    // write (left by a report over other runs) go; the user's own files stay.
+    for stale in ["search_lr.svg", "curves_fashion-mnist.svg", "pareto_folder.svg"] {
+        std::fs::write(run.join(stale), "<svg/>").unwrap();
+    }
+    std::fs::write(run.join("notes.svg"), "mine").unwrap();
+    assert!(run.join("comparison.csv").exists());
+    runner(dir.path()).args(["report", "2026-11-28T17-00-00Z_synthetic"]).assert().success();
+    for stale in ["search_lr.svg", "curves_fashion-mnist.svg", "pareto_folder.svg"] {
+        assert!(!run.join(stale).exists(), "{stale} is not this report's");
+    }
+    assert!(run.join("notes.svg").exists() && run.join("comparison.csv").exists());
+    assert!(run.join("curves_mnist.svg").exists());
+
     // The same table for a paper: booktabs, mean ± std over the two seeds, the best in bold.
     let output =
         runner(dir.path()).args(["report", "2026-11-28T17-00-00Z_synthetic", "--format", "latex"]).output().unwrap();

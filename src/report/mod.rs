@@ -18,8 +18,41 @@ use crate::run::summary::TrialSummary;
 use crate::run::write_file;
 use crate::spec::DatasetName;
 
-/// Writes report.md, report.csv and the SVG plots into `out`; returns the Markdown.
+/// Files a report writes only for some runs (a comparison, plots per data set or searched key):
+/// those this report does not write are from an earlier one, and go.
+const OPTIONAL: [(&str, &str); 4] =
+    [("comparison", ".csv"), ("curves_", ".svg"), ("pareto_", ".svg"), ("search_", ".svg")];
+
+/// Writes report.md, report.csv and the SVG plots into `out`, replacing an earlier report's as a
+/// set; returns the Markdown.
 pub fn write(trials: &[TrialSummary], runs: &[PathBuf], out: &Path) -> Result<String> {
+    let before = optional_files(out);
+    let text = write_files(trials, runs, out)?;
+    // Every file is replaced through a new one (a new inode): one still the same was not written.
+    let after = optional_files(out);
+    for (path, inode) in before {
+        if after.iter().any(|(p, i)| *p == path && *i == inode) {
+            std::fs::remove_file(&path).map_err(crate::Error::io(&path))?;
+        }
+    }
+    Ok(text)
+}
+
+/// The [`OPTIONAL`] files in `out`, with their inodes.
+fn optional_files(out: &Path) -> Vec<(PathBuf, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(entries) = std::fs::read_dir(out) else { return Vec::new() };
+    entries
+        .flatten()
+        .filter(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            OPTIONAL.iter().any(|(start, end)| name.starts_with(start) && name.ends_with(end))
+        })
+        .filter_map(|e| Some((e.path(), e.metadata().ok().filter(|m| m.is_file())?.ino())))
+        .collect()
+}
+
+fn write_files(trials: &[TrialSummary], runs: &[PathBuf], out: &Path) -> Result<String> {
     std::fs::create_dir_all(out).map_err(crate::Error::io(out))?;
     let report = table::build(trials);
     let sources: Vec<String> = runs.iter().map(|r| r.display().to_string()).collect();
