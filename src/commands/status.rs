@@ -24,12 +24,13 @@ pub fn status(args: StatusArgs) -> Result<()> {
         let left_queue = left_queue.filter(|job| {
             *queue.entry(job.clone()).or_insert_with(|| crate::sched::slurm::in_queue(job)) == Some(false)
         });
-        let label = shown(&state, left_queue.is_some());
+        let stale = state.is_stale() || (left_queue.is_some() && !state.is_final());
+        let label = shown(&state, stale);
         match counts.iter_mut().find(|(l, _)| *l == label) {
             Some((_, n)) => *n += 1,
             None => counts.push((label, 1)),
         }
-        let running = label.0 == Status::Running.as_str();
+        let running = !stale && state.status() == Status::Running;
         let done = state.epochs.len() as u32;
         // Inside the running epoch: "1/3 +42%", the share of its training images done.
         let inside = match &state.in_epoch {
@@ -37,7 +38,7 @@ pub fn status(args: StatusArgs) -> Result<()> {
             _ => String::new(),
         };
         let place = match &state.claim {
-            Some(claim) if running || label.0 == "stale" => match &claim.slurm {
+            Some(claim) if running || stale => match &claim.slurm {
                 Some(job) if left_queue.is_some() => {
                     format!("slurm job {job} on {} (not in Slurm's queue)", claim.host)
                 }
@@ -66,10 +67,10 @@ pub fn status(args: StatusArgs) -> Result<()> {
 }
 
 /// What `runner status` calls a trial: its status, or `stale` (claimed by a worker that is gone,
-/// or whose Slurm job `left_queue`);
+/// or by a Slurm task no longer in the queue);
 /// and the rank of that word in the counts line.
-fn shown(state: &TrialState, left_queue: bool) -> (&'static str, u8) {
-    if state.is_stale() || (left_queue && !state.is_final()) {
+fn shown(state: &TrialState, stale: bool) -> (&'static str, u8) {
+    if stale {
         return ("stale", 3);
     }
     let status = state.status();

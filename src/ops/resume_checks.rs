@@ -92,30 +92,18 @@ mod tests {
     use super::*;
     use crate::train::EpochMetrics;
 
-    fn epochs(accs: &[f64]) -> Vec<EpochMetrics> {
-        accs.iter()
-            .enumerate()
-            .map(|(i, &test_acc)| EpochMetrics {
-                epoch: i as u32 + 1,
-                train_loss: 0.0,
-                train_acc: 0.0,
-                test_loss: 0.0,
-                test_acc,
-                lr: 0.01,
-                epoch_seconds: 0.0,
-                images_per_second: 0.0,
-                finished_at: String::new(),
-                ..EpochMetrics::default()
-            })
-            .collect()
-    }
-
     #[test]
     fn overrides_may_move_a_started_trial_but_not_change_it() {
         let spec = Spec { sweep: [("seed".to_string(), vec![1.into(), 2.into()])].into(), ..Spec::default() };
         let recorded = crate::spec::expand(&spec).unwrap();
-        let points =
-            [ResumePoint { epochs: epochs(&[0.5]), state: Some(1), damaged: Vec::new() }, ResumePoint::default()];
+        let points = [
+            ResumePoint {
+                epochs: vec![EpochMetrics { epoch: 1, ..EpochMetrics::default() }],
+                state: Some(1),
+                damaged: Vec::new(),
+            },
+            ResumePoint::default(),
+        ];
         let dir = Path::new("runs/x");
 
         let moved = crate::spec::expand(&Spec { data_dir: "elsewhere".into(), ..spec.clone() }).unwrap();
