@@ -47,6 +47,11 @@ pub enum Error {
     #[error("{path}: {message}")]
     BadImage { path: PathBuf, message: String },
 
+    /// A Hugging Face Hub data set that cannot be had: the message names the repo, revision or
+    /// file and the fix.
+    #[error("{0}")]
+    Hub(String),
+
     // ---- models and backends (exit code 2) ----
     #[error(
         "this CNN does not fit {}x{} images: {too_deep}; use fewer conv_channels, padding = \"same\", a smaller \
@@ -142,6 +147,7 @@ impl Error {
             | Error::DataMissing { .. }
             | Error::Download { .. }
             | Error::BadImage { .. }
+            | Error::Hub(_)
             | Error::ArchitectureTooDeep { .. }
             | Error::Backend(_)
             | Error::NoSlurm

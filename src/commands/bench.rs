@@ -21,7 +21,7 @@ use crate::train::optimizer;
 const BATCH: usize = 100;
 
 fn dir_of(root: &std::path::Path) -> String {
-    data::dir(root, DatasetName::Mnist).display().to_string()
+    data::dir(root, &DatasetName::Mnist).display().to_string()
 }
 
 pub fn bench(args: BenchArgs) -> Result<()> {

@@ -85,7 +85,7 @@ pub fn eval(args: EvalArgs) -> Result<()> {
     for record in std::iter::once(&header).chain(&rows) {
         csv.write_record(record).expect("writing to memory cannot fail");
     }
-    let out = args.out.unwrap_or_else(|| trial_dir.join(format!("confusion_{}.csv", spec.dataset)));
+    let out = args.out.unwrap_or_else(|| trial_dir.join(format!("confusion_{}.csv", spec.dataset.file_stem())));
     write_file(&out, &csv.into_inner().expect("writing to memory cannot fail"))?;
 
     println!(

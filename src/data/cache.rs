@@ -16,12 +16,13 @@ pub struct DataSets {
     loaded: HashMap<DataKey, Result<Arc<Dataset>, String>>,
 }
 
-/// What decides a data set's content: the built-in set and its root, or the image folder and
-/// its size.
-type DataKey = (DatasetName, PathBuf, PathBuf, Vec<u32>);
+/// What decides a data set's content: the built-in set and its root, the image folder and its
+/// size, or the Hub repo with its revision, config and columns.
+type DataKey = (DatasetName, PathBuf, PathBuf, Vec<u32>, [String; 4]);
 
 fn data_key(spec: &Spec) -> DataKey {
-    (spec.dataset, spec.data_dir.clone(), spec.folder.clone(), spec.image_size.clone())
+    let hub = [&spec.hf_revision, &spec.hf_config, &spec.image_column, &spec.label_column].map(|s| s.clone());
+    (spec.dataset.clone(), spec.data_dir.clone(), spec.folder.clone(), spec.image_size.clone(), hub)
 }
 
 impl DataSets {
@@ -47,8 +48,8 @@ impl DataSets {
                 continue;
             }
             let result = load_one(&trial.spec, offline, quiet, write_caches);
-            // A bad image folder is bad input, whatever else the sweep holds.
-            if trial.spec.dataset == DatasetName::Folder
+            // A bad image folder or Hub repo is bad input, whatever else the sweep holds.
+            if matches!(trial.spec.dataset, DatasetName::Folder | DatasetName::Hub(_))
                 && let Err(e) = result
             {
                 return Err(e);
@@ -92,13 +93,10 @@ fn load_one(spec: &Spec, offline: bool, quiet: bool, write_caches: bool) -> Resu
         mirror: Some(spec.mirror.clone()).filter(|m| !m.is_empty()),
         quiet: quiet || !std::io::stderr().is_terminal(),
     };
-    match spec.dataset {
-        // One line, before and after decoding: worth printing to a log too.
-        DatasetName::Folder => {
-            let cache = spec.data_dir.join(super::FOLDER_CACHE);
-            super::folder::load(&spec.folder, &spec.image_size, &cache, write_caches, quiet)
-        }
-        _ => super::load_for(spec, &fetch),
-    }
-    .map(Arc::new)
+    // An image folder's or Hub set's lines before and after decoding are worth a log too.
+    let fetch = FetchOptions {
+        quiet: if matches!(spec.dataset, DatasetName::Folder | DatasetName::Hub(_)) { quiet } else { fetch.quiet },
+        ..fetch
+    };
+    super::load_spec(spec, &fetch, write_caches).map(Arc::new)
 }

@@ -35,7 +35,7 @@ pub struct Source {
     pub env: &'static str,
 }
 
-pub fn source(name: DatasetName) -> Source {
+pub fn source(name: &DatasetName) -> Source {
     match name {
         DatasetName::Mnist => Source {
             files: &[
@@ -62,8 +62,8 @@ pub fn source(name: DatasetName) -> Source {
             mirrors: &["https://www.cs.toronto.edu/~kriz/"],
             env: "RUNNER_CIFAR10_MIRROR",
         },
-        // The user's own images: nothing to download.
-        DatasetName::Folder => Source { files: &[], mirrors: &[], env: "" },
+        // The user's own images, or a Hub repo (data::hub): nothing from these mirrors.
+        DatasetName::Folder | DatasetName::Hub(_) => Source { files: &[], mirrors: &[], env: "" },
     }
 }
 
@@ -77,7 +77,7 @@ fn present(dir: &Path, file: &RemoteFile) -> bool {
 }
 
 /// Makes sure every file of the data set is under `root`, downloading the missing ones.
-pub fn ensure(name: DatasetName, root: &Path, options: &FetchOptions) -> Result<()> {
+pub fn ensure(name: &DatasetName, root: &Path, options: &FetchOptions) -> Result<()> {
     let source = source(name);
     let dir = super::dir(root, name);
     let missing: Vec<&RemoteFile> = source.files.iter().filter(|f| !present(&dir, f)).collect();
@@ -162,7 +162,7 @@ fn fetch_verified(url: &str, file: &RemoteFile, quiet: bool) -> Result<Vec<u8>, 
     Ok(bytes)
 }
 
-fn progress_bar(name: &str, length: Option<u64>, quiet: bool) -> indicatif::ProgressBar {
+pub(crate) fn progress_bar(name: &str, length: Option<u64>, quiet: bool) -> indicatif::ProgressBar {
     if quiet {
         return indicatif::ProgressBar::hidden();
     }
@@ -257,7 +257,7 @@ mod tests {
         ];
         let base = serve(names.iter().map(|n| (format!("/mnist/{n}"), real(n))).collect());
         let root = tempfile::tempdir().unwrap();
-        ensure(DatasetName::Mnist, root.path(), &options(&format!("{base}/mnist/"))).unwrap();
+        ensure(&DatasetName::Mnist, root.path(), &options(&format!("{base}/mnist/"))).unwrap();
         assert_eq!(
             listing(root.path()),
             [
@@ -279,7 +279,7 @@ mod tests {
         other[100] = (other[100] + 1) % 10;
         let base = serve([("/t10k-labels-idx1-ubyte.gz".to_string(), other)].into());
         let root = root_missing_test_labels();
-        let err = ensure(DatasetName::Mnist, root.path(), &options(&base)).unwrap_err().to_string();
+        let err = ensure(&DatasetName::Mnist, root.path(), &options(&base)).unwrap_err().to_string();
         assert!(err.contains("checksum mismatch") && err.contains("27ae3e4e09519cfbb04c329615203637"), "{err}");
         assert!(err.contains("put the files here"), "{err}");
         assert_eq!(listing(root.path()).len(), 3, "no partial or temporary file is left");
@@ -289,13 +289,13 @@ mod tests {
     fn not_found_and_unreachable_mirrors_are_reported() {
         let base = serve(HashMap::new());
         let root = root_missing_test_labels();
-        let err = ensure(DatasetName::Mnist, root.path(), &options(&base)).unwrap_err().to_string();
+        let err = ensure(&DatasetName::Mnist, root.path(), &options(&base)).unwrap_err().to_string();
         assert!(err.contains("t10k-labels-idx1-ubyte.gz") && err.contains("404"), "{err}");
-        let err = ensure(DatasetName::Mnist, root.path(), &options("http://127.0.0.1:9/")).unwrap_err().to_string();
+        let err = ensure(&DatasetName::Mnist, root.path(), &options("http://127.0.0.1:9/")).unwrap_err().to_string();
         assert!(err.contains("every mirror failed") && err.contains("127.0.0.1:9"), "{err}");
         assert_eq!(listing(root.path()).len(), 3);
         let empty = tempfile::tempdir().unwrap();
-        assert!(ensure(DatasetName::Cifar10, empty.path(), &options(&base)).is_err());
+        assert!(ensure(&DatasetName::Cifar10, empty.path(), &options(&base)).is_err());
         assert!(!empty.path().join("cifar10").exists(), "a failed download leaves no folder behind");
     }
 
@@ -304,7 +304,7 @@ mod tests {
         let name = "t10k-labels-idx1-ubyte.gz";
         let base = serve([(format!("/good/{name}"), real(name))].into());
         let root = root_missing_test_labels();
-        let file = &source(DatasetName::Mnist).files[3];
+        let file = &source(&DatasetName::Mnist).files[3];
         assert_eq!(file.name, name);
         download(file, &[format!("{base}/bad"), format!("{base}/good")], &root.path().join("mnist"), true).unwrap();
         assert_eq!(listing(root.path()).len(), 4);
@@ -315,7 +315,7 @@ mod tests {
     fn offline_lists_what_to_put_where() {
         let root = root_missing_test_labels();
         let offline = FetchOptions { offline: true, ..FetchOptions::default() };
-        let err = ensure(DatasetName::Mnist, root.path(), &offline).unwrap_err();
+        let err = ensure(&DatasetName::Mnist, root.path(), &offline).unwrap_err();
         let text = err.to_string();
         assert!(text.contains("--offline forbids downloading"), "{text}");
         assert!(text.contains("mnist/t10k-labels-idx1-ubyte.gz  (from https://ossci-datasets.s3.amazonaws.com/mnist/t10k-labels-idx1-ubyte.gz)"), "{text}");

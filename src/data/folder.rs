@@ -9,11 +9,11 @@ use std::time::{Instant, UNIX_EPOCH};
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
-use super::image_file;
-use super::{Dataset, ImageShape, Split};
+use super::decode::{self, DecodeError, Encoded};
+use super::pixel_cache::{self, hex};
+use super::{Dataset, image_file};
 use crate::catalog::DatasetName;
 use crate::error::{Error, Result};
-use crate::{failpoint, interrupt};
 
 /// Labels are bytes.
 const MAX_CLASSES: usize = 256;
@@ -50,7 +50,7 @@ pub fn load(folder: &Path, image_size: &[u32], cache_dir: &Path, write_cache: bo
         let _ = crate::fs::remove_dead_temp_files(cache_dir, false);
     }
     let cache = cache_path(folder, image_size, cache_dir);
-    if let Some(mut dataset) = read_cache(&cache, &key) {
+    if let Some(mut dataset) = pixel_cache::read(&cache, &key, DatasetName::Folder) {
         dataset.files_key = hex(&key);
         if !quiet {
             eprintln!(
@@ -72,7 +72,7 @@ pub fn load(folder: &Path, image_size: &[u32], cache_dir: &Path, write_cache: bo
     if !write_cache {
         return Ok(dataset);
     }
-    match store_cache(&cache, &key, &dataset) {
+    match pixel_cache::store(&cache, &key, &dataset) {
         Ok(()) if !quiet => eprintln!(
             "{}: decoded {count} images ({}x{}x{}) in {:.1} s, cached in {}",
             folder.display(),
@@ -252,80 +252,28 @@ fn cache_path(folder: &Path, image_size: &[u32], cache_dir: &Path) -> PathBuf {
     cache_dir.join(format!("{stem}-{}.images", hex(&digest[..8])))
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// Every image decoded into the shape the folder's images agree on (or `image_size`).
 fn decode(folder: &Path, listing: &Listing, image_size: &[u32]) -> Result<Dataset> {
     let entries: Vec<&Entry> = listing.train.iter().chain(&listing.test).collect();
-    let path = |e: &Entry| folder.join(&e.relative);
-    let unreadable = |entry: &Entry, message: String| Error::BadImage {
-        path: path(entry),
-        message: format!("{message}; fix or remove it"),
-    };
-    let (height, width) = match image_size {
-        [h, w] => (*h as usize, *w as usize),
-        // Headers first: a size mismatch is found before anything is decoded.
-        _ => {
-            let sizes: Vec<std::result::Result<(u32, u32), String>> =
-                entries.par_iter().map(|e| image_file::dimensions(&path(e))).collect();
-            let mut checked = Vec::with_capacity(sizes.len());
-            for (entry, size) in entries.iter().zip(sizes) {
-                checked.push(size.map_err(|message| unreadable(entry, message))?);
-            }
-            let first = checked[0];
-            if let Some(i) = checked.iter().position(|&size| size != first) {
-                return Err(bad(
-                    folder,
-                    format!(
-                        "its images differ in size: {} is {}x{}, {} is {}x{} (width x height); set image_size = [height, width] to resize them all",
-                        entries[0].relative.display(),
-                        first.0,
-                        first.1,
-                        entries[i].relative.display(),
-                        checked[i].0,
-                        checked[i].1
-                    ),
-                ));
-            }
-            (first.1 as usize, first.0 as usize)
+    let files = Files { folder, entries: &entries };
+    let (shape, decoded) = decode::decode_all(&files, image_size).map_err(|e| match e {
+        DecodeError::Image { index, message } => {
+            Error::BadImage { path: folder.join(&entries[index].relative), message: format!("{message}; fix or remove it") }
         }
-    };
-    // Each image as one plane when it is gray, three when not; the set is gray when every image is.
-    let gray = ImageShape { channels: 1, height, width };
-    let rgb = ImageShape { channels: 3, ..gray };
-    // Ctrl-C stops the decoding within an image or so (no image is decoded after it).
-    let pixels: Vec<std::result::Result<Vec<u8>, String>> = entries
-        .par_iter()
-        .map(|e| {
-            if interrupt::requested() {
-                return Err(String::new());
-            }
-            failpoint::hit(|| "decode-image".into());
-            image_file::decode(&path(e))
-                .map(|image| image_file::to_pixels(&image, if image_file::is_gray(&image) { gray } else { rgb }))
-        })
-        .collect();
-    if interrupt::requested() {
-        return Err(Error::StoppedBeforeStart { doing: format!("decoding the images of {}", folder.display()) });
-    }
-    let mut decoded = Vec::with_capacity(pixels.len());
-    for (entry, image) in entries.iter().zip(pixels) {
-        decoded.push(image.map_err(|message| unreadable(entry, message))?);
-    }
-    let shape = if decoded.iter().all(|p| p.len() == gray.pixels()) { gray } else { rgb };
-    let mut train = Split::default();
-    let mut test = Split::default();
-    for (i, (entry, image)) in entries.iter().zip(decoded).enumerate() {
-        let split = if i < listing.train.len() { &mut train } else { &mut test };
-        // A gray image in an RGB set: three equal planes, as `to_pixels` gives it in RGB.
-        let copies = if image.len() == shape.pixels() { 1 } else { 3 };
-        for _ in 0..copies {
-            split.images.extend_from_slice(&image);
+        DecodeError::SizesDiffer { first: (a, (aw, ah)), other: (b, (bw, bh)) } => bad(
+            folder,
+            format!(
+                "its images differ in size: {} is {aw}x{ah}, {} is {bw}x{bh} (width x height); set image_size = [height, width] to resize them all",
+                entries[a].relative.display(),
+                entries[b].relative.display(),
+            ),
+        ),
+        DecodeError::Interrupted => {
+            Error::StoppedBeforeStart { doing: format!("decoding the images of {}", folder.display()) }
         }
-        split.labels.push(entry.label);
-    }
+    })?;
+    let labels: Vec<u8> = entries.iter().map(|e| e.label).collect();
+    let (train, test) = decode::into_splits(shape, decoded, &labels, listing.train.len());
     Ok(Dataset {
         name: DatasetName::Folder,
         shape,
@@ -336,76 +284,30 @@ fn decode(folder: &Path, listing: &Listing, image_size: &[u32]) -> Result<Datase
     })
 }
 
-/// The cache's header, after the key: what it holds and in which shape.
-#[derive(serde::Serialize, serde::Deserialize)]
-struct CacheHeader {
-    #[serde(flatten)]
-    shape: ImageShape,
-    classes: Vec<String>,
-    train: usize,
-    test: usize,
+/// The folder's images as files to decode.
+struct Files<'a> {
+    folder: &'a Path,
+    entries: &'a [&'a Entry],
 }
 
-/// The cache: the key, the header's length and JSON, then train labels, train pixels, test
-/// labels, test pixels.
-fn store_cache(path: &Path, key: &[u8; 32], data: &Dataset) -> std::io::Result<()> {
-    let header = CacheHeader {
-        shape: data.shape,
-        classes: data.classes.clone(),
-        train: data.train.len(),
-        test: data.test.len(),
-    };
-    let header = serde_json::to_vec(&header).expect("the header serializes");
-    let mut bytes = Vec::with_capacity(
-        48 + header.len() + data.train.images.len() + data.test.images.len() + data.train.len() + data.test.len(),
-    );
-    bytes.extend_from_slice(key);
-    bytes.extend_from_slice(&(header.len() as u64).to_le_bytes());
-    bytes.extend_from_slice(&header);
-    for split in [&data.train, &data.test] {
-        bytes.extend_from_slice(&split.labels);
-        bytes.extend_from_slice(&split.images);
+impl Encoded for Files<'_> {
+    fn count(&self) -> usize {
+        self.entries.len()
     }
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    crate::fs::write_atomically(path, &bytes)
-}
 
-/// The cached data set, if `path` holds one for `key` whole; anything else (no file, another
-/// key, a damaged file) means decoding again.
-fn read_cache(path: &Path, key: &[u8; 32]) -> Option<Dataset> {
-    let bytes = std::fs::read(path).ok()?;
-    let rest = bytes.strip_prefix(key.as_slice())?;
-    let (len, rest) = rest.split_at_checked(8)?;
-    let len = usize::try_from(u64::from_le_bytes(len.try_into().ok()?)).ok()?;
-    let (header, mut rest) = rest.split_at_checked(len)?;
-    let header: CacheHeader = serde_json::from_slice(header).ok()?;
-    let mut take = |n: usize| -> Option<Vec<u8>> {
-        let (head, tail) = rest.split_at_checked(n)?;
-        rest = tail;
-        Some(head.to_vec())
-    };
-    let pixels = header.shape.pixels();
-    let mut split =
-        |n: usize| -> Option<Split> { Some(Split { labels: take(n)?, images: take(n.checked_mul(pixels)?)? }) };
-    let (train, test) = (split(header.train)?, split(header.test)?);
-    if !rest.is_empty() || train.labels.iter().chain(&test.labels).any(|&l| l as usize >= header.classes.len()) {
-        return None;
+    fn dimensions(&self, index: usize) -> std::result::Result<(u32, u32), String> {
+        image_file::dimensions(&self.folder.join(&self.entries[index].relative))
     }
-    Some(Dataset {
-        name: DatasetName::Folder,
-        shape: header.shape,
-        train,
-        test,
-        classes: header.classes,
-        files_key: String::new(),
-    })
+
+    fn decode(&self, index: usize) -> std::result::Result<image::DynamicImage, String> {
+        image_file::decode(&self.folder.join(&self.entries[index].relative))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::data::ImageShape;
 
     /// A `w`x`h` image whose pixels depend on `seed`: gray, or colored.
     fn image(path: &Path, w: u32, h: u32, seed: u8, gray: bool) {

@@ -3,10 +3,13 @@
 pub mod batch;
 mod cache;
 pub mod cifar;
+mod decode;
 pub mod fetch;
 pub mod folder;
+pub mod hub;
 pub mod idx;
 pub mod image_file;
+mod pixel_cache;
 #[doc(hidden)]
 pub mod test_data;
 
@@ -66,18 +69,27 @@ impl Dataset {
 }
 
 /// Where a data set lives under the data root.
-pub fn dir(root: &Path, name: DatasetName) -> PathBuf {
+pub fn dir(root: &Path, name: &DatasetName) -> PathBuf {
     root.join(name.as_str())
 }
 
 /// The data set `spec` trains on: a built-in one from its data root (downloading what is missing
 /// unless `fetch.offline`), or its image folder (through the cache under the data root).
 pub fn load_for(spec: &crate::spec::Spec, fetch: &FetchOptions) -> Result<Dataset> {
-    match spec.dataset {
+    load_spec(spec, fetch, true)
+}
+
+/// [`load_for`], writing nothing unless `write` (a dry run): no download, no decode cache.
+pub fn load_spec(spec: &crate::spec::Spec, fetch: &FetchOptions, write: bool) -> Result<Dataset> {
+    match &spec.dataset {
         DatasetName::Folder => {
-            folder::load(&spec.folder, &spec.image_size, &spec.data_dir.join(FOLDER_CACHE), true, fetch.quiet)
+            folder::load(&spec.folder, &spec.image_size, &spec.data_dir.join(FOLDER_CACHE), write, fetch.quiet)
         }
-        builtin => load(builtin, &spec.data_dir, fetch),
+        DatasetName::Hub(_) => {
+            let request = hub::HubRequest::of(spec).expect("a Hub data set");
+            hub::load(&request, &spec.data_dir, fetch, write)
+        }
+        builtin => load(builtin.clone(), &spec.data_dir, fetch),
     }
 }
 
@@ -86,13 +98,13 @@ pub const FOLDER_CACHE: &str = "folder-cache";
 
 /// Loads a built-in data set from `root`, downloading what is missing unless `fetch.offline`.
 pub fn load(name: DatasetName, root: &Path, fetch: &FetchOptions) -> Result<Dataset> {
-    fetch::ensure(name, root, fetch)?;
-    let dir = dir(root, name);
+    fetch::ensure(&name, root, fetch)?;
+    let dir = dir(root, &name);
     match name {
         DatasetName::Mnist | DatasetName::FashionMnist => load_idx(name, &dir),
         DatasetName::Cifar10 => load_cifar(&dir),
-        DatasetName::Folder => {
-            Err(format_error(root, "an image folder is loaded from its `folder` (data::load_for)".into()))
+        DatasetName::Folder | DatasetName::Hub(_) => {
+            Err(format_error(root, "an image folder or Hub data set is loaded from its spec (data::load_for)".into()))
         }
     }
 }

@@ -54,7 +54,7 @@ pub struct Side {
 pub fn compare(trials: &[TrialSummary], keys: &[String]) -> Vec<Comparison> {
     // Each trial's setting, read once.
     let of: Vec<(DatasetName, Vec<String>)> =
-        trials.iter().map(|t| (t.trial.spec.dataset, t.trial.values_text(keys))).collect();
+        trials.iter().map(|t| (t.trial.spec.dataset.clone(), t.trial.values_text(keys))).collect();
     let mut settings: Vec<&(DatasetName, Vec<String>)> = Vec::new();
     for setting in &of {
         if !settings.contains(&setting) {

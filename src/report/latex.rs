@@ -41,11 +41,11 @@ pub fn render(report: &Report, comparisons: &[Comparison]) -> String {
     };
     let mut last_dataset: Option<DatasetName> = None;
     for g in &report.groups {
-        let best = g.selection.n > 0 && top(g.dataset) == Some(g.selection.mean);
+        let best = g.selection.n > 0 && top(g.dataset.clone()) == Some(g.selection.mean);
         if last_dataset.is_some_and(|d| d != g.dataset) {
             out += "\\midrule\n";
         }
-        last_dataset = Some(g.dataset);
+        last_dataset = Some(g.dataset.clone());
         let mut row = vec![escape(g.dataset.as_str()), escape(g.model.as_str())];
         row.extend(g.values.iter().map(|v| escape(v)));
         row.push(count(g.final_acc.n, g.trials));

@@ -67,17 +67,17 @@ fn write_files(trials: &[TrialSummary], runs: &[PathBuf], out: &Path) -> Result<
     let mut datasets: Vec<DatasetName> = Vec::new();
     for t in trials {
         if !datasets.contains(&t.trial.spec.dataset) {
-            datasets.push(t.trial.spec.dataset);
+            datasets.push(t.trial.spec.dataset.clone());
         }
     }
     for dataset in datasets {
         let members: Vec<&TrialSummary> =
             trials.iter().filter(|t| t.trial.spec.dataset == dataset && !t.epochs.is_empty()).collect();
         if !members.is_empty() {
-            plot::curves(&members, dataset, &out.join(format!("curves_{dataset}.svg")))?;
+            plot::curves(&members, dataset.clone(), &out.join(format!("curves_{}.svg", dataset.file_stem())))?;
         }
         if members.iter().any(|t| t.status == crate::run::state::Status::Done) {
-            plot::pareto(&members, dataset, &out.join(format!("pareto_{dataset}.svg")))?;
+            plot::pareto(&members, dataset.clone(), &out.join(format!("pareto_{}.svg", dataset.file_stem())))?;
         }
     }
     plot::bars(&report, &out.join("final_accuracy.svg"))?;

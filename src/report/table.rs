@@ -126,7 +126,7 @@ pub fn build(trials: &[TrialSummary]) -> Report {
     let mut groups: Vec<(Group, Vec<&TrialSummary>)> = Vec::new();
     for t in trials {
         let values = t.trial.values_text(&keys);
-        let (dataset, model) = (t.trial.spec.dataset, t.trial.spec.model);
+        let (dataset, model) = (t.trial.spec.dataset.clone(), t.trial.spec.model);
         match groups.iter_mut().find(|(g, _)| g.dataset == dataset && g.model == model && g.values == values) {
             Some((_, members)) => members.push(t),
             None => groups.push((
@@ -161,7 +161,7 @@ pub fn build(trials: &[TrialSummary]) -> Report {
     // Data sets in order of appearance, NN before CNN.
     let order: Vec<DatasetName> = groups.iter().fold(Vec::new(), |mut seen, g| {
         if !seen.contains(&g.dataset) {
-            seen.push(g.dataset);
+            seen.push(g.dataset.clone());
         }
         seen
     });

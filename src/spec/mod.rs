@@ -36,6 +36,18 @@ pub struct Spec {
     /// `dataset = "folder"`: resize every image to `[height, width]`; `[]`: the images' own size.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub image_size: Vec<u32>,
+    /// `dataset = "hf:..."`: the branch, tag or commit to read (resolved to a commit at start).
+    #[serde(skip_serializing_if = "is_main")]
+    pub hf_revision: String,
+    /// `dataset = "hf:..."`: the config (sub-folder) to read, for repos that hold several.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub hf_config: String,
+    /// `dataset = "hf:..."`: the image column, when the files' metadata does not tell it.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub image_column: String,
+    /// `dataset = "hf:..."`: the label column, when the files' metadata does not tell it.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub label_column: String,
     pub backend: BackendName,
     /// GPU index for `backend = "cuda"`.
     pub device: u32,
@@ -115,6 +127,13 @@ pub struct Spec {
     pub sweep: BTreeMap<String, Vec<toml::Value>>,
 }
 
+fn is_main(revision: &str) -> bool {
+    revision == DEFAULT_HF_REVISION
+}
+
+/// The Hub revision read when the spec names none.
+pub const DEFAULT_HF_REVISION: &str = "main";
+
 fn is_empty_path(path: &std::path::Path) -> bool {
     path.as_os_str().is_empty()
 }
@@ -184,6 +203,10 @@ pub const FIELDS: &[Field] = {
         f("dataset", Computes),
         f("folder", Computes),
         f("image_size", Computes),
+        f("hf_revision", Computes),
+        f("hf_config", Computes),
+        f("image_column", Computes),
+        f("label_column", Computes),
         f("backend", Device),
         f("device", Device),
         f("threads", Device),
@@ -247,7 +270,9 @@ impl Spec {
         match key {
             "momentum" => self.optimizer == OptimizerName::Sgd,
             "conv_channels" | "kernel_size" | "padding" => self.model == ModelKind::Cnn,
-            "folder" | "image_size" => self.dataset == DatasetName::Folder,
+            "folder" => self.dataset == DatasetName::Folder,
+            "image_size" => matches!(self.dataset, DatasetName::Folder | DatasetName::Hub(_)),
+            "hf_revision" | "hf_config" | "image_column" | "label_column" => self.dataset.hub().is_some(),
             _ => true,
         }
     }
@@ -290,8 +315,11 @@ impl Spec {
 
     /// The data set as messages name it: `mnist`, or `folder data/pets` for an image folder.
     pub fn data_label(&self) -> String {
-        match self.dataset {
+        match &self.dataset {
             DatasetName::Folder => format!("folder {}", self.folder.display()),
+            DatasetName::Hub(repo) if !is_main(&self.hf_revision) => {
+                format!("{} @ {}", repo.spec_name(), self.hf_revision)
+            }
             dataset => dataset.to_string(),
         }
     }
@@ -317,6 +345,10 @@ impl Default for Spec {
             dataset: DatasetName::Mnist,
             folder: PathBuf::new(),
             image_size: Vec::new(),
+            hf_revision: DEFAULT_HF_REVISION.into(),
+            hf_config: String::new(),
+            image_column: String::new(),
+            label_column: String::new(),
             backend: BackendName::Cpu,
             device: 0,
             threads: 0,
@@ -366,7 +398,7 @@ mod tests {
     #[test]
     fn defaults_are_the_seed_experiment_and_valid() {
         let spec = Spec::default();
-        assert_eq!((spec.model, spec.dataset), (ModelKind::Cnn, DatasetName::Mnist));
+        assert_eq!((spec.model, spec.dataset.clone()), (ModelKind::Cnn, DatasetName::Mnist));
         assert_eq!((spec.epochs, spec.batch_size, spec.lr), (5, 100, 0.01));
         assert_eq!(spec.optimizer, OptimizerName::Sgd);
         assert_eq!(spec.validate(), Ok(()));

@@ -39,24 +39,32 @@ impl Spec {
         Ok(())
     }
 
-    /// `folder` and `image_size`: set for an image folder, and only for one.
+    /// `folder`, `image_size` and the `hf_*` keys: set for the data set they belong to, and only
+    /// for it.
     fn validate_folder(&self) -> Result<(), RangeError> {
         let fail = |key, message: String| Err(RangeError { key, message });
-        if self.dataset != DatasetName::Folder {
-            for (key, set) in
-                [("folder", !self.folder.as_os_str().is_empty()), ("image_size", !self.image_size.is_empty())]
-            {
-                if set {
-                    return fail(
-                        key,
-                        format!(
-                            "only applies to dataset = \"folder\" (this spec's dataset is {}); remove it",
-                            self.dataset
-                        ),
-                    );
-                }
+        let hub = self.dataset.hub().is_some();
+        let folder = self.dataset == DatasetName::Folder;
+        for (key, set, allowed, belongs) in [
+            ("folder", !self.folder.as_os_str().is_empty(), folder, "dataset = \"folder\""),
+            ("image_size", !self.image_size.is_empty(), folder || hub, "dataset = \"folder\" or \"hf:...\""),
+            ("hf_revision", self.hf_revision != super::DEFAULT_HF_REVISION, hub, "dataset = \"hf:...\""),
+            ("hf_config", !self.hf_config.is_empty(), hub, "dataset = \"hf:...\""),
+            ("image_column", !self.image_column.is_empty(), hub, "dataset = \"hf:...\""),
+            ("label_column", !self.label_column.is_empty(), hub, "dataset = \"hf:...\""),
+        ] {
+            if set && !allowed {
+                return fail(
+                    key,
+                    format!("only applies to {belongs} (this spec's dataset is {}); remove it", self.dataset),
+                );
             }
-            return Ok(());
+        }
+        if hub {
+            self.validate_hub()?;
+        }
+        if !folder {
+            return self.validate_image_size();
         }
         if self.folder.as_os_str().is_empty() {
             return fail(
@@ -64,6 +72,11 @@ impl Spec {
                 "dataset = \"folder\" needs folder = \"PATH\", a folder holding train/<class>/* and test/<class>/* images".into(),
             );
         }
+        self.validate_image_size()
+    }
+
+    fn validate_image_size(&self) -> Result<(), RangeError> {
+        let fail = |key, message: String| Err(RangeError { key, message });
         if !self.image_size.is_empty()
             && (self.image_size.len() != 2 || self.image_size.iter().any(|&s| !(1..=MAX_SIDE).contains(&s)))
         {
@@ -73,6 +86,45 @@ impl Spec {
                     "must be [height, width], each 1 to {MAX_SIDE}, e.g. [32, 32]; leave it out to keep the images' own size"
                 ),
             );
+        }
+        Ok(())
+    }
+
+    /// The Hub keys hold what the Hub accepts: they end up in URLs and cache paths.
+    fn validate_hub(&self) -> Result<(), RangeError> {
+        let fail = |key, message: String| Err(RangeError { key, message });
+        let revision = &self.hf_revision;
+        let ref_char = |c: char| c.is_ascii_alphanumeric() || "-_./".contains(c);
+        if revision.is_empty()
+            || revision.len() > 200
+            || !revision.chars().all(ref_char)
+            || revision.starts_with(['/', '.', '-'])
+            || revision.ends_with(['/', '.'])
+            || revision.contains("..")
+            || revision.contains("//")
+        {
+            return fail(
+                "hf_revision",
+                format!(
+                    "\"{revision}\" is not a branch, tag or commit name (letters, digits, '-', '_', '.', '/'); e.g. \"main\", \"v1.0\" or a commit id"
+                ),
+            );
+        }
+        let config = &self.hf_config;
+        if !config.is_empty()
+            && (config.len() > 100
+                || config.starts_with('.')
+                || !config.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)))
+        {
+            return fail(
+                "hf_config",
+                format!("\"{config}\" is not a config name (letters, digits, '-', '_', '.'), e.g. \"plain_text\""),
+            );
+        }
+        for (key, column) in [("image_column", &self.image_column), ("label_column", &self.label_column)] {
+            if column.len() > 200 || column.chars().any(char::is_control) {
+                return fail(key, "must be a column name of the repo's Parquet files, e.g. \"label\"".into());
+            }
         }
         Ok(())
     }
