@@ -204,3 +204,23 @@ const FASHION_CLASSES: [&str; 10] =
 
 pub const CIFAR_CLASSES: [&str; 10] =
     ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hub_names_parse_by_the_hubs_rules_and_round_trip() {
+        let name: DatasetName = "hf:uoft-cs/cifar10".parse().unwrap();
+        assert_eq!(name.hub().map(HubRepo::id), Some("uoft-cs/cifar10"));
+        assert_eq!((name.to_string(), name.file_stem()), ("hf:uoft-cs/cifar10".into(), "hf_uoft-cs_cifar10".into()));
+        assert_eq!("cifar10".parse::<DatasetName>(), Ok(DatasetName::Cifar10));
+        for bad in ["hf:cifar10", "hf:a/b/c", "hf:../etc", "hf:a/.hidden", "hf:a--b/c", "hf:a/b c", "hf:/x", "hf:a/"] {
+            let err = bad.parse::<DatasetName>().unwrap_err();
+            assert!(err.contains("hf:OWNER/NAME"), "{bad}: {err}");
+        }
+        assert!("imagenet".parse::<DatasetName>().unwrap_err().contains("or \"hf:OWNER/NAME\""));
+        let long = format!("hf:{}/{}", "a".repeat(50), "b".repeat(50));
+        assert!(long.parse::<DatasetName>().unwrap_err().contains("96"));
+    }
+}

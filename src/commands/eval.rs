@@ -20,10 +20,13 @@ pub fn eval(args: EvalArgs) -> Result<()> {
         if dataset == DatasetName::Folder {
             return Err(Error::Usage {
                 origin: "--dataset".into(),
-                message: "an image folder is evaluated by its own trials (the folder is part of the spec); give a built-in data set".into(),
+                message: "an image folder is evaluated by its own trials (the folder is part of the spec); give a built-in data set or hf:OWNER/NAME".into(),
             });
         }
         (spec.dataset, spec.folder, spec.image_size) = (dataset, Default::default(), Vec::new());
+        let defaults = crate::spec::Spec::default();
+        (spec.hf_revision, spec.hf_config, spec.image_column, spec.label_column) =
+            (defaults.hf_revision, defaults.hf_config, defaults.image_column, defaults.label_column);
     }
     if let Some(dir) = &args.data.data_dir {
         spec.data_dir = dir.clone();
@@ -50,9 +53,9 @@ pub fn eval(args: EvalArgs) -> Result<()> {
     }
     // Labels are indices into the class names: a folder whose class folders were renamed since
     // the trial trained would be scored against other names.
-    if spec.dataset == DatasetName::Folder && dataset.classes != images.classes {
+    if spec.dataset.builtin().is_none() && dataset.classes != images.classes {
         return Err(Error::DataFormat {
-            path: spec.folder.clone(),
+            path: if spec.dataset == DatasetName::Folder { spec.folder.clone() } else { spec.data_label().into() },
             message: format!(
                 "its classes are now {} but this trial trained on {}: a label means the class of that name. \
                  Rename the class folders back, or train a new run on the folder as it is",

@@ -48,10 +48,14 @@ impl DataSets {
                 continue;
             }
             let result = load_one(&trial.spec, offline, quiet, write_caches);
-            // A bad image folder or Hub repo is bad input, whatever else the sweep holds.
-            if matches!(trial.spec.dataset, DatasetName::Folder | DatasetName::Hub(_))
-                && let Err(e) = result
-            {
+            // A bad image folder or Hub repo is bad input, whatever else the sweep holds (a dry
+            // run only shows what a Hub set not yet downloaded would be).
+            let fatal = match trial.spec.dataset {
+                DatasetName::Folder => true,
+                DatasetName::Hub(_) => write_caches,
+                _ => false,
+            };
+            if fatal && let Err(e) = result {
                 return Err(e);
             }
             let result = result.map_err(|e| {
@@ -62,16 +66,45 @@ impl DataSets {
             sets.loaded.insert(key, result);
         }
         if let Some(error) = first_error
+            && write_caches
             && sets.loaded.values().all(Result::is_err)
         {
             return Err(error);
         }
         for ((dataset, ..), result) in &sets.loaded {
+            // A dry run shows a Hub set it has not downloaded with unknown sizes; nothing fails.
+            if !write_caches && dataset.hub().is_some() {
+                continue;
+            }
             if let Err(message) = result {
                 eprintln!("warning: the {dataset} trials will fail: {message}");
             }
         }
         Ok(sets)
+    }
+
+    /// What the Hub data sets loaded are, exactly (repo, commit, each file's sha256): for the
+    /// run's manifest.
+    pub fn hub_records(&self) -> Vec<super::hub::HubRecord> {
+        let mut records: Vec<super::hub::HubRecord> = self
+            .loaded
+            .iter()
+            .filter(|(_, result)| result.is_ok())
+            .filter_map(|((dataset, data_dir, _, image_size, [revision, config, image_column, label_column]), _)| {
+                let request = super::hub::HubRequest {
+                    repo: dataset.hub()?,
+                    revision,
+                    config,
+                    image_column,
+                    label_column,
+                    image_size,
+                };
+                super::hub::cached_record(&request, data_dir)
+            })
+            .collect();
+        records.sort_by(|a, b| (&a.repo, &a.commit).cmp(&(&b.repo, &b.commit)));
+        records.dedup();
+        records
     }
 
     /// The images of `spec`'s data set, if it is loaded.

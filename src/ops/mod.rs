@@ -36,7 +36,9 @@ impl RunOptions {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         WorkerOptions {
             quiet: self.quiet,
-            offline: self.offline,
+            // The coordinator fetched every data set before starting them: a worker reads the
+            // cache (a Hub set at the commit the run resolved, even if its branch moves on).
+            offline: true,
             threads: (self.jobs > 1).then(|| threads_per_job(self.jobs, cores)),
             tagged: self.jobs > 1,
             ..WorkerOptions::default()

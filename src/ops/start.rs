@@ -7,7 +7,7 @@ use super::{RunOptions, plural};
 use crate::data::DataSets;
 use crate::error::{Error, Result};
 use crate::run::{Manifest, RunDir};
-use crate::spec::{self, DatasetName, FIELDS, Field, Overrides, Trial};
+use crate::spec::{self, FIELDS, Field, Overrides, Trial};
 use crate::{backend, interrupt, report};
 
 /// `runner SPEC`: a new run folder under `runs_dir`, every trial trained in it.
@@ -24,6 +24,7 @@ pub fn start(spec_path: &Path, runs_dir: &Path, options: &RunOptions) -> Result<
 
     let mut manifest = Manifest::new(devices, trials.len());
     manifest.gpus = backend::gpus(&trials);
+    manifest.hub_datasets = datasets.hub_records();
     let (run_dir, lock, manifest) = RunDir::start(runs_dir, &spec, manifest, chrono::Utc::now())?;
     if !options.quiet {
         eprintln!("run folder: {}  ({} trial{})", run_dir.path.display(), trials.len(), plural(trials.len()));
@@ -34,8 +35,9 @@ pub fn start(spec_path: &Path, runs_dir: &Path, options: &RunOptions) -> Result<
 /// `runner SPEC --dry-run`: one row per trial with every resolved field, writing nothing.
 pub fn dry_run(spec_path: &Path, options: &RunOptions) -> Result<()> {
     let (_, trials) = spec::load(spec_path, &options.overrides)?;
-    // An image folder's shape and classes are its files': read them (the built-in sets' are known).
-    let folders: Vec<Trial> = trials.iter().filter(|t| t.spec.dataset == DatasetName::Folder).cloned().collect();
+    // An image folder's or a cached Hub set's shape and classes are its files': read them (the
+    // built-in sets' are known).
+    let folders: Vec<Trial> = trials.iter().filter(|t| t.spec.dataset.builtin().is_none()).cloned().collect();
     let datasets = if folders.is_empty() { DataSets::default() } else { DataSets::peek(&folders, options.quiet)? };
     check_folder_trials(spec_path, &options.overrides, &trials, &datasets)?;
     print!("{}", trial_table(&trials, &datasets));
@@ -50,13 +52,13 @@ pub(super) fn check_folder_trials(
     trials: &[Trial],
     datasets: &DataSets,
 ) -> Result<()> {
-    for trial in trials.iter().filter(|t| t.spec.dataset == DatasetName::Folder) {
+    for trial in trials.iter().filter(|t| t.spec.dataset.builtin().is_none()) {
         let Some(images) = datasets.images(&trial.spec) else { continue };
         if let Err(e) = trial.spec.validate_images(&images) {
             return Err(Error::InvalidValue {
                 origin: spec::locate(spec_path, overrides, e.key),
                 key: e.key.into(),
-                message: format!("trial {} ({}): {}", trial.index, trial.spec.folder.display(), e.message),
+                message: format!("trial {} ({}): {}", trial.index, trial.spec.data_label(), e.message),
             });
         }
     }
@@ -75,11 +77,15 @@ fn trial_table(trials: &[Trial], datasets: &DataSets) -> String {
             let table = t.spec.to_table();
             let mut row = vec![t.index.to_string(), t.name.clone()];
             row.extend(keys.iter().map(|k| table.get(*k).map(spec::display_value).unwrap_or_default()));
-            let images =
-                t.spec.dataset.builtin().or_else(|| datasets.images(&t.spec)).expect("every trial's data set was read");
-            let architecture = t.spec.architecture(images.classes.len());
-            row.push(crate::model::parameter_count(&architecture, images.shape).to_string());
-            row.push(crate::model::macs(&architecture, images.shape).to_string());
+            // A Hub set not downloaded yet: its shape is unknown until it is.
+            match t.spec.dataset.builtin().or_else(|| datasets.images(&t.spec)) {
+                Some(images) => {
+                    let architecture = t.spec.architecture(images.classes.len());
+                    row.push(crate::model::parameter_count(&architecture, images.shape).to_string());
+                    row.push(crate::model::macs(&architecture, images.shape).to_string());
+                }
+                None => row.extend(["?".to_string(), "? (not downloaded yet)".to_string()]),
+            }
             row
         })
         .collect();

@@ -73,7 +73,9 @@ pub fn submit(spec_path: &Path, runs_dir: &Path, dry_run: bool, options: &RunOpt
     // Downloaded now: compute nodes often have no internet.
     let datasets = DataSets::load(&trials, options.offline, options.quiet)?;
     super::start::check_folder_trials(spec_path, &overrides, &trials, &datasets)?;
-    let (run_dir, lock, manifest) = RunDir::start(&runs_dir, &spec, Manifest::new(devices, trials.len()), now)?;
+    let mut manifest = Manifest::new(devices, trials.len());
+    manifest.hub_datasets = datasets.hub_records();
+    let (run_dir, lock, manifest) = RunDir::start(&runs_dir, &spec, manifest, now)?;
     summary::rebuild(&run_dir, &trials)?;
     let plan = Plan::new(run_dir.path.clone(), runner, &spec.name, &all, &spec.slurm, worker_lines(&run_dir.path));
     submit_plan(&sbatch, &plan, &run_dir, manifest, lock, options.quiet)

@@ -32,6 +32,10 @@ pub struct Manifest {
     /// Slurm jobs submitted for this run (`runner submit`): the arrays and their report jobs.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub slurm_jobs: Vec<String>,
+    /// Each Hugging Face Hub data set the run read: repo, the commit its revision resolved to, and
+    /// every file's size and sha256, so the run can be repeated on exactly the same files.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hub_datasets: Vec<crate::data::hub::HubRecord>,
     /// spec.toml as the runner last wrote it: a resume tells a hand edit from it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spec: Option<String>,
@@ -75,6 +79,7 @@ impl Manifest {
             warmup_seconds: Default::default(),
             resumed: Vec::new(),
             slurm_jobs: Vec::new(),
+            hub_datasets: Vec::new(),
             spec: None,
         }
     }

@@ -24,8 +24,8 @@ use crate::spec::{BackendName, DatasetName, Trial};
 use crate::train::{self, EpochMetrics, Observer, TrainError, TrainState, TrialData};
 use crate::{backend, failpoint, interrupt};
 
-/// An image folder's trial: checks its model fits the folder's images and records them in
-/// `images.json`; or why it cannot run (the folder changed under a started trial).
+/// An image folder's or Hub set's trial: checks its model fits the images and records them in
+/// `images.json`; or why it cannot run (the files changed under a started trial).
 fn record_folder_images(trial: &Trial, dataset: &Dataset, dir: &Path, started: bool) -> Result<Option<String>> {
     let images = dataset.images();
     if let Err(e) = trial.spec.validate_images(&images) {
@@ -36,9 +36,13 @@ fn record_folder_images(trial: &Trial, dataset: &Dataset, dir: &Path, started: b
         && recorded.files_key != dataset.files_key
     {
         return Ok(Some(format!(
-            "{}: the image folder changed (files added, removed or modified) since this trial started; \
-             its epochs were trained on the old files: restore them, or start a new run",
-            trial.spec.folder.display()
+            "{}: the {} since this trial started; its epochs were trained on the old files: restore them, or \
+             start a new run",
+            trial.spec.data_label(),
+            match trial.spec.dataset {
+                DatasetName::Folder => "image folder changed (files added, removed or modified)",
+                _ => "data set's files changed (another commit, config or columns)",
+            }
         )));
     }
     let record = ImagesRecord { images, files_key: dataset.files_key.clone() };
@@ -60,7 +64,7 @@ pub fn run(
         Ok(dataset) => dataset,
         Err(message) => return Ok(TrialEnd::now(Status::Failed, format!("data: {message}"), None)),
     };
-    if trial.spec.dataset == DatasetName::Folder
+    if trial.spec.dataset.builtin().is_none()
         && let Some(reason) = record_folder_images(trial, dataset, dir, !point.epochs.is_empty())?
     {
         return Ok(TrialEnd::now(Status::Failed, reason, None));

@@ -15,12 +15,13 @@ pub fn shared_data() -> PathBuf {
     runner::data::test_data::root()
 }
 
-/// The runner binary, run in `dir`, with no RUNNER_* variables from the caller's environment.
+/// The runner binary, run in `dir`, with no RUNNER_* or HF_* variables from the caller's
+/// environment.
 pub fn runner(dir: &Path) -> Command {
     let mut cmd = Command::cargo_bin("runner").unwrap();
     cmd.current_dir(dir);
     for (key, _) in std::env::vars() {
-        if key.starts_with("RUNNER_") {
+        if key.starts_with("RUNNER_") || key.starts_with("HF_") {
             cmd.env_remove(key);
         }
     }

@@ -181,16 +181,24 @@ pub fn load_with(
 /// The record of what `request` reads (for the manifest), from the cache alone.
 pub fn cached_record(request: &HubRequest, data_dir: &Path) -> Option<HubRecord> {
     let dir = repo_dir(data_dir, request.repo);
-    let commit = if is_commit(request.revision) {
-        request.revision.to_string()
-    } else {
-        std::fs::read_to_string(ref_path(&dir, request.revision)).ok()?.trim().to_string()
+    let at = |revision: &str| -> Option<(String, Vec<RepoFile>)> {
+        let commit = if is_commit(revision) {
+            revision.to_string()
+        } else {
+            std::fs::read_to_string(ref_path(&dir, revision)).ok()?.trim().to_string()
+        };
+        let files = serde_json::from_slice(&std::fs::read(listing_path(&dir, &commit)).ok()?).ok()?;
+        Some((commit, files))
     };
-    let files: Vec<RepoFile> = serde_json::from_slice(&std::fs::read(listing_path(&dir, &commit)).ok()?).ok()?;
+    let (mut revision, (mut commit, mut files)) = (request.revision, at(request.revision)?);
+    if layout::layout(&files).is_empty() && request.revision == crate::spec::DEFAULT_HF_REVISION {
+        revision = PARQUET_BRANCH;
+        (commit, files) = at(PARQUET_BRANCH)?;
+    }
     let chosen = layout::choose(&layout::layout(&files), request.config, request.repo.spec_name()).ok()?;
     Some(HubRecord {
         repo: request.repo.id().to_string(),
-        revision: request.revision.to_string(),
+        revision: revision.to_string(),
         commit,
         config: chosen.config,
         test_split: chosen.test_split,
