@@ -36,7 +36,7 @@ pub fn bench(args: BenchArgs) -> Result<()> {
         median
     };
 
-    let offline = FetchOptions { offline: true, quiet: true, mirror: None };
+    let offline = FetchOptions { offline: true, quiet: true, ..FetchOptions::default() };
     match data::load(DatasetName::Mnist, &args.data_dir, &offline) {
         Ok(_) => {
             let mut seconds: Vec<f64> = (0..args.repeats.max(3))

@@ -36,7 +36,7 @@ pub fn eval(args: EvalArgs) -> Result<()> {
         key: e.key.into(),
         message: e.message,
     })?;
-    let fetch = FetchOptions { offline: args.data.download.offline, mirror: None, quiet: true };
+    let fetch = FetchOptions { offline: args.data.download.offline, quiet: true, ..FetchOptions::default() };
     let dataset = data::load_for(&spec, &fetch)?;
     if dataset.shape != images.shape || dataset.classes.len() != images.classes.len() {
         return Err(Error::Usage {

@@ -125,6 +125,7 @@ fn load_one(spec: &Spec, offline: bool, quiet: bool, write_caches: bool) -> Resu
         offline,
         mirror: Some(spec.mirror.clone()).filter(|m| !m.is_empty()),
         quiet: quiet || !std::io::stderr().is_terminal(),
+        allow_partial: false,
     };
     // An image folder's or Hub set's lines before and after decoding are worth a log too.
     let fetch = FetchOptions {

@@ -18,6 +18,18 @@ pub struct FetchOptions {
     pub mirror: Option<String>,
     /// No progress bar.
     pub quiet: bool,
+    /// Accept a built-in set with fewer images than its official files (small test fixtures);
+    /// `RUNNER_ALLOW_PARTIAL_DATA=1` sets it too.
+    pub allow_partial: bool,
+}
+
+/// The variable that lets a built-in data set hold fewer images than the official files.
+pub const ALLOW_PARTIAL_ENV: &str = "RUNNER_ALLOW_PARTIAL_DATA";
+
+impl FetchOptions {
+    pub fn partial_allowed(&self) -> bool {
+        self.allow_partial || std::env::var(ALLOW_PARTIAL_ENV).is_ok_and(|v| v == "1")
+    }
 }
 
 /// A file as the mirrors serve it, and the md5 that identifies it.
@@ -89,11 +101,17 @@ pub fn ensure(name: &DatasetName, root: &Path, options: &FetchOptions) -> Result
         (None, Some(spec)) => vec![spec.clone()],
         (None, None) => source.mirrors.iter().map(|m| m.to_string()).collect(),
     };
-    let listing = missing
+    let mut listing = missing
         .iter()
         .map(|f| format!("    {}  (from {}{})", dir.join(f.name).display(), mirrors[0], f.name))
         .collect::<Vec<_>>()
         .join("\n");
+    if *name == DatasetName::Cifar10 {
+        listing.push_str(&format!(
+            "\n    or the archive unpacked: {}/{{data_batch_1..5,test_batch}}.bin",
+            dir.join(CIFAR_FOLDER).display()
+        ));
+    }
     if options.offline {
         return Err(Error::DataMissing {
             dataset: name.to_string(),
@@ -235,7 +253,7 @@ mod tests {
     }
 
     fn options(mirror: &str) -> FetchOptions {
-        FetchOptions { offline: false, mirror: Some(mirror.to_string()), quiet: true }
+        FetchOptions { offline: false, mirror: Some(mirror.to_string()), quiet: true, allow_partial: false }
     }
 
     fn listing(root: &Path) -> Vec<String> {

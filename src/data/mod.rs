@@ -100,21 +100,68 @@ pub const FOLDER_CACHE: &str = "folder-cache";
 pub fn load(name: DatasetName, root: &Path, fetch: &FetchOptions) -> Result<Dataset> {
     fetch::ensure(&name, root, fetch)?;
     let dir = dir(root, &name);
+    let official = !fetch.partial_allowed();
     match name {
-        DatasetName::Mnist | DatasetName::FashionMnist => load_idx(name, &dir),
-        DatasetName::Cifar10 => load_cifar(&dir),
+        DatasetName::Mnist | DatasetName::FashionMnist => load_idx(name, &dir, official),
+        DatasetName::Cifar10 => load_cifar(&dir, official),
         DatasetName::Folder | DatasetName::Hub(_) => {
             Err(format_error(root, "an image folder or Hub data set is loaded from its spec (data::load_for)".into()))
         }
     }
 }
 
-fn load_idx(name: DatasetName, dir: &Path) -> Result<Dataset> {
+/// How to get a built-in set's official files again, for the refusal of a copy that is not one.
+fn refetch_hint(dir: &Path) -> String {
+    format!(
+        "delete {} and run again to download the official files (or put them there yourself); \
+         small test copies are accepted with {}=1",
+        dir.display(),
+        fetch::ALLOW_PARTIAL_ENV
+    )
+}
+
+/// An IDX file checked against the official one: its md5 (of the uncompressed bytes) and its
+/// record count.
+fn check_official(path: &Path, bytes: &[u8], md5: &str, count: usize, official: usize, dir: &Path) -> Result<()> {
+    use md5::{Digest, Md5};
+    if count != official {
+        return Err(format_error(
+            path,
+            format!(
+                "holds {count} records but the official file holds {official}: an incomplete copy; {}",
+                refetch_hint(dir)
+            ),
+        ));
+    }
+    let digest = format!("{:x}", Md5::digest(bytes));
+    if digest != md5 {
+        return Err(format_error(
+            path,
+            format!("has md5 {digest} but the official file's is {md5}: an altered copy; {}", refetch_hint(dir)),
+        ));
+    }
+    Ok(())
+}
+
+fn load_idx(name: DatasetName, dir: &Path, official: bool) -> Result<Dataset> {
+    let source = fetch::source(&name);
+    let md5_of = |file: &str| source.files.iter().find(|f| f.name.starts_with(file)).map(|f| f.md5).unwrap_or("");
     let split = |prefix: &str| -> Result<(Split, ImageShape)> {
+        let expected = if prefix == "train" { 60_000 } else { 10_000 };
         let (images_path, images) = read_present(dir, &format!("{prefix}-images-idx3-ubyte"))?;
-        let images = idx::parse_images(&images).map_err(|m| format_error(&images_path, m))?;
+        let parsed = idx::parse_images(&images).map_err(|m| format_error(&images_path, m))?;
+        if official {
+            let md5 = md5_of(&format!("{prefix}-images"));
+            check_official(&images_path, &images, md5, parsed.count(), expected, dir)?;
+        }
+        let images = parsed;
         let (labels_path, labels) = read_present(dir, &format!("{prefix}-labels-idx1-ubyte"))?;
-        let labels = idx::parse_labels(&labels).map_err(|m| format_error(&labels_path, m))?;
+        let raw_labels = labels;
+        let labels = idx::parse_labels(&raw_labels).map_err(|m| format_error(&labels_path, m))?;
+        if official {
+            let md5 = md5_of(&format!("{prefix}-labels"));
+            check_official(&labels_path, &raw_labels, md5, labels.len(), expected, dir)?;
+        }
         if images.count() != labels.len() {
             return Err(format_error(
                 &labels_path,
@@ -152,8 +199,12 @@ const CIFAR_TEST: &str = "test_batch.bin";
 pub const CIFAR_FOLDER: &str = "cifar-10-batches-bin";
 pub const CIFAR_ARCHIVE: &str = "cifar-10-binary.tar.gz";
 
-/// CIFAR-10 from `cifar-10-batches-bin/` if present, else straight from the original archive.
-fn load_cifar(dir: &Path) -> Result<Dataset> {
+/// Records in each official CIFAR-10 batch file.
+const CIFAR_PER_FILE: usize = 10_000;
+
+/// CIFAR-10 from `cifar-10-batches-bin/` if present, else straight from the original archive
+/// (checked against its official md5).
+fn load_cifar(dir: &Path, official: bool) -> Result<Dataset> {
     let unpacked = dir.join(CIFAR_FOLDER);
     let mut files: Vec<(String, PathBuf, Vec<u8>)> = Vec::new();
     if unpacked.join(CIFAR_TEST).exists() {
@@ -166,6 +217,21 @@ fn load_cifar(dir: &Path) -> Result<Dataset> {
         }
     } else {
         let archive = dir.join(CIFAR_ARCHIVE);
+        if official {
+            use md5::{Digest, Md5};
+            let bytes = std::fs::read(&archive).map_err(|source| Error::DataRead { path: archive.clone(), source })?;
+            let md5 = fetch::source(&DatasetName::Cifar10).files[0].md5;
+            let digest = format!("{:x}", Md5::digest(&bytes));
+            if digest != md5 {
+                return Err(format_error(
+                    &archive,
+                    format!(
+                        "has md5 {digest} but the official archive's is {md5}: an altered or incomplete copy; {}",
+                        refetch_hint(dir)
+                    ),
+                ));
+            }
+        }
         files = read_cifar_archive(&archive)?;
     }
     let mut train = Split::default();
@@ -191,7 +257,18 @@ fn load_cifar(dir: &Path) -> Result<Dataset> {
             }
             continue;
         };
+        let before = split.labels.len();
         cifar::parse_records(bytes, &mut split.images, &mut split.labels).map_err(|m| format_error(path, m))?;
+        let count = split.labels.len() - before;
+        if official && count != CIFAR_PER_FILE {
+            return Err(format_error(
+                path,
+                format!(
+                    "holds {count} records but each official CIFAR-10 batch file holds {CIFAR_PER_FILE}: an incomplete copy; {}",
+                    refetch_hint(dir)
+                ),
+            ));
+        }
         seen.push(name.as_str());
     }
     for name in CIFAR_TRAIN.iter().chain([&CIFAR_TEST]) {
@@ -269,6 +346,11 @@ mod tests {
         FetchOptions { offline: true, ..FetchOptions::default() }
     }
 
+    /// Offline, and accepting the small fixtures below.
+    fn small() -> FetchOptions {
+        FetchOptions { allow_partial: true, ..offline() }
+    }
+
     #[test]
     fn real_mnist_from_gz() {
         let data = load(DatasetName::Mnist, &shared_data(), &offline()).unwrap();
@@ -317,7 +399,7 @@ mod tests {
     fn mixed_plain_and_gz_files() {
         let root = tempfile::tempdir().unwrap();
         fake_mnist(root.path(), 30, 20);
-        let data = load(DatasetName::Mnist, root.path(), &offline()).unwrap();
+        let data = load(DatasetName::Mnist, root.path(), &small()).unwrap();
         assert_eq!((data.train.len(), data.test.len()), (30, 20));
     }
 
@@ -327,7 +409,7 @@ mod tests {
         fake_mnist(root.path(), 30, 20);
         let dir = root.path().join("mnist");
         let check = |needle: &str, file: &str| {
-            let err = load(DatasetName::Mnist, root.path(), &offline()).unwrap_err().to_string();
+            let err = load(DatasetName::Mnist, root.path(), &small()).unwrap_err().to_string();
             assert!(err.contains(needle) && err.contains(file), "{err}");
         };
 
@@ -385,7 +467,7 @@ mod tests {
         for archive in [false, true] {
             let root = tempfile::tempdir().unwrap();
             fake_cifar(root.path(), 7, archive);
-            let data = load(DatasetName::Cifar10, root.path(), &offline()).unwrap();
+            let data = load(DatasetName::Cifar10, root.path(), &small()).unwrap();
             assert_eq!((data.train.len(), data.test.len()), (35, 7), "archive: {archive}");
             assert_eq!(data.shape.pixels(), 3072);
             assert_eq!(data.classes[0], "airplane");
@@ -398,7 +480,50 @@ mod tests {
         fake_cifar(root.path(), 3, false);
         let path = root.path().join("cifar10").join(CIFAR_FOLDER).join("data_batch_2.bin");
         write(&path, &cifar::tests::records(3)[..3 * cifar::RECORD - 5]);
-        let err = load(DatasetName::Cifar10, root.path(), &offline()).unwrap_err().to_string();
+        let err = load(DatasetName::Cifar10, root.path(), &small()).unwrap_err().to_string();
         assert!(err.contains("data_batch_2.bin") && err.contains("bytes left over"), "{err}");
+    }
+
+    #[test]
+    fn a_built_in_copy_that_is_not_the_official_one_is_refused_unless_allowed() {
+        let root = tempfile::tempdir().unwrap();
+        fake_mnist(root.path(), 30, 20);
+        let err = load(DatasetName::Mnist, root.path(), &offline()).unwrap_err().to_string();
+        assert!(err.contains("train-images-idx3-ubyte: holds 30 records but the official file holds 60000"), "{err}");
+        assert!(err.contains("delete") && err.contains(fetch::ALLOW_PARTIAL_ENV), "{err}");
+        // The real files with one label changed: right count, wrong md5.
+        let real = tempfile::tempdir().unwrap();
+        let dir = real.path().join("mnist");
+        std::fs::create_dir_all(&dir).unwrap();
+        for name in ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz"] {
+            std::fs::copy(shared_data().join("mnist").join(name), dir.join(name)).unwrap();
+        }
+        let mut labels = read_file(&shared_data().join("mnist/t10k-labels-idx1-ubyte.gz")).unwrap();
+        labels[100] = (labels[100] + 1) % 10;
+        write(&dir.join("t10k-labels-idx1-ubyte"), &labels);
+        let err = load(DatasetName::Mnist, real.path(), &offline()).unwrap_err().to_string();
+        assert!(
+            err.contains("t10k-labels-idx1-ubyte: has md5") && err.contains("27ae3e4e09519cfbb04c329615203637"),
+            "{err}"
+        );
+        // Twenty records per CIFAR-10 batch file, unpacked: refused naming the file.
+        let cifar = tempfile::tempdir().unwrap();
+        fake_cifar(cifar.path(), 20, false);
+        let err = load(DatasetName::Cifar10, cifar.path(), &offline()).unwrap_err().to_string();
+        assert!(
+            err.contains("data_batch_1.bin: holds 20 records but each official CIFAR-10 batch file holds 10000"),
+            "{err}"
+        );
+        assert!(load(DatasetName::Cifar10, cifar.path(), &small()).is_ok());
+    }
+
+    #[test]
+    fn offline_cifar_names_both_layouts() {
+        let empty = tempfile::tempdir().unwrap();
+        let err = load(DatasetName::Cifar10, empty.path(), &offline()).unwrap_err().to_string();
+        assert!(
+            err.contains(CIFAR_ARCHIVE) && err.contains("cifar-10-batches-bin/{data_batch_1..5,test_batch}.bin"),
+            "{err}"
+        );
     }
 }

@@ -54,7 +54,7 @@ fn find_or_download() -> PathBuf {
         return found.clone();
     }
     let cache = cache();
-    let fetch = FetchOptions { offline: false, mirror: None, quiet: true };
+    let fetch = FetchOptions { offline: false, quiet: true, ..FetchOptions::default() };
     let downloaded = [DatasetName::Mnist, DatasetName::FashionMnist]
         .into_iter()
         .try_for_each(|set| super::load(set, &cache, &fetch).map(|_| ()));

@@ -104,7 +104,7 @@ pub fn load_with(
     quiet: bool,
     write: bool,
 ) -> Result<Dataset> {
-    let fetch = FetchOptions { offline: client.is_none(), mirror: None, quiet };
+    let fetch = FetchOptions { offline: client.is_none(), quiet, ..FetchOptions::default() };
     let started = Instant::now();
     let repo = request.repo;
     let dir = repo_dir(data_dir, repo);
@@ -845,32 +845,58 @@ mod tests {
         assert!(err.contains("\"../train-0.parquet\" that would lead outside the cache"), "{err}");
     }
 
-    #[test]
-    fn hub_mnist_is_the_built_in_mnist_pixel_for_pixel_in_order() {
-        let builtin = crate::data::load(
-            DatasetName::Mnist,
-            &crate::data::test_data::root(),
-            &FetchOptions { offline: true, ..FetchOptions::default() },
-        )
-        .unwrap();
-        let classes = names(&["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"]);
+    /// The repo the Hub holds for a built-in set (config, image and label columns as there),
+    /// written from the built-in set's own images as PNGs.
+    fn as_hub(builtin: &Dataset, id: &str, config: &str, image: &str) -> FakeRepo {
         let mut files = BTreeMap::new();
         for (split, data) in [("train", &builtin.train), ("test", &builtin.test)] {
             let labels: Vec<i64> = data.labels.iter().map(|&l| l.into()).collect();
             let images = fixture::pngs(data, builtin.shape);
             files.insert(
-                format!("mnist/{split}-00000-of-00001.parquet"),
-                parquet(&images, FixtureLabels::ClassLabel(&labels, &classes), "image", "label"),
+                format!("{config}/{split}-00000-of-00001.parquet"),
+                parquet(&images, FixtureLabels::ClassLabel(&labels, &builtin.classes), image, "label"),
             );
         }
-        let hub = FakeHub::start(vec![FakeRepo::new("ylecun/mnist", files)]);
+        FakeRepo::new(id, files)
+    }
+
+    #[test]
+    fn hub_mnist_fashion_mnist_and_cifar10_are_the_built_in_sets_pixel_for_pixel_in_order() {
+        let offline = FetchOptions { offline: true, ..FetchOptions::default() };
+        let shared = crate::data::test_data::root();
+        let mut sets = vec![
+            (crate::data::load(DatasetName::Mnist, &shared, &offline).unwrap(), "ylecun/mnist", "mnist", "image"),
+            (
+                crate::data::load(DatasetName::FashionMnist, &shared, &offline).unwrap(),
+                "zalando-datasets/fashion_mnist",
+                "fashion_mnist",
+                "image",
+            ),
+        ];
+        // CIFAR-10: the 20 real records this network has, as every batch file of an unpacked copy.
+        let cifar_root = tempfile::tempdir().unwrap();
+        if let Some(records) = crate::data::test_data::optional("cifar10/test_batch_first20.bin") {
+            let dir = cifar_root.path().join("cifar10").join(crate::data::CIFAR_FOLDER);
+            std::fs::create_dir_all(&dir).unwrap();
+            for name in ["data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5", "test_batch"] {
+                std::fs::copy(&records, dir.join(format!("{name}.bin"))).unwrap();
+            }
+            let small = FetchOptions { allow_partial: true, ..offline.clone() };
+            let cifar = crate::data::load(DatasetName::Cifar10, cifar_root.path(), &small).unwrap();
+            sets.push((cifar, "uoft-cs/cifar10", "plain_text", "img"));
+        } else {
+            eprintln!("skipped CIFAR-10: cifar10/test_batch_first20.bin is not in the test data");
+        }
+        let hub =
+            FakeHub::start(sets.iter().map(|(data, id, config, image)| as_hub(data, id, config, image)).collect());
         let root = tempfile::tempdir().unwrap();
-        let mnist = repo("ylecun/mnist");
-        let data = load_with(&request(&mnist, &[]), root.path(), client(&hub, None), true, true).unwrap();
-        assert_eq!(data.shape, builtin.shape);
-        assert_eq!(data.classes, builtin.classes);
-        assert!(data.train.labels == builtin.train.labels && data.test.labels == builtin.test.labels);
-        assert!(data.train.images == builtin.train.images && data.test.images == builtin.test.images);
+        for (builtin, id, ..) in &sets {
+            let repo = repo(id);
+            let data = load_with(&request(&repo, &[]), root.path(), client(&hub, None), true, true).unwrap();
+            assert_eq!((data.shape, &data.classes), (builtin.shape, &builtin.classes), "{id}");
+            assert!(data.train.labels == builtin.train.labels && data.test.labels == builtin.test.labels, "{id}");
+            assert!(data.train.images == builtin.train.images && data.test.images == builtin.test.images, "{id}");
+        }
         let _ = png;
     }
 }
