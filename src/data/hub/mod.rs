@@ -393,8 +393,21 @@ struct Images {
     bytes: Vec<Vec<u8>>,
 }
 
+/// The largest side and decoded size an image in a Parquet file may have: a training image is
+/// far smaller, and a decompression bomb (a few bytes claiming a huge image) is refused before
+/// anything is allocated.
+const MAX_SIDE: u32 = 8192;
+const MAX_DECODED: u64 = 256 << 20;
+
 fn reader(bytes: &[u8]) -> Result<image::ImageReader<Cursor<&[u8]>>, String> {
-    image::ImageReader::new(Cursor::new(bytes)).with_guessed_format().map_err(|e| format!("cannot read: {e}"))
+    let mut reader =
+        image::ImageReader::new(Cursor::new(bytes)).with_guessed_format().map_err(|e| format!("cannot read: {e}"))?;
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(MAX_SIDE);
+    limits.max_image_height = Some(MAX_SIDE);
+    limits.max_alloc = Some(MAX_DECODED);
+    reader.limits(limits);
+    Ok(reader)
 }
 
 impl Encoded for Images {
@@ -403,7 +416,9 @@ impl Encoded for Images {
     }
 
     fn dimensions(&self, index: usize) -> std::result::Result<(u32, u32), String> {
-        reader(&self.bytes[index])?.into_dimensions().map_err(|e| format!("not a readable image: {e}"))
+        use image::ImageDecoder;
+        let decoder = reader(&self.bytes[index])?.into_decoder().map_err(|e| format!("not a readable image: {e}"))?;
+        Ok(decoder.dimensions())
     }
 
     fn decode(&self, index: usize) -> std::result::Result<image::DynamicImage, String> {
@@ -724,6 +739,94 @@ mod tests {
             load_with(&request(&pets, &[7, 9]), other.path(), client(&hub, None), true, true).unwrap_err().to_string();
         assert!(err.contains("broke off") && err.contains("cannot reach"), "{err}");
         assert!(cached_files(&other.path().join("hf/lab/pets/files")).is_empty());
+    }
+
+    /// A PNG header claiming a `side`x`side` gray image, with almost no data: a decompression bomb.
+    fn bomb(side: u32) -> Vec<u8> {
+        let chunk = |kind: &[u8], data: &[u8]| {
+            let mut crc = flate2::Crc::new();
+            crc.update(kind);
+            crc.update(data);
+            let mut out = (data.len() as u32).to_be_bytes().to_vec();
+            out.extend_from_slice(kind);
+            out.extend_from_slice(data);
+            out.extend_from_slice(&crc.sum().to_be_bytes());
+            out
+        };
+        let mut ihdr = side.to_be_bytes().to_vec();
+        ihdr.extend_from_slice(&side.to_be_bytes());
+        ihdr.extend_from_slice(&[8, 0, 0, 0, 0]);
+        let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+        png.extend(chunk(b"IHDR", &ihdr));
+        png.extend(chunk(b"IDAT", &[0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01]));
+        png.extend(chunk(b"IEND", &[]));
+        png
+    }
+
+    #[test]
+    fn a_decompression_bomb_or_a_broken_image_is_refused_naming_file_and_row() {
+        let classes = names(&["a", "b"]);
+        let good: Vec<Vec<u8>> = (0..3).map(|i| encoded(4, 4, i, image::ImageFormat::Png)).collect();
+        let mut bombed = good.clone();
+        bombed[2] = bomb(60_000);
+        let mut broken = good.clone();
+        broken[1] = b"not an image".to_vec();
+        let file =
+            |images: &[Vec<u8>]| parquet(images, FixtureLabels::ClassLabel(&[0, 1, 0], &classes), "image", "label");
+        let repos = vec![
+            FakeRepo::new(
+                "lab/bomb",
+                BTreeMap::from([
+                    ("data/train-0.parquet".into(), file(&good)),
+                    ("data/test-0.parquet".into(), file(&bombed)),
+                ]),
+            ),
+            FakeRepo::new(
+                "lab/broken",
+                BTreeMap::from([
+                    ("data/train-0.parquet".into(), file(&broken)),
+                    ("data/test-0.parquet".into(), file(&good)),
+                ]),
+            ),
+        ];
+        let hub = FakeHub::start(repos);
+        let root = tempfile::tempdir().unwrap();
+        for size in [&[][..], &[4, 4][..]] {
+            let err =
+                load_with(&request(&repo("lab/bomb"), size), root.path(), client(&hub, None), true, true).unwrap_err();
+            let text = err.to_string();
+            assert!(text.contains("data/test-0.parquet") && text.contains("row 2") && text.contains("limit"), "{text}");
+            assert_eq!(err.exit_code(), 2);
+        }
+        let err =
+            load_with(&request(&repo("lab/broken"), &[]), root.path(), client(&hub, None), true, true).unwrap_err();
+        assert!(err.to_string().contains("data/train-0.parquet") && err.to_string().contains("row 1: "), "{err}");
+    }
+
+    #[test]
+    fn two_runs_starting_at_once_download_each_file_once() {
+        let hub = FakeHub::start(vec![pets()]);
+        let root = tempfile::tempdir().unwrap();
+        let pets = repo("lab/pets");
+        std::thread::scope(|s| {
+            let runs: Vec<_> = (0..2)
+                .map(|_| s.spawn(|| load_with(&request(&pets, &[7, 9]), root.path(), client(&hub, None), true, true)))
+                .collect();
+            for run in runs {
+                assert_eq!(run.join().unwrap().unwrap().train.len(), 6);
+            }
+        });
+        assert_eq!(hub.downloads(), 2, "each file once: the second run waited, then found it");
+    }
+
+    #[test]
+    fn a_redirect_to_a_non_http_address_is_refused() {
+        let hub = FakeHub::start(vec![pets()]);
+        hub.fault(Fault::RedirectTo("file:///etc/passwd".into()));
+        let root = tempfile::tempdir().unwrap();
+        let err =
+            load_with(&request(&repo("lab/pets"), &[7, 9]), root.path(), client(&hub, None), true, true).unwrap_err();
+        assert!(err.to_string().contains("\"file:///etc/passwd\", which is not an http(s) address; refused"), "{err}");
     }
 
     #[test]

@@ -52,6 +52,8 @@ pub enum Fault {
     CutOff(String, u32),
     /// The next N requests get 429 with `Retry-After: 0`.
     TooMany(u32),
+    /// `resolve/` redirects there instead of to the CDN.
+    RedirectTo(String),
 }
 
 /// One request the fake Hub (or its CDN) got.
@@ -340,7 +342,12 @@ fn hub_reply(state: &State, target: &str, authorization: Option<&str>, cdn: &str
             None => error(404, "EntryNotFound", &format!("{file} does not exist on \"{revision}\"")),
             Some(bytes) => {
                 let mut r = reply(302, Vec::new());
-                r.headers.push(("Location".into(), format!("{cdn}/lfs/{}", sha256(bytes))));
+                let elsewhere = state.faults.iter().find_map(|f| match f {
+                    Fault::RedirectTo(url) => Some(url.clone()),
+                    _ => None,
+                });
+                r.headers
+                    .push(("Location".into(), elsewhere.unwrap_or_else(|| format!("{cdn}/lfs/{}", sha256(bytes)))));
                 r.headers.push(("X-Linked-Etag".into(), format!("\"{}\"", sha256(bytes))));
                 r.headers.push(("X-Linked-Size".into(), bytes.len().to_string()));
                 r.headers.push(("X-Repo-Commit".into(), commit.clone()));
