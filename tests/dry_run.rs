@@ -32,6 +32,7 @@ fn every_shipped_config_lists_its_trials() {
             "cifar10_cnn.toml",
             "cifar10_nn.toml",
             "fashion_mnist_cnn.toml",
+            "hub_cifar10.toml",
             "image_folder.toml",
             "mnist_cnn.toml",
             "mnist_nn.toml",
