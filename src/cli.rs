@@ -203,6 +203,11 @@ pub struct ResumeArgs {
     #[arg(value_name = "RUN")]
     pub run: PathBuf,
 
+    /// Continue although an image folder or Hub data set changed since the run started: the
+    /// trials still to run train on the new files, and the report says the run mixes them.
+    #[arg(long)]
+    pub mixed_data: bool,
+
     #[command(flatten)]
     pub train: TrainArgs,
 }

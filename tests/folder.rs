@@ -270,12 +270,25 @@ fn a_killed_folder_trial_resumes_exactly_and_one_whose_folder_changed_fails_sayi
     kill_after_epoch_one(dir.path());
     std::fs::copy(folder.join("train/1/00000.png"), folder.join("train/7/00000.png")).unwrap();
     let run_dir = the_run(dir.path());
-    let resumed = runner(dir.path()).arg("resume").arg(&run_dir).arg("-q").output().unwrap();
+    // The run recorded the folder's fingerprint at its start: a resume on other files is refused.
+    let refused = runner(dir.path()).arg("resume").arg(&run_dir).arg("-q").output().unwrap();
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("its files changed since the run started") && stderr.contains("--mixed-data"), "{stderr}");
+    // Accepted with --mixed-data: the started trial still fails (its epoch saw the old files),
+    // and the report says the run mixes them.
+    let resumed = runner(dir.path()).arg("resume").arg(&run_dir).args(["--mixed-data", "-q"]).output().unwrap();
     let stderr = String::from_utf8_lossy(&resumed.stderr);
     assert_eq!(resumed.status.code(), Some(1), "{stderr}");
     let status = std::fs::read_to_string(run_dir.join("trials/000_pets/status.json")).unwrap();
     assert!(status.contains("the image folder changed"), "{status}");
     assert_eq!(csv_rows(&run_dir.join("trials/000_pets/metrics.csv")).len(), 2, "its epoch is kept");
+    let manifest = std::fs::read_to_string(run_dir.join("manifest.json")).unwrap();
+    assert!(manifest.contains("data_fingerprints"), "{manifest}");
+    let report = runner(dir.path()).arg("report").arg(&run_dir).output().unwrap();
+    assert!(report.status.success(), "{}", String::from_utf8_lossy(&report.stderr));
+    let text = std::fs::read_to_string(run_dir.join("report.md")).unwrap();
+    assert!(text.contains("**Mixed data**: folder") && text.contains("2 versions of its files"), "{text}");
 }
 
 /// A tiny folder and a one-epoch NN on it, in `dir`.

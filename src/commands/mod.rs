@@ -44,5 +44,6 @@ fn run_options(args: &TrainArgs) -> RunOptions {
         jobs: args.jobs as usize,
         offline: args.data.download.offline,
         quiet: args.output.quiet,
+        mixed_data: false,
     }
 }

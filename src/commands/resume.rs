@@ -5,5 +5,6 @@ use crate::error::Result;
 use crate::ops;
 
 pub fn resume(args: ResumeArgs) -> Result<()> {
-    ops::resume(&args.run, &super::run_options(&args.train))
+    let options = crate::ops::RunOptions { mixed_data: args.mixed_data, ..super::run_options(&args.train) };
+    ops::resume(&args.run, &options)
 }

@@ -20,6 +20,20 @@ pub struct DataSets {
 /// size, or the Hub repo with its revision, config and columns.
 type DataKey = (DatasetName, PathBuf, PathBuf, Vec<u32>, [String; 4]);
 
+/// How a run's records name an image folder's or Hub set's content: the data set, and what
+/// else decides its pixels.
+pub fn fingerprint_label(spec: &Spec) -> String {
+    label_of(&data_key(spec))
+}
+
+fn label_of((dataset, _, folder, image_size, hub): &DataKey) -> String {
+    let size = if image_size.is_empty() { String::new() } else { format!(" image_size={image_size:?}") };
+    match dataset {
+        DatasetName::Folder => format!("folder {}{size}", folder.display()),
+        _ => format!("{dataset} revision={} config={} columns={},{}{size}", hub[0], hub[1], hub[2], hub[3]),
+    }
+}
+
 fn data_key(spec: &Spec) -> DataKey {
     let hub = [&spec.hf_revision, &spec.hf_config, &spec.image_column, &spec.label_column].map(|s| s.clone());
     (spec.dataset.clone(), spec.data_dir.clone(), spec.folder.clone(), spec.image_size.clone(), hub)
@@ -105,6 +119,19 @@ impl DataSets {
         records.sort_by(|a, b| (&a.repo, &a.commit).cmp(&(&b.repo, &b.commit)));
         records.dedup();
         records
+    }
+
+    /// The content fingerprint of each image folder and Hub set loaded, by [`fingerprint_label`]:
+    /// what a run records at its start so that no later trial trains on other files.
+    pub fn fingerprints(&self) -> std::collections::BTreeMap<String, String> {
+        self.loaded
+            .iter()
+            .filter_map(|(key, result)| {
+                let dataset = result.as_ref().ok()?;
+                (key.0.builtin().is_none() && !dataset.files_key.is_empty())
+                    .then(|| (label_of(key), dataset.files_key.clone()))
+            })
+            .collect()
     }
 
     /// The images of `spec`'s data set, if it is loaded.

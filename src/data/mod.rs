@@ -20,7 +20,7 @@ use crate::catalog::{CIFAR_CLASSES, DatasetName};
 use crate::error::{Error, Result};
 
 pub use crate::catalog::{ImageSet, ImageShape};
-pub use cache::DataSets;
+pub use cache::{DataSets, fingerprint_label};
 pub use fetch::FetchOptions;
 
 /// Images (CHW per image, u8) and their labels (class indices).

@@ -27,6 +27,9 @@ pub struct RunOptions {
     pub jobs: usize,
     pub offline: bool,
     pub quiet: bool,
+    /// `resume --mixed-data`: continue although an image folder or Hub set changed since the run
+    /// started (the report then says the run mixes them).
+    pub mixed_data: bool,
 }
 
 impl RunOptions {

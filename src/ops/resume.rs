@@ -15,6 +15,38 @@ use crate::run::state::{Status, TrialEnd, TrialState};
 use crate::run::{Manifest, RunDir, RunLock};
 use crate::spec::{self, Overrides, Spec, Trial};
 
+/// An image folder or Hub set whose content differs from the run's start is refused (its trials
+/// to come would train on other files than those before them), unless `mixed` accepts it: then
+/// the new fingerprint is recorded beside the first.
+fn check_data_unchanged(run: &Path, manifest: &mut Manifest, datasets: &DataSets, mixed: bool) -> Result<()> {
+    for (label, key) in datasets.fingerprints() {
+        let known = manifest.data_fingerprints.entry(label.clone()).or_default();
+        if known.is_empty() || known.contains(&key) {
+            if known.is_empty() {
+                known.push(key);
+            }
+            continue;
+        }
+        if !mixed {
+            return Err(Error::Usage {
+                origin: run.display().to_string(),
+                message: format!(
+                    "{label}: its files changed since the run started (added, removed or modified files, or \
+                     another commit): the trials still to run would train on other images than the ones before \
+                     them. Restore the files, start a new run, or continue anyway with `runner resume {} \
+                     --mixed-data` (the report then says the run mixes them)",
+                    run.display()
+                ),
+            });
+        }
+        eprintln!(
+            "warning: {label}: its files changed since the run started; the trials still to run use the new files"
+        );
+        known.push(key);
+    }
+    Ok(())
+}
+
 pub fn resume(run: &Path, options: &RunOptions) -> Result<()> {
     let run_dir = RunDir::open(run)?;
     interrupt::install();
@@ -72,6 +104,7 @@ pub fn resume(run: &Path, options: &RunOptions) -> Result<()> {
     let quiet = options.quiet;
     let devices = backend::check_devices(&to_run)?;
     let datasets = DataSets::load(&to_run, options.offline, quiet)?;
+    check_data_unchanged(&run_dir.path, &mut manifest, &datasets, options.mixed_data)?;
     // Every check passed: from here on the run folder is put in order and continued. Failed and
     // interrupted trials are taken again; each trial's folder is settled when a worker claims it.
     let mut removed = crate::fs::remove_dead_temp_files(&run_dir.path, false).map_err(Error::io(&run_dir.path))?;

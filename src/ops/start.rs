@@ -25,6 +25,7 @@ pub fn start(spec_path: &Path, runs_dir: &Path, options: &RunOptions) -> Result<
     let mut manifest = Manifest::new(devices, trials.len());
     manifest.gpus = backend::gpus(&trials);
     manifest.hub_datasets = datasets.hub_records();
+    manifest.data_fingerprints = datasets.fingerprints().into_iter().map(|(label, key)| (label, vec![key])).collect();
     let (run_dir, lock, manifest) = RunDir::start(runs_dir, &spec, manifest, chrono::Utc::now())?;
     if !options.quiet {
         eprintln!("run folder: {}  ({} trial{})", run_dir.path.display(), trials.len(), plural(trials.len()));

@@ -75,6 +75,7 @@ pub fn submit(spec_path: &Path, runs_dir: &Path, dry_run: bool, options: &RunOpt
     super::start::check_folder_trials(spec_path, &overrides, &trials, &datasets)?;
     let mut manifest = Manifest::new(devices, trials.len());
     manifest.hub_datasets = datasets.hub_records();
+    manifest.data_fingerprints = datasets.fingerprints().into_iter().map(|(label, key)| (label, vec![key])).collect();
     let (run_dir, lock, manifest) = RunDir::start(&runs_dir, &spec, manifest, now)?;
     summary::rebuild(&run_dir, &trials)?;
     let plan = Plan::new(run_dir.path.clone(), runner, &spec.name, &all, &spec.slurm, worker_lines(&run_dir.path));

@@ -52,12 +52,31 @@ fn optional_files(out: &Path) -> Vec<(PathBuf, u64)> {
         .collect()
 }
 
+/// A warning for each image folder or Hub set that changed during a run (a resume with
+/// `--mixed-data` accepted it): its trials did not all see the same images.
+fn mixed_data_notes(runs: &[PathBuf]) -> String {
+    let mut notes = String::new();
+    for run in runs {
+        let Ok(manifest) = crate::run::Manifest::read(&run.join("manifest.json")) else { continue };
+        for (label, fingerprints) in manifest.data_fingerprints.iter().filter(|(_, f)| f.len() > 1) {
+            notes.push_str(&format!(
+                "\n**Mixed data**: {label} changed during {} ({} versions of its files; resumed with --mixed-data): \
+                 its trials did not all train on the same images.\n",
+                run.display(),
+                fingerprints.len()
+            ));
+        }
+    }
+    notes
+}
+
 fn write_files(trials: &[TrialSummary], runs: &[PathBuf], out: &Path) -> Result<String> {
     std::fs::create_dir_all(out).map_err(crate::Error::io(out))?;
     let report = table::build(trials);
     let sources: Vec<String> = runs.iter().map(|r| r.display().to_string()).collect();
     let comparisons = compare::compare(trials, &report.keys);
-    let text = markdown::render(&report, &comparisons, &sources);
+    let mut text = markdown::render(&report, &comparisons, &sources);
+    text.push_str(&mixed_data_notes(runs));
     write_file(&out.join("report.md"), text.as_bytes())?;
     write_file(&out.join("report.csv"), csv::render(&report).as_bytes())?;
     if !comparisons.is_empty() {

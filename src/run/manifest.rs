@@ -36,6 +36,11 @@ pub struct Manifest {
     /// every file's size and sha256, so the run can be repeated on exactly the same files.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hub_datasets: Vec<crate::data::hub::HubRecord>,
+    /// Each image folder's and Hub set's content fingerprint (file names, sizes and times; commit
+    /// and sha256s) when the run started, by the data set's label: a trial that starts later on
+    /// other content is refused. More than one: a resume with `--mixed-data` accepted the change.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub data_fingerprints: std::collections::BTreeMap<String, Vec<String>>,
     /// spec.toml as the runner last wrote it: a resume tells a hand edit from it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spec: Option<String>,
@@ -80,6 +85,7 @@ impl Manifest {
             resumed: Vec::new(),
             slurm_jobs: Vec::new(),
             hub_datasets: Vec::new(),
+            data_fingerprints: Default::default(),
             spec: None,
         }
     }

@@ -45,6 +45,20 @@ fn record_folder_images(trial: &Trial, dataset: &Dataset, dir: &Path, started: b
             }
         )));
     }
+    // A trial starting now must see the content the run started with (or one a resume with
+    // --mixed-data accepted), whichever process loaded it.
+    let run = dir.parent().and_then(Path::parent).map(|run| run.join("manifest.json"));
+    if !started
+        && let Some(Ok(Ok(manifest))) = run.map(|path| super::Manifest::read_or_damaged(&path))
+        && let Some(known) = manifest.data_fingerprints.get(&crate::data::fingerprint_label(&trial.spec))
+        && !known.contains(&dataset.files_key)
+    {
+        return Ok(Some(format!(
+            "{}: its files changed since the run started; this trial would train on other images than the \
+             trials before it: restore the files, or resume with --mixed-data to accept the change",
+            trial.spec.data_label()
+        )));
+    }
     let record = ImagesRecord { images, files_key: dataset.files_key.clone() };
     write_file(&dir.join(IMAGES_FILE), &serde_json::to_vec_pretty(&record).expect("the record serializes"))?;
     Ok(None)

@@ -414,6 +414,10 @@ mod tests {
             patience: Some(3),
             folder: "images".into(),
             image_size: vec![32, 32],
+            hf_revision: "v1".into(),
+            hf_config: "c".into(),
+            image_column: "img".into(),
+            label_column: "label".into(),
             sweep: [("lr".to_string(), vec![toml::Value::Float(0.1)])].into(),
             ..Spec::default()
         })

@@ -108,24 +108,41 @@ pub fn load_with(
     let started = Instant::now();
     let repo = request.repo;
     let dir = repo_dir(data_dir, repo);
-    let (commit, files, revision) = match listing(client.as_ref(), &dir, repo, request.revision, write, fetch.quiet)? {
-        (commit, files)
-            if !layout::layout(&files).is_empty() || request.revision != crate::spec::DEFAULT_HF_REVISION =>
-        {
-            (commit, files, request.revision.to_string())
-        }
-        _ => {
-            if !fetch.quiet {
-                eprintln!(
-                    "{repo}: no Parquet files on main; reading the Hub's Parquet conversion ({PARQUET_BRANCH})",
-                    repo = repo.spec_name()
-                );
+    // What the cache learns (the commit a revision names, the files at it), written once the
+    // repo is known to be a data set the runner reads.
+    let mut learned = Vec::new();
+    let (commit, files, revision) =
+        match listing(client.as_ref(), &dir, repo, request.revision, &mut learned, fetch.quiet)? {
+            (commit, files)
+                if !layout::layout(&files).is_empty() || request.revision != crate::spec::DEFAULT_HF_REVISION =>
+            {
+                (commit, files, request.revision.to_string())
             }
-            let (commit, files) = listing(client.as_ref(), &dir, repo, PARQUET_BRANCH, write, fetch.quiet)?;
-            (commit, files, PARQUET_BRANCH.to_string())
-        }
-    };
+            _ => {
+                if !fetch.quiet {
+                    eprintln!(
+                        "{repo}: no Parquet files on main; reading the Hub's Parquet conversion ({PARQUET_BRANCH})",
+                        repo = repo.spec_name()
+                    );
+                }
+                let (commit, files) = listing(client.as_ref(), &dir, repo, PARQUET_BRANCH, &mut learned, fetch.quiet)?;
+                (commit, files, PARQUET_BRANCH.to_string())
+            }
+        };
     let chosen = layout::choose(&layout::layout(&files), request.config, repo.spec_name()).map_err(Error::Hub)?;
+    // One process at a time fills a repo's cache: another waits, then finds it filled.
+    let _lock = match write {
+        true => {
+            std::fs::create_dir_all(&dir).map_err(Error::io(&dir))?;
+            Some(DirLock::take(&dir.join(".lock"))?)
+        }
+        false => None,
+    };
+    if write {
+        for (path, bytes) in &learned {
+            write_file(path, bytes)?;
+        }
+    }
     let label = format!("{} @ {} ({})", repo.spec_name(), &commit[..12.min(commit.len())], chosen.config);
     if chosen.test_split != "test" && !fetch.quiet {
         eprintln!("{label}: no test split; testing on its {} split", chosen.test_split);
@@ -223,14 +240,14 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
     crate::fs::write_atomically(path, bytes).map_err(Error::io(path))
 }
 
-/// The commit `revision` names and the repo's files at it: from the Hub (recorded in the cache),
-/// or from the cache when offline or when the Hub cannot be reached.
+/// The commit `revision` names and the repo's files at it: from the Hub (what to record in the
+/// cache is added to `learned`), or from the cache when offline or when the Hub cannot be reached.
 fn listing(
     client: Option<&Client>,
     dir: &Path,
     repo: &HubRepo,
     revision: &str,
-    write: bool,
+    learned: &mut Vec<(PathBuf, Vec<u8>)>,
     quiet: bool,
 ) -> Result<(String, Vec<RepoFile>)> {
     let cached_ref = || std::fs::read_to_string(ref_path(dir, revision)).ok().map(|c| c.trim().to_string());
@@ -248,9 +265,7 @@ fn listing(
         })?,
         Some(client) => match client.commit(repo, revision) {
             Ok(commit) => {
-                if write {
-                    write_file(&ref_path(dir, revision), commit.as_bytes())?;
-                }
+                learned.push((ref_path(dir, revision), commit.as_bytes().to_vec()));
                 commit
             }
             Err(Trouble::Unreachable(why)) if cached_ref().is_some_and(|c| is_commit(&c)) => {
@@ -275,9 +290,7 @@ fn listing(
         return Err(offline_missing(format!("the list of its files at commit {commit} ({})", path.display())));
     };
     let files = client.files(repo, &commit).map_err(|t| t.into_error(client.endpoint()))?;
-    if write {
-        write_file(&path, &serde_json::to_vec_pretty(&files).expect("the listing serializes"))?;
-    }
+    learned.push((path, serde_json::to_vec_pretty(&files).expect("the listing serializes")));
     Ok((commit, files))
 }
 
@@ -307,8 +320,8 @@ fn file_path(dir: &Path, commit: &str, path: &str, repo: &HubRepo) -> Result<Pat
     Ok(full)
 }
 
-/// The chosen files, downloaded into the cache where missing or damaged (one process at a time
-/// per repo: the others wait, then find them there). Returns their paths, train's first.
+/// The chosen files, downloaded into the cache where missing or damaged. Returns their paths,
+/// train's first.
 fn fetch_files(
     client: Option<&Client>,
     dir: &Path,
@@ -337,8 +350,6 @@ fn fetch_files(
             list.join("\n")
         )));
     };
-    std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
-    let _lock = DirLock::take(&dir.join(".lock"))?;
     for i in missing(&paths) {
         let dest = &paths[i];
         std::fs::create_dir_all(dest.parent().expect("a file has a folder")).map_err(Error::io(dest))?;
