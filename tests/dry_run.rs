@@ -65,6 +65,9 @@ fn seed_experiment_resolves_to_the_reference_hyperparameters() {
     assert_eq!((get("epochs"), get("batch_size"), get("lr"), get("optimizer")), ("5", "100", "0.01", "sgd"));
     // The cost of each trial: the reference CNN's parameters (torch's numel sum) and MACs (fvcore).
     assert_eq!((get("params"), get("macs")), ("225034", "2631040"));
+    // The least memory it trains in: 4 bytes x (weights and gradients + a batch of 100 images'
+    // activations and their gradients) = 55,248,272 bytes (src/model/memory.rs).
+    assert_eq!(get("memory"), "55 MB");
 }
 
 #[test]

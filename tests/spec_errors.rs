@@ -9,6 +9,13 @@ use predicates::prelude::*;
 fn toml_syntax_error() {
     rejects("name = \"x\"\nlr = 0.1.2\n", &[], &["spec.toml:2:", "invalid TOML"]);
     rejects("[sweep\n", &[], &["spec.toml:1:", "invalid TOML"]);
+    // A model whose batch cannot fit in any machine's memory: refused before it starts, not
+    // killed by a failed allocation mid-epoch.
+    rejects(
+        "conv_channels = [4096]\nbatch_size = 10000\n",
+        &[],
+        &["spec.toml:2:", "`batch_size`", "needs at least", "GB to train at batch_size 10000", "smaller batch_size"],
+    );
 }
 
 #[test]

@@ -4,6 +4,7 @@ mod cnn;
 pub mod cpu_kernels;
 mod dense;
 pub mod export;
+pub mod memory;
 mod nn;
 
 use burn::module::Module;

@@ -71,7 +71,7 @@ fn trial_table(trials: &[Trial], datasets: &DataSets) -> String {
     let keys: Vec<&str> = FIELDS.iter().filter(|f| Field::per_trial(f)).map(|f| f.name).collect();
     let mut header = vec!["index".to_string(), "trial".to_string()];
     header.extend(keys.iter().map(|k| k.to_string()));
-    header.extend(["params".to_string(), "macs".to_string()]);
+    header.extend(["params".to_string(), "macs".to_string(), "memory".to_string()]);
     let rows: Vec<Vec<String>> = trials
         .iter()
         .map(|t| {
@@ -84,8 +84,9 @@ fn trial_table(trials: &[Trial], datasets: &DataSets) -> String {
                     let architecture = t.spec.architecture(images.classes.len());
                     row.push(crate::model::parameter_count(&architecture, images.shape).to_string());
                     row.push(crate::model::macs(&architecture, images.shape).to_string());
+                    row.push(crate::model::memory::human(t.spec.training_bytes(&images)));
                 }
-                None => row.extend(["?".to_string(), "? (not downloaded yet)".to_string()]),
+                None => row.extend(["?".into(), "?".into(), "? (not downloaded yet)".into()]),
             }
             row
         })

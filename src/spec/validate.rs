@@ -164,6 +164,27 @@ impl Spec {
                 ),
             );
         }
+        // CPU training holds everything in this machine's memory: refuse what cannot fit.
+        if self.backend != super::BackendName::Cuda
+            && let Some(total) = crate::model::memory::machine_bytes()
+        {
+            let need = self.training_bytes(images);
+            if need > total {
+                use crate::model::memory::human;
+                return fail(
+                    "batch_size",
+                    format!(
+                        "this {} needs at least {} to train at batch_size {} ({parameters} parameters, the activations \
+                         of a batch and their gradients) but this machine has {}: use a smaller batch_size, fewer \
+                         conv_channels or smaller hidden layers",
+                        self.model,
+                        human(need),
+                        self.batch_size,
+                        human(total)
+                    ),
+                );
+            }
+        }
         let channels = shape.channels;
         for (key, values) in [("mean", &self.mean), ("std", &self.std)] {
             if values.len() != 1 && values.len() != channels {
@@ -174,6 +195,18 @@ impl Spec {
             }
         }
         Ok(())
+    }
+
+    /// The least memory training needs (weights, gradients, optimizer state, a batch's
+    /// activations and their gradients), in bytes.
+    pub fn training_bytes(&self, images: &ImageSet) -> u128 {
+        let states = match self.optimizer {
+            OptimizerName::Sgd if self.momentum > 0.0 => 1,
+            OptimizerName::Sgd => 0,
+            OptimizerName::Adam | OptimizerName::Adamw => 2,
+        };
+        let architecture = self.architecture(images.classes.len());
+        crate::model::memory::training_bytes(&architecture, images.shape, u128::from(self.batch_size), states)
     }
 
     /// Checks every value is in range. Types and names were already checked by serde.
