@@ -353,7 +353,8 @@ pub struct ReportArgs {
     #[arg(value_name = "RUN", required = true)]
     pub runs: Vec<PathBuf>,
 
-    /// Where to write the report (default: the first run folder).
+    /// Where to write the report (default: the run's folder for one run; for several, a new
+    /// folder reports/<UTC time>_<names>/ beside the first).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
 

@@ -211,3 +211,48 @@ fn a_model_seed_lr_grid_compares_cnn_and_nn_per_lr_paired_over_seeds() {
         "{report}"
     );
 }
+
+#[test]
+fn a_report_over_several_runs_goes_to_a_folder_of_its_own_and_records_the_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("2026-11-28T17-00-00Z_first"), dir.path().join("2026-11-29T09-00-00Z_second"));
+    for run in [&a, &b] {
+        std::fs::create_dir(run).unwrap();
+        synthetic_run(run);
+    }
+    let output = runner(dir.path())
+        .args(["report", "2026-11-28T17-00-00Z_first", "2026-11-29T09-00-00Z_second"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(!a.join("report.md").exists() && !b.join("report.md").exists(), "the runs' own folders are untouched");
+    let reports: Vec<_> = std::fs::read_dir(dir.path().join("reports")).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    let name = reports[0].file_name().unwrap().to_string_lossy().into_owned();
+    assert!(name.ends_with("Z_first+second"), "{name}");
+    assert!(stderr.contains(&format!("reports/{name}")), "the command says where it wrote: {stderr}");
+    let sources = std::fs::read_to_string(reports[0].join("runs.json")).unwrap();
+    assert!(
+        sources.contains("2026-11-28T17-00-00Z_first") && sources.contains("2026-11-29T09-00-00Z_second"),
+        "{sources}"
+    );
+    // The same seeds in both runs are one trial each, and the report says so.
+    let text = std::fs::read_to_string(reports[0].join("report.md")).unwrap();
+    assert!(text.contains("repeated a configuration and seed already counted"), "{text}");
+    // A run's folder holds only its own report.
+    std::fs::write(a.join("manifest.json"), "{}").unwrap();
+    let refused = runner(dir.path())
+        .args([
+            "report",
+            "2026-11-28T17-00-00Z_first",
+            "2026-11-29T09-00-00Z_second",
+            "--out",
+            "2026-11-28T17-00-00Z_first",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("is a run folder"));
+    assert!(!a.join("report.md").exists());
+}

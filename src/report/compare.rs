@@ -52,37 +52,57 @@ pub struct Side {
 /// grouping keys, model and seed not among them). Only done trials count; a setting where one
 /// model has none is no comparison.
 pub fn compare(trials: &[TrialSummary], keys: &[String]) -> Vec<Comparison> {
-    // Each trial's setting, read once.
-    let of: Vec<(DatasetName, Vec<String>)> =
-        trials.iter().map(|t| (t.trial.spec.dataset.clone(), t.trial.values_text(keys))).collect();
-    let mut settings: Vec<&(DatasetName, Vec<String>)> = Vec::new();
-    for setting in &of {
-        if !settings.contains(&setting) {
-            settings.push(setting);
+    // Each trial's data set (a folder by its path) and exact values, read once.
+    let of: Vec<(String, Vec<String>)> =
+        trials.iter().map(|t| (t.trial.spec.data_label(), t.trial.values_exact(keys))).collect();
+    let is = |i: usize, model: ModelKind| trials[i].trial.spec.model == model;
+    // Each CNN configuration is a setting; its NN side is the NN trials that agree with it on
+    // every key that applies to both (an NN has no conv keys: "-" agrees with any value).
+    let mut settings: Vec<usize> = Vec::new();
+    for i in 0..trials.len() {
+        if is(i, ModelKind::Cnn) && !settings.iter().any(|&j| of[j] == of[i]) {
+            settings.push(i);
         }
     }
+    let agree = |a: &[String], b: &[String]| {
+        a.iter().zip(b).all(|(x, y)| x == y || x == crate::spec::NOT_APPLICABLE || y == crate::spec::NOT_APPLICABLE)
+    };
     settings
         .into_iter()
-        .filter_map(|setting| {
-            let (dataset, values) = setting.clone();
-            let at = |model: ModelKind| -> Vec<&TrialSummary> {
-                trials
-                    .iter()
-                    .zip(&of)
-                    .filter(|(t, s)| *s == setting && t.trial.spec.model == model)
-                    .map(|(t, _)| t)
+        .filter_map(|first| {
+            let (data, exact) = &of[first];
+            let members = |model: ModelKind| -> Vec<&TrialSummary> {
+                (0..trials.len())
+                    .filter(|&i| is(i, model) && of[i].0 == *data)
+                    .filter(|&i| if model == ModelKind::Cnn { of[i].1 == *exact } else { agree(&of[i].1, exact) })
+                    .map(|i| &trials[i])
                     .collect()
             };
-            let (nn, cnn) = (side(&at(ModelKind::Nn))?, side(&at(ModelKind::Cnn))?);
+            let (nn, cnn) = (side(&members(ModelKind::Nn))?, side(&members(ModelKind::Cnn))?);
             let gain = cnn.accuracy.mean - nn.accuracy.mean;
             let (estimate, why) = estimate(&nn, &cnn);
-            Some(Comparison { dataset, values, nn, cnn, gain, estimate, why })
+            let trial = &trials[first].trial;
+            Some(Comparison {
+                dataset: trial.spec.dataset.clone(),
+                values: trial.values_text(keys),
+                nn,
+                cnn,
+                gain,
+                estimate,
+                why,
+            })
         })
         .collect()
 }
 
 fn side(members: &[&TrialSummary]) -> Option<Side> {
-    let done: Vec<&&TrialSummary> = members.iter().filter(|t| t.status == Status::Done).collect();
+    // A repeated seed (the same run read twice) is one trial, not two independent ones.
+    let mut done: Vec<&&TrialSummary> = Vec::new();
+    for t in members.iter().filter(|t| t.status == Status::Done) {
+        if !done.iter().any(|d| d.trial.spec.seed == t.trial.spec.seed) {
+            done.push(t);
+        }
+    }
     let first = done.first()?;
     let accuracies: Vec<(i64, f64)> = done
         .iter()

@@ -151,6 +151,7 @@ mod tests {
         let stat = Stat { mean: 0.9, std: 0.01, n: 2 };
         let group = |i: usize| Group {
             dataset: DatasetName::Mnist,
+            data: "mnist".into(),
             model: ModelKind::Cnn,
             values: vec![format!("0.{i:03}")],
             trials: 2,
@@ -165,7 +166,13 @@ mod tests {
             best: false,
             names: vec![],
         };
-        Report { keys: vec!["lr".into()], groups: (0..rows).map(group).collect(), best_on_test: false, search: None }
+        Report {
+            keys: vec!["lr".into()],
+            groups: (0..rows).map(group).collect(),
+            best_on_test: false,
+            search: None,
+            repeated: 0,
+        }
     }
 
     #[test]

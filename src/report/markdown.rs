@@ -86,6 +86,14 @@ pub fn render(report: &Report, comparisons: &[Comparison], sources: &[String]) -
     } else {
         "\nBest test acc is the test accuracy of each trial's best epoch, picked on its validation split.\n"
     };
+    if report.repeated > 0 {
+        out += &format!(
+            "\n{} trial{} repeated a configuration and seed already counted (the same run read twice, or run again): \
+             each (configuration, seed) counts once, so a repeat is not taken for an independent seed.\n",
+            report.repeated,
+            if report.repeated == 1 { "" } else { "s" }
+        );
+    }
     if let Some(search) = &report.search {
         out += &format!("\n## Search ({})\n\n", search.methods.join(", "));
         if let Some(best) = &search.best {

@@ -83,20 +83,31 @@ fn write_files(trials: &[TrialSummary], runs: &[PathBuf], out: &Path) -> Result<
         let (header, rows) = compare::csv_table(&comparisons, &report.keys);
         write_file(&out.join("comparison.csv"), csv::records(&header, &rows).as_bytes())?;
     }
-    let mut datasets: Vec<DatasetName> = Vec::new();
+    // One pair of plots per data set; two image folders are two data sets.
+    let safe = |text: &str| -> String {
+        text.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect()
+    };
+    let mut datasets: Vec<(String, String)> = Vec::new();
     for t in trials {
-        if !datasets.contains(&t.trial.spec.dataset) {
-            datasets.push(t.trial.spec.dataset.clone());
+        let label = t.trial.spec.data_label();
+        if datasets.iter().all(|(l, _)| *l != label) {
+            let stem = match t.trial.spec.dataset {
+                DatasetName::Folder => safe(&label),
+                ref dataset => dataset.file_stem(),
+            };
+            let stem =
+                if datasets.iter().any(|(_, s)| *s == stem) { format!("{stem}_{}", datasets.len()) } else { stem };
+            datasets.push((label, stem));
         }
     }
-    for dataset in datasets {
+    for (label, stem) in &datasets {
         let members: Vec<&TrialSummary> =
-            trials.iter().filter(|t| t.trial.spec.dataset == dataset && !t.epochs.is_empty()).collect();
+            trials.iter().filter(|t| t.trial.spec.data_label() == *label && !t.epochs.is_empty()).collect();
         if !members.is_empty() {
-            plot::curves(&members, dataset.clone(), &out.join(format!("curves_{}.svg", dataset.file_stem())))?;
+            plot::curves(&members, label, &out.join(format!("curves_{stem}.svg")))?;
         }
         if members.iter().any(|t| t.status == crate::run::state::Status::Done) {
-            plot::pareto(&members, dataset.clone(), &out.join(format!("pareto_{}.svg", dataset.file_stem())))?;
+            plot::pareto(&members, label, &out.join(format!("pareto_{stem}.svg")))?;
         }
     }
     plot::bars(&report, &out.join("final_accuracy.svg"))?;

@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::run::state::Status;
 use crate::run::summary::TrialSummary;
 use crate::run::write_file;
-use crate::spec::{DatasetName, ModelKind};
+use crate::spec::ModelKind;
 
 /// Eight shades each, dark to light and back apart: NN in blues, CNN in reds, as the titles say.
 const NN_COLORS: [RGBColor; 8] = [
@@ -47,17 +47,13 @@ fn plot_error(path: &Path, e: impl std::fmt::Display) -> Error {
 }
 
 /// `curves_<dataset>.svg`: two panels, test accuracy and train loss against the epoch.
-pub fn curves(trials: &[&TrialSummary], dataset: DatasetName, path: &Path) -> Result<()> {
+pub fn curves(trials: &[&TrialSummary], dataset: &str, path: &Path) -> Result<()> {
     let mut svg = String::new();
     draw_curves(trials, dataset, &mut svg).map_err(|e| plot_error(path, e))?;
     write_file(path, svg.as_bytes())
 }
 
-fn draw_curves(
-    trials: &[&TrialSummary],
-    dataset: DatasetName,
-    svg: &mut String,
-) -> Result<(), Box<dyn std::error::Error>> {
+fn draw_curves(trials: &[&TrialSummary], dataset: &str, svg: &mut String) -> Result<(), Box<dyn std::error::Error>> {
     // The legend goes below the charts, so it never covers a curve.
     let legend_rows = trials.len().div_ceil(2);
     let legend_height = 20 * legend_rows as u32 + 20;
@@ -133,7 +129,7 @@ fn draw_bars(report: &Report, svg: &mut String) -> Result<(), Box<dyn std::error
         .enumerate()
         .map(|(i, g)| {
             let settings: Vec<String> = report.keys.iter().zip(&g.values).map(|(k, v)| format!("{k}={v}")).collect();
-            format!("{}: {} {} {}", i + 1, g.dataset, g.model, settings.join(", "))
+            format!("{}: {} {} {}", i + 1, g.data, g.model, settings.join(", "))
         })
         .collect();
     let root = SVGBackend::with_string(svg, (width, 500 + 18 * names.len() as u32 + 10)).into_drawing_area();
@@ -329,7 +325,7 @@ fn draw_search(
 /// `pareto_<dataset>.svg`: each done trial's shipped test accuracy against its train seconds
 /// (log axis), NN blue and CNN red; the trials no other trial beats on both drawn as a line and
 /// named.
-pub fn pareto(trials: &[&TrialSummary], dataset: DatasetName, path: &Path) -> Result<()> {
+pub fn pareto(trials: &[&TrialSummary], dataset: &str, path: &Path) -> Result<()> {
     let mut svg = String::new();
     draw_pareto(trials, dataset, &mut svg).map_err(|e| plot_error(path, e))?;
     write_file(path, svg.as_bytes())
@@ -362,11 +358,7 @@ pub fn frontier(points: &[(f64, f64)]) -> Vec<usize> {
         .collect()
 }
 
-fn draw_pareto(
-    trials: &[&TrialSummary],
-    dataset: DatasetName,
-    svg: &mut String,
-) -> Result<(), Box<dyn std::error::Error>> {
+fn draw_pareto(trials: &[&TrialSummary], dataset: &str, svg: &mut String) -> Result<(), Box<dyn std::error::Error>> {
     let done: Vec<(&TrialSummary, f64, f64)> = trials
         .iter()
         .filter(|t| t.status == Status::Done)

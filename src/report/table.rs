@@ -28,6 +28,9 @@ impl Stat {
 #[derive(Debug, Clone)]
 pub struct Group {
     pub dataset: DatasetName,
+    /// The data set as messages name it (an image folder by its path): two folders are two
+    /// data sets.
+    pub data: String,
     pub model: ModelKind,
     /// Values of the other swept fields (same order as `Report::keys`).
     pub values: Vec<String>,
@@ -60,6 +63,9 @@ pub struct Report {
     pub best_on_test: bool,
     /// What a random search or ASHA found and what it cost; None for grids.
     pub search: Option<SearchSummary>,
+    /// Trials left out because an earlier one had the same configuration and seed (the same run
+    /// read twice, or a run repeated): each (configuration, seed) counts once.
+    pub repeated: usize,
 }
 
 /// A search's result and budget.
@@ -123,15 +129,26 @@ pub fn build(trials: &[TrialSummary]) -> Report {
         .into_iter()
         .filter(|k| !["model", "dataset", "seed"].contains(&k.as_str()))
         .collect();
+    // A configuration is its exact values (sampled ones are not merged by their rounded display);
+    // a repeated (configuration, seed), across runs, is one trial.
     let mut groups: Vec<(Group, Vec<&TrialSummary>)> = Vec::new();
+    let mut exact: Vec<Vec<String>> = Vec::new();
+    let mut repeated = 0;
     for t in trials {
         let values = t.trial.values_text(&keys);
+        let identity = t.trial.values_exact(&keys);
         let (dataset, model) = (t.trial.spec.dataset.clone(), t.trial.spec.model);
-        match groups.iter_mut().find(|(g, _)| g.dataset == dataset && g.model == model && g.values == values) {
-            Some((_, members)) => members.push(t),
+        let data = t.trial.spec.data_label();
+        let found = groups.iter().zip(&exact).position(|((g, members), e)| {
+            g.dataset == dataset && g.model == model && *e == identity && members[0].trial.spec.data_label() == data
+        });
+        match found {
+            Some(i) if groups[i].1.iter().any(|m| m.trial.spec.seed == t.trial.spec.seed) => repeated += 1,
+            Some(i) => groups[i].1.push(t),
             None => groups.push((
                 Group {
                     dataset,
+                    data,
                     model,
                     values,
                     trials: 0,
@@ -149,25 +166,28 @@ pub fn build(trials: &[TrialSummary]) -> Report {
                 vec![t],
             )),
         }
+        if found.is_none() {
+            exact.push(identity);
+        }
     }
     let mut groups: Vec<Group> = groups.into_iter().map(|(g, members)| summarize(g, &members)).collect();
     for i in 0..groups.len() {
-        let rival = |g: &Group| g.dataset == groups[i].dataset && g.model == groups[i].model;
+        let rival = |g: &Group| g.data == groups[i].data && g.model == groups[i].model;
         let rivals = groups.iter().filter(|g| rival(g)).count();
         let top =
             groups.iter().filter(|g| rival(g) && g.selection.n > 0).map(|g| g.selection.mean).fold(f64::NAN, f64::max);
         groups[i].best = rivals > 1 && groups[i].selection.n > 0 && groups[i].selection.mean == top;
     }
     // Data sets in order of appearance, NN before CNN.
-    let order: Vec<DatasetName> = groups.iter().fold(Vec::new(), |mut seen, g| {
-        if !seen.contains(&g.dataset) {
-            seen.push(g.dataset.clone());
+    let order: Vec<String> = groups.iter().fold(Vec::new(), |mut seen, g| {
+        if !seen.contains(&g.data) {
+            seen.push(g.data.clone());
         }
         seen
     });
-    groups.sort_by_key(|g| (order.iter().position(|d| *d == g.dataset), g.model != ModelKind::Nn));
+    groups.sort_by_key(|g| (order.iter().position(|d| *d == g.data), g.model != ModelKind::Nn));
     let best_on_test = trials.iter().any(|t| t.epochs.first().is_some_and(|e| e.val_acc.is_none()));
-    Report { keys, groups, best_on_test, search: search_summary(trials) }
+    Report { keys, groups, best_on_test, search: search_summary(trials), repeated }
 }
 
 fn summarize(mut group: Group, members: &[&TrialSummary]) -> Group {
@@ -210,6 +230,7 @@ fn summarize(mut group: Group, members: &[&TrialSummary]) -> Group {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::spec::DatasetName;
 
     #[test]
     fn stats_over_seeds() {
@@ -220,7 +241,8 @@ mod tests {
     }
 
     fn record(model: &str, lr: &str, acc: f64, status: Status) -> TrialSummary {
-        let spec = crate::spec::Spec { model: model.parse().unwrap(), ..Default::default() };
+        let spec =
+            crate::spec::Spec { model: model.parse().unwrap(), lr: lr.parse().unwrap_or(0.01), ..Default::default() };
         let epoch = crate::train::EpochMetrics {
             epoch: 1,
             train_loss: 0.1,
@@ -287,5 +309,44 @@ mod tests {
         let report = build(&[with_val("0.1", 0.90, 0.80), with_val("0.01", 0.80, 0.85)]);
         let best: Vec<(&str, bool)> = report.groups.iter().map(|g| (g.values[0].as_str(), g.best)).collect();
         assert_eq!(best, [("0.1", true), ("0.01", false)], "not the higher test accuracy");
+    }
+
+    #[test]
+    fn sampled_values_group_by_their_exact_value_and_a_repeated_seed_counts_once() {
+        // Two sampled rates that display alike ("0.0123") are two configurations.
+        let sampled = |lr: f64, seed: i64| {
+            let mut t = record("nn", "0.0123", 0.9, Status::Done);
+            t.trial.spec.lr = lr;
+            t.trial.spec.seed = seed;
+            t
+        };
+        let report = build(&[sampled(0.012301, 1), sampled(0.012349, 1), sampled(0.012301, 1), sampled(0.012301, 2)]);
+        let rows: Vec<(&str, usize)> = report.groups.iter().map(|g| (g.values[0].as_str(), g.trials)).collect();
+        assert_eq!(rows, [("0.0123", 2), ("0.0123", 1)], "exact values apart; seed 1 of the first once");
+        assert_eq!(report.repeated, 1);
+    }
+
+    #[test]
+    fn two_image_folders_are_two_data_sets_and_an_nn_shows_no_conv_keys() {
+        let at = |folder: &str, model: &str, acc: f64| {
+            let mut t = record(model, "0.01", acc, Status::Done);
+            t.trial.spec.dataset = DatasetName::Folder;
+            t.trial.spec.folder = folder.into();
+            t.trial.spec.conv_channels = vec![64, 128];
+            t
+        };
+        let trials = [at("a", "nn", 0.5), at("a", "cnn", 0.6), at("b", "nn", 0.7), at("b", "cnn", 0.8)];
+        let mut keys = vec!["conv_channels".to_string()];
+        let report = build(&trials);
+        assert_eq!(report.groups.len(), 4);
+        assert!(report.groups.iter().all(|g| !g.best), "no folder's configuration is another folder's rival");
+        let data: Vec<&str> = report.groups.iter().map(|g| g.data.as_str()).collect();
+        assert_eq!(data, ["folder a", "folder a", "folder b", "folder b"]);
+        keys.push("folder".into());
+        assert_eq!(trials[0].trial.values_text(&keys)[0], "-", "an NN has no conv keys");
+        // The NN-vs-CNN comparison pairs each folder's NN with its CNN of other conv keys.
+        let comparisons = super::super::compare::compare(&trials, &report.keys);
+        let gains: Vec<f64> = comparisons.iter().map(|c| (c.gain * 100.0).round()).collect();
+        assert_eq!(gains, [10.0, 10.0]);
     }
 }

@@ -19,7 +19,7 @@ pub use load::{Overrides, load, load_recorded, load_run, load_text, locate, read
 pub use names::{Augment, BackendName, DatasetName, LrSchedule, ModelKind, Monitor, OptimizerName};
 pub use search::{Distribution, SEARCH_FIELDS, SearchMethod, SearchSpec, successive_halving};
 pub use slurm::{SLURM_FIELDS, SlurmSpec};
-pub use sweep::{Trial, differing_keys, display_value, distinguishing_keys, expand};
+pub use sweep::{NOT_APPLICABLE, Trial, differing_keys, display_value, distinguishing_keys, expand};
 pub use validate::{RangeError, is_safe_name};
 
 /// One experiment as the user wrote it, after layering; `sweep` lists the axes to expand.

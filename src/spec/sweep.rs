@@ -32,12 +32,28 @@ impl Trial {
         let table = self.spec.to_table();
         keys.iter()
             .map(|key| match self.swept.iter().find(|(k, _)| k == key) {
+                _ if !self.spec.applies(key) => NOT_APPLICABLE.to_string(),
                 Some((_, value)) => value.clone(),
-                None => table.get(key).map_or_else(|| "-".to_string(), display_value),
+                None => table.get(key).map_or_else(|| NOT_APPLICABLE.to_string(), display_value),
+            })
+            .collect()
+    }
+
+    /// Its exact values of `keys` (as TOML writes them; never rounded), "-" for a key that does
+    /// not apply to it (conv keys of an NN, momentum of Adam): what tells configurations apart.
+    pub fn values_exact(&self, keys: &[String]) -> Vec<String> {
+        let table = self.spec.to_table();
+        keys.iter()
+            .map(|key| match table.get(key) {
+                Some(value) if self.spec.applies(key) => value.to_string(),
+                _ => NOT_APPLICABLE.to_string(),
             })
             .collect()
     }
 }
+
+/// A key's value where the key does not apply (or is unset).
+pub const NOT_APPLICABLE: &str = "-";
 
 /// The keys whose values tell `trials` apart, for grouping results: those of
 /// [`distinguishing_keys`], then every other key that changes what a trial computes (or its
