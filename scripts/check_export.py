@@ -36,9 +36,13 @@ def main():
                         help="evaluate the first N test images (default: the trial's limit_test; 0: all)")
     args = parser.parse_args()
     limit = args.limit_test
+    exported = export_metadata(args.weights)
     if limit is None:
         spec = os.path.join(os.path.dirname(os.path.abspath(args.weights)), "spec.toml")
-        limit = tomllib.load(open(spec, "rb")).get("limit_test", 0) if os.path.exists(spec) else 0
+        if os.path.exists(spec):
+            limit = tomllib.load(open(spec, "rb")).get("limit_test", 0)
+        else:
+            limit = int(exported.get("limit_test", 0))
     # `runner export --out X.safetensors` writes X.py beside it (model.py for model.safetensors).
     module = os.path.splitext(os.path.abspath(args.weights))[0] + ".py"
     if os.path.exists(module):
@@ -53,7 +57,7 @@ def main():
         parser.error(f"no {os.path.basename(module)} beside {args.weights}: say --model nn or --model cnn")
     model.load_state_dict(load_file(args.weights), strict=True)
     model.eval()
-    test = folder_test(args.folder, os.path.dirname(os.path.abspath(args.weights))) if args.folder else load(args.data, "test")
+    test = folder_test(args.folder, os.path.dirname(os.path.abspath(args.weights)), exported) if args.folder else load(args.data, "test")
     with torch.no_grad():
         x, y = test.tensors
         if limit:
@@ -62,17 +66,41 @@ def main():
     print(f"PyTorch {type(model).__name__} with {args.weights}: test accuracy {100 * correct / len(y):.2f}%")
 
 
-def folder_test(folder, trial):
+def export_metadata(weights):
+    """What `runner export` wrote into the file's __metadata__ (classes, image shape, mean, std),
+    decoded from JSON; empty for an export of an older runner."""
+    import json
+
+    from safetensors import safe_open
+
+    with safe_open(weights, "pt") as f:
+        raw = f.metadata() or {}
+    out = {}
+    for key, value in raw.items():
+        try:
+            out[key] = json.loads(value)
+        except ValueError:
+            out[key] = value
+    return out
+
+
+def folder_test(folder, trial, exported):
     """The folder's test images in the runner's order (per class sorted as ImageFolder walks them,
-    then one class in turn), converted as images.json says and normalized as spec.toml says."""
+    then one class in turn), converted and normalized as the export's metadata says (or, for an
+    older export, the trial's images.json and spec.toml)."""
     import json
 
     from PIL import Image
     from torch.utils.data import TensorDataset
 
-    images = json.load(open(os.path.join(trial, "images.json")))
-    spec = tomllib.load(open(os.path.join(trial, "spec.toml"), "rb"))
-    channels, height, width = images["channels"], images["height"], images["width"]
+    if "classes" in exported:
+        channels, height, width = exported["image_shape"]
+        images = {"classes": exported["classes"]}
+        spec = {"mean": exported["mean"], "std": exported["std"]}
+    else:
+        images = json.load(open(os.path.join(trial, "images.json")))
+        spec = tomllib.load(open(os.path.join(trial, "spec.toml"), "rb"))
+        channels, height, width = images["channels"], images["height"], images["width"]
     mean = torch.tensor(spec.get("mean", [0.5])).view(-1, 1, 1)
     std = torch.tensor(spec.get("std", [0.5])).view(-1, 1, 1)
     extensions = (".png", ".jpg", ".jpeg", ".bmp", ".gif")

@@ -302,6 +302,21 @@ pub struct EvalArgs {
     /// Where to write the confusion matrix CSV (default: confusion_<dataset>.csv in the trial folder).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+
+    /// Test images to evaluate: `all`, or the first N (default: as the trial did, its limit_test).
+    #[arg(long, value_name = "all|N", value_parser = parse_limit)]
+    pub limit_test: Option<u32>,
+}
+
+/// `all` (0: no limit) or a count of at least 1.
+fn parse_limit(text: &str) -> Result<u32, String> {
+    match text {
+        "all" => Ok(0),
+        n => match n.parse::<u32>() {
+            Ok(n) if n >= 1 => Ok(n),
+            _ => Err(format!("expected `all` or a number of images of at least 1, got {text:?}")),
+        },
+    }
 }
 
 #[derive(Debug, Clone, Args)]

@@ -185,6 +185,28 @@ fn eval_reports_the_last_epochs_accuracy_and_a_confusion_matrix() {
     assert_eq!(confusion.len(), 11);
     let total: u64 = confusion[1..].iter().flat_map(|r| r[1..].iter().map(|c| c.parse::<u64>().unwrap())).sum();
     assert_eq!(total, 300, "one count per test image");
+    // The whole test set, though the trial trained with limit_test; it says how many it read.
+    let out = run_dir.join("confusion_all.csv");
+    let all = runner(run_dir)
+        .arg("eval")
+        .arg(&trial)
+        .args(["--limit-test", "all", "--out"])
+        .arg(&out)
+        .arg("--data-dir")
+        .arg(shared_data())
+        .output()
+        .unwrap();
+    assert!(all.status.success(), "{}", String::from_utf8_lossy(&all.stderr));
+    assert!(String::from_utf8_lossy(&all.stdout).contains("(10000 test images)"));
+    let total: u64 = csv_rows(&out)[1..].iter().flat_map(|r| r[1..].iter().map(|c| c.parse::<u64>().unwrap())).sum();
+    assert_eq!(total, 10_000);
+    runner(run_dir)
+        .arg("eval")
+        .arg(&trial)
+        .args(["--limit-test", "0"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("expected `all` or a number of images of at least 1"));
     runner(run_dir).arg("eval").arg(run_dir).assert().code(2).stderr(predicates::str::contains("not a trial folder"));
 }
 
@@ -210,6 +232,20 @@ fn export_writes_the_weights_under_pytorchs_names_and_layouts() {
             ("fc2.weight".to_string(), vec![10, 128]),
         ]
     );
+
+    // The export carries what a reader needs without the run folder.
+    let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+    let metadata = header.metadata().clone().unwrap_or_default();
+    assert_eq!(
+        metadata.get("classes").map(String::as_str),
+        Some("[\"0\",\"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\",\"8\",\"9\"]")
+    );
+    assert_eq!((metadata["mean"].as_str(), metadata["std"].as_str()), ("[0.5]", "[0.5]"));
+    assert_eq!(metadata["image_shape"], "[1,28,28]");
+    // --out makes the folders it names.
+    let nested = smoke_run().run_dir.join("exports/seed/cnn.safetensors");
+    runner(&smoke_run().run_dir).arg("export").arg(&trial).arg("--out").arg(&nested).assert().success();
+    assert!(nested.is_file() && nested.with_extension("py").is_file());
 
     // PyTorch's own model with these weights gets `runner eval`'s accuracy on the same images.
     let python = std::env::var("RUNNER_TORCH_PYTHON").unwrap_or_else(|_| "python3".into());

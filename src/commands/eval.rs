@@ -31,6 +31,9 @@ pub fn eval(args: EvalArgs) -> Result<()> {
     if let Some(dir) = &args.data.data_dir {
         spec.data_dir = dir.clone();
     }
+    if let Some(limit) = args.limit_test {
+        spec.limit_test = limit;
+    }
     spec.validate().map_err(|e| Error::InvalidValue {
         origin: "--dataset".into(),
         key: e.key.into(),

@@ -34,7 +34,23 @@ pub fn export(args: ExportArgs) -> Result<()> {
     let (images, shape) = (&trial.images, trial.images.shape);
     let model = load_model(spec, images, &trial.checkpoint, &Device::flex())?;
     let tensors = pytorch_state_dict(&model)?;
-    write_safetensors(&tensors, &out)?;
+    if let Some(folder) = out.parent().filter(|f| !f.as_os_str().is_empty()) {
+        std::fs::create_dir_all(folder).map_err(Error::io(folder))?;
+    }
+    // What a reader needs to use the weights without the run folder: the classes, the input
+    // shape and the normalization.
+    let json = |value: serde_json::Value| value.to_string();
+    let metadata = std::collections::BTreeMap::from([
+        ("classes".to_string(), json(serde_json::json!(images.classes))),
+        ("image_shape".to_string(), json(serde_json::json!([shape.channels, shape.height, shape.width]))),
+        ("mean".to_string(), json(serde_json::json!(spec.mean))),
+        ("std".to_string(), json(serde_json::json!(spec.std))),
+        ("model".to_string(), spec.model.to_string()),
+        ("dataset".to_string(), spec.data_label()),
+        ("limit_test".to_string(), spec.limit_test.to_string()),
+        ("runner_version".to_string(), env!("CARGO_PKG_VERSION").to_string()),
+    ]);
+    write_safetensors(&tensors, &metadata, &out)?;
     let list = |values: &[f64]| values.iter().map(f64::to_string).collect::<Vec<_>>().join(", ");
     let normalization = format!(
         "pixels scaled to [0, 1], then (x - mean) / std per channel, mean [{}], std [{}]",

@@ -157,7 +157,13 @@ pub fn model_py(architecture: &Architecture, shape: ImageShape, normalization: &
     )
 }
 
-pub fn write_safetensors(tensors: &BTreeMap<String, Exported>, path: &Path) -> Result<()> {
+/// Writes `tensors` to `path` as safetensors, with `metadata` in its `__metadata__` (strings
+/// only, as the format allows).
+pub fn write_safetensors(
+    tensors: &BTreeMap<String, Exported>,
+    metadata: &BTreeMap<String, String>,
+    path: &Path,
+) -> Result<()> {
     let bytes: Vec<(String, Vec<u8>, Vec<usize>, bool)> = tensors
         .iter()
         .map(|(name, t)| {
@@ -176,7 +182,9 @@ pub fn write_safetensors(tensors: &BTreeMap<String, Exported>, path: &Path) -> R
         })
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| Error::Export(format!("cannot lay out tensors: {e}")))?;
-    let file = safetensors::serialize(views, None).map_err(|e| Error::Export(format!("cannot serialize: {e}")))?;
+    let metadata: std::collections::HashMap<String, String> = metadata.clone().into_iter().collect();
+    let file = safetensors::serialize(views, (!metadata.is_empty()).then_some(metadata))
+        .map_err(|e| Error::Export(format!("cannot serialize: {e}")))?;
     crate::fs::write_atomically(path, &file).map_err(Error::io(path))
 }
 
@@ -260,8 +268,11 @@ mod tests {
 
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("model.safetensors");
-        write_safetensors(&dict, &path).unwrap();
+        let metadata = BTreeMap::from([("classes".to_string(), "[\"0\"]".to_string())]);
+        write_safetensors(&dict, &metadata, &path).unwrap();
         let bytes = std::fs::read(&path).unwrap();
+        let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+        assert_eq!(header.metadata().as_ref().and_then(|m| m.get("classes")).map(String::as_str), Some("[\"0\"]"));
         let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
         let view = file.tensor("fc1.weight").unwrap();
         assert_eq!((view.dtype(), view.shape()), (safetensors::Dtype::F32, &[128, 784][..]));
