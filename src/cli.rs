@@ -27,6 +27,23 @@ pub struct Cli {
     pub run: RunArgs,
 }
 
+/// The command a first word like `reprot` was meant to be: not a file, one or two letters off a
+/// command's name. `runner reprot runs/x` would otherwise be read as a spec named `reprot`.
+pub fn mistyped_command(word: &str) -> Option<String> {
+    use clap::CommandFactory;
+    if word.starts_with('-') || word.contains(['.', '/']) || std::path::Path::new(word).exists() {
+        return None;
+    }
+    let names: Vec<String> = Cli::command().get_subcommands().map(|c| c.get_name().to_string()).collect();
+    if names.iter().any(|n| n == word) {
+        return None;
+    }
+    names
+        .into_iter()
+        .filter(|n| strsim::damerau_levenshtein(n, word) <= 2)
+        .min_by_key(|n| strsim::damerau_levenshtein(n, word))
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the experiment (or sweep) a spec file describes (the default command).

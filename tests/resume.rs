@@ -83,15 +83,7 @@ fn assert_success(output: &Output) {
 type Results = (Vec<Vec<String>>, Vec<Vec<Vec<String>>>, Vec<String>);
 
 fn results(run_dir: &Path) -> Results {
-    let summary = csv_rows(&run_dir.join("summary.csv"));
-    let seconds = summary[0].iter().position(|h| h == "train_seconds").unwrap();
-    let summary = summary
-        .into_iter()
-        .map(|mut row| {
-            row.remove(seconds);
-            row
-        })
-        .collect();
+    let summary = common::without_clock(csv_rows(&run_dir.join("summary.csv")));
     let metrics = TRIALS
         .iter()
         .map(|t| {

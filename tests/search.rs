@@ -85,15 +85,7 @@ fn asha_prunes_from_the_run_folder_reports_the_budget_and_resumes_exactly() {
     let crashed_run = the_run(crashed.path());
     let output = runner(crashed.path()).arg("resume").arg(&crashed_run).arg("-q").output().unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let strip = |rows: Vec<Vec<String>>| -> Vec<Vec<String>> {
-        let seconds = rows[0].iter().position(|h| h == "train_seconds").unwrap();
-        rows.into_iter()
-            .map(|mut r| {
-                r.remove(seconds);
-                r
-            })
-            .collect()
-    };
+    let strip = common::without_clock;
     assert_eq!(strip(csv_rows(&crashed_run.join("summary.csv"))), strip(summary));
     // Pruned at resume, it drops its epoch state as a pruned trial does in an uninterrupted run.
     assert_eq!(tree(&crashed_run), tree(&run_dir), "the same files, no epoch state left behind");

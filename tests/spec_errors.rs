@@ -9,6 +9,12 @@ use predicates::prelude::*;
 fn toml_syntax_error() {
     rejects("name = \"x\"\nlr = 0.1.2\n", &[], &["spec.toml:2:", "invalid TOML"]);
     rejects("[sweep\n", &[], &["spec.toml:1:", "invalid TOML"]);
+    let dir = tempfile::tempdir().unwrap();
+    runner(dir.path())
+        .args(["reprot", "runs/x"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("did you mean `runner report`?"));
     // A model whose batch cannot fit in any machine's memory: refused before it starts, not
     // killed by a failed allocation mid-epoch.
     rejects(

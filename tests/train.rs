@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use burn::prelude::Device;
-use common::{csv_rows, runner, shared_data, spec_command, the_run, tree};
+use common::{column, csv_rows, runner, shared_data, spec_command, the_run, tree};
 use predicates::prelude::*;
 use runner::data::{self, Dataset, FetchOptions};
 use runner::model::Model;
@@ -111,6 +111,17 @@ fn a_short_run_writes_every_file() {
             "trials/000_smoke/tb/events.out.tfevents.0000000000.runner",
         ]
     );
+
+    // summary.csv carries the run's name and every key of the trial's spec, so that several
+    // runs' files concatenate without losing which is which; train time to the millisecond.
+    let summary = csv_rows(&run_dir.join("summary.csv"));
+    assert_eq!(column(&summary, "run"), [name.clone()]);
+    assert_eq!(
+        (column(&summary, "lr"), column(&summary, "batch_size")),
+        (vec!["0.05".to_string()], vec!["20".to_string()])
+    );
+    let seconds = &column(&summary, "train_seconds")[0];
+    assert_eq!(seconds.split('.').nth(1).map(str::len), Some(3), "{seconds}");
 
     let metrics = csv_rows(&run_dir.join("trials/000_smoke/metrics.csv"));
     assert_eq!(

@@ -51,7 +51,8 @@ pub fn report(args: ReportArgs) -> Result<()> {
     if args.format == ReportFormat::Latex {
         let table = crate::report::table::build(&trials);
         let comparisons = crate::report::compare::compare(&trials, &table.keys);
-        let latex = crate::report::latex::render(&table, &comparisons);
+        let setup = crate::report::setup::lines(&trials, &runs);
+        let latex = crate::report::latex::render(&table, &comparisons) + &crate::report::latex::setup(&setup);
         crate::run::write_file(&out.join("report.tex"), latex.as_bytes())?;
         print!("{latex}");
     } else {

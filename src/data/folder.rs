@@ -72,23 +72,7 @@ pub fn load(folder: &Path, image_size: &[u32], cache_dir: &Path, write_cache: bo
     if !write_cache {
         return Ok(dataset);
     }
-    match pixel_cache::store(&cache, &key, &dataset) {
-        Ok(()) if !quiet => eprintln!(
-            "{}: decoded {count} images ({}x{}x{}) in {:.1} s, cached in {}",
-            folder.display(),
-            dataset.shape.channels,
-            dataset.shape.height,
-            dataset.shape.width,
-            started.elapsed().as_secs_f64(),
-            cache.display()
-        ),
-        Ok(()) => {}
-        // A read-only data root costs only the decoding next time.
-        Err(e) => eprintln!(
-            "warning: could not write the image cache {}: {e}; the folder will be decoded again next run",
-            cache.display()
-        ),
-    }
+    pixel_cache::store_and_say(&cache, &key, &dataset, &folder.display().to_string(), started, quiet);
     Ok(dataset)
 }
 

@@ -42,6 +42,33 @@ pub fn store(path: &Path, key: &[u8; 32], data: &Dataset) -> std::io::Result<()>
     crate::fs::write_atomically(path, &bytes)
 }
 
+/// [`store`], then one line saying so (unless `quiet`); a cache that cannot be written (a
+/// read-only data root) costs only the decoding next time, and is a warning.
+pub fn store_and_say(
+    path: &Path,
+    key: &[u8; 32],
+    data: &Dataset,
+    what: &str,
+    started: std::time::Instant,
+    quiet: bool,
+) {
+    match store(path, key, data) {
+        Ok(()) if !quiet => eprintln!(
+            "{what}: decoded {} images ({}x{}x{}) in {:.1} s, cached in {}",
+            data.train.len() + data.test.len(),
+            data.shape.channels,
+            data.shape.height,
+            data.shape.width,
+            started.elapsed().as_secs_f64(),
+            path.display()
+        ),
+        Ok(()) => {}
+        Err(e) => {
+            eprintln!("warning: could not write the pixel cache {}: {e}; decoding again next time", path.display())
+        }
+    }
+}
+
 /// The data set cached at `path` for `key`, if the file holds one whole.
 pub fn read(path: &Path, key: &[u8; 32], name: DatasetName) -> Option<Dataset> {
     let bytes = std::fs::read(path).ok()?;

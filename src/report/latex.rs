@@ -120,6 +120,12 @@ fn percent(s: Stat, best: bool) -> String {
 }
 
 /// Text with LaTeX's special characters escaped.
+/// The "Setup" paragraph: what the trials share, for the paper's text.
+pub fn setup(lines: &[(String, String)]) -> String {
+    let items: Vec<String> = lines.iter().map(|(what, value)| format!("{}: {}", escape(what), escape(value))).collect();
+    format!("\n\\paragraph{{Setup}} {}.\n", items.join("; "))
+}
+
 fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {

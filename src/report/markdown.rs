@@ -128,6 +128,15 @@ pub fn render(report: &Report, comparisons: &[Comparison], sources: &[String]) -
     out
 }
 
+/// The "Setup" block: what the trials share, one line each.
+pub fn setup(lines: &[(String, String)]) -> String {
+    let mut out = String::from("## Setup\n\n");
+    for (what, value) in lines {
+        out += &format!("- {what}: {}\n", value.replace('|', "\\|"));
+    }
+    out + "\n"
+}
+
 /// summary.csv's table for the terminal, fitted to [`TERMINAL_WIDTH`] columns: without the costs
 /// (`--dry-run` and summary.csv show them), the columns empty in every row, and, when there are
 /// several rows, the trial names (the index is the trial folder's prefix) and the columns with the

@@ -6,6 +6,7 @@ pub mod csv;
 pub mod latex;
 pub mod markdown;
 pub mod plot;
+pub mod setup;
 mod stats;
 pub mod table;
 
@@ -76,6 +77,12 @@ fn write_files(trials: &[TrialSummary], runs: &[PathBuf], out: &Path) -> Result<
     let sources: Vec<String> = runs.iter().map(|r| r.display().to_string()).collect();
     let comparisons = compare::compare(trials, &report.keys);
     let mut text = markdown::render(&report, &comparisons, &sources);
+    let setup = markdown::setup(&setup::lines(trials, runs));
+    text = match text.split_once("\n\n") {
+        // After the title, before the table: what was held constant.
+        Some((title, rest)) => format!("{title}\n\n{setup}{rest}"),
+        None => text + &setup,
+    };
     text.push_str(&mixed_data_notes(runs));
     write_file(&out.join("report.md"), text.as_bytes())?;
     write_file(&out.join("report.csv"), csv::render(&report).as_bytes())?;

@@ -13,7 +13,8 @@ pub const FILE: &str = "summary.csv";
 /// files once: call it when a run starts or ends, or now and then, not after every trial.
 pub fn rebuild(run_dir: &RunDir, trials: &[Trial]) -> Result<Vec<TrialSummary>> {
     let summaries: Vec<TrialSummary> = trials.iter().map(|trial| TrialSummary::observe(run_dir, trial)).collect();
-    run_dir.write(FILE, to_csv(&summaries).as_bytes())?;
+    let run = run_dir.path.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    run_dir.write(FILE, to_csv(&summaries, &run).as_bytes())?;
     Ok(summaries)
 }
 
@@ -120,7 +121,8 @@ pub fn table(trials: &[TrialSummary]) -> (Vec<String>, Vec<Vec<String>>) {
             row.push(best.map(|e| format!("{:.4}", e.test_acc)).unwrap_or_default());
             row.push(best.map(|e| e.epoch.to_string()).unwrap_or_default());
             row.push(last.map(|e| format!("{:.4}", e.test_loss)).unwrap_or_default());
-            row.push(if t.epochs.is_empty() { String::new() } else { format!("{:.1}", t.train_seconds()) });
+            // Milliseconds: a 0.04 s NN trial is not 0.0, and ratios from the file are the report's.
+            row.push(if t.epochs.is_empty() { String::new() } else { format!("{:.3}", t.train_seconds()) });
             row.push(t.status.as_str().into());
             // One line per cell: the full reason was printed when it happened.
             row.push(t.reason.lines().next().unwrap_or_default().to_string());
@@ -140,8 +142,22 @@ pub fn table(trials: &[TrialSummary]) -> (Vec<String>, Vec<Vec<String>>) {
     (header, rows)
 }
 
-pub fn to_csv(trials: &[TrialSummary]) -> String {
-    let (header, rows) = table(trials);
+/// summary.csv: [`table`], then the run folder's name and every key of each trial's spec,
+/// constant ones too, so that concatenating several runs' files loses nothing.
+pub fn to_csv(trials: &[TrialSummary], run: &str) -> String {
+    let (mut header, mut rows) = table(trials);
+    let keys: Vec<&str> = crate::spec::FIELDS
+        .iter()
+        .filter(|f| f.per_trial() && !header.iter().any(|h| h == f.name))
+        .map(|f| f.name)
+        .collect();
+    header.push("run".into());
+    header.extend(keys.iter().map(|k| k.to_string()));
+    for (row, t) in rows.iter_mut().zip(trials) {
+        let table = t.trial.spec.to_table();
+        row.push(run.to_string());
+        row.extend(keys.iter().map(|k| table.get(*k).map(crate::spec::display_value).unwrap_or_default()));
+    }
     let mut writer = csv::Writer::from_writer(Vec::new());
     for record in std::iter::once(&header).chain(&rows) {
         writer.write_record(record).expect("writing to memory cannot fail");

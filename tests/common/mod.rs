@@ -82,11 +82,7 @@ pub fn the_run(dir: &Path) -> PathBuf {
 /// What a run computes, without what depends on the clock: summary.csv without train_seconds,
 /// and each trial's metrics.csv (trials in order) without its timing columns.
 pub fn results(run_dir: &Path) -> (Vec<Vec<String>>, Vec<Vec<Vec<String>>>) {
-    let mut summary = csv_rows(&run_dir.join("summary.csv"));
-    let seconds = summary[0].iter().position(|h| h == "train_seconds").unwrap();
-    for row in &mut summary {
-        row.remove(seconds);
-    }
+    let summary = without_clock(csv_rows(&run_dir.join("summary.csv")));
     let mut trials: Vec<PathBuf> =
         std::fs::read_dir(run_dir.join("trials")).unwrap().map(|e| e.unwrap().path()).collect();
     trials.sort();
@@ -95,6 +91,16 @@ pub fn results(run_dir: &Path) -> (Vec<Vec<String>>, Vec<Vec<Vec<String>>>) {
         .map(|t| csv_rows(&t.join("metrics.csv")).into_iter().map(|r| [&r[..6], &r[9..]].concat()).collect())
         .collect();
     (summary, metrics)
+}
+
+/// summary.csv rows without what differs between two runs of the same trials: the time a trial
+/// took and the run folder's name.
+pub fn without_clock(rows: Vec<Vec<String>>) -> Vec<Vec<String>> {
+    let drop: Vec<usize> =
+        rows[0].iter().enumerate().filter(|(_, h)| *h == "train_seconds" || *h == "run").map(|(i, _)| i).collect();
+    rows.into_iter()
+        .map(|row| row.into_iter().enumerate().filter(|(i, _)| !drop.contains(i)).map(|(_, c)| c).collect())
+        .collect()
 }
 
 /// Starts `runner spec.toml --data-dir <data> --runs-dir out ARGS` in `dir`, waits until trial

@@ -176,21 +176,7 @@ pub fn load_with(
     dataset.files_key = hex(&key);
     if write {
         let _ = crate::fs::remove_dead_temp_files(&dir.join("pixels"), false);
-        match pixel_cache::store(&cache, &key, &dataset) {
-            Ok(()) if !fetch.quiet => eprintln!(
-                "{label}: decoded {} images ({}x{}x{}) in {:.1} s, cached in {}",
-                dataset.train.len() + dataset.test.len(),
-                dataset.shape.channels,
-                dataset.shape.height,
-                dataset.shape.width,
-                started.elapsed().as_secs_f64(),
-                cache.display()
-            ),
-            Ok(()) => {}
-            Err(e) => {
-                eprintln!("warning: could not write the pixel cache {}: {e}; decoding again next time", cache.display())
-            }
-        }
+        pixel_cache::store_and_say(&cache, &key, &dataset, &label, started, fetch.quiet);
     }
     Ok(dataset)
 }
