@@ -115,7 +115,7 @@ fn a_short_run_writes_every_file() {
     // summary.csv carries the run's name and every key of the trial's spec, so that several
     // runs' files concatenate without losing which is which; train time to the millisecond.
     let summary = csv_rows(&run_dir.join("summary.csv"));
-    assert_eq!(column(&summary, "run"), [name.clone()]);
+    assert_eq!(column(&summary, "run"), std::slice::from_ref(&name));
     assert_eq!(
         (column(&summary, "lr"), column(&summary, "batch_size")),
         (vec!["0.05".to_string()], vec!["20".to_string()])

@@ -56,7 +56,15 @@ pub fn lines(trials: &[TrialSummary], runs: &[PathBuf]) -> Vec<(String, String)>
                     .iter()
                     .flat_map(|m| &m.hub_datasets)
                     .filter(|h| h.repo == repo.id())
-                    .map(|h| format!("commit {}", &h.commit[..12.min(h.commit.len())]))
+                    .map(|h| {
+                        let classes = match h.classes_from.as_deref() {
+                            Some(from) if from == crate::data::hub::SORTED_VALUES => {
+                                format!("; classes: {from} `{}` (no ClassLabel)", h.label_column)
+                            }
+                            _ => String::new(),
+                        };
+                        format!("commit {}{classes}", &h.commit[..12.min(h.commit.len())])
+                    })
                     .collect();
                 format!(
                     "{label} ({})",
@@ -97,4 +105,41 @@ pub fn lines(trials: &[TrialSummary], runs: &[PathBuf]) -> Vec<(String, String)>
         out.push(("versions".into(), versions.join(", ")));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::hub::{HubRecord, SORTED_VALUES};
+
+    #[test]
+    fn the_setup_names_the_constants_that_matter_and_where_a_hub_sets_classes_came_from() {
+        let spec = Spec { dataset: "hf:lab/words".parse().unwrap(), ..Spec::default() };
+        let trial = crate::spec::Trial { index: 0, name: "x".into(), swept: vec![], spec, group: 0 };
+        let summary = TrialSummary::pending(&trial);
+        let run = tempfile::tempdir().unwrap();
+        let mut manifest = Manifest::new(vec!["cpu".into()], 1);
+        manifest.hub_datasets.push(HubRecord {
+            repo: "lab/words".into(),
+            revision: "main".into(),
+            commit: "a".repeat(40),
+            config: "default".into(),
+            test_split: "test".into(),
+            image_column: "image".into(),
+            label_column: "labels".into(),
+            files: vec![],
+            classes_from: Some(SORTED_VALUES.into()),
+        });
+        std::fs::write(run.path().join("manifest.json"), manifest.to_json()).unwrap();
+        let lines = lines(&[summary], &[run.path().to_path_buf()]);
+        let get = |what: &str| lines.iter().find(|(w, _)| w == what).map(|(_, v)| v.clone()).unwrap_or_default();
+        let constant = get("held constant");
+        assert!(constant.contains("epochs 5") && constant.contains("lr_schedule constant"), "{constant}");
+        assert!(!constant.contains("step_size") && !constant.contains("min_delta"), "knobs of what is off: {constant}");
+        assert_eq!(
+            get("data"),
+            format!("hf:lab/words (commit aaaaaaaaaaaa; classes: {SORTED_VALUES} `labels` (no ClassLabel))")
+        );
+        assert_eq!(get("backend"), "cpu");
+    }
 }

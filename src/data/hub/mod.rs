@@ -78,6 +78,26 @@ pub struct HubRecord {
     pub label_column: String,
     /// Each file read, with its size and sha256.
     pub files: Vec<RepoFile>,
+    /// Where the class names came from: the label column's ClassLabel names, or (a plain label
+    /// column) its sorted distinct values. Unknown until the set was decoded once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classes_from: Option<String>,
+}
+
+/// What [`HubRecord::classes_from`] says for a ClassLabel column, and for a plain one.
+pub const CLASS_LABEL_NAMES: &str = "the ClassLabel names";
+pub const SORTED_VALUES: &str = "the sorted distinct values of the label column";
+
+/// The columns a decoded set was read from, kept beside its pixel cache.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct ColumnsRecord {
+    image_column: String,
+    label_column: String,
+    classes_from: String,
+}
+
+fn columns_path(cache: &Path) -> PathBuf {
+    cache.with_extension("columns.json")
 }
 
 fn repo_dir(data_dir: &Path, repo: &HubRepo) -> PathBuf {
@@ -156,6 +176,7 @@ pub fn load_with(
         image_column: request.image_column.to_string(),
         label_column: request.label_column.to_string(),
         files: chosen.train.iter().chain(&chosen.test).cloned().collect(),
+        classes_from: None,
     };
     let key = cache_key(&record, request.image_size);
     let cache = dir.join("pixels").join(format!("{}.images", hex(&key[..16])));
@@ -172,10 +193,16 @@ pub fn load_with(
         return Ok(dataset);
     }
     let paths = fetch_files(client.as_ref(), &dir, repo, &commit, &chosen, write)?;
-    let mut dataset = decode_files(&paths, &chosen, request, &label, name, fetch.quiet)?;
+    let (mut dataset, columns) = decode_files(&paths, &chosen, request, &label, name, fetch.quiet)?;
     dataset.files_key = hex(&key);
     if write {
         let _ = crate::fs::remove_dead_temp_files(&dir.join("pixels"), false);
+        let record = ColumnsRecord {
+            image_column: columns.image.clone(),
+            label_column: columns.label.clone(),
+            classes_from: if columns.names.is_some() { CLASS_LABEL_NAMES } else { SORTED_VALUES }.into(),
+        };
+        let _ = write_file(&columns_path(&cache), &serde_json::to_vec_pretty(&record).expect("the record serializes"));
         pixel_cache::store_and_say(&cache, &key, &dataset, &label, started, fetch.quiet);
     }
     Ok(dataset)
@@ -199,7 +226,7 @@ pub fn cached_record(request: &HubRequest, data_dir: &Path) -> Option<HubRecord>
         (commit, files) = at(PARQUET_BRANCH)?;
     }
     let chosen = layout::choose(&layout::layout(&files), request.config, request.repo.spec_name()).ok()?;
-    Some(HubRecord {
+    let mut record = HubRecord {
         repo: request.repo.id().to_string(),
         revision: revision.to_string(),
         commit,
@@ -208,7 +235,19 @@ pub fn cached_record(request: &HubRequest, data_dir: &Path) -> Option<HubRecord>
         image_column: request.image_column.to_string(),
         label_column: request.label_column.to_string(),
         files: chosen.train.into_iter().chain(chosen.test).collect(),
-    })
+        classes_from: None,
+    };
+    // The columns the decoding chose, recorded beside its pixel cache.
+    let key = cache_key(&record, request.image_size);
+    let cache = dir.join("pixels").join(format!("{}.images", hex(&key[..16])));
+    if let Some(columns) =
+        std::fs::read(columns_path(&cache)).ok().and_then(|bytes| serde_json::from_slice::<ColumnsRecord>(&bytes).ok())
+    {
+        record.image_column = columns.image_column;
+        record.label_column = columns.label_column;
+        record.classes_from = Some(columns.classes_from);
+    }
+    Some(record)
 }
 
 fn ref_path(dir: &Path, revision: &str) -> PathBuf {
@@ -431,7 +470,7 @@ fn decode_files(
     label: &str,
     name: DatasetName,
     quiet: bool,
-) -> Result<Dataset> {
+) -> Result<(Dataset, Columns)> {
     let files: Vec<&RepoFile> = chosen.train.iter().chain(&chosen.test).collect();
     let repo = request.repo.spec_name();
     let in_file = |i: usize, message: String| {
@@ -503,7 +542,7 @@ fn decode_files(
         DecodeError::Interrupted => Error::StoppedBeforeStart { doing: format!("decoding the images of {repo}") },
     })?;
     let (train, test) = decode::into_splits(shape, decoded, &indices, train_len);
-    Ok(Dataset { name, shape, train, test, classes, files_key: String::new() })
+    Ok((Dataset { name, shape, train, test, classes, files_key: String::new() }, columns))
 }
 
 /// Each row's class index, and the classes: the ClassLabel's names, or the label's sorted
@@ -924,6 +963,12 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let load = |id: &str| load_with(&request(&repo(id), &[]), root.path(), client(&hub, None), true, true);
         let words = load("lab/words").unwrap();
+        let words_record = cached_record(&request(&repo("lab/words"), &[]), root.path()).unwrap();
+        assert_eq!(
+            (words_record.label_column.as_str(), words_record.classes_from.as_deref()),
+            ("labels", Some(SORTED_VALUES)),
+            "the manifest says where the classes came from"
+        );
         assert_eq!(
             (words.classes.clone(), words.train.labels.clone()),
             (names(&["ant", "moth", "zebra"]), vec![2, 0, 2, 1])
