@@ -34,12 +34,51 @@ const CNN_COLORS: [RGBColor; 8] = [
     RGBColor(252, 146, 114),
 ];
 
+/// The `nth` colour of `model`'s family: its palette, then, past its end, each colour again a
+/// step lighter or darker per round, so no two lines of a figure share one.
 fn color(model: ModelKind, nth: usize) -> RGBColor {
     let palette = match model {
         ModelKind::Nn => &NN_COLORS,
         ModelKind::Cnn => &CNN_COLORS,
     };
-    palette[nth % palette.len()]
+    let RGBColor(r, g, b) = palette[nth % palette.len()];
+    let round = nth / palette.len();
+    if round == 0 {
+        return RGBColor(r, g, b);
+    }
+    // Odd rounds lighten, even ones darken, each by a further ninth of the way.
+    let step = (round.div_ceil(2) as f64 / 9.0).min(0.9);
+    let shift = |c: u8| -> u8 {
+        let c = f64::from(c);
+        (if round % 2 == 1 { c + (255.0 - c) * step } else { c * (1.0 - step) }).round() as u8
+    };
+    RGBColor(shift(r), shift(g), shift(b))
+}
+
+/// Each trial's name in a figure: the model and the values of the keys that tell the figure's
+/// trials apart (never one run's swept keys alone, which two runs can share); a label two trials
+/// would still share (the same configuration run twice) gets " #2", " #3".
+fn labels(trials: &[&TrialSummary]) -> Vec<String> {
+    let keys: Vec<String> = crate::spec::differing_keys(trials.iter().map(|t| &t.trial))
+        .into_iter()
+        .filter(|k| k != "model" && k != "dataset")
+        .collect();
+    let mut out: Vec<String> = trials
+        .iter()
+        .map(|t| {
+            let parts: Vec<String> =
+                keys.iter().zip(t.trial.values_text(&keys)).map(|(k, v)| format!("{k}={v}")).collect();
+            let body = if parts.is_empty() { t.trial.name.clone() } else { parts.join(",") };
+            format!("{}: {body}", t.trial.spec.model)
+        })
+        .collect();
+    for i in 1..out.len() {
+        let twins = (0..i).filter(|&j| out[j] == out[i] || out[j].starts_with(&format!("{} #", out[i]))).count();
+        if twins > 0 {
+            out[i] = format!("{} #{}", out[i], twins + 1);
+        }
+    }
+    out
 }
 
 fn plot_error(path: &Path, e: impl std::fmt::Display) -> Error {
@@ -100,14 +139,14 @@ fn draw_curves(trials: &[&TrialSummary], dataset: &str, svg: &mut String) -> Res
         }
     }
     let mut seen = [0usize; 2];
-    for (i, t) in trials.iter().enumerate() {
+    for (i, (t, label)) in trials.iter().zip(labels(trials)).enumerate() {
         let model = t.trial.spec.model;
         let slot = &mut seen[usize::from(model != ModelKind::Nn)];
         let c = color(model, *slot);
         *slot += 1;
         let (x, y) = (40 + 580 * (i % 2) as i32, 10 + 20 * (i / 2) as i32);
         legend.draw(&PathElement::new(vec![(x, y + 7), (x + 24, y + 7)], c.stroke_width(3)))?;
-        legend.draw(&Text::new(format!("{model}: {}", t.trial.name), (x + 32, y), ("sans-serif", 13)))?;
+        legend.draw(&Text::new(label, (x + 32, y), ("sans-serif", 13)))?;
     }
     root.present()?;
     Ok(())
@@ -396,11 +435,12 @@ fn draw_pareto(trials: &[&TrialSummary], dataset: &str, svg: &mut String) -> Res
     let front = frontier(&xy);
     chart.draw_series(LineSeries::new(front.iter().map(|&i| xy[i]), BLACK.mix(0.4).stroke_width(2)))?;
     chart.draw_series(done.iter().map(|(t, x, y)| Circle::new((*x, *y), 5, color(t.trial.spec.model, 1).filled())))?;
+    let names = labels(&done.iter().map(|(t, ..)| *t).collect::<Vec<_>>());
     for (nth, &i) in front.iter().enumerate() {
-        let (t, x, y) = done[i];
+        let (_, x, y) = done[i];
         // Neighbours' names alternate above and below their points, so close points stay legible.
         let offset = if nth % 2 == 0 { -16 } else { 6 };
-        let label = Text::new(t.trial.name.clone(), (8, offset), ("sans-serif", 13).into_font().color(&BLACK));
+        let label = Text::new(names[i].clone(), (8, offset), ("sans-serif", 13).into_font().color(&BLACK));
         chart.draw_series(std::iter::once(EmptyElement::at((x, y)) + label))?;
     }
     root.present()?;
@@ -422,6 +462,28 @@ mod tests {
         assert_eq!(super::log_ticks(1e-5, 1.0), [1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0]);
         let narrow = super::log_ticks(0.011, 0.019);
         assert!(narrow.len() >= 2 && narrow.iter().all(|t| (0.011..=0.019).contains(t)), "{narrow:?}");
+    }
+
+    #[test]
+    fn no_two_configurations_share_a_label_or_a_colour() {
+        use crate::run::summary::TrialSummary;
+        use crate::spec::{ModelKind, Spec, Trial};
+        // Two runs, each sweeping only the seed: their trial names are alike, momentum tells them apart.
+        let trial = |momentum: f64, seed: i64| {
+            let spec = Spec { model: ModelKind::Nn, momentum, seed, ..Spec::default() };
+            let swept = vec![("seed".to_string(), seed.to_string())];
+            TrialSummary::pending(&Trial { index: 0, name: format!("seed={seed}"), swept, spec, group: 0 })
+        };
+        let trials = [trial(0.0, 1), trial(0.9, 1), trial(0.9, 1)];
+        let refs: Vec<&TrialSummary> = trials.iter().collect();
+        let names = super::labels(&refs);
+        assert_eq!(names, ["nn: seed=1,momentum=0.0", "nn: seed=1,momentum=0.9", "nn: seed=1,momentum=0.9 #2"]);
+        for model in [ModelKind::Nn, ModelKind::Cnn] {
+            let colours: Vec<_> = (0..60).map(|i| super::color(model, i)).collect();
+            for (i, c) in colours.iter().enumerate() {
+                assert!(!colours[..i].contains(c), "{model} colour {i} repeats");
+            }
+        }
     }
 
     #[test]
