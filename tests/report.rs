@@ -242,6 +242,11 @@ fn a_report_over_several_runs_goes_to_a_folder_of_its_own_and_records_the_runs()
     // The same seeds in both runs are one trial each, and the report says so.
     let text = std::fs::read_to_string(reports[0].join("report.md")).unwrap();
     assert!(text.contains("repeated a configuration and seed already counted"), "{text}");
+    // report.csv says which run each configuration came from and every spec key, constant too.
+    let rows = records(&reports[0].join("report.csv"));
+    assert!(rows.iter().all(|r| r["run"] == "2026-11-28T17-00-00Z_first"), "{rows:?}");
+    assert!(rows.iter().all(|r| r["lr"] == "0.01" && r["epochs"] == "5"), "{rows:?}");
+    assert_eq!(rows[0]["seeds"], "1;2");
     // A run's folder holds only its own report.
     std::fs::write(a.join("manifest.json"), "{}").unwrap();
     let refused = runner(dir.path())

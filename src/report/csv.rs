@@ -2,8 +2,18 @@
 
 use super::table::Report;
 
+/// report.csv: one row per configuration with its statistics, then the runs it came from, its
+/// seeds and every spec key (constant ones too), so several reports' files concatenate
+/// without losing what was run.
 pub fn render(report: &Report) -> String {
     let mut writer = csv::Writer::from_writer(Vec::new());
+    let spec_keys: Vec<&str> = crate::spec::FIELDS
+        .iter()
+        .filter(|f| {
+            f.per_trial() && !["model", "dataset", "seed"].contains(&f.name) && !report.keys.iter().any(|k| k == f.name)
+        })
+        .map(|f| f.name)
+        .collect();
     let mut header: Vec<String> = vec!["dataset".into(), "model".into()];
     header.extend(report.keys.iter().cloned());
     header.extend(
@@ -19,9 +29,12 @@ pub fn render(report: &Report) -> String {
             "images_per_second_mean",
             "status",
             "best",
+            "run",
+            "seeds",
         ]
         .map(String::from),
     );
+    header.extend(spec_keys.iter().map(|k| k.to_string()));
     writer.write_record(&header).expect("writing to memory cannot fail");
     for g in &report.groups {
         let mut row = vec![g.dataset.to_string(), g.model.to_string()];
@@ -39,7 +52,10 @@ pub fn render(report: &Report) -> String {
             num(g.images_per_second.mean, g.images_per_second.n),
             g.status.clone(),
             g.best.to_string(),
+            g.runs.join(";"),
+            g.seeds.iter().map(i64::to_string).collect::<Vec<_>>().join(";"),
         ]);
+        row.extend(spec_keys.iter().map(|k| g.spec.get(*k).map(crate::spec::display_value).unwrap_or_default()));
         writer.write_record(&row).expect("writing to memory cannot fail");
     }
     String::from_utf8(writer.into_inner().expect("writing to memory cannot fail")).expect("cells are UTF-8")

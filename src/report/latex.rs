@@ -171,6 +171,9 @@ mod tests {
             status: "done".into(),
             best: false,
             names: vec![],
+            runs: vec![],
+            spec: toml::Table::new(),
+            seeds: vec![],
         };
         Report {
             keys: vec!["lr".into()],

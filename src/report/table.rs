@@ -52,6 +52,11 @@ pub struct Group {
     pub best: bool,
     /// Trial names, for the plots' legends.
     pub names: Vec<String>,
+    /// The run folders its trials came from, and its first trial's spec (every key but the seed
+    /// is the group's), for report.csv.
+    pub runs: Vec<String>,
+    pub spec: toml::Table,
+    pub seeds: Vec<i64>,
 }
 
 #[derive(Debug, Clone)]
@@ -162,6 +167,9 @@ pub fn build(trials: &[TrialSummary]) -> Report {
                     status: String::new(),
                     best: false,
                     names: Vec::new(),
+                    runs: Vec::new(),
+                    spec: toml::Table::new(),
+                    seeds: Vec::new(),
                 },
                 vec![t],
             )),
@@ -224,6 +232,20 @@ fn summarize(mut group: Group, members: &[&TrialSummary]) -> Group {
         _ => counts.iter().map(|(s, n)| format!("{n} {}", s.as_str())).collect::<Vec<_>>().join(", "),
     };
     group.names = members.iter().map(|t| t.trial.name.clone()).collect();
+    for t in members {
+        if !group.runs.contains(&t.run) {
+            group.runs.push(t.run.clone());
+        }
+    }
+    // A key that does not apply (an NN's conv keys) shows "-", as in the table.
+    let spec = &members[0].trial.spec;
+    group.spec = spec.to_table();
+    for (key, value) in group.spec.iter_mut() {
+        if !spec.applies(key) {
+            *value = toml::Value::String(crate::spec::NOT_APPLICABLE.into());
+        }
+    }
+    group.seeds = members.iter().map(|t| t.trial.spec.seed).collect();
     group
 }
 
@@ -264,6 +286,7 @@ mod tests {
             epochs: vec![epoch],
             eval_images_per_second: None,
             images: None,
+            run: String::new(),
         }
     }
 

@@ -30,6 +30,8 @@ pub struct TrialSummary {
     pub eval_images_per_second: Option<f64>,
     /// The images it trains on: a built-in data set's; an image folder's once the trial started.
     pub images: Option<crate::catalog::ImageSet>,
+    /// The run folder's name (empty for a trial not read from one).
+    pub run: String,
 }
 
 impl TrialSummary {
@@ -44,6 +46,7 @@ impl TrialSummary {
             reason: state.reason().to_string(),
             eval_images_per_second: state.ended.as_ref().and_then(|e| e.eval_images_per_second),
             epochs: state.epochs,
+            run: run_dir.path.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
         }
     }
 
@@ -55,6 +58,7 @@ impl TrialSummary {
             epochs: Vec::new(),
             eval_images_per_second: None,
             images: trial.spec.dataset.builtin(),
+            run: String::new(),
         }
     }
 
@@ -156,7 +160,10 @@ pub fn to_csv(trials: &[TrialSummary], run: &str) -> String {
     for (row, t) in rows.iter_mut().zip(trials) {
         let table = t.trial.spec.to_table();
         row.push(run.to_string());
-        row.extend(keys.iter().map(|k| table.get(*k).map(crate::spec::display_value).unwrap_or_default()));
+        row.extend(keys.iter().map(|k| match t.trial.spec.applies(k) {
+            true => table.get(*k).map(crate::spec::display_value).unwrap_or_default(),
+            false => crate::spec::NOT_APPLICABLE.to_string(),
+        }));
     }
     let mut writer = csv::Writer::from_writer(Vec::new());
     for record in std::iter::once(&header).chain(&rows) {
