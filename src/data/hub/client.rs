@@ -63,19 +63,6 @@ struct RevisionInfo {
 }
 
 /// Why a request got no answer to use.
-enum Failure {
-    /// No answer at all (refused, timed out, cut off): the cache may serve instead.
-    Unreachable(String),
-    Refused(Error),
-}
-
-impl From<Error> for Failure {
-    fn from(e: Error) -> Failure {
-        Failure::Refused(e)
-    }
-}
-
-/// What a caller learns of a failed request.
 pub enum Trouble {
     /// The Hub could not be reached: a cached copy may do.
     Unreachable(String),
@@ -93,12 +80,9 @@ impl Trouble {
     }
 }
 
-impl From<Failure> for Trouble {
-    fn from(f: Failure) -> Trouble {
-        match f {
-            Failure::Unreachable(why) => Trouble::Unreachable(why),
-            Failure::Refused(e) => Trouble::Refused(e),
-        }
+impl From<Error> for Trouble {
+    fn from(e: Error) -> Trouble {
+        Trouble::Refused(e)
     }
 }
 
@@ -283,7 +267,7 @@ impl Client {
 
     /// One request, following redirects by hand (the token only to the Hub's own host, only to
     /// http(s) URLs) and waiting out 429s; an answer the Hub refuses with becomes its error.
-    fn send(&self, method: &str, url: &str, from_byte: Option<u64>, target: &Target) -> Result<Answer, Failure> {
+    fn send(&self, method: &str, url: &str, from_byte: Option<u64>, target: &Target) -> Result<Answer, Trouble> {
         let mut url = url.to_string();
         let mut waits = 0;
         let mut linked_etag = None;
@@ -299,7 +283,7 @@ impl Client {
             let request = request.body(()).map_err(|e| Error::Hub(format!("{url}: not a valid address: {e}")))?;
             let response = match self.agent.run(request) {
                 Ok(response) => response,
-                Err(e) => return Err(Failure::Unreachable(format!("{}: {e}", strip_query(&url)))),
+                Err(e) => return Err(Trouble::Unreachable(format!("{}: {e}", strip_query(&url)))),
             };
             let status = response.status().as_u16();
             // The Hub gives an LFS file's sha256 on its redirect, not on the CDN's answer.
@@ -339,7 +323,7 @@ impl Client {
                 continue;
             }
             if status >= 400 {
-                return Err(Failure::Refused(self.refusal(&response, status, &url, target)));
+                return Err(Trouble::Refused(self.refusal(&response, status, &url, target)));
             }
             return Ok(Answer { response, linked_etag });
         }

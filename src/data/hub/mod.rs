@@ -131,25 +131,15 @@ pub fn load_with(
     // What the cache learns (the commit a revision names, the files at it), written once the
     // repo is known to be a data set the runner reads.
     let mut learned = Vec::new();
-    let (commit, files, revision) =
-        match listing(client.as_ref(), &dir, repo, request.revision, &mut learned, fetch.quiet)? {
-            (commit, files)
-                if !layout::layout(&files).is_empty() || request.revision != crate::spec::DEFAULT_HF_REVISION =>
-            {
-                (commit, files, request.revision.to_string())
-            }
-            _ => {
-                if !fetch.quiet {
-                    eprintln!(
-                        "{repo}: no Parquet files on main; reading the Hub's Parquet conversion ({PARQUET_BRANCH})",
-                        repo = repo.spec_name()
-                    );
-                }
-                let (commit, files) = listing(client.as_ref(), &dir, repo, PARQUET_BRANCH, &mut learned, fetch.quiet)?;
-                (commit, files, PARQUET_BRANCH.to_string())
-            }
-        };
-    let chosen = layout::choose(&layout::layout(&files), request.config, repo.spec_name()).map_err(Error::Hub)?;
+    let mut at = |revision: &str| listing(client.as_ref(), &dir, repo, revision, &mut learned, fetch.quiet);
+    let (record, chosen) = resolve(request, &mut at)?;
+    let commit = record.commit.clone();
+    if record.revision != request.revision && !fetch.quiet {
+        eprintln!(
+            "{}: no Parquet files on main; reading the Hub's Parquet conversion ({PARQUET_BRANCH})",
+            repo.spec_name()
+        );
+    }
     // One process at a time fills a repo's cache: another waits, then finds it filled.
     let _lock = match write {
         true => {
@@ -167,19 +157,7 @@ pub fn load_with(
     if chosen.test_split != "test" && !fetch.quiet {
         eprintln!("{label}: no test split; testing on its {} split", chosen.test_split);
     }
-    let record = HubRecord {
-        repo: repo.id().to_string(),
-        revision,
-        commit: commit.clone(),
-        config: chosen.config.clone(),
-        test_split: chosen.test_split.clone(),
-        image_column: request.image_column.to_string(),
-        label_column: request.label_column.to_string(),
-        files: chosen.train.iter().chain(&chosen.test).cloned().collect(),
-        classes_from: None,
-    };
-    let key = cache_key(&record, request.image_size);
-    let cache = dir.join("pixels").join(format!("{}.images", hex(&key[..16])));
+    let (key, cache) = pixel_cache_of(&dir, &record, request.image_size);
     let name = DatasetName::Hub(repo.clone());
     if let Some(mut dataset) = pixel_cache::read(&cache, &key, name.clone()) {
         dataset.files_key = hex(&key);
@@ -208,38 +186,54 @@ pub fn load_with(
     Ok(dataset)
 }
 
-/// The record of what `request` reads (for the manifest), from the cache alone.
-pub fn cached_record(request: &HubRequest, data_dir: &Path) -> Option<HubRecord> {
-    let dir = repo_dir(data_dir, request.repo);
-    let at = |revision: &str| -> Option<(String, Vec<RepoFile>)> {
-        let commit = if is_commit(revision) {
-            revision.to_string()
-        } else {
-            std::fs::read_to_string(ref_path(&dir, revision)).ok()?.trim().to_string()
-        };
-        let files = serde_json::from_slice(&std::fs::read(listing_path(&dir, &commit)).ok()?).ok()?;
-        Some((commit, files))
-    };
+/// A revision's commit and the repo's files at it.
+type Listing = (String, Vec<RepoFile>);
+
+/// What `request` reads at the commit its revision names (`at` lists a revision's files), and
+/// the splits chosen: `main` without Parquet falls back to the Hub's conversion branch.
+fn resolve(request: &HubRequest, at: &mut dyn FnMut(&str) -> Result<Listing>) -> Result<(HubRecord, Chosen)> {
     let (mut revision, (mut commit, mut files)) = (request.revision, at(request.revision)?);
     if layout::layout(&files).is_empty() && request.revision == crate::spec::DEFAULT_HF_REVISION {
         revision = PARQUET_BRANCH;
         (commit, files) = at(PARQUET_BRANCH)?;
     }
-    let chosen = layout::choose(&layout::layout(&files), request.config, request.repo.spec_name()).ok()?;
-    let mut record = HubRecord {
+    let chosen =
+        layout::choose(&layout::layout(&files), request.config, request.repo.spec_name()).map_err(Error::Hub)?;
+    let record = HubRecord {
         repo: request.repo.id().to_string(),
         revision: revision.to_string(),
         commit,
-        config: chosen.config,
-        test_split: chosen.test_split,
+        config: chosen.config.clone(),
+        test_split: chosen.test_split.clone(),
         image_column: request.image_column.to_string(),
         label_column: request.label_column.to_string(),
-        files: chosen.train.into_iter().chain(chosen.test).collect(),
+        files: chosen.train.iter().chain(&chosen.test).cloned().collect(),
         classes_from: None,
     };
+    Ok((record, chosen))
+}
+
+/// The pixel cache's key and file for `record` at `image_size`.
+fn pixel_cache_of(dir: &Path, record: &HubRecord, image_size: &[u32]) -> ([u8; 32], PathBuf) {
+    let key = cache_key(record, image_size);
+    (key, dir.join("pixels").join(format!("{}.images", hex(&key[..16]))))
+}
+
+/// The record of what `request` reads (for the manifest), from the cache alone.
+pub fn cached_record(request: &HubRequest, data_dir: &Path) -> Option<HubRecord> {
+    let dir = repo_dir(data_dir, request.repo);
+    let mut at = |revision: &str| -> Result<Listing> {
+        let missing = || Error::Hub(format!("{revision} is not in the cache"));
+        let commit = match is_commit(revision) {
+            true => revision.to_string(),
+            false => std::fs::read_to_string(ref_path(&dir, revision)).map_err(|_| missing())?.trim().to_string(),
+        };
+        let bytes = std::fs::read(listing_path(&dir, &commit)).map_err(|_| missing())?;
+        Ok((commit, serde_json::from_slice(&bytes).map_err(|_| missing())?))
+    };
+    let (mut record, _) = resolve(request, &mut at).ok()?;
     // The columns the decoding chose, recorded beside its pixel cache.
-    let key = cache_key(&record, request.image_size);
-    let cache = dir.join("pixels").join(format!("{}.images", hex(&key[..16])));
+    let (_, cache) = pixel_cache_of(&dir, &record, request.image_size);
     if let Some(columns) =
         std::fs::read(columns_path(&cache)).ok().and_then(|bytes| serde_json::from_slice::<ColumnsRecord>(&bytes).ok())
     {
@@ -274,7 +268,7 @@ fn listing(
     revision: &str,
     learned: &mut Vec<(PathBuf, Vec<u8>)>,
     quiet: bool,
-) -> Result<(String, Vec<RepoFile>)> {
+) -> Result<Listing> {
     let cached_ref = || std::fs::read_to_string(ref_path(dir, revision)).ok().map(|c| c.trim().to_string());
     let offline_missing = |what: String| {
         Error::Hub(format!(
@@ -621,7 +615,7 @@ fn class_indices(
 mod tests {
     use std::collections::BTreeMap;
 
-    use super::fixture::{FixtureLabels, png, write_split};
+    use super::fixture::{FixtureLabels, write_split};
     use super::test_server::{FakeHub, FakeRepo, Fault};
     use super::*;
 
@@ -840,6 +834,36 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_split_or_a_symlink_planted_in_the_cache_is_refused() {
+        let classes = names(&["a", "b"]);
+        let good: Vec<Vec<u8>> = (0..2).map(|i| encoded(4, 4, i, image::ImageFormat::Png)).collect();
+        let files = BTreeMap::from([
+            (
+                "data/train-0.parquet".to_string(),
+                parquet(&good, FixtureLabels::ClassLabel(&[0, 1], &classes), "image", "label"),
+            ),
+            (
+                "data/test-0.parquet".to_string(),
+                parquet(&[], FixtureLabels::ClassLabel(&[], &classes), "image", "label"),
+            ),
+        ]);
+        let hub = FakeHub::start(vec![FakeRepo::new("lab/empty", files), pets()]);
+        let root = tempfile::tempdir().unwrap();
+        let err =
+            load_with(&request(&repo("lab/empty"), &[]), root.path(), client(&hub, None), true, true).unwrap_err();
+        assert!(err.to_string().contains("hf:lab/empty: the test split holds no rows"), "{err}");
+        assert_eq!(err.exit_code(), 2);
+        // A link inside the cache would lead a download out of it.
+        let elsewhere = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(root.path().join("hf/lab/pets")).unwrap();
+        std::os::unix::fs::symlink(elsewhere.path(), root.path().join("hf/lab/pets/files")).unwrap();
+        let err =
+            load_with(&request(&repo("lab/pets"), &[7, 9]), root.path(), client(&hub, None), true, true).unwrap_err();
+        assert!(err.to_string().contains("is a symlink inside the Hub cache"), "{err}");
+        assert_eq!(std::fs::read_dir(elsewhere.path()).unwrap().count(), 0, "nothing written through the link");
+    }
+
+    #[test]
     fn two_runs_starting_at_once_download_each_file_once() {
         let hub = FakeHub::start(vec![pets()]);
         let root = tempfile::tempdir().unwrap();
@@ -1042,6 +1066,5 @@ mod tests {
             assert!(data.train.labels == builtin.train.labels && data.test.labels == builtin.test.labels, "{id}");
             assert!(data.train.images == builtin.train.images && data.test.images == builtin.test.images, "{id}");
         }
-        let _ = png;
     }
 }
