@@ -134,6 +134,13 @@ impl Error {
     /// 2 for input the user must fix (spec, command line, data, backend, a run folder in use),
     /// 1 for failures while running (files, devices, worker processes, Slurm), 128 + the signal for a run stopped by one. Every variant is listed: a new
     /// one must choose.
+    /// A `--jobs` worker its coordinator stopped (SIGHUP): the coordinator tells the user, once
+    /// for all its workers, so the worker says nothing.
+    pub fn told_by_coordinator(&self) -> bool {
+        matches!(self, Error::Interrupted { .. } | Error::StoppedBeforeStart { .. })
+            && crate::interrupt::signal() == Some(libc::SIGHUP)
+    }
+
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::SpecRead { .. }

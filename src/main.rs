@@ -15,7 +15,9 @@ fn main() -> ExitCode {
     match runner::commands::dispatch(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {}", runner::error::escape_controls(&error.to_string()));
+            if !error.told_by_coordinator() {
+                eprintln!("error: {}", runner::error::escape_controls(&error.to_string()));
+            }
             ExitCode::from(error.exit_code())
         }
     }

@@ -45,7 +45,9 @@ fn dry_run_counts_parameters_and_macs_of_each_architecture() {
     let dir = tempfile::tempdir().unwrap();
     let output = run_spec(dir.path(), spec, &["--dry-run"]);
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let table = String::from_utf8(output.stdout).unwrap();
+    // Below the keys every trial shares: the table.
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let table = stdout.split_once("\n\n").unwrap().1;
     let cells = |line: &str| line.trim().trim_matches('|').split('|').map(|c| c.trim().to_string()).collect::<Vec<_>>();
     let header = cells(table.lines().next().unwrap());
     let at = |name: &str| header.iter().position(|h| h == name).unwrap();

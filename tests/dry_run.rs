@@ -4,6 +4,25 @@ mod common;
 
 use common::{root, runner, tree};
 
+/// A dry run's output apart: the `key=value` pairs every trial shares, and the table.
+fn constants_and_table(output: &str) -> (Vec<(String, String)>, String) {
+    let (above, table) = output.split_once("\n\n").expect("the constants, a blank line, the table");
+    let constants = above
+        .trim_start_matches("every trial:")
+        .split_whitespace()
+        .map(|item| {
+            let (key, value) = item.split_once('=').expect("key=value");
+            (key.to_string(), value.to_string())
+        })
+        .collect();
+    (constants, table.to_string())
+}
+
+/// The table of a dry run.
+fn table_of(output: &str) -> String {
+    constants_and_table(output).1
+}
+
 fn dry_run(config: &str, args: &[&str]) -> String {
     let runs = tempfile::tempdir().unwrap();
     let output = runner(&root())
@@ -47,20 +66,25 @@ fn every_shipped_config_lists_its_trials() {
     for config in &configs {
         let args: &[&str] =
             if config == "image_folder.toml" { &["--set", &folder, "--data-dir", &data_dir] } else { &[] };
-        let table = dry_run(config, args);
+        let (constants, table) = constants_and_table(&dry_run(config, args));
         assert!(table.starts_with("| index | trial"), "{config}: {table}");
-        assert!(table.contains("| batch_size |"), "{config}: every field is a column");
+        let shown = |key: &str| constants.iter().any(|(k, _)| k == key) || table.contains(&format!("| {key} "));
+        assert!(shown("batch_size") && shown("lr") && shown("model"), "{config}: every field, above or as a column");
     }
 }
 
 #[test]
 fn seed_experiment_resolves_to_the_reference_hyperparameters() {
-    let table = dry_run("mnist_cnn.toml", &[]);
+    let (constants, table) = constants_and_table(&dry_run("mnist_cnn.toml", &[]));
     let rows: Vec<&str> = table.lines().collect();
     assert_eq!(rows.len(), 3, "{table}");
     let cells: Vec<&str> = rows[2].split('|').map(str::trim).collect();
     let header: Vec<&str> = rows[0].split('|').map(str::trim).collect();
-    let get = |key: &str| cells[header.iter().position(|h| *h == key).unwrap()];
+    // One trial: every key is above the table, the costs in it.
+    let get = |key: &str| match header.iter().position(|h| *h == key) {
+        Some(i) => cells[i],
+        None => constants.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str()).unwrap(),
+    };
     assert_eq!((get("model"), get("dataset"), get("backend")), ("cnn", "mnist", "cpu"));
     assert_eq!((get("epochs"), get("batch_size"), get("lr"), get("optimizer")), ("5", "100", "0.01", "sgd"));
     // The cost of each trial: the reference CNN's parameters (torch's numel sum) and MACs (fvcore).
@@ -72,7 +96,7 @@ fn seed_experiment_resolves_to_the_reference_hyperparameters() {
 
 #[test]
 fn nn_vs_cnn_is_six_trials() {
-    let table = dry_run("nn_vs_cnn.toml", &[]);
+    let table = table_of(&dry_run("nn_vs_cnn.toml", &[]));
     let names: Vec<&str> = table.lines().skip(2).map(|l| l.split('|').nth(2).unwrap().trim()).collect();
     assert_eq!(
         names,
@@ -97,11 +121,12 @@ fn layers_show_in_the_table() {
         .env("RUNNER_LR", "0.5")
         .output()
         .unwrap();
-    let table = String::from_utf8(output.stdout).unwrap();
+    let (constants, table) = constants_and_table(&String::from_utf8(output.stdout).unwrap());
     assert_eq!(table.lines().count(), 4, "{table}");
     assert!(table.contains("seed=1") && table.contains("seed=2"), "{table}");
-    assert!(table.contains("| 0.5 "), "env lr: {table}");
-    assert!(table.contains("| 2      |") || table.contains("| 2 "), "--set epochs: {table}");
+    let constant = |key: &str| constants.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+    assert_eq!(constant("lr").as_deref(), Some("0.5"), "env lr");
+    assert_eq!(constant("epochs").as_deref(), Some("2"), "--set epochs");
 }
 
 /// `params` and `macs` of `--dry-run` against PyTorch's parameter count and fvcore's MACs of the
@@ -113,7 +138,7 @@ fn params_and_macs_match_pytorch_and_fvcore() {
     let spec = "name = \"costs\"\n[sweep]\nmodel = [\"nn\", \"cnn\"]\ndataset = [\"mnist\", \"cifar10\"]\n";
     let output = common::run_spec(dir.path(), spec, &["--dry-run"]);
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let table = String::from_utf8(output.stdout).unwrap();
+    let table = table_of(&String::from_utf8(output.stdout).unwrap());
     let cells = |line: &str| line.trim().trim_matches('|').split('|').map(|c| c.trim().to_string()).collect::<Vec<_>>();
     let header = cells(table.lines().next().unwrap());
     let at = |name: &str| header.iter().position(|h| h == name).unwrap();
@@ -171,8 +196,8 @@ fn padding_same_sweeps_and_searches_like_any_architecture_key() {
     ] {
         std::fs::write(dir.path().join("spec.toml"), text).unwrap();
         let output = runner(dir.path()).args(["spec.toml", "--dry-run"]).output().unwrap();
-        let stdout = String::from_utf8_lossy(&output.stdout);
         assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        let stdout = table_of(&String::from_utf8_lossy(&output.stdout));
         assert!(stdout.contains("| padding=same |") && stdout.contains("| padding=0 "), "{stdout}");
         assert_eq!(stdout.lines().count(), 2 + trials, "{stdout}");
     }

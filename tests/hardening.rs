@@ -27,7 +27,7 @@ fn a_spec_from_stdin_or_a_fifo_is_read_once() {
     let output = child.wait_with_output().unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let table = String::from_utf8(output.stdout).unwrap();
-    assert!(table.contains("| nn ") && !table.contains("| cnn "), "the piped spec, not the defaults: {table}");
+    assert!(table.contains(" model=nn ") && !table.contains("cnn"), "the piped spec, not the defaults: {table}");
 
     let fifo = dir.path().join("spec.fifo");
     let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();

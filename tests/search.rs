@@ -20,7 +20,8 @@ fn random_search_samples_the_same_trials_every_time_per_grid_point() {
     let second = run_spec(dir.path(), spec, &["--dry-run"]);
     assert_eq!(first.stdout, second.stdout, "the same trials on every run");
     let table = String::from_utf8(first.stdout).unwrap();
-    let rows: Vec<&str> = table.lines().skip(2).collect();
+    // Below the keys every trial shares: the header, its rule, the trials.
+    let rows: Vec<&str> = table.split_once("\n\n").unwrap().1.lines().skip(2).collect();
     assert_eq!(rows.len(), 10, "2 grid points x 5 samples");
     assert!(
         rows[0].contains("| model=nn,batch_size=") && rows[0].contains(",lr=0.") && rows[0].contains(",optimizer="),

@@ -66,9 +66,55 @@ pub(super) fn check_folder_trials(
     Ok(())
 }
 
-/// `--dry-run`: one row per trial with every resolved field.
+/// Columns a terminal shows before a line wraps.
+const WIDTH: usize = 100;
+
+/// The per-trial keys of `trials` apart: those with one value wherever they apply (an NN has no
+/// conv keys, Adam no momentum), with it; and those that vary from trial to trial.
+fn constants_and_varying(trials: &[Trial]) -> (Vec<(&'static str, String)>, Vec<&'static str>) {
+    let tables: Vec<toml::Table> = trials.iter().map(|t| t.spec.to_table()).collect();
+    let (mut constants, mut varying) = (Vec::new(), Vec::new());
+    for key in FIELDS.iter().filter(|f| Field::per_trial(f)).map(|f| f.name) {
+        let values: Vec<&toml::Value> = trials
+            .iter()
+            .zip(&tables)
+            .filter(|(t, _)| t.spec.applies(key))
+            .filter_map(|(_, table)| table.get(key))
+            .collect();
+        match values.first() {
+            None => {}
+            Some(first) if values.iter().all(|v| v == first) => constants.push((key, shown(first))),
+            Some(_) => varying.push(key),
+        }
+    }
+    (constants, varying)
+}
+
+/// A value as the dry run shows it: an empty list as `[]`, not as nothing.
+fn shown(value: &toml::Value) -> String {
+    match value {
+        toml::Value::Array(items) if items.is_empty() => "[]".into(),
+        other => spec::display_value(other),
+    }
+}
+
+/// `--dry-run`: what every trial shares, as `key=value` lines; then one row per trial with the
+/// keys that vary ("-" where a key does not apply), its costs and the memory it needs.
 fn trial_table(trials: &[Trial], datasets: &DataSets) -> String {
-    let keys: Vec<&str> = FIELDS.iter().filter(|f| Field::per_trial(f)).map(|f| f.name).collect();
+    let (constants, keys) = constants_and_varying(trials);
+    let mut out = String::new();
+    let mut line = String::from("every trial:");
+    for (key, value) in &constants {
+        let item = format!(" {key}={value}");
+        if line.len() + item.len() > WIDTH {
+            out += &line;
+            out += "\n";
+            line = " ".repeat("every trial:".len());
+        }
+        line += &item;
+    }
+    out += &line;
+    out += "\n\n";
     let mut header = vec!["index".to_string(), "trial".to_string()];
     header.extend(keys.iter().map(|k| k.to_string()));
     header.extend(["params".to_string(), "macs".to_string(), "memory".to_string()]);
@@ -77,7 +123,10 @@ fn trial_table(trials: &[Trial], datasets: &DataSets) -> String {
         .map(|t| {
             let table = t.spec.to_table();
             let mut row = vec![t.index.to_string(), t.name.clone()];
-            row.extend(keys.iter().map(|k| table.get(*k).map(spec::display_value).unwrap_or_default()));
+            row.extend(keys.iter().map(|k| match table.get(*k) {
+                Some(value) if t.spec.applies(k) => shown(value),
+                _ => spec::NOT_APPLICABLE.to_string(),
+            }));
             // A Hub set not downloaded yet: its shape is unknown until it is.
             match t.spec.dataset.builtin().or_else(|| datasets.images(&t.spec)) {
                 Some(images) => {
@@ -91,5 +140,34 @@ fn trial_table(trials: &[Trial], datasets: &DataSets) -> String {
             row
         })
         .collect();
-    report::markdown(&header, &rows)
+    out + &report::markdown(&header, &rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::spec::{ModelKind, OptimizerName, Spec, Trial};
+
+    #[test]
+    fn the_dry_run_puts_what_every_trial_shares_above_the_table() {
+        let trial = |index: usize, model: ModelKind, optimizer: OptimizerName| {
+            let spec = Spec { model, optimizer, ..Spec::default() };
+            Trial { index, name: format!("{model},{optimizer}"), swept: vec![], spec, group: 0 }
+        };
+        let trials = [trial(0, ModelKind::Nn, OptimizerName::Sgd), trial(1, ModelKind::Cnn, OptimizerName::Adam)];
+        let (constants, varying) = super::constants_and_varying(&trials);
+        assert_eq!(varying, ["model", "optimizer"]);
+        let constant = |key: &str| constants.iter().find(|(k, _)| *k == key).map(|(_, v)| v.as_str());
+        // The conv keys apply to the CNN alone and momentum to SGD alone: one value each, so constant.
+        assert_eq!(
+            (constant("kernel_size"), constant("momentum"), constant("epochs")),
+            (Some("3"), Some("0.0"), Some("5"))
+        );
+        assert_eq!(constant("augment"), Some("[]"));
+        let text = super::trial_table(&trials, &crate::data::DataSets::default());
+        let (above, table) = text.split_once("\n\n").unwrap();
+        assert!(above.starts_with("every trial: ") && above.contains(" batch_size=100 "), "{text}");
+        assert!(above.lines().all(|l| l.len() <= super::WIDTH), "{above}");
+        assert!(table.starts_with("| index | trial ") && table.contains("| model | optimizer | params |"), "{table}");
+        assert!(!table.contains("batch_size"), "{table}");
+    }
 }

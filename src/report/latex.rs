@@ -69,10 +69,13 @@ fn count(counted: usize, trials: usize) -> String {
 /// (* < 0.05, ** < 0.01, *** < 0.001), and the cost ratios.
 fn comparison_table(report: &Report, comparisons: &[Comparison]) -> String {
     let keys = report.keys.len();
-    let mut out = format!("\n{FIT}\\begin{{tabular}}{{{}rrrrrrr}}\n\\toprule\n", "l".repeat(1 + keys));
+    let mut out = format!("\n{FIT}\\begin{{tabular}}{{{}rrrrrrrrr}}\n\\toprule\n", "l".repeat(1 + keys));
     let mut header = vec!["Data set".to_string()];
     header.extend(report.keys.iter().map(|k| escape(k)));
-    header.extend(["$n$", "NN (\\%)", "CNN (\\%)", "Gain (pt)", "$p$", "Params", "MACs"].map(String::from));
+    header.extend(
+        ["$n$", "NN (\\%)", "CNN (\\%)", "Gain (pt)", "$p$", "Params", "MACs", "Train time", "Eval.\\ time"]
+            .map(String::from),
+    );
     out += &format!("{} \\\\\n\\midrule\n", header.join(" & "));
     for c in comparisons {
         let mut row = vec![escape(c.dataset.as_str())];
@@ -101,11 +104,20 @@ fn comparison_table(report: &Report, comparisons: &[Comparison]) -> String {
         row.push(p);
         row.push(format!("${:.1}\\times$", c.cnn.params as f64 / c.nn.params as f64));
         row.push(format!("${:.1}\\times$", c.cnn.macs as f64 / c.nn.macs as f64));
+        for (cnn, nn) in
+            [(Some(c.cnn.train_seconds), Some(c.nn.train_seconds)), (c.cnn.eval_seconds, c.nn.eval_seconds)]
+        {
+            row.push(match (cnn, nn) {
+                (Some(cnn), Some(nn)) if nn > 0.0 => format!("${:.1}\\times$", cnn / nn),
+                _ => "--".into(),
+            });
+        }
         out += &format!("{} \\\\\n", row.join(" & "));
     }
     out += "\\bottomrule\n\\end{tabular}}\n";
     out += "% Gain: CNN minus NN test accuracy, with half its 95 % interval (paired over seeds, or Welch);\n";
-    out += "% * p < 0.05, ** p < 0.01, *** p < 0.001. Params and MACs: the CNN's over the NN's.\n";
+    out +=
+        "% * p < 0.05, ** p < 0.01, *** p < 0.001. Params, MACs, train and evaluation time: the CNN's over the NN's.\n";
     out
 }
 
@@ -167,6 +179,7 @@ mod tests {
             selection: stat,
             final_loss: stat,
             train_seconds: stat,
+            eval_seconds: stat,
             images_per_second: stat,
             status: "done".into(),
             best: false,

@@ -49,7 +49,7 @@ pub fn render(report: &Report, comparisons: &[Comparison], sources: &[String]) -
     let mut header: Vec<String> = vec!["dataset".into(), "model".into()];
     header.extend(report.keys.iter().cloned());
     header.extend(
-        ["trials", "final test acc", "best test acc", "final test loss", "train s", "img/s", "status"]
+        ["trials", "final test acc", "best test acc", "final test loss", "train s", "eval s", "img/s", "status"]
             .map(String::from),
     );
     let rows: Vec<Vec<String>> = report
@@ -62,7 +62,8 @@ pub fn render(report: &Report, comparisons: &[Comparison], sources: &[String]) -
             row.push(percent(g.final_acc));
             row.push(percent(g.best_acc));
             row.push(number(g.final_loss, 4));
-            row.push(number(g.train_seconds, 1));
+            row.push(number(g.train_seconds, 2));
+            row.push(number(g.eval_seconds, 2));
             row.push(number(g.images_per_second, 0));
             row.push(g.status.clone());
             if g.best {
@@ -144,13 +145,14 @@ pub fn setup(lines: &[(String, String)]) -> String {
 /// the test set: the accuracy at the best validation epoch stays); short headers; reasons cut with "…" when the line would still be too
 /// long (summary.csv and report.md have them whole).
 pub fn for_terminal(header: Vec<String>, rows: Vec<Vec<String>>) -> (Vec<String>, Vec<Vec<String>>) {
-    const SHORT: [(&str, &str); 9] = [
+    const SHORT: [(&str, &str); 10] = [
         ("index", "#"),
         ("final_test_acc", "test acc"),
         ("best_test_acc", "best acc"),
         ("best_epoch", "best ep"),
         ("final_test_loss", "loss"),
         ("train_seconds", "train s"),
+        ("eval_seconds", "eval s"),
         ("best_val_acc", "val acc"),
         ("test_acc_at_best", "test@best"),
         ("stopped_epoch", "stopped"),

@@ -1,4 +1,5 @@
-//! Reports for people: tables (Markdown, CSV) and plots (SVG) built from run folders.
+//! Reports for people: tables (Markdown, CSV, LaTeX) and figures (SVG and PNG) built from run
+//! folders.
 
 pub mod collect;
 pub mod compare;
@@ -19,12 +20,19 @@ use crate::run::summary::TrialSummary;
 use crate::run::write_file;
 use crate::spec::DatasetName;
 
-/// Files a report writes only for some runs (a comparison, plots per data set or searched key):
-/// those this report does not write are from an earlier one, and go.
-const OPTIONAL: [(&str, &str); 4] =
-    [("comparison", ".csv"), ("curves_", ".svg"), ("pareto_", ".svg"), ("search_", ".svg")];
+/// Files a report writes only for some runs (a comparison, figures per data set or searched key,
+/// each an SVG and a PNG): those this report does not write are from an earlier one, and go.
+const OPTIONAL: [(&str, &str); 7] = [
+    ("comparison", ".csv"),
+    ("curves_", ".svg"),
+    ("curves_", ".png"),
+    ("pareto_", ".svg"),
+    ("pareto_", ".png"),
+    ("search_", ".svg"),
+    ("search_", ".png"),
+];
 
-/// Writes report.md, report.csv and the SVG plots into `out`, replacing an earlier report's as a
+/// Writes report.md, report.csv and the figures into `out`, replacing an earlier report's as a
 /// set; returns the Markdown.
 pub fn write(trials: &[TrialSummary], runs: &[PathBuf], out: &Path) -> Result<String> {
     let before = optional_files(out);

@@ -53,6 +53,20 @@ fn estimate(gain: f64, se: f64, df: f64) -> Estimate {
     Estimate { gain, low: gain - half, high: gain + half, p_value: Some(p_value) }
 }
 
+/// scipy's `t.interval(0.95, n - 1, mean, sem)` of a few values (a curve's seeds at one epoch):
+/// (mean, low, high); the mean alone, as its own interval, with fewer than two values.
+pub fn mean_interval(values: &[f64]) -> Option<(f64, f64, f64)> {
+    match values.len() {
+        0 => None,
+        1 => Some((values[0], values[0], values[0])),
+        n => {
+            let (mean, variance) = mean_and_variance(values);
+            let e = estimate(mean, (variance / n as f64).sqrt(), (n - 1) as f64);
+            Some((mean, e.low, e.high))
+        }
+    }
+}
+
 /// Mean and sample variance (n - 1).
 fn mean_and_variance(values: &[f64]) -> (f64, f64) {
     let n = values.len() as f64;
@@ -92,6 +106,16 @@ mod tests {
         assert!(close(e.low, 0.10035671429852866, 1e-6) && close(e.high, 0.18297661903480456, 1e-6), "{e:?}");
         assert!(close(e.p_value.unwrap(), 0.00035407145957645005, 1e-4), "{e:?}");
         assert_eq!(welch(&[0.4], &cnn), None);
+    }
+
+    #[test]
+    fn mean_interval_matches_scipy() {
+        // scipy 1.17.1: t.interval(0.95, 2, loc=mean(v), scale=sem(v)) for v = [0.91, 0.93, 0.92]
+        let (mean, low, high) = mean_interval(&[0.91, 0.93, 0.92]).unwrap();
+        assert!(close(mean, 0.92, 1e-12), "{mean}");
+        assert!(close(low, 0.8951586228824967, 1e-9) && close(high, 0.9448413771175034, 1e-9), "{low} {high}");
+        assert_eq!(mean_interval(&[0.5]), Some((0.5, 0.5, 0.5)));
+        assert_eq!(mean_interval(&[]), None);
     }
 
     #[test]

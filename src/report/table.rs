@@ -45,6 +45,8 @@ pub struct Group {
     pub selection: Stat,
     pub final_loss: Stat,
     pub train_seconds: Stat,
+    /// Seconds evaluating after each epoch (validation and test), apart from training.
+    pub eval_seconds: Stat,
     pub images_per_second: Stat,
     /// "done", or a count per status ("2 done, 1 failed").
     pub status: String,
@@ -163,6 +165,7 @@ pub fn build(trials: &[TrialSummary]) -> Report {
                     selection: Stat::default(),
                     final_loss: Stat::default(),
                     train_seconds: Stat::default(),
+                    eval_seconds: Stat::default(),
                     images_per_second: Stat::default(),
                     status: String::new(),
                     best: false,
@@ -217,7 +220,10 @@ fn summarize(mut group: Group, members: &[&TrialSummary]) -> Group {
         None => 0.0,
     });
     group.final_loss = take(&|t| t.epochs.last().map_or(0.0, |e| e.test_loss));
-    group.train_seconds = take(&|t| t.epochs.iter().map(|e| e.epoch_seconds).sum());
+    group.train_seconds = take(&|t| t.train_seconds());
+    // Trials from before eval_seconds was recorded have none to average.
+    let timed: Vec<f64> = finished.iter().filter_map(|t| t.eval_seconds()).collect();
+    group.eval_seconds = if timed.len() == finished.len() { Stat::of(&timed) } else { Stat::default() };
     group.images_per_second =
         take(&|t| t.epochs.iter().map(|e| e.images_per_second).sum::<f64>() / t.epochs.len() as f64);
     let mut counts: Vec<(Status, usize)> = Vec::new();

@@ -8,7 +8,7 @@ use crate::train::EpochMetrics;
 
 pub const FILE: &str = "metrics.csv";
 
-const HEADER: [&str; 11] = [
+const HEADER: [&str; 13] = [
     "epoch",
     "train_loss",
     "train_acc",
@@ -20,6 +20,8 @@ const HEADER: [&str; 11] = [
     "finished_at",
     "val_loss",
     "val_acc",
+    "train_seconds",
+    "eval_seconds",
 ];
 
 pub struct MetricsWriter {
@@ -115,6 +117,8 @@ mod tests {
             finished_at: "2026-11-28T17:05:12Z".into(),
             val_loss: None,
             val_acc: None,
+            train_seconds: Some(1.25),
+            eval_seconds: Some(0.25),
         }
     }
 
@@ -128,7 +132,7 @@ mod tests {
         assert_eq!(text.lines().next().unwrap(), HEADER.join(","));
         assert_eq!(
             HEADER.join(","),
-            "epoch,train_loss,train_acc,test_loss,test_acc,lr,epoch_seconds,images_per_second,finished_at,val_loss,val_acc"
+            "epoch,train_loss,train_acc,test_loss,test_acc,lr,epoch_seconds,images_per_second,finished_at,val_loss,val_acc,train_seconds,eval_seconds"
         );
         assert_eq!(read(&dir.path().join(FILE)).unwrap(), vec![row(1), row(2)]);
     }

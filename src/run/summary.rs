@@ -76,8 +76,15 @@ impl TrialSummary {
         ))
     }
 
+    /// Seconds spent training, evaluation apart.
     pub fn train_seconds(&self) -> f64 {
-        self.epochs.iter().map(|e| e.epoch_seconds).sum()
+        self.epochs.iter().map(EpochMetrics::training_time).sum()
+    }
+
+    /// Seconds spent evaluating (validation and test) after its epochs; None when its
+    /// metrics.csv predates the column.
+    pub fn eval_seconds(&self) -> Option<f64> {
+        self.epochs.iter().map(|e| e.eval_seconds).sum()
     }
 }
 
@@ -104,6 +111,7 @@ pub fn table(trials: &[TrialSummary]) -> (Vec<String>, Vec<Vec<String>>) {
             "best_epoch",
             "final_test_loss",
             "train_seconds",
+            "eval_seconds",
             "status",
             "reason",
             "best_val_acc",
@@ -127,6 +135,7 @@ pub fn table(trials: &[TrialSummary]) -> (Vec<String>, Vec<Vec<String>>) {
             row.push(last.map(|e| format!("{:.4}", e.test_loss)).unwrap_or_default());
             // Milliseconds: a 0.04 s NN trial is not 0.0, and ratios from the file are the report's.
             row.push(if t.epochs.is_empty() { String::new() } else { format!("{:.3}", t.train_seconds()) });
+            row.push(t.eval_seconds().filter(|_| !t.epochs.is_empty()).map(|s| format!("{s:.3}")).unwrap_or_default());
             row.push(t.status.as_str().into());
             // One line per cell: the full reason was printed when it happened.
             row.push(t.reason.lines().next().unwrap_or_default().to_string());

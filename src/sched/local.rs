@@ -38,8 +38,9 @@ pub fn job_options(jobs: usize, options: &WorkerOptions, trials: &[Trial]) -> Ve
 
 /// Runs one worker process per command line in `lines` (the words after the binary) on
 /// `run_dir` and waits for them. Signals reach this process
-/// only (the workers have a process group of their own); it passes the first one on, once, so
-/// each worker stops at a batch boundary; a second one stops everything at once. On a terminal
+/// only (the workers have a process group of their own); it passes the first one on, once, as
+/// SIGHUP, so each worker stops at a batch boundary without a word; a second one stops
+/// everything at once. On a terminal
 /// the workers' lines come through pipes and print above one bar per running trial.
 pub fn run_workers(run_dir: &RunDir, trials: &[Trial], lines: Vec<Vec<OsString>>, quiet: bool) -> Result<WorkerEnd> {
     let mut board = Board::on_terminal(quiet);
@@ -88,10 +89,10 @@ pub fn run_workers(run_dir: &RunDir, trials: &[Trial], lines: Vec<Vec<OsString>>
             }
         }
         running = still;
-        if let Some(signal) = interrupt::signal()
-            && !forwarded
-        {
-            stop(&mut running, signal);
+        if interrupt::signal().is_some() && !forwarded {
+            // SIGHUP, the quiet stop: this process has said "stopping" and will say where to
+            // resume, once for all its workers.
+            stop(&mut running, libc::SIGHUP);
             forwarded = true;
         }
         if let Some(board) = &mut board

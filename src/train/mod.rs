@@ -43,6 +43,19 @@ pub struct EpochMetrics {
     pub val_loss: Option<f64>,
     #[serde(default)]
     pub val_acc: Option<f64>,
+    /// The epoch's training pass and its evaluation (validation and test), apart; None in
+    /// metrics.csv files written before they were recorded.
+    #[serde(default)]
+    pub train_seconds: Option<f64>,
+    #[serde(default)]
+    pub eval_seconds: Option<f64>,
+}
+
+impl EpochMetrics {
+    /// Seconds of the training pass (the whole epoch for rows that did not record it apart).
+    pub fn training_time(&self) -> f64 {
+        self.train_seconds.unwrap_or(self.epoch_seconds)
+    }
 }
 
 /// What the caller does as training goes: progress, files, checkpoints, stopping.
@@ -155,6 +168,7 @@ pub fn fit(
             return Err(TrainError::Diverged { epoch, value: train_loss, lr: first_lr });
         }
 
+        let eval_started = Instant::now();
         let eval_model = model.valid();
         let (val_loss, val_acc) = if data.val.is_empty() {
             (None, None)
@@ -185,6 +199,8 @@ pub fn fit(
             finished_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             val_loss,
             val_acc,
+            train_seconds: Some(train_seconds),
+            eval_seconds: Some(eval_started.elapsed().as_secs_f64()),
         };
         observer.epoch_done(&metrics, &model, &optim)?;
         observer.prune(&metrics)?;
