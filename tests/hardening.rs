@@ -39,7 +39,7 @@ fn a_spec_from_stdin_or_a_fifo_is_read_once() {
     let output = runner(dir.path()).arg(&fifo).arg("--dry-run").timeout(Duration::from_secs(60)).output().unwrap();
     writer.join().unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    assert!(String::from_utf8(output.stdout).unwrap().contains("| nn "));
+    assert!(String::from_utf8(output.stdout).unwrap().contains(" model=nn "));
 }
 
 #[test]

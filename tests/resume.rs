@@ -381,12 +381,7 @@ fn resume_is_exact_with_a_split_a_schedule_augmentation_and_early_stopping() {
     let metrics = |run: &Path| -> Vec<Vec<Vec<String>>> {
         trials
             .iter()
-            .map(|t| {
-                csv_rows(&run.join("trials").join(t).join("metrics.csv"))
-                    .into_iter()
-                    .map(|r| [&r[..6], &r[9..]].concat())
-                    .collect()
-            })
+            .map(|t| common::without_timing(csv_rows(&run.join("trials").join(t).join("metrics.csv"))))
             .collect()
     };
     let straight = tempfile::tempdir().unwrap();

@@ -120,10 +120,14 @@ fn a_short_run_writes_every_file() {
         (column(&summary, "lr"), column(&summary, "batch_size")),
         (vec!["0.05".to_string()], vec!["20".to_string()])
     );
-    let seconds = &column(&summary, "train_seconds")[0];
-    assert_eq!(seconds.split('.').nth(1).map(str::len), Some(3), "{seconds}");
-
+    // Training and evaluation timed apart, each to the millisecond, and the metrics.csv sums.
     let metrics = csv_rows(&run_dir.join("trials/000_smoke/metrics.csv"));
+    for key in ["train_seconds", "eval_seconds"] {
+        let seconds = &column(&summary, key)[0];
+        assert_eq!(seconds.split('.').nth(1).map(str::len), Some(3), "{key}: {seconds}");
+        let sum: f64 = column(&metrics, key).iter().map(|s| s.parse::<f64>().unwrap()).sum();
+        assert!((seconds.parse::<f64>().unwrap() - sum).abs() < 1e-3 && sum > 0.0, "{key}: {seconds} vs {sum}");
+    }
     assert_eq!(
         metrics[0],
         [
@@ -137,7 +141,9 @@ fn a_short_run_writes_every_file() {
             "images_per_second",
             "finished_at",
             "val_loss",
-            "val_acc"
+            "val_acc",
+            "train_seconds",
+            "eval_seconds"
         ]
     );
     assert_eq!(metrics.len(), 3, "header + one row per epoch");

@@ -86,21 +86,28 @@ pub fn results(run_dir: &Path) -> (Vec<Vec<String>>, Vec<Vec<Vec<String>>>) {
     let mut trials: Vec<PathBuf> =
         std::fs::read_dir(run_dir.join("trials")).unwrap().map(|e| e.unwrap().path()).collect();
     trials.sort();
-    let metrics = trials
-        .iter()
-        .map(|t| csv_rows(&t.join("metrics.csv")).into_iter().map(|r| [&r[..6], &r[9..]].concat()).collect())
-        .collect();
+    let metrics = trials.iter().map(|t| without_timing(csv_rows(&t.join("metrics.csv")))).collect();
     (summary, metrics)
+}
+
+/// `rows` (a CSV with its header) without the columns named `names`.
+fn without_columns(rows: Vec<Vec<String>>, names: &[&str]) -> Vec<Vec<String>> {
+    let drop: Vec<usize> =
+        rows[0].iter().enumerate().filter(|(_, h)| names.contains(&h.as_str())).map(|(i, _)| i).collect();
+    rows.into_iter()
+        .map(|row| row.into_iter().enumerate().filter(|(i, _)| !drop.contains(i)).map(|(_, c)| c).collect())
+        .collect()
 }
 
 /// summary.csv rows without what differs between two runs of the same trials: the time a trial
 /// took and the run folder's name.
 pub fn without_clock(rows: Vec<Vec<String>>) -> Vec<Vec<String>> {
-    let drop: Vec<usize> =
-        rows[0].iter().enumerate().filter(|(_, h)| *h == "train_seconds" || *h == "run").map(|(i, _)| i).collect();
-    rows.into_iter()
-        .map(|row| row.into_iter().enumerate().filter(|(i, _)| !drop.contains(i)).map(|(_, c)| c).collect())
-        .collect()
+    without_columns(rows, &["train_seconds", "eval_seconds", "run"])
+}
+
+/// metrics.csv rows without their timing columns.
+pub fn without_timing(rows: Vec<Vec<String>>) -> Vec<Vec<String>> {
+    without_columns(rows, &["epoch_seconds", "images_per_second", "finished_at", "train_seconds", "eval_seconds"])
 }
 
 /// Starts `runner spec.toml --data-dir <data> --runs-dir out ARGS` in `dir`, waits until trial

@@ -79,9 +79,12 @@ fn draw_search(
             Some((value, score, t.trial.spec.model, t.status == Status::Pruned))
         })
         .collect();
-    // The axis names the objective; a search whose trials all have a split names validation.
-    let y_desc =
-        trials.iter().filter_map(|t| objective(t)).map(|(_, name)| name).min().unwrap_or("best test accuracy (%)");
+    // The axis names the objective: validation only when every trial had a split.
+    let names: Vec<&str> = trials.iter().filter_map(|t| objective(t)).map(|(_, name)| name).collect();
+    let y_desc = match names.first() {
+        Some(first) if names.iter().all(|n| n == first) => *first,
+        _ => "best accuracy (%; validation where a split exists, else test)",
+    };
     let (y_lo, y_hi) = points.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| (lo.min(p.1), hi.max(p.1)));
     let (y_lo, y_hi) = if y_lo <= y_hi { ((y_lo - 2.0).max(0.0), (y_hi + 2.0).min(100.0)) } else { (0.0, 100.0) };
     let (lo, hi) = points.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| (lo.min(p.0), hi.max(p.0)));
