@@ -89,9 +89,12 @@ fn a_short_run_writes_every_file() {
     assert_eq!(
         tree,
         &[
+            "curves_mnist.png",
             "curves_mnist.svg",
+            "final_accuracy.png",
             "final_accuracy.svg",
             "manifest.json",
+            "pareto_mnist.png",
             "pareto_mnist.svg",
             "report.csv",
             "report.md",
