@@ -198,17 +198,19 @@ fn submit_dry_run_prints_the_scripts_and_submits_nothing() {
         .stderr(predicate::str::contains("spec.toml:12:1: unknown key `slurm.queue`"));
 }
 
+/// Ctrl-C reaches the coordinator only (its workers have a process group of their own): it
+/// says "stopping" and where to resume once, for all its workers.
 #[test]
-fn sigterm_to_a_jobs_run_stops_its_workers_and_resume_finishes_exactly() {
+fn ctrl_c_to_a_jobs_run_stops_its_workers_says_so_once_and_resume_finishes_exactly() {
     let spec = SWEEP.replace("limit_train = 1000", "limit_train = 20000").replace("epochs = 2", "epochs = 3");
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("spec.toml"), &spec).unwrap();
-    // Once the first trial has finished an epoch, stop the coordinator as a scheduler would.
-    let output =
-        signal_after_first_epoch(dir.path(), &["--jobs", "2", "-q"], "000_optimizer=sgd,seed=1", libc::SIGTERM);
+    // Once the first trial has finished an epoch, press Ctrl-C.
+    let output = signal_after_first_epoch(dir.path(), &["--jobs", "2"], "000_optimizer=sgd,seed=1", libc::SIGINT);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(143), "{stderr}");
-    assert!(stderr.contains("runner resume"), "{stderr}");
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert_eq!(stderr.matches("stopping after this batch").count(), 1, "{stderr}");
+    assert_eq!(stderr.matches("runner resume").count(), 1, "{stderr}");
     let run_dir = the_run(dir.path());
     let files = tree(&run_dir);
     assert!(

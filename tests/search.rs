@@ -229,3 +229,15 @@ fn the_readme_search_example_runs_as_written_and_draws_momentum_for_sgd_only() {
     assert!(rows.iter().filter(|r| r.contains("optimizer=sgd")).all(|r| r.contains("momentum=0.")), "{stdout}");
     assert!(rows.iter().any(|r| r.contains("optimizer=adam")) && rows.iter().any(|r| r.contains("optimizer=sgd")));
 }
+
+/// A search picks on validation: its console lines show that objective, never the test accuracy.
+#[test]
+fn search_epoch_lines_show_the_objective_not_the_test_accuracy() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = run_spec(dir.path(), &ASHA.replace("trials = 6", "trials = 2"), &[]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let epochs: Vec<&str> = stderr.lines().filter(|l| l.contains("epoch 1/3: train loss")).collect();
+    assert_eq!(epochs.len(), 2, "{stderr}");
+    assert!(epochs.iter().all(|l| l.contains("| val loss ") && !l.contains("test")), "{stderr}");
+}

@@ -4,7 +4,7 @@
 pub mod checkpoint;
 pub mod claim;
 mod console;
-pub use console::Board;
+pub use console::{Board, bar_labels};
 pub mod lock;
 pub mod manifest;
 pub mod metrics;

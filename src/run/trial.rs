@@ -303,7 +303,7 @@ impl Observer for TrialFiles {
         if self.trial.spec.tensorboard {
             tensorboard::write_trial(&self.dir, &self.trial, &self.epochs, None)?;
         }
-        self.console.epoch_done(metrics, self.trial.spec.epochs);
+        self.console.epoch_done(metrics, self.trial.spec.epochs, self.trial.spec.search.samples());
         Ok(())
     }
 }

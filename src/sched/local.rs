@@ -74,7 +74,11 @@ pub fn run_workers(run_dir: &RunDir, trials: &[Trial], lines: Vec<Vec<OsString>>
         }
     }
     interrupt::set_children(children.iter().map(Child::id).collect());
-    let trial_dirs: Vec<_> = trials.iter().map(|t| (t.dir_name(), run_dir.trial_dir(t))).collect();
+    let (labels, legend) = crate::run::bar_labels(trials);
+    if let (Some(board), Some(legend)) = (&board, legend) {
+        board.println(&legend);
+    }
+    let trial_dirs: Vec<_> = labels.into_iter().zip(trials).map(|(label, t)| (label, run_dir.trial_dir(t))).collect();
     let mut drawn = Instant::now();
     let mut forwarded = false;
     let mut interrupted = false;
