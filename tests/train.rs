@@ -131,6 +131,16 @@ fn a_short_run_writes_every_file() {
         let sum: f64 = column(&metrics, key).iter().map(|s| s.parse::<f64>().unwrap()).sum();
         assert!((seconds.parse::<f64>().unwrap() - sum).abs() < 1e-3 && sum > 0.0, "{key}: {seconds} vs {sum}");
     }
+    // status.json says where the trial's seconds went: its parts add up to no more than the whole.
+    let status: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join("trials/000_smoke/status.json")).unwrap()).unwrap();
+    let timings = &status["timings"];
+    let part = |key: &str| timings[key].as_f64().unwrap_or_else(|| panic!("timings.{key}: {status}"));
+    let train: f64 = column(&metrics, "train_seconds").iter().map(|s| s.parse::<f64>().unwrap()).sum();
+    assert!((part("train") - train).abs() < 1e-6, "{status}");
+    let parts: f64 =
+        ["device_init", "model_init", "warmup", "upload", "train", "eval", "file_writes"].iter().map(|k| part(k)).sum();
+    assert!(parts > 0.0 && parts <= part("total") && part("process_to_trial") > 0.0, "{status}");
     assert_eq!(
         metrics[0],
         [

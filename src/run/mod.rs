@@ -13,6 +13,7 @@ pub mod resume_point;
 pub mod state;
 pub mod summary;
 pub mod tensorboard;
+pub mod timings;
 mod trial;
 pub mod trial_folder;
 pub mod worker;

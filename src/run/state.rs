@@ -80,6 +80,9 @@ pub struct TrialEnd {
     /// Test images per second the trial's model evaluates at (inference only), last epoch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub eval_images_per_second: Option<f64>,
+    /// Where the trial's seconds went in the process that ended it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timings: Option<super::timings::Timings>,
 }
 
 impl TrialEnd {
@@ -91,6 +94,7 @@ impl TrialEnd {
             at: super::manifest::now(),
             warmup_seconds,
             eval_images_per_second: None,
+            timings: None,
         }
     }
 

@@ -15,6 +15,7 @@ use super::pruner::{Decision, Pruner};
 use super::resume_point::{self, ResumePoint};
 use super::state::Status;
 use super::state::{EpochProgress, TrialEnd};
+use super::timings::{self, Timings};
 use super::trial_folder::{self, IMAGES_FILE, ImagesRecord};
 use super::{checkpoint, tensorboard, write_file};
 use crate::data::Dataset;
@@ -84,7 +85,10 @@ pub fn run(
         return Ok(TrialEnd::now(Status::Failed, reason, None));
     }
     let console = Console::new(trial.dir_name(), options.quiet, options.tagged);
+    let began = Instant::now();
+    let mut timings = Timings { process_to_trial: timings::process_age().unwrap_or(0.0), ..Timings::default() };
     let device = backend::device(trial.spec.backend, options.gpu.unwrap_or(trial.spec.device))?;
+    timings.device_init = began.elapsed().as_secs_f64();
     let data = TrialData::new(dataset, &trial.spec);
     let mut state =
         TrainState::fresh(&trial.spec, dataset.shape, dataset.classes.len(), &device).map_err(into_error)?;
@@ -109,6 +113,7 @@ pub fn run(
         }
         None => {}
     }
+    timings.model_init = began.elapsed().as_secs_f64() - timings.device_init;
     let from = match state.history.len() {
         0 => String::new(),
         done => format!(", from epoch {}", done + 1),
@@ -131,6 +136,7 @@ pub fn run(
         // Kernels compile once per process: only the first trial of a shape pays much here.
         let seconds = train::warm_up(spec, &data, &device).map_err(into_error)?;
         warmup = Some(seconds);
+        timings.warmup = seconds;
         console.say(&format!("  GPU warm-up (kernel compilation and autotuning): {seconds:.1}s"));
     }
     let threads = match (spec.threads, options.threads) {
@@ -138,8 +144,16 @@ pub fn run(
         _ => spec.cpu_threads(),
     };
     let mut files = TrialFiles::new(dir, trial, state.history.clone(), console, pruner)?;
+    let kept = files.epochs.len();
+    files.fit_began = Instant::now();
     let outcome = backend::run_on(spec.backend, threads, || train::fit(spec, &data, &device, state, &mut files))?;
     files.console.finish();
+    timings.upload = files.upload_seconds;
+    timings.file_writes = files.write_seconds;
+    for epoch in &files.epochs[kept..] {
+        timings.train += epoch.training_time();
+        timings.eval += epoch.eval_seconds.unwrap_or(0.0);
+    }
     // An interrupted trial keeps it: a Slurm task stopped at its time limit reads the pace there.
     if !matches!(outcome, Err(TrainError::Interrupted { .. } | TrainError::Paused { .. })) {
         EpochProgress::remove(dir);
@@ -150,7 +164,7 @@ pub fn run(
         tensorboard::write_trial(dir, trial, &files.epochs, Some(outcome.is_ok()))?;
     }
     let console = &files.console;
-    Ok(match outcome {
+    let end = match outcome {
         Ok(_) => {
             // The epoch state is only needed to resume; last.bpk and best.bpk stay.
             checkpoint::remove_stale(dir, None)?;
@@ -178,7 +192,9 @@ pub fn run(
             console.say(&format!("  failed: {reason}"));
             TrialEnd::now(Status::Failed, reason, warmup)
         }
-    })
+    };
+    timings.total = began.elapsed().as_secs_f64();
+    Ok(TrialEnd { timings: Some(timings), ..end })
 }
 
 /// Before the first epoch only a model that cannot be built or a device that fails can stop
@@ -207,6 +223,10 @@ struct TrialFiles {
     in_epoch: EpochProgress,
     epoch_start: Instant,
     shown: Instant,
+    /// When training began; from it to the first batch, and the seconds spent writing files.
+    fit_began: Instant,
+    upload_seconds: f64,
+    write_seconds: f64,
 }
 
 /// How often progress.json is replaced while an epoch trains.
@@ -237,12 +257,18 @@ impl TrialFiles {
             in_epoch: EpochProgress { epoch: 0, epochs: trial.spec.epochs, images: 0, of: 0, images_per_second: 0.0 },
             epoch_start: Instant::now(),
             shown: Instant::now(),
+            fit_began: Instant::now(),
+            upload_seconds: 0.0,
+            write_seconds: 0.0,
         })
     }
 }
 
 impl Observer for TrialFiles {
     fn epoch_started(&mut self, epoch: u32, images: usize) {
+        if self.position == (0, 0) {
+            self.upload_seconds = self.fit_began.elapsed().as_secs_f64();
+        }
         self.position = (epoch, 0);
         self.console.epoch_started(epoch, self.trial.spec.epochs, images);
         self.in_epoch =
@@ -294,6 +320,7 @@ impl Observer for TrialFiles {
     /// Saves the epoch's state, then commits the epoch by appending its row to metrics.csv, then
     /// points last.bpk (and best.bpk) at it. See `run::checkpoint` for why in this order.
     fn epoch_done(&mut self, metrics: &EpochMetrics, model: &Model, optim: &ModuleOptimizer) -> Result<()> {
+        let writing = Instant::now();
         checkpoint::save_state(&self.dir, metrics.epoch, model, optim)?;
         self.metrics.append(metrics)?;
         failpoint::hit(|| format!("committed:{}:{}", self.trial.dir_name(), metrics.epoch));
@@ -303,6 +330,7 @@ impl Observer for TrialFiles {
         if self.trial.spec.tensorboard {
             tensorboard::write_trial(&self.dir, &self.trial, &self.epochs, None)?;
         }
+        self.write_seconds += writing.elapsed().as_secs_f64();
         self.console.epoch_done(metrics, self.trial.spec.epochs, self.trial.spec.search.samples());
         Ok(())
     }
