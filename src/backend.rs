@@ -87,6 +87,7 @@ pub fn describe(backend: BackendName, index: u32) -> String {
 #[cfg(feature = "cuda")]
 fn cuda(index: u32) -> Result<Device> {
     use burn::tensor::DeviceType;
+    use_kernel_cache();
     // Without a driver or a GPU, CUDA fails later as a panic on a background thread: ask first.
     let found = std::panic::catch_unwind(|| Device::enumerate(DeviceType::Cuda).into_iter().count()).unwrap_or(0);
     pick_cuda(index, found)?;
@@ -100,6 +101,55 @@ fn cuda(_index: u32) -> Result<Device> {
          (see README, \"GPU\"), or set backend = \"cpu\"."
             .into(),
     ))
+}
+
+/// Turns on CubeCL's on-disk caches of compiled kernels (off by default: every process compiled
+/// every kernel again) and of autotune results, in [`kernel_cache_dir`], shared by every trial
+/// and run on the machine. A `cubecl.toml` (or a `burn.toml` with a `[cubecl]` section) in the
+/// working directory or above stays in charge: CubeCL then reads it as usual.
+#[cfg(feature = "cuda")]
+fn use_kernel_cache() {
+    use burn::cubecl::config::{CubeClRuntimeConfig, RuntimeConfig, cache::CacheConfig};
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let Ok(cwd) = std::env::current_dir() else { return };
+        if user_cubecl_config(&cwd).is_some() {
+            return;
+        }
+        let Some(dir) = kernel_cache_dir() else { return };
+        let mut config = CubeClRuntimeConfig::default().override_from_env();
+        config.compilation.cache = true;
+        config.environment.path = CacheConfig::Directory(dir);
+        CubeClRuntimeConfig::try_set(config);
+    });
+}
+
+/// Where CUDA kernels and autotune results are kept between processes: `RUNNER_KERNEL_CACHE`,
+/// else `$XDG_CACHE_HOME/runner/cuda-kernels`, else `~/.cache/runner/cuda-kernels`.
+pub fn kernel_cache_dir() -> Option<std::path::PathBuf> {
+    if let Some(dir) = std::env::var_os("RUNNER_KERNEL_CACHE").filter(|d| !d.is_empty()) {
+        return Some(dir.into());
+    }
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|d| !d.is_empty())
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| std::path::PathBuf::from(home).join(".cache")))?;
+    Some(cache.join("runner").join("cuda-kernels"))
+}
+
+/// The CubeCL configuration file a user put in `dir` or above, as CubeCL looks for it.
+pub fn user_cubecl_config(dir: &std::path::Path) -> Option<std::path::PathBuf> {
+    dir.ancestors().find_map(|dir| {
+        let whole = ["cubecl.toml", "CubeCL.toml"].iter().map(|name| dir.join(name)).find(|p| p.is_file());
+        whole.or_else(|| {
+            ["burn.toml", "Burn.toml"].iter().map(|name| dir.join(name)).find(|path| {
+                std::fs::read_to_string(path)
+                    .ok()
+                    .and_then(|text| text.parse::<toml::Table>().ok())
+                    .is_some_and(|table| table.contains_key("cubecl"))
+            })
+        })
+    })
 }
 
 /// How many CUDA GPUs this process sees (0 in a build without CUDA).
@@ -147,6 +197,27 @@ mod tests {
         assert!(pick_cuda(0, 0).unwrap_err().to_string().contains("no CUDA GPU is visible"));
         assert!(pick_cuda(1, 1).unwrap_err().to_string().contains("device = 1: only 1 CUDA GPU(s)"));
         assert!(pick_cuda(1, 2).is_ok());
+    }
+
+    #[test]
+    fn a_users_cubecl_config_is_found_above_the_working_directory() {
+        let root = tempfile::tempdir().unwrap();
+        let deep = root.path().join("a/b");
+        std::fs::create_dir_all(&deep).unwrap();
+        assert_eq!(super::user_cubecl_config(&deep), None);
+        // A burn.toml without a [cubecl] section leaves CubeCL to us.
+        std::fs::write(root.path().join("a/burn.toml"), "[other]\nx = 1\n").unwrap();
+        assert_eq!(super::user_cubecl_config(&deep), None);
+        std::fs::write(root.path().join("a/burn.toml"), "[cubecl.compilation]\ncache = false\n").unwrap();
+        assert_eq!(super::user_cubecl_config(&deep), Some(root.path().join("a/burn.toml")));
+        std::fs::write(deep.join("cubecl.toml"), "").unwrap();
+        assert_eq!(super::user_cubecl_config(&deep), Some(deep.join("cubecl.toml")));
+    }
+
+    #[test]
+    fn kernels_are_kept_in_the_users_cache_folder() {
+        let dir = super::kernel_cache_dir().expect("HOME is set in tests");
+        assert!(dir.ends_with("runner/cuda-kernels") || std::env::var_os("RUNNER_KERNEL_CACHE").is_some(), "{dir:?}");
     }
 
     #[cfg(not(feature = "cuda"))]
