@@ -4,10 +4,12 @@
 mod keys;
 mod load;
 mod names;
+pub mod parzen;
 mod search;
 mod sets;
 mod slurm;
 mod sweep;
+pub mod tpe;
 mod validate;
 
 use std::collections::BTreeMap;
