@@ -12,6 +12,7 @@ search's (p < 0.01 means TPE is better), and the runner's median regret over Opt
 import argparse
 import json
 import math
+import os
 import statistics
 import subprocess
 
@@ -60,16 +61,21 @@ def optuna_bests(function, trials, seeds, parallel):
         study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=seed))
         while len(study.trials) < trials:
             asked = [study.ask() for _ in range(min(parallel, trials - len(study.trials)))]
-            for trial in asked:
-                study.tell(trial, objective(function, trial))
+            # A round: every trial draws its values (suggest_*) before any of them is told.
+            values = [objective(function, trial) for trial in asked]
+            for trial, value in zip(asked, values):
+                study.tell(trial, value)
         bests.append(study.best_value)
     return bests
 
 
 def runner_bests(function, sampler, trials, seeds, parallel):
+    # SEARCH_BENCH: a search_bench binary already built (else cargo builds and runs it).
+    command = [os.environ["SEARCH_BENCH"]] if os.environ.get("SEARCH_BENCH") else \
+        ["cargo", "run", "--release", "--quiet", "--example", "search_bench", "--"]
     out = subprocess.run(
-        ["cargo", "run", "--release", "--quiet", "--example", "search_bench", "--", "--function", function,
-         "--sampler", sampler, "--trials", str(trials), "--seeds", str(seeds), "--parallel", str(parallel)],
+        command + ["--function", function, "--sampler", sampler, "--trials", str(trials), "--seeds", str(seeds),
+                   "--parallel", str(parallel)],
         check=True, capture_output=True, text=True).stdout
     return [min(values) for values in json.loads(out)["values"]]
 
