@@ -4,7 +4,7 @@
 #      trial's seconds went (status.json's timings);
 #   2. `runner bench --backends cuda` for the seed CNN, conv_channels=[64,128], and
 #      kernel_size=5 / padding="same" / batch_norm=true;
-#   3. a 2-epoch run of each option (validation split, schedule, augmentation, early stopping,
+#   3. a 2-epoch run of each option (early stopping: 3 epochs, stopped after the 2nd) (validation split, schedule, augmentation, early stopping,
 #      an ASHA search, an image folder) on cuda and on cpu, their test accuracies side by side;
 #   4. eight 1-epoch seed-CNN trials at --jobs 1, 2, 4, 8 on the one GPU (trials per minute).
 #
@@ -79,7 +79,7 @@ options=(
   "val_split|configs/mnist_cnn.toml|--set val_split=0.1"
   "schedule|configs/mnist_cnn.toml|--set lr_schedule=cosine"
   "augment|configs/mnist_cnn.toml|--set augment=[\"random_crop\"]"
-  "early_stop|configs/mnist_cnn.toml|--set val_split=0.1 --set patience=1 --set min_delta=0.5"
+  "early_stop|configs/mnist_cnn.toml|--set val_split=0.1 --set patience=1 --set min_delta=0.5 --set epochs=3"
   "asha|$asha_spec|"
 )
 [ -n "$folder" ] && options+=("folder|configs/mnist_cnn.toml|--set dataset=folder --set folder=$folder")

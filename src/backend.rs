@@ -127,13 +127,16 @@ fn use_kernel_cache() {
 /// Where CUDA kernels and autotune results are kept between processes: `RUNNER_KERNEL_CACHE`,
 /// else `$XDG_CACHE_HOME/runner/cuda-kernels`, else `~/.cache/runner/cuda-kernels`.
 pub fn kernel_cache_dir() -> Option<std::path::PathBuf> {
-    if let Some(dir) = std::env::var_os("RUNNER_KERNEL_CACHE").filter(|d| !d.is_empty()) {
-        return Some(dir.into());
+    kernel_cache_dir_in(|name| std::env::var_os(name))
+}
+
+/// [`kernel_cache_dir`] with the environment read through `var`.
+fn kernel_cache_dir_in(var: impl Fn(&str) -> Option<std::ffi::OsString>) -> Option<std::path::PathBuf> {
+    let set = |name: &str| var(name).filter(|value| !value.is_empty()).map(std::path::PathBuf::from);
+    if let Some(dir) = set("RUNNER_KERNEL_CACHE") {
+        return Some(dir);
     }
-    let cache = std::env::var_os("XDG_CACHE_HOME")
-        .filter(|d| !d.is_empty())
-        .map(std::path::PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|home| std::path::PathBuf::from(home).join(".cache")))?;
+    let cache = set("XDG_CACHE_HOME").or_else(|| set("HOME").map(|home| home.join(".cache")))?;
     Some(cache.join("runner").join("cuda-kernels"))
 }
 
@@ -216,8 +219,16 @@ mod tests {
 
     #[test]
     fn kernels_are_kept_in_the_users_cache_folder() {
-        let dir = super::kernel_cache_dir().expect("HOME is set in tests");
-        assert!(dir.ends_with("runner/cuda-kernels") || std::env::var_os("RUNNER_KERNEL_CACHE").is_some(), "{dir:?}");
+        fn dir(pairs: &[(&str, &str)]) -> Option<String> {
+            let var = |name: &str| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| std::ffi::OsString::from(v));
+            super::kernel_cache_dir_in(var).map(|d| d.display().to_string())
+        }
+        assert_eq!(dir(&[("HOME", "/home/me")]).as_deref(), Some("/home/me/.cache/runner/cuda-kernels"));
+        let xdg = [("HOME", "/home/me"), ("XDG_CACHE_HOME", "/c")];
+        assert_eq!(dir(&xdg).as_deref(), Some("/c/runner/cuda-kernels"));
+        let chosen = [("HOME", "/home/me"), ("XDG_CACHE_HOME", "/c"), ("RUNNER_KERNEL_CACHE", "/k")];
+        assert_eq!(dir(&chosen).as_deref(), Some("/k"));
+        assert_eq!(dir(&[("XDG_CACHE_HOME", "")]), None, "an empty variable counts as unset");
     }
 
     #[cfg(not(feature = "cuda"))]

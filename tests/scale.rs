@@ -59,6 +59,11 @@ fn jobs_on_a_terminal_draw_one_bar_per_running_trial() {
         assert!(screen.contains(&format!("{trial}:  epoch 2/2: train loss")), "its lines above the bars: {screen}");
     }
     assert!(screen.contains("/3000"), "{screen}");
+    // No stale bar lines: the bars are erased (ESC[2K) after their last drawing, before the
+    // summary table.
+    let table = screen.find("| #").expect("the summary table");
+    let last_bar = screen[..table].rfind(" ep ").expect("a bar before the table");
+    assert!(screen[last_bar..table].contains("\x1b[2K"), "{:?}", &screen[last_bar..table]);
     let straight = tempfile::tempdir().unwrap();
     assert_success(&run_spec(straight.path(), SLOW, &["-q"]));
     assert_eq!(results(&the_run(dir.path())), results(&the_run(straight.path())));

@@ -167,6 +167,13 @@ fn say(line: &str) {
     let _ = writeln!(std::io::stderr(), "{line}");
 }
 
+/// `line` above `multi`'s bars, or straight to stderr when they cannot draw.
+fn print_above(multi: &MultiProgress, line: &str) {
+    if multi.println(line).is_err() {
+        say(line);
+    }
+}
+
 /// `--jobs` on a terminal: one bar per running trial, with the workers' lines printed above.
 pub struct Board {
     multi: MultiProgress,
@@ -186,18 +193,12 @@ impl Board {
     /// Prints a worker's line above the bars; clone it into the threads that read the workers.
     pub fn printer(&self) -> impl Fn(&str) + Send + Clone + 'static {
         let multi = self.multi.clone();
-        move |line: &str| {
-            if multi.println(line).is_err() {
-                say(line);
-            }
-        }
+        move |line: &str| print_above(&multi, line)
     }
 
     /// Prints `line` above the bars (the legend of the bars' labels, say).
     pub fn println(&self, line: &str) {
-        if self.multi.println(line).is_err() {
-            say(line);
-        }
+        print_above(&self.multi, line);
     }
 
     /// Shows each trial in `trials` (bar label, folder) that trains now, from its progress.json;

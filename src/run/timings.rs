@@ -21,7 +21,7 @@ pub struct Timings {
     /// Training passes and evaluations (validation and test), summed over the epochs.
     pub train: f64,
     pub eval: f64,
-    /// Checkpoints, metrics rows, progress and TensorBoard files, summed over the epochs.
+    /// Committing each epoch: its checkpoints, its metrics row and TensorBoard files, summed.
     pub file_writes: f64,
     /// The whole trial, from its start to its end.
     pub total: f64,
