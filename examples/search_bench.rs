@@ -11,7 +11,7 @@
 
 use rand::SeedableRng;
 use runner::spec::parzen::Param;
-use runner::spec::tpe::{Observed, TpeSettings, random, suggest};
+use runner::spec::tpe::{Observed, Outcome, TpeSettings, random, suggest};
 
 fn branin(x: &[f64]) -> f64 {
     let pi = std::f64::consts::PI;
@@ -93,13 +93,17 @@ fn main() {
                         "random" => random(&space, &mut rng),
                         _ => suggest(&space, &history, &settings, &mut rng),
                     };
-                    history.push(Observed { values, objective: None });
+                    // mixed's momentum counts for optimizer 0 only: the other trials do not use it.
+                    let used = |k: usize| !(function == "mixed" && k == 3 && values[2] != 0.0);
+                    let values = values.iter().enumerate().map(|(k, &v)| used(k).then_some(v)).collect();
+                    history.push(Observed { values, outcome: Outcome::Running });
                 }
                 for trial in &mut history[round_start..] {
-                    trial.objective = Some(objective(&trial.values));
+                    let x: Vec<f64> = trial.values.iter().map(|v| v.unwrap_or(0.0)).collect();
+                    trial.outcome = Outcome::Complete(objective(&x));
                 }
             }
-            history.iter().map(|o| o.objective.unwrap()).collect()
+            history.iter().map(|o| if let Outcome::Complete(v) = o.outcome { v } else { f64::NAN }).collect()
         })
         .collect();
     let json = serde_json::json!({"function": function, "sampler": sampler, "parallel": parallel, "values": values});

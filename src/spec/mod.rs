@@ -5,6 +5,7 @@ mod keys;
 mod load;
 mod names;
 pub mod parzen;
+pub mod rounds;
 mod search;
 mod sets;
 mod slurm;
@@ -19,7 +20,7 @@ use serde::{Deserialize, Serialize};
 
 pub use load::{Overrides, load, load_recorded, load_run, load_text, locate, read};
 pub use names::{Augment, BackendName, DatasetName, LrSchedule, ModelKind, Monitor, OptimizerName};
-pub use search::{Distribution, SEARCH_FIELDS, SearchMethod, SearchSpec, successive_halving};
+pub use search::{Distribution, Prune, SEARCH_FIELDS, SearchMethod, SearchSpec, successive_halving};
 pub use slurm::{SLURM_FIELDS, SlurmSpec};
 pub use sweep::{NOT_APPLICABLE, Trial, differing_keys, display_value, distinguishing_keys, expand};
 pub use validate::{RangeError, is_safe_name};
@@ -122,7 +123,7 @@ pub struct Spec {
     /// How `runner submit` asks Slurm for resources; no other command reads it.
     #[serde(skip_serializing_if = "SlurmSpec::is_default")]
     pub slurm: SlurmSpec,
-    /// Random search or ASHA over `[search.space]`, on top of the `[sweep]` grid.
+    /// Random search, ASHA or TPE over `[search.space]`, on top of the `[sweep]` grid.
     #[serde(skip_serializing_if = "SearchSpec::is_default")]
     pub search: SearchSpec,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]

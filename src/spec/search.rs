@@ -1,11 +1,13 @@
-//! `[search]`: random search and ASHA over `[search.space]`, on top of the `[sweep]` grid.
+//! `[search]`: random search, ASHA and TPE over `[search.space]`, on top of the `[sweep]` grid.
 //!
 //! Every grid point gets its own `trials` samples; sample j of grid point p draws its values
 //! from a ChaCha8 stream seeded by the search's `seed`, p and j alone, so the same spec gives
 //! the same trials on every machine. With `method = "asha"`, each grid point is one bracket:
 //! at each rung (`min_epochs * reduction_factor^k` epochs) a trial goes on only if its monitored
 //! validation metric is among the best `max(1, n / reduction_factor)` of the n trials of its
-//! bracket that have reached that rung so far (Optuna's successive halving rule).
+//! bracket that have reached that rung so far (Optuna's successive halving rule). With
+//! `method = "tpe"`, each grid point is one study whose trials are drawn in rounds of `parallel`
+//! from the results of the rounds before (`tpe`, `rounds`), optionally pruned as ASHA prunes.
 
 use std::collections::BTreeMap;
 
@@ -17,7 +19,12 @@ use crate::catalog::names;
 
 names!(
     /// How the trials of a spec are chosen.
-    SearchMethod { Grid = "grid", Random = "random", Asha = "asha" }
+    SearchMethod { Grid = "grid", Random = "random", Asha = "asha", Tpe = "tpe" }
+);
+
+names!(
+    /// What stops a TPE search's trials early.
+    Prune { Off = "none", Asha = "asha" }
 );
 
 /// `[search]` as written in a spec.
@@ -30,10 +37,38 @@ pub struct SearchSpec {
     pub trials: u32,
     /// The search's own seed (the trials' `seed` is a key like any other).
     pub seed: u64,
-    /// ASHA: epochs of the first rung.
+    /// ASHA (and TPE's `prune = "asha"`): epochs of the first rung.
     pub min_epochs: u32,
     /// ASHA: eta, the fraction (1/eta) of trials that go on at each rung.
     pub reduction_factor: u32,
+    /// TPE: trials drawn per round, each from the rounds before it only.
+    #[serde(skip_serializing_if = "is_default_parallel")]
+    pub parallel: u32,
+    /// TPE: prune its trials as ASHA does (`min_epochs`, `reduction_factor`).
+    #[serde(skip_serializing_if = "is_off")]
+    pub prune: Prune,
+    /// TPE, under the names of Optuna 5's `TPESampler` arguments and with its defaults
+    /// (multivariate kernels, running trials counted as bad ones), but for `group`, on here:
+    /// conditional keys (momentum for SGD only) in groups of their own, as Optuna advises for
+    /// them. Random draws before this many trials have ended.
+    #[serde(skip_serializing_if = "is_10")]
+    pub n_startup_trials: u32,
+    /// TPE: candidates drawn from the good trials' estimator, of which the best is taken.
+    #[serde(skip_serializing_if = "is_24")]
+    pub n_ei_candidates: u32,
+    /// TPE: the weight of the prior (uniform over the space) beside the trials' kernels.
+    #[serde(skip_serializing_if = "is_one")]
+    pub prior_weight: f64,
+    #[serde(skip_serializing_if = "is_true")]
+    pub consider_magic_clip: bool,
+    #[serde(skip_serializing_if = "is_false")]
+    pub consider_endpoints: bool,
+    #[serde(skip_serializing_if = "is_true")]
+    pub multivariate: bool,
+    #[serde(skip_serializing_if = "is_true")]
+    pub group: bool,
+    #[serde(skip_serializing_if = "is_true")]
+    pub constant_liar: bool,
     /// Distributions per key: a list (uniform choice), `{ uniform = [a, b] }`,
     /// `{ log_uniform = [a, b] }` or `{ int_uniform = [a, b] }` (inclusive).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
@@ -44,6 +79,45 @@ fn is_zero(n: &u32) -> bool {
     *n == 0
 }
 
+fn is_default_parallel(n: &u32) -> bool {
+    *n == DEFAULT_PARALLEL
+}
+
+fn is_off(prune: &Prune) -> bool {
+    *prune == Prune::Off
+}
+
+/// Trials per TPE round unless `parallel` says otherwise.
+pub const DEFAULT_PARALLEL: u32 = 4;
+
+/// The `[search]` keys that are Optuna's `TPESampler` arguments, which only `method = "tpe"` reads.
+pub const TPE_FIELDS: &[&str] = &[
+    "n_startup_trials",
+    "n_ei_candidates",
+    "prior_weight",
+    "consider_magic_clip",
+    "consider_endpoints",
+    "multivariate",
+    "group",
+    "constant_liar",
+];
+
+fn is_10(n: &u32) -> bool {
+    *n == 10
+}
+fn is_24(n: &u32) -> bool {
+    *n == 24
+}
+fn is_one(x: &f64) -> bool {
+    *x == 1.0
+}
+fn is_true(b: &bool) -> bool {
+    *b
+}
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
 impl Default for SearchSpec {
     fn default() -> Self {
         SearchSpec {
@@ -52,27 +126,64 @@ impl Default for SearchSpec {
             seed: 0,
             min_epochs: 1,
             reduction_factor: 3,
+            parallel: DEFAULT_PARALLEL,
+            prune: Prune::Off,
+            n_startup_trials: 10,
+            n_ei_candidates: 24,
+            prior_weight: 1.0,
+            consider_magic_clip: true,
+            consider_endpoints: false,
+            multivariate: true,
+            group: true,
+            constant_liar: true,
             space: BTreeMap::new(),
         }
     }
 }
 
 /// The keys of `[search]`.
-pub const SEARCH_FIELDS: &[&str] = &["method", "trials", "seed", "min_epochs", "reduction_factor", "space"];
+pub const SEARCH_FIELDS: &[&str] = &[
+    "method",
+    "trials",
+    "seed",
+    "min_epochs",
+    "reduction_factor",
+    "parallel",
+    "prune",
+    "n_startup_trials",
+    "n_ei_candidates",
+    "prior_weight",
+    "consider_magic_clip",
+    "consider_endpoints",
+    "multivariate",
+    "group",
+    "constant_liar",
+    "space",
+];
 
 impl SearchSpec {
     pub fn is_default(&self) -> bool {
         *self == SearchSpec::default()
     }
 
-    /// Whether trials are sampled (random or asha) rather than only gridded.
+    /// Whether trials are sampled (random, asha or tpe) rather than only gridded.
     pub fn samples(&self) -> bool {
         self.method != SearchMethod::Grid
     }
 
-    /// The rungs of ASHA for a trial of `epochs` epochs (empty for other methods).
+    /// Whether trials are pruned at ASHA's rungs (`method = "asha"`, or tpe with `prune = "asha"`).
+    pub fn prunes(&self) -> bool {
+        self.method == SearchMethod::Asha || (self.method == SearchMethod::Tpe && self.prune == Prune::Asha)
+    }
+
+    /// The TPE round of a grid point's sample `sample`.
+    pub fn round_of(&self, sample: usize) -> usize {
+        sample / self.parallel.max(1) as usize
+    }
+
+    /// The rungs of ASHA for a trial of `epochs` epochs (empty when nothing prunes).
     pub fn rungs(&self, epochs: u32) -> Vec<u32> {
-        if self.method != SearchMethod::Asha {
+        if !self.prunes() {
             return Vec::new();
         }
         let mut rungs = Vec::new();

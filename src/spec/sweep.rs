@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use super::Spec;
+use super::rounds::Round;
 use super::search::{Distribution, SearchMethod, display_sample, stream};
 
 /// One point of the grid: a complete spec with no sweep left, and a name built from the swept values.
@@ -16,8 +17,12 @@ pub struct Trial {
     /// values rounded; the spec holds them exactly).
     pub swept: Vec<(String, String)>,
     pub spec: Spec,
-    /// Its grid point: with ASHA, trials of one grid point compete with each other.
+    /// Its grid point: with ASHA, trials of one grid point compete with each other; with TPE,
+    /// they are one study.
     pub group: usize,
+    /// A TPE trial's round, and whether its values have been drawn (`run::draws` fills them in
+    /// from the run folder's draw files); None for other trials.
+    pub round: Option<Round>,
 }
 
 impl Trial {
@@ -37,6 +42,19 @@ impl Trial {
                 None => table.get(key).map_or_else(|| NOT_APPLICABLE.to_string(), display_value),
             })
             .collect()
+    }
+
+    /// "lr=0.005384, optimizer=adam": its values of the searched keys that apply to it (rounded),
+    /// what tells a sampled or drawn trial apart when its name does not.
+    pub fn searched_text(&self) -> String {
+        let space = &self.spec.search.space;
+        let values: Vec<String> = self
+            .swept
+            .iter()
+            .filter(|(k, v)| space.contains_key(k) && v != NOT_APPLICABLE)
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        values.join(", ")
     }
 
     /// Its exact values of `keys` (as TOML writes them; never rounded), "-" for a key that does
@@ -135,7 +153,8 @@ pub fn expand(spec: &Spec) -> Result<Vec<Trial>, SweepError> {
             table.insert(key.to_string(), values[pick].clone());
             swept.push((key.to_string(), display_value(&values[pick])));
         }
-        if spec.search.samples() {
+        let tpe = spec.search.method == SearchMethod::Tpe;
+        if spec.search.samples() && !tpe {
             let mut rng = stream(spec.search.seed, point, sample);
             for (key, distribution) in &space {
                 let value = distribution.sample(&mut rng);
@@ -143,31 +162,12 @@ pub fn expand(spec: &Spec) -> Result<Vec<Trial>, SweepError> {
                 table.insert(key.clone(), value);
             }
         }
-        let to_spec = |table: toml::Table| -> Result<Spec, SweepError> {
-            table.try_into().map_err(|e: toml::de::Error| SweepError {
-                key: "sweep".into(),
-                value_index: None,
-                message: e.message().to_string(),
-            })
-        };
-        let mut trial_spec = to_spec(table.clone())?;
-        // A searched key that does not apply to the trial's other values (momentum with adam) is
-        // not drawn for it: it keeps the default, and tables show "-". Drawn first all the same,
-        // so that every other value is the one the search's stream gives.
-        let unused: Vec<String> = space.iter().map(|(k, _)| k.clone()).filter(|k| !trial_spec.applies(k)).collect();
-        if !unused.is_empty() {
-            let defaults = Spec::default().to_table();
-            for key in &unused {
-                match defaults.get(key) {
-                    Some(value) => table.insert(key.clone(), value.clone()),
-                    None => table.remove(key),
-                };
-                if let Some(entry) = swept.iter_mut().find(|(k, _)| k == key) {
-                    entry.1 = "-".into();
-                }
-            }
-            trial_spec = to_spec(table)?;
-        }
+        let searched: Vec<String> = if tpe { Vec::new() } else { space.iter().map(|(k, _)| k.clone()).collect() };
+        let trial_spec = spec_of(table, &searched, &mut swept).map_err(|message| SweepError {
+            key: "sweep".into(),
+            value_index: None,
+            message,
+        })?;
         if let Err(e) = trial_spec.validate() {
             let value_index = axes.iter().zip(&picks).find(|((k, _), _)| k.as_str() == e.key);
             let searched = space.iter().find(|(k, _)| k.as_str() == e.key);
@@ -188,23 +188,68 @@ pub fn expand(spec: &Spec) -> Result<Vec<Trial>, SweepError> {
                 (None, None) => SweepError { key: e.key.into(), value_index: None, message: e.message },
             });
         }
-        let name = if swept.is_empty() {
-            trial_spec.name.clone()
-        } else {
-            safe_component(&swept.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","))
-        };
-        trials.push(Trial { index, name, swept, spec: trial_spec, group: point });
+        // A TPE trial's values are drawn when its round comes: its name says the round.
+        let round = tpe.then(|| Round { number: spec.search.round_of(sample), drawn: false });
+        let mut parts: Vec<String> = swept.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        parts.extend(round.map(|r| format!("round={}", r.number)));
+        let name = if parts.is_empty() { trial_spec.name.clone() } else { safe_component(&parts.join(",")) };
+        trials.push(Trial { index, name, swept, spec: trial_spec, group: point, round });
     }
     Ok(trials)
+}
+
+/// The spec of a trial's `table`. A `searched` key that does not apply to the trial's other values
+/// (momentum with adam) keeps its default, and `swept` shows "-" for it: drawn first all the same,
+/// so that every other value is the one the search's stream gives.
+pub(super) fn spec_of(
+    mut table: toml::Table,
+    searched: &[String],
+    swept: &mut [(String, String)],
+) -> Result<Spec, String> {
+    for key in searched {
+        if let Some(value) = table.remove(key) {
+            table.insert(key.clone(), as_drawn(key, value));
+        }
+    }
+    let trial_spec = Spec::deserialize_table(table.clone())?;
+    let unused: Vec<&String> = searched.iter().filter(|k| !trial_spec.applies(k)).collect();
+    if unused.is_empty() {
+        return Ok(trial_spec);
+    }
+    let defaults = Spec::default().to_table();
+    for key in unused {
+        match defaults.get(key) {
+            Some(value) => table.insert(key.clone(), value.clone()),
+            None => table.remove(key),
+        };
+        if let Some(entry) = swept.iter_mut().find(|(k, _)| k == key) {
+            entry.1 = "-".into();
+        }
+    }
+    Spec::deserialize_table(table)
+}
+
+/// A drawn number for a list key (`hidden = { int_uniform = [32, 512] }`) is a list of one: one
+/// hidden layer of that width.
+pub(super) fn as_drawn(key: &str, value: toml::Value) -> toml::Value {
+    let list_key = Spec::default().to_table().get(key).is_some_and(toml::Value::is_array);
+    match value {
+        toml::Value::Integer(_) | toml::Value::Float(_) if list_key => toml::Value::Array(vec![value]),
+        other => other,
+    }
 }
 
 /// Checks `[search]` against the rest of the spec; returns its space, parsed, in key order.
 fn check_search(spec: &Spec, base: &Spec) -> Result<Vec<(String, Distribution)>, SweepError> {
     let search = &spec.search;
     let fail = |key: &str, message: String| Err(SweepError { key: key.to_string(), value_index: None, message });
+    check_tpe(spec)?;
     if !search.samples() {
         if !search.space.is_empty() {
-            return fail("search.space", "is searched by method = \"random\" or \"asha\"; set search.method".into());
+            return fail(
+                "search.space",
+                "is searched by method = \"random\", \"asha\" or \"tpe\"; set search.method".into(),
+            );
         }
         return Ok(Vec::new());
     }
@@ -214,7 +259,7 @@ fn check_search(spec: &Spec, base: &Spec) -> Result<Vec<(String, Distribution)>,
             format!("method = \"{}\" needs the number of trials per grid point, e.g. trials = 20", search.method),
         );
     }
-    if search.method == SearchMethod::Asha {
+    if search.prunes() {
         if search.reduction_factor < 2 {
             return fail(
                 "search.reduction_factor",
@@ -224,7 +269,7 @@ fn check_search(spec: &Spec, base: &Spec) -> Result<Vec<(String, Distribution)>,
         if search.min_epochs == 0 || search.min_epochs > spec.epochs {
             return fail("search.min_epochs", format!("must be in 1..=epochs ({})", spec.epochs));
         }
-        if spec.val_split == 0.0 && !search.space.contains_key("val_split") {
+        if spec.val_split == 0.0 && !search.space.contains_key("val_split") && search.method == SearchMethod::Asha {
             return fail(
                 "search.method",
                 "asha prunes on a validation metric: set val_split (e.g. 0.1); pruning on the test set would leak it into the search".into(),
@@ -243,11 +288,22 @@ fn check_search(spec: &Spec, base: &Spec) -> Result<Vec<(String, Distribution)>,
         }
         let distribution =
             Distribution::parse(value).map_err(|message| SweepError { key: at.clone(), value_index: None, message })?;
-        if key == "val_split" && search.method == SearchMethod::Asha && distribution.can_draw_zero() {
+        if key == "val_split" && search.method != SearchMethod::Random && distribution.can_draw_zero() {
             return fail(
                 &at,
-                "can draw 0 (no validation split), and asha prunes on a validation metric: draw from values above 0"
-                    .into(),
+                format!(
+                    "can draw 0 (no validation split), and {} on a validation metric: draw from values above 0",
+                    if search.method == SearchMethod::Asha { "asha prunes" } else { "tpe chooses" }
+                ),
+            );
+        }
+        if search.method == SearchMethod::Tpe && super::rounds::FIXED_FOR_TPE.contains(&key.as_str()) {
+            return fail(
+                &at,
+                format!(
+                    "`{key}` decides the data or the device, which a run reads before its first round is drawn: \
+                     sweep it in [sweep] instead (each grid point is a TPE search of its own)"
+                ),
             );
         }
         // Each listed value of the right type? Located at its place in the list.
@@ -259,13 +315,80 @@ fn check_search(spec: &Spec, base: &Spec) -> Result<Vec<(String, Distribution)>,
         }
         // A value of the right type? (e.g. uniform floats for an integer key)
         let mut table = base.to_table();
-        table.insert(key.clone(), distribution.sample(&mut stream(0, 0, 0)));
+        table.insert(key.clone(), as_drawn(key, distribution.sample(&mut stream(0, 0, 0))));
         if let Err(e) = Spec::deserialize_table(table) {
             return fail(&at, format!("draws values `{key}` cannot take: {e}"));
+        }
+        if search.method == SearchMethod::Tpe {
+            // Its values are drawn while the run goes on: each one it can draw must be valid now.
+            for value in super::rounds::extremes(&distribution) {
+                let mut table = base.to_table();
+                table.insert(key.clone(), as_drawn(key, value.clone()));
+                let Ok(drawn) = Spec::deserialize_table(table) else { continue };
+                if let Err(e) = drawn.validate().or_else(|e| if e.key == key.as_str() { Err(e) } else { Ok(()) }) {
+                    return fail(
+                        &at,
+                        format!(
+                            "can draw {key} = {}, which is out of range: {}; narrow the distribution",
+                            display_sample(&value),
+                            e.message
+                        ),
+                    );
+                }
+            }
         }
         space.push((key.clone(), distribution));
     }
     Ok(space)
+}
+
+/// `method = "tpe"`'s own checks, and its keys refused with any other method.
+fn check_tpe(spec: &Spec) -> Result<(), SweepError> {
+    let search = &spec.search;
+    let fail = |key: &str, message: String| Err(SweepError { key: key.to_string(), value_index: None, message });
+    let defaults = super::SearchSpec::default();
+    if search.method != SearchMethod::Tpe {
+        let table = toml::Table::try_from(search).unwrap_or_default();
+        let set = ["parallel", "prune"]
+            .iter()
+            .chain(super::search::TPE_FIELDS)
+            .find(|k| table.get(**k) != toml::Table::try_from(&defaults).unwrap_or_default().get(**k));
+        return match set {
+            Some(key) => fail(
+                &format!("search.{key}"),
+                format!("is read by method = \"tpe\" only (this search is method = \"{}\")", search.method),
+            ),
+            None => Ok(()),
+        };
+    }
+    if spec.val_split == 0.0 && !search.space.contains_key("val_split") {
+        return fail(
+            "search.method",
+            "tpe chooses its next trials by their validation accuracy: set val_split (e.g. 0.1); choosing on the test set would leak it into the search".into(),
+        );
+    }
+    if search.space.is_empty() {
+        return fail(
+            "search.space",
+            "tpe needs at least one key to search, e.g.\n  [search.space]\n  lr = { log_uniform = [1e-4, 0.3] }".into(),
+        );
+    }
+    if search.parallel == 0 {
+        return fail(
+            "search.parallel",
+            "must be at least 1: the trials drawn per round (1 draws each trial from all the trials before it)".into(),
+        );
+    }
+    if search.n_ei_candidates == 0 {
+        return fail("search.n_ei_candidates", "must be at least 1 (Optuna's default is 24)".into());
+    }
+    if !(search.prior_weight.is_finite() && search.prior_weight > 0.0) {
+        return fail("search.prior_weight", "must be a finite number greater than 0 (Optuna's default is 1.0)".into());
+    }
+    if search.group && !search.multivariate {
+        return fail("search.group", "needs multivariate = true, as in Optuna (or set group = false)".into());
+    }
+    Ok(())
 }
 
 /// The most trials one sweep may have (README: Sweeps). Counted before anything is allocated.
@@ -331,7 +454,7 @@ fn a(type_name: &str) -> String {
 }
 
 impl Spec {
-    fn deserialize_table(table: toml::Table) -> Result<Spec, String> {
+    pub(super) fn deserialize_table(table: toml::Table) -> Result<Spec, String> {
         table.try_into().map_err(|e: toml::de::Error| e.message().trim().to_string())
     }
 }
@@ -346,7 +469,7 @@ pub fn display_value(value: &toml::Value) -> String {
 }
 
 /// Keeps letters, digits and `-_.,=+`; anything else becomes `_`. Never empty, never hidden.
-fn safe_component(raw: &str) -> String {
+pub(super) fn safe_component(raw: &str) -> String {
     let mut name: String = raw
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() || "-_.,=+".contains(c) { c } else { '_' })
