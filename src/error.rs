@@ -85,6 +85,10 @@ pub enum Error {
     )]
     NotATrial { path: PathBuf },
 
+    /// A TPE search's draw file that is not as the runner wrote it.
+    #[error("{path}: {why}. A TPE run goes on only with the draws it recorded: restore the file (or start a new run)")]
+    DrawFile { path: PathBuf, why: String },
+
     // ---- run folders and outputs (exit code 1) ----
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
@@ -160,6 +164,7 @@ impl Error {
             | Error::NoSlurm
             | Error::NotARunFolder { .. }
             | Error::NotATrial { .. }
+            | Error::DrawFile { .. }
             | Error::RunLocked(_) => 2,
             Error::Io { .. }
             | Error::Checkpoint(_)

@@ -52,7 +52,10 @@ pub(super) fn finish(
     end: WorkerEnd,
     quiet: bool,
 ) -> Result<()> {
-    let summaries = summary::rebuild(run_dir, trials)?;
+    // A TPE search's workers drew its rounds after `trials` was read.
+    let mut trials = trials.to_vec();
+    crate::run::draws::apply(&run_dir.path, &mut trials)?;
+    let summaries = summary::rebuild(run_dir, &trials)?;
     let unfinished: Vec<&TrialSummary> = summaries.iter().filter(|s| !s.status.is_final()).collect();
     if let WorkerEnd::Interrupted(cut_off) = end {
         run_dir.write("manifest.json", manifest.to_json().as_bytes())?;

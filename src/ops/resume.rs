@@ -9,6 +9,7 @@ use crate::backend;
 use crate::data::DataSets;
 use crate::error::{Error, Result};
 use crate::interrupt;
+use crate::run::draws;
 use crate::run::manifest::Resumed;
 use crate::run::resume_point::ResumePoint;
 use crate::run::state::{Status, TrialEnd, TrialState};
@@ -52,8 +53,10 @@ pub fn resume(run: &Path, options: &RunOptions) -> Result<()> {
     interrupt::install();
     let spec_path = run_dir.path.join("spec.toml");
     let text = spec::read(&spec_path)?;
-    let (edited, recorded) = spec::load_text(&spec_path, &text, &Overrides::default())?;
-    let (spec, trials) = spec::load_text(&spec_path, &text, &options.overrides)?;
+    let (edited, mut recorded) = spec::load_text(&spec_path, &text, &Overrides::default())?;
+    let (spec, mut trials) = spec::load_text(&spec_path, &text, &options.overrides)?;
+    draws::apply(&run_dir.path, &mut recorded)?;
+    draws::apply(&run_dir.path, &mut trials)?;
     let lock = RunLock::acquire(&run_dir.path, spec.stale_after())?;
     let manifest_path = run_dir.path.join("manifest.json");
     let (mut manifest, damaged) = match Manifest::read_or_damaged(&manifest_path)? {

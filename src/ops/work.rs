@@ -11,13 +11,13 @@ use crate::interrupt;
 use crate::run::worker::{self, WorkerEnd};
 use crate::run::{Manifest, RunDir, RunLock, WorkerOptions};
 use crate::sched::requeue::{self, Next};
-use crate::spec::{self, Spec, Trial};
+use crate::spec::{Spec, Trial};
 
 /// The run folder at `run` with its recorded trials, refused when spec.toml no longer gives
 /// them, and `only` when it is not one of them.
 fn open(run: &Path, only: Option<usize>) -> Result<(RunDir, Spec, Vec<Trial>, Manifest)> {
     let run_dir = RunDir::open(run)?;
-    let (spec, trials) = spec::load_run(&run_dir.path.join("spec.toml"))?;
+    let (spec, trials) = run_dir.load_trials()?;
     let manifest = Manifest::read(&run_dir.path.join("manifest.json"))?;
     if trials.len() != manifest.trials {
         return Err(edited_sweep(&run_dir.path.join("spec.toml"), trials.len(), manifest.trials));

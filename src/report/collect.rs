@@ -17,8 +17,8 @@ pub fn read_run(dir: &Path) -> Result<Vec<TrialSummary>> {
     if !dir.join("trials").is_dir() {
         return Err(not_a_run("no trials/ folder"));
     }
-    let (_, trials) = crate::spec::load_run(&dir.join("spec.toml"))?;
     let run_dir = RunDir { path: dir.to_path_buf() };
+    let (_, trials) = run_dir.load_trials()?;
     // Runners before status.json recorded how a trial ended in summary.csv alone.
     let recorded = summary::read_statuses(&dir.join(summary::FILE));
     Ok(trials

@@ -253,7 +253,7 @@ mod tests {
     fn trial(index: usize, swept: &[(&str, &str)]) -> Trial {
         let swept: Vec<(String, String)> = swept.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         let name = swept.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",");
-        Trial { index, name, swept, spec: Spec::default(), group: 0 }
+        Trial { index, name, swept, spec: Spec::default(), group: 0, round: None }
     }
 
     #[test]

@@ -5,6 +5,7 @@ pub mod checkpoint;
 pub mod claim;
 mod console;
 pub use console::{Board, bar_labels};
+pub mod draws;
 pub mod lock;
 pub mod manifest;
 pub mod metrics;
@@ -89,6 +90,14 @@ impl RunDir {
             }
         }
         Ok(RunDir { path: path.to_path_buf() })
+    }
+
+    /// The run's spec and trials as its spec.toml gives them, a TPE search's with the values
+    /// its draw files recorded (see `draws`).
+    pub fn load_trials(&self) -> Result<(Spec, Vec<Trial>)> {
+        let (spec, mut trials) = crate::spec::load_run(&self.path.join("spec.toml"))?;
+        draws::apply(&self.path, &mut trials)?;
+        Ok((spec, trials))
     }
 
     pub fn trial_dir(&self, trial: &Trial) -> PathBuf {
