@@ -402,3 +402,26 @@ fn a_submitted_runs_image_folder_is_recorded_as_an_absolute_path() {
     let summary = std::fs::read_to_string(run_dir.join("summary.csv")).unwrap();
     assert!(summary.contains(",done,"), "{summary}");
 }
+
+#[test]
+fn a_submitted_tpe_search_is_one_array_per_round_and_equals_a_sequential_run() {
+    if !cluster() {
+        return;
+    }
+    let spec = "name = \"tpe\"\nmodel = \"nn\"\nepochs = 2\nbatch_size = 50\nlimit_train = 600\nlimit_test = 200\n\
+                val_split = 0.2\n[search]\nmethod = \"tpe\"\ntrials = 5\nseed = 3\nparallel = 2\nn_startup_trials = 2\n\
+                [search.space]\nlr = { log_uniform = [0.0005, 0.5] }\noptimizer = [\"sgd\", \"adam\"]\n";
+    let dir = tempfile::tempdir().unwrap();
+    let run_dir = submit(dir.path(), spec);
+    // Rounds of 2, 2 and 1: three arrays, each after the one before, and the report job.
+    assert_eq!(manifest(&run_dir)["slurm_jobs"].as_array().unwrap().len(), 4);
+    wait_for_jobs(&run_dir);
+    assert!(manifest(&run_dir)["finished_at"].is_string(), "the report job finished the run");
+    let draws: Vec<String> = std::fs::read_dir(run_dir.join("draws"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".json"))
+        .collect();
+    assert_eq!(draws.len(), 3, "{draws:?}");
+    assert_eq!(results(&run_dir), sequential(spec));
+}

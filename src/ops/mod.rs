@@ -49,6 +49,13 @@ impl RunOptions {
     }
 }
 
+/// Says so when a TPE search is too short to draw any trial but at random.
+fn warn_random_only(spec: &crate::spec::Spec) {
+    if let Some(warning) = crate::spec::rounds::random_only(&spec.search) {
+        eprintln!("{warning}");
+    }
+}
+
 fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }

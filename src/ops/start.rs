@@ -13,6 +13,7 @@ use crate::{backend, interrupt, report};
 /// `runner SPEC`: a new run folder under `runs_dir`, every trial trained in it.
 pub fn start(spec_path: &Path, runs_dir: &Path, options: &RunOptions) -> Result<()> {
     let (spec, trials) = spec::load(spec_path, &options.overrides)?;
+    super::warn_random_only(&spec);
     // Everything that can be wrong with the input is found before anything is written.
     interrupt::install();
     let devices = backend::check_devices(&trials)?;
@@ -35,7 +36,8 @@ pub fn start(spec_path: &Path, runs_dir: &Path, options: &RunOptions) -> Result<
 
 /// `runner SPEC --dry-run`: one row per trial with every resolved field, writing nothing.
 pub fn dry_run(spec_path: &Path, options: &RunOptions) -> Result<()> {
-    let (_, trials) = spec::load(spec_path, &options.overrides)?;
+    let (spec, trials) = spec::load(spec_path, &options.overrides)?;
+    super::warn_random_only(&spec);
     // An image folder's or a cached Hub set's shape and classes are its files': read them (the
     // built-in sets' are known).
     let folders: Vec<Trial> = trials.iter().filter(|t| t.spec.dataset.builtin().is_none()).cloned().collect();
@@ -75,6 +77,10 @@ fn constants_and_varying(trials: &[Trial]) -> (Vec<(&'static str, String)>, Vec<
     let tables: Vec<toml::Table> = trials.iter().map(|t| t.spec.to_table()).collect();
     let (mut constants, mut varying) = (Vec::new(), Vec::new());
     for key in FIELDS.iter().filter(|f| Field::per_trial(f)).map(|f| f.name) {
+        // A TPE trial not drawn yet holds the spec's value of a key it searches, not its own.
+        if trials.iter().any(|t| undrawn(t) && t.spec.search.space.contains_key(key)) {
+            continue;
+        }
         let values: Vec<&toml::Value> = trials
             .iter()
             .zip(&tables)
@@ -89,6 +95,15 @@ fn constants_and_varying(trials: &[Trial]) -> (Vec<(&'static str, String)>, Vec<
     }
     (constants, varying)
 }
+
+/// A TPE trial whose values are drawn once the rounds before it have ended.
+fn undrawn(trial: &Trial) -> bool {
+    trial.round.is_some_and(|r| !r.drawn)
+}
+
+/// Keys that change a trial's parameters, compute or memory: not known before it is drawn.
+const SIZING: [&str; 8] =
+    ["model", "hidden", "conv_channels", "kernel_size", "padding", "batch_norm", "batch_size", "image_size"];
 
 /// A value as the dry run shows it: an empty list as `[]`, not as nothing.
 fn shown(value: &toml::Value) -> String {
@@ -114,7 +129,16 @@ fn trial_table(trials: &[Trial], datasets: &DataSets) -> String {
         line += &item;
     }
     out += &line;
-    out += "\n\n";
+    out += "\n";
+    let drawn_later: Vec<&String> = match trials.iter().find(|t| undrawn(t)) {
+        Some(t) => t.spec.search.space.keys().collect(),
+        None => Vec::new(),
+    };
+    if !drawn_later.is_empty() {
+        let keys: Vec<&str> = drawn_later.iter().map(|k| k.as_str()).collect();
+        out += &format!("drawn by TPE round by round as the run goes: {}\n", keys.join(", "));
+    }
+    out += "\n";
     let mut header = vec!["index".to_string(), "trial".to_string()];
     header.extend(keys.iter().map(|k| k.to_string()));
     header.extend(["params".to_string(), "macs".to_string(), "memory".to_string()]);
@@ -128,7 +152,9 @@ fn trial_table(trials: &[Trial], datasets: &DataSets) -> String {
                 _ => spec::NOT_APPLICABLE.to_string(),
             }));
             // A Hub set not downloaded yet: its shape is unknown until it is.
+            let sized_later = undrawn(t) && t.spec.search.space.keys().any(|k| SIZING.contains(&k.as_str()));
             match t.spec.dataset.builtin().or_else(|| datasets.images(&t.spec)) {
+                Some(_) if sized_later => row.extend(["?".into(), "?".into(), "? (drawn later)".into()]),
                 Some(images) => {
                     let architecture = t.spec.architecture(images.classes.len());
                     row.push(crate::model::parameter_count(&architecture, images.shape).to_string());
@@ -151,7 +177,7 @@ mod tests {
     fn the_dry_run_puts_what_every_trial_shares_above_the_table() {
         let trial = |index: usize, model: ModelKind, optimizer: OptimizerName| {
             let spec = Spec { model, optimizer, ..Spec::default() };
-            Trial { index, name: format!("{model},{optimizer}"), swept: vec![], spec, group: 0 }
+            Trial { index, name: format!("{model},{optimizer}"), swept: vec![], spec, group: 0, round: None }
         };
         let trials = [trial(0, ModelKind::Nn, OptimizerName::Sgd), trial(1, ModelKind::Cnn, OptimizerName::Adam)];
         let (constants, varying) = super::constants_and_varying(&trials);

@@ -23,6 +23,7 @@ pub fn submit(spec_path: &Path, runs_dir: &Path, dry_run: bool, options: &RunOpt
     let text = spec::read(spec_path)?;
     let mut overrides = options.overrides.clone();
     let (mut spec, mut trials) = spec::load_text(spec_path, &text, &overrides)?;
+    super::warn_random_only(&spec);
     // Absolute paths everywhere, resolved once here: a task (of `submit --resume` too) may start
     // on any node, in any folder.
     if spec.sweep.get("folder").is_some_and(|values| values.iter().any(|v| v.as_str().is_some_and(is_relative))) {
@@ -94,7 +95,7 @@ pub fn resubmit(run: &Path, dry_run: bool, options: &RunOptions) -> Result<()> {
     let run_dir = RunDir::open(run)?;
     let run_dir = RunDir { path: absolute(&run_dir.path)? };
     slurm::check_path(&run_dir.path)?;
-    let (spec, trials) = spec::load_run(&run_dir.path.join("spec.toml"))?;
+    let (spec, trials) = run_dir.load_trials()?;
     let mut manifest = Manifest::read(&run_dir.path.join("manifest.json"))?;
     if trials.len() != manifest.trials {
         return Err(super::resume::edited_sweep(&run_dir.path.join("spec.toml"), trials.len(), manifest.trials));
@@ -157,21 +158,45 @@ fn submit_plan(
     std::fs::create_dir_all(&folder).map_err(Error::io(&folder))?;
     write_file(&plan.sweep_script_path(), plan.sweep_script().as_bytes())?;
     write_file(&plan.finish_script_path(), plan.finish_script().as_bytes())?;
-    let (array, finish) = slurm::submit(sbatch, plan).map_err(|e| match e {
-        Error::Slurm(message) => Error::Slurm(format!(
-            "{message}\n  The run folder is ready; submit it again with: runner submit --resume {}",
-            run_dir.path.display()
-        )),
-        other => other,
-    })?;
-    manifest.slurm_jobs.push(array.clone());
+    let mut arrays = Vec::new();
+    let finish = match slurm::submit(sbatch, plan, &mut arrays) {
+        Ok(finish) => finish,
+        Err(e) => {
+            let submitted = arrays;
+            // What was submitted is recorded: `runner status` and a later resubmission see it.
+            manifest.slurm_jobs.extend(submitted.iter().cloned());
+            run_dir.write("manifest.json", manifest.to_json().as_bytes())?;
+            return Err(match e {
+                Error::Slurm(message) if submitted.is_empty() => Error::Slurm(format!(
+                    "{message}\n  The run folder is ready; submit it again with: runner submit --resume {}",
+                    run_dir.path.display()
+                )),
+                Error::Slurm(message) => Error::Slurm(format!(
+                    "{message}\n  Submitted before it: job{} {}; once {} ended, submit the rest with: \
+                     runner submit --resume {}",
+                    if submitted.len() == 1 { "" } else { "s" },
+                    submitted.join(", "),
+                    if submitted.len() == 1 { "it has" } else { "they have" },
+                    run_dir.path.display()
+                )),
+                other => other,
+            });
+        }
+    };
+    manifest.slurm_jobs.extend(arrays.iter().cloned());
     manifest.slurm_jobs.push(finish.clone());
     run_dir.write("manifest.json", manifest.to_json().as_bytes())?;
     drop(lock);
     println!("{}", run_dir.path.display());
     if !quiet {
+        let arrays = match arrays.as_slice() {
+            [one] => format!("job array {one}"),
+            many => {
+                format!("{} job arrays, one per TPE round, each after the one before ({})", many.len(), many.join(", "))
+            }
+        };
         eprintln!(
-            "submitted job array {array} ({} trial{}) and report job {finish}\n  watch: runner status {}\n  logs:  {}/slurm/",
+            "submitted {arrays} ({} trial{}) and report job {finish}\n  watch: runner status {}\n  logs:  {}/slurm/",
             plan.indices.len(),
             if plan.indices.len() == 1 { "" } else { "s" },
             run_dir.path.display(),
@@ -184,8 +209,7 @@ fn submit_plan(
 fn print_plan(plan: &Plan) {
     println!("# {}\n{}", plan.sweep_script_path().display(), plan.sweep_script());
     println!("# {}\n{}", plan.finish_script_path().display(), plan.finish_script());
-    let [sweep, finish] = plan.commands();
-    println!("# would run:\n{sweep}\n{finish}");
+    println!("# would run:\n{}", plan.commands().join("\n"));
 }
 
 /// The backends of the trials, checked here where a login node can: CUDA only needs to be built

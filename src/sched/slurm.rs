@@ -1,7 +1,8 @@
 //! Slurm: the batch scripts `runner submit` writes into `<run>/slurm/` and their submission.
 //! Slurm schedules; each array task runs `runner worker RUN --trial $SLURM_ARRAY_TASK_ID`, which
 //! claims its trial in the run folder and trains it from its last finished epoch. A report job
-//! that depends on the array (`afterany`) runs `runner worker RUN --finish`.
+//! that depends on the array (`afterany`) runs `runner worker RUN --finish`. A TPE search is one
+//! array per round, chained with `afterany`: a round's tasks start once the round before ended.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -19,6 +20,9 @@ pub struct Plan {
     pub runner: PathBuf,
     pub name: String,
     pub indices: Vec<usize>,
+    /// The arrays to submit, each after the one before has ended: all the trials in one, or a
+    /// TPE search's rounds, one array each (a round is drawn from the rounds before it).
+    pub waves: Vec<Vec<usize>>,
     pub resources: SlurmSpec,
     pub cuda: bool,
     /// `runner worker ...` as an array task runs it, and as the report job does.
@@ -44,6 +48,7 @@ impl Plan {
             runner,
             name: name.to_string(),
             indices: trials.iter().map(|t| t.index).collect(),
+            waves: waves(trials),
             resources: resources.clone(),
             cuda: trials.iter().any(|t| t.spec.backend == BackendName::Cuda),
         }
@@ -57,25 +62,18 @@ impl Plan {
         self.run_dir.join("slurm").join("finish.sbatch")
     }
 
-    /// `0-3%2`: the array of trial indices, as ranges, with the parallel limit.
+    /// `0-3%2`: the first array's trial indices, as ranges, with the parallel limit.
     pub fn array(&self) -> String {
-        let mut ranges: Vec<String> = Vec::new();
-        let mut i = 0;
-        while i < self.indices.len() {
-            let start = self.indices[i];
-            let mut end = start;
-            while i + 1 < self.indices.len() && self.indices[i + 1] == end + 1 {
-                i += 1;
-                end += 1;
-            }
-            ranges.push(if end == start { start.to_string() } else { format!("{start}-{end}") });
-            i += 1;
-        }
+        self.arrays().swap_remove(0)
+    }
+
+    /// Each wave's array, as [`Plan::array`] writes it.
+    pub fn arrays(&self) -> Vec<String> {
         let limit = match self.resources.max_parallel {
             0 => String::new(),
             m => format!("%{m}"),
         };
-        format!("{}{limit}", ranges.join(","))
+        self.waves.iter().map(|indices| format!("{}{limit}", ranges(indices))).collect()
     }
 
     /// The resource lines both scripts share.
@@ -128,6 +126,15 @@ impl Plan {
             script += "# On SIGUSR1 (the time limit is near) it does the same, then requeues itself (scontrol requeue)\n\
                        # and continues when Slurm starts it again; [slurm] requeue = false turns this off.\n";
         }
+        if self.waves.len() > 1 {
+            script += &format!(
+                "# A TPE search: one array per round, each drawn from the rounds before it. `runner submit`\n\
+                 # submits this script {} times, with --array={} and each after the one before\n\
+                 # (--dependency=afterany); the first task of a round draws it into draws/.\n",
+                self.waves.len(),
+                self.arrays().join(" then ")
+            );
+        }
         script += &self.exec_line(&self.task_line);
         script
     }
@@ -161,12 +168,47 @@ impl Plan {
     }
 
     /// The sbatch command lines, for `--dry-run` and messages.
-    pub fn commands(&self) -> [String; 2] {
-        [
-            format!("sbatch --parsable {}", quote(&self.sweep_script_path())),
-            format!("sbatch --parsable --dependency=afterany:<array job id> {}", quote(&self.finish_script_path())),
-        ]
+    pub fn commands(&self) -> Vec<String> {
+        let sweep = quote(&self.sweep_script_path());
+        let mut commands = vec![format!("sbatch --parsable {sweep}")];
+        for (i, array) in self.arrays().iter().enumerate().skip(1) {
+            commands
+                .push(format!("sbatch --parsable --array={array} --dependency=afterany:<array {i} job id> {sweep}"));
+        }
+        let all: Vec<String> = (1..=self.waves.len()).map(|i| format!("<array {i} job id>")).collect();
+        let all = if all.len() == 1 { "<array job id>".to_string() } else { all.join(":") };
+        commands.push(format!("sbatch --parsable --dependency=afterany:{all} {}", quote(&self.finish_script_path())));
+        commands
     }
+}
+
+/// `0-2,5,7-8`: indices as compact ranges.
+fn ranges(indices: &[usize]) -> String {
+    let mut ranges: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < indices.len() {
+        let start = indices[i];
+        let mut end = start;
+        while i + 1 < indices.len() && indices[i + 1] == end + 1 {
+            i += 1;
+            end += 1;
+        }
+        ranges.push(if end == start { start.to_string() } else { format!("{start}-{end}") });
+        i += 1;
+    }
+    ranges.join(",")
+}
+
+/// The trials' indices by TPE round, rounds in order (every trial in one wave without TPE).
+fn waves(trials: &[&Trial]) -> Vec<Vec<usize>> {
+    let mut rounds: Vec<usize> = trials.iter().map(|t| t.round.map_or(0, |r| r.number)).collect();
+    rounds.sort_unstable();
+    rounds.dedup();
+    let waves: Vec<Vec<usize>> = rounds
+        .iter()
+        .map(|&r| trials.iter().filter(|t| t.round.map_or(0, |x| x.number) == r).map(|t| t.index).collect())
+        .collect();
+    if waves.is_empty() { vec![Vec::new()] } else { waves }
 }
 
 fn header(options: &[String]) -> String {
@@ -261,11 +303,19 @@ pub fn test_only(sbatch: &Path, plan: &Plan) -> Result<Result<(), String>> {
     Ok(Err(if errors.is_empty() { said.trim().to_string() } else { errors.join("; ") }))
 }
 
-/// Submits the array, then the report job that waits for it; returns both job ids.
-pub fn submit(sbatch: &Path, plan: &Plan) -> Result<(String, String)> {
-    let array = run_sbatch(sbatch, &[], &plan.sweep_script_path())?;
-    let finish = run_sbatch(sbatch, &[option("dependency", format!("afterany:{array}"))], &plan.finish_script_path())?;
-    Ok((array, finish))
+/// Submits the arrays, each after the one before, then the report job that waits for them all;
+/// returns the report job's id. Each array's id goes into `arrays` as it is submitted, so that
+/// the caller knows what was submitted when sbatch refuses a later one.
+pub fn submit(sbatch: &Path, plan: &Plan, arrays: &mut Vec<String>) -> Result<String> {
+    for array in plan.arrays() {
+        let args = match arrays.last() {
+            None => Vec::new(),
+            Some(before) => vec![option("array", array), option("dependency", format!("afterany:{before}"))],
+        };
+        arrays.push(run_sbatch(sbatch, &args, &plan.sweep_script_path())?);
+    }
+    let after = option("dependency", format!("afterany:{}", arrays.join(":")));
+    run_sbatch(sbatch, &[after], &plan.finish_script_path())
 }
 
 fn run_sbatch(sbatch: &Path, args: &[String], script: &Path) -> Result<String> {
@@ -312,6 +362,7 @@ mod tests {
             runner: PathBuf::from("/opt/runner/bin/runner"),
             name: "sweep".into(),
             indices: indices.to_vec(),
+            waves: vec![indices.to_vec()],
             resources,
             cuda,
             task_line,
@@ -392,8 +443,44 @@ mod tests {
     #[test]
     fn plans_take_the_trials_indices_and_gpu_needs() {
         let spec = Spec { backend: BackendName::Cuda, ..Spec::default() };
-        let trial = Trial { index: 7, name: "x".into(), swept: vec![], spec, group: 0 };
+        let trial = Trial { index: 7, name: "x".into(), swept: vec![], spec, group: 0, round: None };
         let plan = Plan::new("/r".into(), "/b".into(), "n", &[&trial], &SlurmSpec::default(), lines(Path::new("/r")));
         assert_eq!((plan.indices.as_slice(), plan.cuda), ([7usize].as_slice(), true));
+    }
+
+    #[test]
+    fn a_tpe_search_is_one_array_per_round_each_after_the_one_before() {
+        let round = |index: usize, number: usize| Trial {
+            index,
+            name: format!("round={number}"),
+            swept: vec![],
+            spec: Spec::default(),
+            group: index / 3,
+            round: Some(crate::spec::rounds::Round { number, drawn: false }),
+        };
+        // Two grid points of 3 trials, rounds of 2: one array per round across the points.
+        let trials = [round(0, 0), round(1, 0), round(2, 1), round(3, 0), round(4, 0), round(5, 1)];
+        let refs: Vec<&Trial> = trials.iter().collect();
+        let resources = SlurmSpec { max_parallel: 2, ..SlurmSpec::default() };
+        let plan = Plan::new("/r".into(), "/b".into(), "n", &refs, &resources, lines(Path::new("/r")));
+        assert_eq!(plan.waves, [vec![0, 1, 3, 4], vec![2, 5]]);
+        assert_eq!(plan.arrays(), ["0-1,3-4%2", "2,5%2"]);
+        assert!(plan.sweep_script().contains("#SBATCH --array=0-1,3-4%2\n"));
+        assert!(plan.sweep_script().contains("submits this script 2 times"));
+        let commands = plan.commands();
+        assert_eq!(commands.len(), 3);
+        assert!(commands[1].starts_with("sbatch --parsable --array=2,5%2 --dependency=afterany:<array 1 job id> "));
+        assert!(commands[2].contains("--dependency=afterany:<array 1 job id>:<array 2 job id> "), "{}", commands[2]);
+        // Without TPE: one array, as before.
+        let plain: Vec<Trial> = (0..3).map(|i| Trial { round: None, ..round(i, 0) }).collect();
+        let plan = Plan::new(
+            "/r".into(),
+            "/b".into(),
+            "n",
+            &plain.iter().collect::<Vec<_>>(),
+            &resources,
+            lines(Path::new("/r")),
+        );
+        assert_eq!((plan.arrays(), plan.commands().len()), (vec!["0-2%2".to_string()], 2));
     }
 }
