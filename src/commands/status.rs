@@ -4,13 +4,13 @@
 use crate::cli::StatusArgs;
 use crate::error::Result;
 use crate::report::markdown;
+use crate::run::draws;
 use crate::run::state::{Status, TrialState};
 use crate::run::{RunDir, this_host};
-use crate::spec;
 
 pub fn status(args: StatusArgs) -> Result<()> {
     let run_dir = RunDir::open(&args.run)?;
-    let (_, trials) = spec::load_run(&run_dir.path.join("spec.toml"))?;
+    let (_, trials) = run_dir.load_trials()?;
     let header: Vec<String> =
         ["index", "trial", "status", "epochs", "test acc", "where", "ETA"].map(String::from).to_vec();
     let mut counts: Vec<((&str, u8), usize)> = Vec::new();
@@ -51,7 +51,10 @@ pub fn status(args: StatusArgs) -> Result<()> {
         let eta = if running { eta(&state, trial.spec.epochs) } else { String::new() };
         rows.push(vec![
             trial.index.to_string(),
-            trial.name.clone(),
+            match trial.round {
+                Some(round) if round.drawn => format!("{} ({})", trial.name, trial.searched_text()),
+                _ => trial.name.clone(),
+            },
             label.0.to_string(),
             format!("{done}/{}{inside}", trial.spec.epochs),
             state.epochs.last().map(|e| format!("{:.2}%", e.test_acc * 100.0)).unwrap_or_default(),
@@ -63,6 +66,14 @@ pub fn status(args: StatusArgs) -> Result<()> {
     counts.sort_by_key(|((_, rank), _)| *rank);
     let parts: Vec<String> = counts.iter().map(|((word, _), n)| format!("{n} {word}")).collect();
     println!("{} trial{}: {}", trials.len(), if trials.len() == 1 { "" } else { "s" }, parts.join(", "));
+    for (point, study) in draws::progress(&run_dir.path, &trials) {
+        let grid = if trials.iter().any(|t| t.group != 0) { format!("grid point {point}: ") } else { String::new() };
+        let best = match &study.best {
+            Some((name, score)) => format!("best so far {name} (validation accuracy {:.2}%)", score * 100.0),
+            None => "no trial has ended yet".to_string(),
+        };
+        println!("TPE {grid}{} of {} rounds drawn; {best}", study.drawn, study.rounds);
+    }
     Ok(())
 }
 

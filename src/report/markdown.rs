@@ -99,8 +99,9 @@ pub fn render(report: &Report, comparisons: &[Comparison], sources: &[String]) -
         out += &format!("\n## Search ({})\n\n", search.methods.join(", "));
         if let Some(best) = &search.best {
             let val = best.val_acc.map(|v| format!("validation accuracy {:.2}%, ", v * 100.0)).unwrap_or_default();
+            let values = if best.values.is_empty() { String::new() } else { format!("; {}", best.values) };
             out += &format!(
-                "- Best configuration found: `{}` ({}): {val}test accuracy {:.2}% at its best epoch.\n",
+                "- Best configuration found: `{}` ({}{values}): {val}test accuracy {:.2}% at its best epoch.\n",
                 best.name,
                 best.what,
                 best.test_acc * 100.0

@@ -22,7 +22,7 @@ use crate::spec::DatasetName;
 
 /// Files a report writes only for some runs (a comparison, figures per data set or searched key,
 /// each an SVG and a PNG): those this report does not write are from an earlier one, and go.
-const OPTIONAL: [(&str, &str); 7] = [
+const OPTIONAL: [(&str, &str); 9] = [
     ("comparison", ".csv"),
     ("curves_", ".svg"),
     ("curves_", ".png"),
@@ -30,6 +30,8 @@ const OPTIONAL: [(&str, &str); 7] = [
     ("pareto_", ".png"),
     ("search_", ".svg"),
     ("search_", ".png"),
+    ("history", ".svg"),
+    ("history", ".png"),
 ];
 
 /// Writes report.md, report.csv and the figures into `out`, replacing an earlier report's as a
@@ -142,5 +144,6 @@ fn write_files(trials: &[TrialSummary], runs: &[PathBuf], out: &Path) -> Result<
     for (key, log) in searched {
         plot::search(&members, &key, log, &out.join(format!("search_{key}.svg")))?;
     }
+    plot::history(&members, &out.join("history.svg"))?;
     Ok(text)
 }

@@ -115,7 +115,7 @@ mod tests {
     #[test]
     fn the_setup_names_the_constants_that_matter_and_where_a_hub_sets_classes_came_from() {
         let spec = Spec { dataset: "hf:lab/words".parse().unwrap(), ..Spec::default() };
-        let trial = crate::spec::Trial { index: 0, name: "x".into(), swept: vec![], spec, group: 0 };
+        let trial = crate::spec::Trial { index: 0, name: "x".into(), swept: vec![], spec, group: 0, round: None };
         let summary = TrialSummary::pending(&trial);
         let run = tempfile::tempdir().unwrap();
         let mut manifest = Manifest::new(vec!["cpu".into()], 1);

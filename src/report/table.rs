@@ -94,6 +94,8 @@ pub struct BestTrial {
     pub name: String,
     /// "cnn on mnist".
     pub what: String,
+    /// Its values of the searched keys that apply to it: "lr=0.01, optimizer=adam".
+    pub values: String,
     /// Validation accuracy (with a split).
     pub val_acc: Option<f64>,
     pub test_acc: f64,
@@ -117,6 +119,7 @@ fn search_summary(trials: &[TrialSummary]) -> Option<SearchSummary> {
         .map(|(t, e)| BestTrial {
             name: t.trial.dir_name(),
             what: format!("{} on {}", t.trial.spec.model, t.trial.spec.data_label()),
+            values: t.trial.searched_text(),
             val_acc: e.val_acc,
             test_acc: e.test_acc,
         });
@@ -284,7 +287,8 @@ mod tests {
             ..Default::default()
         };
         let swept = vec![("lr".into(), lr.into()), ("model".into(), model.into())];
-        let trial = crate::spec::Trial { index: 0, name: format!("lr={lr},model={model}"), swept, spec, group: 0 };
+        let trial =
+            crate::spec::Trial { index: 0, name: format!("lr={lr},model={model}"), swept, spec, group: 0, round: None };
         TrialSummary {
             trial,
             status,

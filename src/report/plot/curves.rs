@@ -169,8 +169,14 @@ mod tests {
 
     fn trial(seed: i64, accs: &[f64]) -> TrialSummary {
         let spec = Spec { model: ModelKind::Cnn, seed, ..Spec::default() };
-        let mut t =
-            TrialSummary::pending(&Trial { index: 0, name: format!("seed={seed}"), swept: vec![], spec, group: 0 });
+        let mut t = TrialSummary::pending(&Trial {
+            index: 0,
+            name: format!("seed={seed}"),
+            swept: vec![],
+            spec,
+            group: 0,
+            round: None,
+        });
         t.epochs = accs
             .iter()
             .enumerate()

@@ -1,15 +1,17 @@
 //! The report's figures, each an SVG with a 300 dpi PNG beside it: learning curves per data set,
 //! final accuracy per configuration, accuracy against train time, and a search's objective
-//! against each searched key. NN in blues, CNN in reds throughout.
+//! against each searched key, a TPE search's history. NN in blues, CNN in reds throughout.
 
 mod bars;
 mod curves;
+mod history;
 mod pareto;
 mod png;
 mod search;
 
 pub use bars::bars;
 pub use curves::curves;
+pub use history::history;
 pub use pareto::{frontier, pareto};
 pub use search::{log_ticks, search};
 
@@ -187,7 +189,7 @@ mod tests {
     fn trial(model: ModelKind, momentum: f64, seed: i64) -> TrialSummary {
         let spec = Spec { model, momentum, seed, ..Spec::default() };
         let swept = vec![("seed".to_string(), seed.to_string())];
-        TrialSummary::pending(&Trial { index: 0, name: format!("seed={seed}"), swept, spec, group: 0 })
+        TrialSummary::pending(&Trial { index: 0, name: format!("seed={seed}"), swept, spec, group: 0, round: None })
     }
 
     #[test]

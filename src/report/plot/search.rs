@@ -21,7 +21,7 @@ pub fn search(trials: &[&TrialSummary], key: &str, log: bool, path: &Path) -> Re
 
 /// A trial's objective, in percent: what [`crate::run::metrics::selection_score`] gives at its
 /// best epoch; with the axis's name.
-fn objective(trial: &TrialSummary) -> Option<(f64, &'static str)> {
+pub(super) fn objective(trial: &TrialSummary) -> Option<(f64, &'static str)> {
     let best = crate::run::metrics::best(&trial.epochs)?;
     let name = if best.val_acc.is_some() {
         "best validation accuracy (%)"
@@ -183,7 +183,8 @@ mod tests {
     #[test]
     fn the_search_plot_shows_the_objective_not_the_test_accuracy() {
         let spec = Spec { val_split: 0.1, ..Spec::default() };
-        let mut t = TrialSummary::pending(&Trial { index: 0, name: "t".into(), swept: vec![], spec, group: 0 });
+        let mut t =
+            TrialSummary::pending(&Trial { index: 0, name: "t".into(), swept: vec![], spec, group: 0, round: None });
         t.epochs = [(0.80, 0.95), (0.90, 0.91), (0.85, 0.97)]
             .iter()
             .enumerate()
