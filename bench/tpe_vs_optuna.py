@@ -1,6 +1,6 @@
 """TPE against random search and against Optuna's TPESampler on known functions.
 
-    python3 bench/tpe_vs_optuna.py [--trials 100] [--seeds 30]
+    python3 bench/tpe_vs_optuna.py [--trials 100] [--seeds 30] [--functions branin,hartmann6,mixed]
 
 Needs `optuna` and `scipy` (pip install optuna scipy) and builds the runner's
 `examples/search_bench.rs` (cargo run --release). For each function and `parallel` in 1 and 4
@@ -84,11 +84,12 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--trials", type=int, default=100)
     parser.add_argument("--seeds", type=int, default=30)
+    parser.add_argument("--functions", default="branin,hartmann6,mixed")
     args = parser.parse_args()
     print(f"median best after {args.trials} trials over {args.seeds} seeds (regret = best - minimum)")
     print("| function | parallel | runner TPE | random | Mann-Whitney U p (TPE < random) | Optuna TPE | regret runner / Optuna |")
     print("|---|---|---|---|---|---|---|")
-    for function in ["branin", "hartmann6", "mixed"]:
+    for function in args.functions.split(","):
         for parallel in [1, 4]:
             tpe = runner_bests(function, "tpe", args.trials, args.seeds, parallel)
             rnd = runner_bests(function, "random", args.trials, args.seeds, parallel)

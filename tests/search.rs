@@ -215,12 +215,9 @@ fn each_trial_of_a_search_can_be_evaluated_predicted_and_exported() {
 
 #[test]
 fn the_readme_search_example_runs_as_written_and_draws_momentum_for_sgd_only() {
-    let readme = std::fs::read_to_string(common::root().join("README.md")).unwrap();
-    let section = &readme[readme.find("### Random search and ASHA").unwrap()..];
-    let start = section.find("```toml\n").unwrap() + "```toml\n".len();
-    let example = &section[start..start + section[start..].find("```").unwrap()];
+    let example = common::readme_example("### Random search and ASHA");
     let dir = tempfile::tempdir().unwrap();
-    let output = run_spec(dir.path(), example, &["--dry-run"]);
+    let output = run_spec(dir.path(), &example, &["--dry-run"]);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{}{stdout}", String::from_utf8_lossy(&output.stderr));
     let rows: Vec<&str> = stdout.lines().filter(|l| l.contains("optimizer=")).collect();

@@ -158,12 +158,9 @@ fn a_tpe_search_too_short_for_its_startup_trials_says_it_is_a_random_search() {
 
 #[test]
 fn the_readme_tpe_example_runs_as_written() {
-    let readme = std::fs::read_to_string(common::root().join("README.md")).unwrap();
-    let section = &readme[readme.find("### Model-based search (TPE)").unwrap()..];
-    let start = section.find("```toml\n").unwrap() + "```toml\n".len();
-    let example = &section[start..start + section[start..].find("```").unwrap()];
+    let example = common::readme_example("### Model-based search (TPE)");
     let dir = tempfile::tempdir().unwrap();
-    let output = run_spec(dir.path(), example, &["--dry-run"]);
+    let output = run_spec(dir.path(), &example, &["--dry-run"]);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{}{stdout}", String::from_utf8_lossy(&output.stderr));
     let rows: Vec<&str> = stdout.lines().filter(|l| l.contains("| round=")).collect();

@@ -90,18 +90,6 @@ fn is_off(prune: &Prune) -> bool {
 /// Trials per TPE round unless `parallel` says otherwise.
 pub const DEFAULT_PARALLEL: u32 = 4;
 
-/// The `[search]` keys that are Optuna's `TPESampler` arguments, which only `method = "tpe"` reads.
-pub const TPE_FIELDS: &[&str] = &[
-    "n_startup_trials",
-    "n_ei_candidates",
-    "prior_weight",
-    "consider_magic_clip",
-    "consider_endpoints",
-    "multivariate",
-    "group",
-    "constant_liar",
-];
-
 fn is_10(n: &u32) -> bool {
     *n == 10
 }
@@ -160,6 +148,10 @@ pub const SEARCH_FIELDS: &[&str] = &[
     "constant_liar",
     "space",
 ];
+
+/// The `[search]` keys that are Optuna's `TPESampler` arguments, which only `method = "tpe"`
+/// reads: those of [`SEARCH_FIELDS`] from `n_startup_trials` to `constant_liar`.
+pub const TPE_FIELDS: &[&str] = SEARCH_FIELDS.split_at(7).1.split_at(8).0;
 
 impl SearchSpec {
     pub fn is_default(&self) -> bool {
@@ -369,6 +361,13 @@ mod tests {
         let expected = n as f64 / 3.0;
         let chi2: f64 = decades.iter().map(|&o| (o as f64 - expected).powi(2) / expected).sum();
         assert!(chi2 < 13.8, "{decades:?} chi2 {chi2}");
+    }
+
+    #[test]
+    fn the_tpe_fields_are_optunas_knobs() {
+        assert_eq!((TPE_FIELDS[0], TPE_FIELDS[TPE_FIELDS.len() - 1]), ("n_startup_trials", "constant_liar"));
+        let table = toml::Table::try_from(SearchSpec { method: SearchMethod::Tpe, ..SearchSpec::default() }).unwrap();
+        assert!(TPE_FIELDS.iter().all(|k| !table.contains_key(*k)), "each knob left out at its default");
     }
 
     #[test]

@@ -161,3 +161,11 @@ pub fn rejects(text: &str, args: &[&str], expected: &[&str]) {
     assert!(!stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"), "{stderr}");
     assert_eq!(tree(dir.path()), ["spec.toml"], "nothing written");
 }
+
+/// The first TOML example of README.md's section `heading`, as written.
+pub fn readme_example(heading: &str) -> String {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let section = &readme[readme.find(heading).unwrap_or_else(|| panic!("README has no {heading:?}"))..];
+    let start = section.find("```toml\n").unwrap() + "```toml\n".len();
+    section[start..start + section[start..].find("```").unwrap()].to_string()
+}
