@@ -33,16 +33,18 @@ pub fn history(trials: &[&TrialSummary], path: &Path) -> Result<bool> {
 }
 
 fn points(trials: &[&TrialSummary]) -> Vec<Point> {
-    let mut studies: Vec<usize> = Vec::new();
+    // A study is a grid point of one run: a report over several runs has one per run and point.
+    let mut studies: Vec<(&str, usize)> = Vec::new();
     let mut counts: Vec<usize> = Vec::new();
     trials
         .iter()
         .filter_map(|t| {
             let round = t.trial.round?;
-            let study = match studies.iter().position(|&g| g == t.trial.group) {
+            let id = (t.run.as_str(), t.trial.group);
+            let study = match studies.iter().position(|s| *s == id) {
                 Some(s) => s,
                 None => {
-                    studies.push(t.trial.group);
+                    studies.push(id);
                     counts.push(0);
                     studies.len() - 1
                 }
@@ -124,7 +126,7 @@ fn draw(points: &[Point], svg: &mut String) -> std::result::Result<(), Box<dyn s
                 [(x as f64, y), (next, y)]
             })
             .collect();
-        let label = if studies == 1 { "best so far".to_string() } else { format!("grid point {study}: best so far") };
+        let label = if studies == 1 { "best so far".to_string() } else { format!("search {}: best so far", study + 1) };
         chart
             .draw_series(LineSeries::new(steps, line.stroke_width(2)))?
             .label(label)
@@ -172,6 +174,16 @@ mod tests {
         let svg = std::fs::read_to_string(dir.path().join("history.svg")).unwrap();
         assert!(svg.contains("best so far") && svg.contains("objective per trial"), "{svg}");
         assert!(dir.path().join("history.png").is_file());
+    }
+
+    #[test]
+    fn two_runs_are_two_studies() {
+        let mut trials = [trial(0, 0, Some(0.5)), trial(1, 0, Some(0.6)), trial(0, 0, Some(0.2))];
+        trials[2].run = "other".into();
+        let refs: Vec<&TrialSummary> = trials.iter().collect();
+        let points = points(&refs);
+        assert_eq!(points.iter().map(|p| (p.study, p.nth)).collect::<Vec<_>>(), [(0, 1), (0, 2), (1, 1)]);
+        assert_eq!(best_so_far(&points, 1), [(1, 20.0)]);
     }
 
     #[test]
