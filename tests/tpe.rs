@@ -171,3 +171,23 @@ fn the_readme_tpe_example_runs_as_written() {
         "{stdout}"
     );
 }
+
+#[test]
+fn a_pruned_tpe_trial_is_drawn_from_as_optuna_ranks_it() {
+    let spec = TPE
+        .replace("epochs = 2", "epochs = 3")
+        .replace("n_startup_trials = 3\n", "n_startup_trials = 3\nprune = \"asha\"\n");
+    let dir = tempfile::tempdir().unwrap();
+    let output = run_spec(dir.path(), &spec, &["-q"]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let run_dir = the_run(dir.path());
+    let last: serde_json::Value = serde_json::from_slice(&draw_files(&run_dir)[2].1).unwrap();
+    let from = last["from"].as_array().unwrap();
+    assert_eq!(from.len(), 6, "round 2 is drawn from rounds 0 and 1");
+    let pruned: Vec<&serde_json::Value> = from.iter().filter(|s| s["status"] == "pruned").collect();
+    assert!(!pruned.is_empty(), "{from:?}");
+    // Each pruned trial counts with the rung it reached and its objective there.
+    assert!(
+        pruned.iter().all(|s| s["epochs"] == 1 && s["objective"].as_f64().is_some_and(|o| (-1.0..=0.0).contains(&o)))
+    );
+}
