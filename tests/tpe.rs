@@ -154,6 +154,15 @@ fn a_tpe_search_too_short_for_its_startup_trials_says_it_is_a_random_search() {
     assert!(stdout.contains("drawn by TPE round by round as the run goes: lr, momentum, optimizer"), "{stdout}");
     let output = run_spec(dir.path(), TPE, &["--dry-run"]);
     assert!(!String::from_utf8_lossy(&output.stderr).contains("warning"), "8 trials: rounds 1 and 2 use TPE");
+    // Adam keeps two states per weight, SGD none: the memory a trial needs is drawn later.
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.lines().filter(|l| l.contains("| round=")).all(|l| l.contains("? (drawn later)")), "{stdout}");
+    // The learning rate alone changes no size: each trial's are known now.
+    let lr_only = TPE.replace("optimizer = [\"sgd\", \"adam\"]\nmomentum = { uniform = [0.0, 0.9] }\n", "");
+    let output = run_spec(dir.path(), &lr_only, &["--dry-run"]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let rows: Vec<&str> = stdout.lines().filter(|l| l.contains("| round=")).collect();
+    assert!(rows.len() == 8 && rows.iter().all(|l| l.contains("| 101770 ") && !l.contains('?')), "{stdout}");
 }
 
 #[test]

@@ -16,8 +16,8 @@ pub fn status(args: StatusArgs) -> Result<()> {
     let mut counts: Vec<((&str, u8), usize)> = Vec::new();
     let mut queue = std::collections::HashMap::new();
     let mut rows = Vec::with_capacity(trials.len());
-    for trial in &trials {
-        let state = TrialState::read(&run_dir.trial_dir(trial));
+    let states: Vec<TrialState> = trials.iter().map(|t| TrialState::read(&run_dir.trial_dir(t))).collect();
+    for (trial, state) in trials.iter().zip(&states) {
         // A claim from another host lives by its heartbeat; where Slurm can tell, a task that
         // has left its queue (a lost node) holds nothing, however fresh its last beat.
         let left_queue = state.claim.as_ref().filter(|c| c.live && c.host != this_host()).and_then(|c| c.slurm.clone());
@@ -25,7 +25,7 @@ pub fn status(args: StatusArgs) -> Result<()> {
             *queue.entry(job.clone()).or_insert_with(|| crate::sched::slurm::in_queue(job)) == Some(false)
         });
         let stale = state.is_stale() || (left_queue.is_some() && !state.is_final());
-        let label = shown(&state, stale);
+        let label = shown(state, stale);
         match counts.iter_mut().find(|(l, _)| *l == label) {
             Some((_, n)) => *n += 1,
             None => counts.push((label, 1)),
@@ -48,7 +48,7 @@ pub fn status(args: StatusArgs) -> Result<()> {
             },
             _ => String::new(),
         };
-        let eta = if running { eta(&state, trial.spec.epochs) } else { String::new() };
+        let eta = if running { eta(state, trial.spec.epochs) } else { String::new() };
         rows.push(vec![
             trial.index.to_string(),
             match trial.round {
@@ -66,7 +66,7 @@ pub fn status(args: StatusArgs) -> Result<()> {
     counts.sort_by_key(|((_, rank), _)| *rank);
     let parts: Vec<String> = counts.iter().map(|((word, _), n)| format!("{n} {word}")).collect();
     println!("{} trial{}: {}", trials.len(), if trials.len() == 1 { "" } else { "s" }, parts.join(", "));
-    for (point, study) in draws::progress(&run_dir.path, &trials) {
+    for (point, study) in draws::progress(&trials, &states) {
         let grid = if trials.iter().any(|t| t.group != 0) { format!("grid point {point}: ") } else { String::new() };
         let best = match &study.best {
             Some((name, score)) => format!("best so far {name} (validation accuracy {:.2}%)", score * 100.0),

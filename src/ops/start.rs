@@ -4,10 +4,11 @@
 use std::path::Path;
 
 use super::{RunOptions, plural};
+use crate::catalog::ImageSet;
 use crate::data::DataSets;
 use crate::error::{Error, Result};
 use crate::run::{Manifest, RunDir};
-use crate::spec::{self, FIELDS, Field, Overrides, Trial};
+use crate::spec::{self, FIELDS, Field, Overrides, Spec, Trial, rounds};
 use crate::{backend, interrupt, report};
 
 /// `runner SPEC`: a new run folder under `runs_dir`, every trial trained in it.
@@ -78,7 +79,7 @@ fn constants_and_varying(trials: &[Trial]) -> (Vec<(&'static str, String)>, Vec<
     let (mut constants, mut varying) = (Vec::new(), Vec::new());
     for key in FIELDS.iter().filter(|f| Field::per_trial(f)).map(|f| f.name) {
         // A TPE trial not drawn yet holds the spec's value of a key it searches, not its own.
-        if trials.iter().any(|t| undrawn(t) && t.spec.search.space.contains_key(key)) {
+        if trials.iter().any(|t| t.undrawn() && t.spec.search.space.contains_key(key)) {
             continue;
         }
         let values: Vec<&toml::Value> = trials
@@ -96,14 +97,31 @@ fn constants_and_varying(trials: &[Trial]) -> (Vec<(&'static str, String)>, Vec<
     (constants, varying)
 }
 
-/// A TPE trial whose values are drawn once the rounds before it have ended.
-fn undrawn(trial: &Trial) -> bool {
-    trial.round.is_some_and(|r| !r.drawn)
+/// A trial's parameters, multiply-accumulates and training memory, as the dry run shows them.
+fn sizes(spec: &Spec, images: &ImageSet) -> [String; 3] {
+    let architecture = spec.architecture(images.classes.len());
+    [
+        crate::model::parameter_count(&architecture, images.shape).to_string(),
+        crate::model::macs(&architecture, images.shape).to_string(),
+        crate::model::memory::human(spec.training_bytes(images)),
+    ]
 }
 
-/// Keys that change a trial's parameters, compute or memory: not known before it is drawn.
-const SIZING: [&str; 8] =
-    ["model", "hidden", "conv_channels", "kernel_size", "padding", "batch_norm", "batch_size", "image_size"];
+/// Whether a TPE trial not drawn yet can draw values that change its sizes: a searched key at
+/// either end of its distribution gives other sizes than the spec's value.
+fn sizes_drawn_later(trial: &Trial, images: &ImageSet) -> bool {
+    if !trial.undrawn() {
+        return false;
+    }
+    let now = sizes(&trial.spec, images);
+    trial.spec.search.space.iter().any(|(key, value)| {
+        let Ok(distribution) = spec::Distribution::parse(value) else { return true };
+        rounds::extremes(&distribution).into_iter().any(|end| {
+            let mut drawn = trial.clone();
+            rounds::apply(&mut drawn, &[(key.clone(), end)].into()).map_or(true, |()| sizes(&drawn.spec, images) != now)
+        })
+    })
+}
 
 /// A value as the dry run shows it: an empty list as `[]`, not as nothing.
 fn shown(value: &toml::Value) -> String {
@@ -130,12 +148,8 @@ fn trial_table(trials: &[Trial], datasets: &DataSets) -> String {
     }
     out += &line;
     out += "\n";
-    let drawn_later: Vec<&String> = match trials.iter().find(|t| undrawn(t)) {
-        Some(t) => t.spec.search.space.keys().collect(),
-        None => Vec::new(),
-    };
-    if !drawn_later.is_empty() {
-        let keys: Vec<&str> = drawn_later.iter().map(|k| k.as_str()).collect();
+    if let Some(t) = trials.iter().find(|t| t.undrawn()) {
+        let keys: Vec<&str> = t.spec.search.space.keys().map(String::as_str).collect();
         out += &format!("drawn by TPE round by round as the run goes: {}\n", keys.join(", "));
     }
     out += "\n";
@@ -152,15 +166,11 @@ fn trial_table(trials: &[Trial], datasets: &DataSets) -> String {
                 _ => spec::NOT_APPLICABLE.to_string(),
             }));
             // A Hub set not downloaded yet: its shape is unknown until it is.
-            let sized_later = undrawn(t) && t.spec.search.space.keys().any(|k| SIZING.contains(&k.as_str()));
             match t.spec.dataset.builtin().or_else(|| datasets.images(&t.spec)) {
-                Some(_) if sized_later => row.extend(["?".into(), "?".into(), "? (drawn later)".into()]),
-                Some(images) => {
-                    let architecture = t.spec.architecture(images.classes.len());
-                    row.push(crate::model::parameter_count(&architecture, images.shape).to_string());
-                    row.push(crate::model::macs(&architecture, images.shape).to_string());
-                    row.push(crate::model::memory::human(t.spec.training_bytes(&images)));
+                Some(images) if sizes_drawn_later(t, &images) => {
+                    row.extend(["?".into(), "?".into(), "? (drawn later)".into()])
                 }
+                Some(images) => row.extend(sizes(&t.spec, &images)),
                 None => row.extend(["?".into(), "?".into(), "? (not downloaded yet)".into()]),
             }
             row

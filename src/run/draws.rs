@@ -74,7 +74,7 @@ pub fn path(run_dir: &Path, trials: &[Trial], point: usize, round: usize) -> Pat
 /// not drawn yet stay as they are. A file edited by hand or damaged is refused, named.
 pub fn apply(run_dir: &Path, trials: &mut [Trial]) -> Result<()> {
     let mut rounds: Vec<(usize, usize)> =
-        trials.iter().filter_map(|t| t.round.filter(|r| !r.drawn).map(|r| (t.group, r.number))).collect();
+        trials.iter().filter(|t| t.undrawn()).filter_map(|t| t.round.map(|r| (t.group, r.number))).collect();
     rounds.dedup();
     for (point, round) in rounds {
         let file = path(run_dir, trials, point, round);
@@ -208,17 +208,17 @@ fn outcome(seen: &Seen) -> Option<Outcome> {
     }
 }
 
-/// Where each grid point's study stands: the rounds drawn and the best trial so far.
-pub fn progress(run_dir: &Path, trials: &[Trial]) -> BTreeMap<usize, Progress> {
+/// Where each grid point's study stands: the rounds drawn and the best trial so far, from each
+/// trial's state (`states[i]` is `trials[i]`'s).
+pub fn progress(trials: &[Trial], states: &[TrialState]) -> BTreeMap<usize, Progress> {
     let mut studies: BTreeMap<usize, Progress> = BTreeMap::new();
-    for trial in trials {
+    for (trial, state) in trials.iter().zip(states) {
         let Some(round) = trial.round else { continue };
         let study = studies.entry(trial.group).or_default();
         study.rounds = study.rounds.max(round.number + 1);
         if round.drawn {
             study.drawn = study.drawn.max(round.number + 1);
         }
-        let state = TrialState::read(&run_dir.join("trials").join(trial.dir_name()));
         if let Some(best) = metrics::best(&state.epochs).filter(|e| e.val_acc.is_some()) {
             let score = metrics::selection_score(best);
             if study.best.as_ref().is_none_or(|(_, s)| score > *s) {

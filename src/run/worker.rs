@@ -54,18 +54,26 @@ pub fn work(run_dir: &RunDir, trials: &[Trial], data: &mut DataSets, options: &W
         let mut waiting: Option<Vec<String>> = None;
         let mut stuck: Option<Vec<String>> = None;
         let mut trained = false;
+        // Grid points whose next round cannot be drawn yet: their later rounds cannot either.
+        let mut blocked: Vec<usize> = Vec::new();
         for &i in &indices {
             if interrupt::requested() {
                 return Ok(WorkerEnd::Interrupted(None));
+            }
+            let point = trials[i].group;
+            if trials[i].undrawn() && blocked.contains(&point) {
+                continue;
             }
             match draws::draw(run_dir, &mut trials, i, options.quiet)? {
                 Ready::Drawn => {}
                 Ready::Waiting(names) => {
                     waiting.get_or_insert(names);
+                    blocked.push(point);
                     continue;
                 }
                 Ready::Stuck(names) => {
                     stuck.get_or_insert(names);
+                    blocked.push(point);
                     continue;
                 }
             }

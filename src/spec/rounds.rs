@@ -42,22 +42,6 @@ pub fn extremes(distribution: &Distribution) -> Vec<toml::Value> {
     }
 }
 
-/// Optuna's knobs as the spec sets them.
-pub fn settings(search: &SearchSpec) -> TpeSettings {
-    TpeSettings {
-        n_startup_trials: search.n_startup_trials as usize,
-        n_ei_candidates: search.n_ei_candidates as usize,
-        multivariate: search.multivariate,
-        group: search.group,
-        constant_liar: search.constant_liar,
-        estimator: super::parzen::Settings {
-            prior_weight: search.prior_weight,
-            consider_magic_clip: search.consider_magic_clip,
-            consider_endpoints: search.consider_endpoints,
-        },
-    }
-}
-
 /// How many of a TPE study's trials are drawn at random (no failures): its rounds until
 /// `n_startup_trials` trials have ended, as Optuna counts only ended trials.
 pub fn random_trials(search: &SearchSpec) -> usize {
@@ -159,7 +143,7 @@ pub fn draw_round(base: &Trial, round: usize, earlier: &[(&Trial, Option<Outcome
         .iter()
         .filter_map(|(trial, outcome)| Some(Observed { values: observe(&trial.spec), outcome: (*outcome)? }))
         .collect();
-    let settings = settings(search);
+    let settings = TpeSettings::of(search);
     // Its own stream, apart from random search's (which is seeded by the grid point and sample).
     let mut rng = stream(search.seed ^ 0x7E5E_0000_0000_0000, base.group, round);
     let mut draws = Vec::with_capacity(count);

@@ -44,6 +44,11 @@ impl Trial {
             .collect()
     }
 
+    /// A TPE trial whose values are drawn once the rounds before it have ended.
+    pub fn undrawn(&self) -> bool {
+        self.round.is_some_and(|r| !r.drawn)
+    }
+
     /// "lr=0.005384, optimizer=adam": its values of the searched keys that apply to it (rounded),
     /// what tells a sampled or drawn trial apart when its name does not.
     pub fn searched_text(&self) -> String {
@@ -216,9 +221,8 @@ pub(super) fn spec_of(
     if unused.is_empty() {
         return Ok(trial_spec);
     }
-    let defaults = Spec::default().to_table();
     for key in unused {
-        match defaults.get(key) {
+        match default_table().get(key) {
             Some(value) => table.insert(key.clone(), value.clone()),
             None => table.remove(key),
         };
@@ -232,11 +236,17 @@ pub(super) fn spec_of(
 /// A drawn number for a list key (`hidden = { int_uniform = [32, 512] }`) is a list of one: one
 /// hidden layer of that width.
 pub(super) fn as_drawn(key: &str, value: toml::Value) -> toml::Value {
-    let list_key = Spec::default().to_table().get(key).is_some_and(toml::Value::is_array);
+    let list_key = default_table().get(key).is_some_and(toml::Value::is_array);
     match value {
         toml::Value::Integer(_) | toml::Value::Float(_) if list_key => toml::Value::Array(vec![value]),
         other => other,
     }
+}
+
+/// The default spec as a table, made once: read for every sampled trial.
+fn default_table() -> &'static toml::Table {
+    static DEFAULTS: std::sync::OnceLock<toml::Table> = std::sync::OnceLock::new();
+    DEFAULTS.get_or_init(|| Spec::default().to_table())
 }
 
 /// Checks `[search]` against the rest of the spec; returns its space, parsed, in key order.
@@ -346,13 +356,10 @@ fn check_search(spec: &Spec, base: &Spec) -> Result<Vec<(String, Distribution)>,
 fn check_tpe(spec: &Spec) -> Result<(), SweepError> {
     let search = &spec.search;
     let fail = |key: &str, message: String| Err(SweepError { key: key.to_string(), value_index: None, message });
-    let defaults = super::SearchSpec::default();
     if search.method != SearchMethod::Tpe {
+        // Written out only when set to other than their defaults.
         let table = toml::Table::try_from(search).unwrap_or_default();
-        let set = ["parallel", "prune"]
-            .iter()
-            .chain(super::search::TPE_FIELDS)
-            .find(|k| table.get(**k) != toml::Table::try_from(&defaults).unwrap_or_default().get(**k));
+        let set = ["parallel", "prune"].iter().chain(super::search::TPE_FIELDS).find(|k| table.contains_key(**k));
         return match set {
             Some(key) => fail(
                 &format!("search.{key}"),
@@ -454,7 +461,7 @@ fn a(type_name: &str) -> String {
 }
 
 impl Spec {
-    pub(super) fn deserialize_table(table: toml::Table) -> Result<Spec, String> {
+    fn deserialize_table(table: toml::Table) -> Result<Spec, String> {
         table.try_into().map_err(|e: toml::de::Error| e.message().trim().to_string())
     }
 }
@@ -469,7 +476,7 @@ pub fn display_value(value: &toml::Value) -> String {
 }
 
 /// Keeps letters, digits and `-_.,=+`; anything else becomes `_`. Never empty, never hidden.
-pub(super) fn safe_component(raw: &str) -> String {
+fn safe_component(raw: &str) -> String {
     let mut name: String = raw
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() || "-_.,=+".contains(c) { c } else { '_' })

@@ -13,9 +13,10 @@
 
 use rand::Rng;
 
+use super::SearchSpec;
 use super::parzen::{Param, ParzenEstimator, Settings, default_weights};
 
-/// Optuna's knobs, with our defaults (see `SearchSpec`).
+/// Optuna's knobs, as `[search]` sets them.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct TpeSettings {
     pub n_startup_trials: usize,
@@ -26,16 +27,27 @@ pub struct TpeSettings {
     pub estimator: Settings,
 }
 
+impl TpeSettings {
+    pub fn of(search: &SearchSpec) -> TpeSettings {
+        TpeSettings {
+            n_startup_trials: search.n_startup_trials as usize,
+            n_ei_candidates: search.n_ei_candidates as usize,
+            multivariate: search.multivariate,
+            group: search.group,
+            constant_liar: search.constant_liar,
+            estimator: Settings {
+                prior_weight: search.prior_weight,
+                consider_magic_clip: search.consider_magic_clip,
+                consider_endpoints: search.consider_endpoints,
+            },
+        }
+    }
+}
+
+/// A spec's defaults (`SearchSpec`'s).
 impl Default for TpeSettings {
     fn default() -> TpeSettings {
-        TpeSettings {
-            n_startup_trials: 10,
-            n_ei_candidates: 24,
-            multivariate: true,
-            group: true,
-            constant_liar: true,
-            estimator: Settings::default(),
-        }
+        TpeSettings::of(&SearchSpec::default())
     }
 }
 
