@@ -12,4 +12,4 @@ if [ ! -x .venv/bin/python ]; then
   .venv/bin/pip install --quiet torch numpy
 fi
 cargo build --release --quiet
-exec .venv/bin/python bench/compare.py "$@"
+exec .venv/bin/python bench/compare.py --binary "${CARGO_TARGET_DIR:-target}/release/runner" "$@"

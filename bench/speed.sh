@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Train-step speed of the runner against PyTorch for the architectures users write (the seed CNN,
+# wider and deeper CNNs, the NNs), on MNIST and CIFAR-10 shapes, both CPU backends; alternating
+# in one sitting. Installs PyTorch into .venv when missing and builds the release binary.
+#
+#   bench/speed.sh [--rounds 3] [--steps 20] [--backends cpu,ndarray] [--images mnist,cifar] [--shapes seed,NN]
+#
+# A benchmark, not a test: CI does not run it. Keep the machine otherwise idle.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+  .venv/bin/pip install --quiet torch numpy
+fi
+cargo build --release --quiet
+binary="${CARGO_TARGET_DIR:-target}/release/runner"
+exec .venv/bin/python bench/speed.py --binary "$binary" "$@"
