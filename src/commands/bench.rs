@@ -108,8 +108,8 @@ pub fn bench(args: BenchArgs) -> Result<()> {
         let device = backend::device(*backend_name, 0)?;
         for (spec, images, label) in &architectures {
             let label = label.as_str();
-            // As a run trains (see backend::run_on), with one thread per core.
-            let (mut train, mut eval) = backend::run_on(*backend_name, Spec::default().cpu_threads(), || {
+            // As a run trains (see backend::run_on): one thread per core unless `--set threads=N`.
+            let (mut train, mut eval) = backend::run_on(*backend_name, spec.cpu_threads(), || {
                 train_and_eval_rates(spec, images, &device, args.steps as usize)
             })?;
             let median = row(&format!("{backend_name}: train step, {label}"), &mut train, "img/s");

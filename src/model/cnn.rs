@@ -81,7 +81,14 @@ impl Cnn {
             }
             x = if self.cpu_kernels { relu_max_pool2x2(x) } else { self.pool.forward(self.activation.forward(x)) };
         }
-        dense::forward(&self.layers, &self.norms, &self.dropout, &self.activation, x.flatten::<2>(1, 3))
+        let head = dense::Layers {
+            layers: &self.layers,
+            norms: &self.norms,
+            dropout: &self.dropout,
+            activation: &self.activation,
+            cpu_kernels: self.cpu_kernels,
+        };
+        dense::forward(head, x.flatten::<2>(1, 3))
     }
 }
 

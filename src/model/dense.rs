@@ -5,6 +5,7 @@ use burn::nn::{BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Linear, Linea
 use burn::prelude::*;
 
 use super::Architecture;
+use super::cpu_kernels;
 
 /// Batch norm as PyTorch's `BatchNorm1d/2d` defaults it (momentum 0.1, epsilon 1e-5), so an
 /// exported model's eval-mode outputs agree.
@@ -28,22 +29,33 @@ pub(super) fn dropout(architecture: &Architecture) -> Dropout {
     DropoutConfig::new(architecture.dropout).init()
 }
 
+/// The dense layers, their batch norms and their activation, and which kernels run them.
+pub(super) struct Layers<'a> {
+    pub layers: &'a [Linear],
+    pub norms: &'a [BatchNorm],
+    pub dropout: &'a Dropout,
+    pub activation: &'a Relu,
+    /// This crate's CPU kernels (a Linear with its ReLU in one op, batch norm): set on flex and
+    /// ndarray; else Burn's modules.
+    pub cpu_kernels: bool,
+}
+
 /// `x` `[batch, features]` through the layers: the logits.
-pub(super) fn forward(
-    layers: &[Linear],
-    norms: &[BatchNorm],
-    dropout: &Dropout,
-    activation: &Relu,
-    mut x: Tensor<2>,
-) -> Tensor<2> {
-    let last = layers.len() - 1;
-    for (i, layer) in layers.iter().enumerate() {
-        x = layer.forward(x);
+pub(super) fn forward(net: Layers, mut x: Tensor<2>) -> Tensor<2> {
+    let last = net.layers.len() - 1;
+    for (i, layer) in net.layers.iter().enumerate() {
+        let norm = net.norms.get(i).filter(|_| i < last);
+        // Without a batch norm between them, the kernel applies the ReLU itself.
+        let fused = net.cpu_kernels && i < last && norm.is_none();
+        x = if net.cpu_kernels { cpu_kernels::linear(x, layer, fused) } else { layer.forward(x) };
         if i < last {
-            if let Some(norm) = norms.get(i) {
-                x = norm.forward(x);
+            if let Some(norm) = norm {
+                x = if net.cpu_kernels { cpu_kernels::batch_norm_train(x, norm) } else { norm.forward(x) };
             }
-            x = dropout.forward(activation.forward(x));
+            if !fused {
+                x = net.activation.forward(x);
+            }
+            x = net.dropout.forward(x);
         }
     }
     x

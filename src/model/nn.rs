@@ -2,7 +2,7 @@ use burn::module::Module;
 use burn::nn::{BatchNorm, Dropout, Linear, Relu};
 use burn::prelude::*;
 
-use super::{Architecture, dense};
+use super::{Architecture, cpu_kernels, dense};
 
 /// flatten -> [Linear -> [batch norm] -> ReLU -> [dropout]] per hidden size -> Linear(.., 10).
 #[derive(Module, Debug)]
@@ -12,16 +12,27 @@ pub struct Mlp {
     norms: Vec<BatchNorm>,
     dropout: Dropout,
     activation: Relu,
+    /// Use this crate's CPU kernels: set when the device is Burn flex or ndarray.
+    #[module(skip)]
+    cpu_kernels: bool,
 }
 
 impl Mlp {
     pub fn new(architecture: &Architecture, inputs: usize, device: &Device) -> Mlp {
         let (layers, norms) = dense::layers(architecture, inputs, device);
-        Mlp { layers, norms, dropout: dense::dropout(architecture), activation: Relu::new() }
+        let cpu_kernels = cpu_kernels::supports(device);
+        Mlp { layers, norms, dropout: dense::dropout(architecture), activation: Relu::new(), cpu_kernels }
     }
 
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
-        dense::forward(&self.layers, &self.norms, &self.dropout, &self.activation, images.flatten::<2>(1, 3))
+        let net = dense::Layers {
+            layers: &self.layers,
+            norms: &self.norms,
+            dropout: &self.dropout,
+            activation: &self.activation,
+            cpu_kernels: self.cpu_kernels,
+        };
+        dense::forward(net, images.flatten::<2>(1, 3))
     }
 }
 

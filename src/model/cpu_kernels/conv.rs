@@ -7,6 +7,7 @@ use burn::backend::autodiff::ops::{Backward, Ops};
 use burn::backend::tensor::FloatTensor;
 use rayon::prelude::*;
 
+use super::gemm::{Matrix, matmul};
 use super::{HostBackend, dims4};
 
 #[derive(Debug)]
@@ -28,63 +29,6 @@ impl<B: HostBackend> Backward<B, 3> for Conv2dOp {
                 grads.register::<B>(parent.id, grad);
             }
         }
-    }
-}
-
-/// A matrix inside a slice: element (i, j) at `i * row_stride + j * col_stride`.
-#[derive(Clone, Copy)]
-struct Matrix<'a> {
-    data: &'a [f32],
-    rows: usize,
-    cols: usize,
-    row_stride: usize,
-    col_stride: usize,
-}
-
-impl<'a> Matrix<'a> {
-    fn row_major(data: &'a [f32], rows: usize, cols: usize) -> Matrix<'a> {
-        Matrix { data, rows, cols, row_stride: cols, col_stride: 1 }
-    }
-
-    fn transposed(self) -> Matrix<'a> {
-        Matrix { rows: self.cols, cols: self.rows, row_stride: self.col_stride, col_stride: self.row_stride, ..self }
-    }
-}
-
-/// `dst` (row-major, `a.rows x b.cols`) `= a * b`, or `+= a * b` when `accumulate`; on this thread
-/// (the callers run one image per pool thread).
-fn matmul(dst: &mut [f32], accumulate: bool, a: Matrix, b: Matrix) {
-    let (m, k, n) = (a.rows, a.cols, b.cols);
-    assert_eq!(b.rows, k, "matmul: inner dimensions differ");
-    assert!(dst.len() >= m * n, "matmul: destination too small");
-    for x in [a, b] {
-        let last = (x.rows.max(1) - 1) * x.row_stride + (x.cols.max(1) - 1) * x.col_stride;
-        assert!(x.rows == 0 || x.cols == 0 || last < x.data.len(), "matmul: operand out of bounds");
-    }
-    let stride = |s: usize| s as isize;
-    // SAFETY: the asserts above keep every element gemm reads or writes inside the slices.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst.as_mut_ptr(),
-            1,
-            stride(n),
-            accumulate,
-            a.data.as_ptr(),
-            stride(a.col_stride),
-            stride(a.row_stride),
-            b.data.as_ptr(),
-            stride(b.col_stride),
-            stride(b.row_stride),
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
-            gemm::Parallelism::None,
-        );
     }
 }
 
@@ -219,7 +163,7 @@ pub(super) fn conv_forward<B: HostBackend>(
             for (row, b) in y.chunks_exact_mut(p).zip(bias.iter()) {
                 row.fill(*b);
             }
-            matmul(y, true, Matrix::row_major(&weight, out, k), Matrix::row_major(cols, k, p));
+            matmul(y, true, Matrix::row_major(&weight, out, k), Matrix::row_major(cols, k, p), false);
         },
     );
     B::from_f32(y, vec![batch, out, g.oh, g.ow])
@@ -265,7 +209,7 @@ fn conv_backward<B: HostBackend>(
         if parameters {
             im2col(&x[i * c * h * w..][..c * h * w], g, &mut buffers.cols, &mut buffers.scratch);
             let patches = Matrix::row_major(&buffers.cols, k, p).transposed();
-            matmul(&mut partial.weight, true, Matrix::row_major(dy, out, p), patches);
+            matmul(&mut partial.weight, true, Matrix::row_major(dy, out, p), patches, false);
             for (b, row) in partial.bias.iter_mut().zip(dy.chunks_exact(p)) {
                 *b += row.iter().sum::<f32>();
             }
@@ -276,6 +220,7 @@ fn conv_backward<B: HostBackend>(
                 false,
                 Matrix::row_major(&weight, out, k).transposed(),
                 Matrix::row_major(dy, out, p),
+                false,
             );
             col2im(&buffers.cols, g, x_grad, &mut buffers.scratch);
         }

@@ -1,4 +1,4 @@
-//! Kernels of the CNN for the CPU backends (Burn flex and Burn ndarray), each with its own
+//! Kernels of the NN and the CNN for the CPU backends (Burn flex and Burn ndarray), each with its own
 //! backward pass. They work on plain f32 buffers ([`HostBackend`] reads and writes each backend's
 //! tensors), so one implementation serves both backends.
 //!
@@ -18,6 +18,9 @@
 //!   copies its output buffer; ndarray's computes the input gradient in a scalar loop (~70x
 //!   slower than this on the seed CNN).
 //!
+//! - [`linear`]: a dense layer and its ReLU, with Burn's bits on flex; its products use the
+//!   pool's threads only when large (flex's did from 192^3 multiply-adds, which made the seed
+//!   NN's train step 1.8x slower on 2 threads than on 1).
 //! - [`batch_norm_train`]: batch norm on the batch's statistics, forward and backward, per
 //!   channel over contiguous rows (Burn's default transposes the input to reduce it).
 //!
@@ -28,6 +31,8 @@
 #![allow(deprecated)]
 
 mod conv;
+mod gemm;
+mod linear;
 mod norm;
 mod pool;
 
@@ -39,11 +44,13 @@ use burn::backend::flex::FlexTensor;
 use burn::backend::ndarray::NdArrayTensor;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Backend, Dispatch, Flex, NdArray, backend_extension};
+use burn::nn::Linear;
 use burn::nn::conv::Conv2d;
 use burn::prelude::Tensor;
 use burn::tensor::{DType, TensorData};
 
 use conv::{Conv2dOp, conv_forward};
+use linear::{LinearOp, linear_forward};
 use norm::{BatchNormOp, norm_forward};
 use pool::{ReluMaxPool, pool_forward};
 
@@ -74,6 +81,19 @@ pub fn conv2d(x: Tensor<4>, conv: &Conv2d, pad: usize) -> Tensor<4> {
     };
     let [x, weight, bias] = [x.into_dispatch(), weight.into_dispatch(), bias.into_dispatch()];
     Tensor::from_dispatch(<Dispatch as CpuKernels>::conv2d(x, weight, bias, pad))
+}
+
+/// `layer` on `x` `[batch, inputs]` (`x W + b`), then ReLU when `relu`: Burn's `Linear` (and
+/// ReLU) with the same bits on flex, its products on one thread while they are small. CPU
+/// backends only, like [`relu_max_pool2x2`].
+pub fn linear(x: Tensor<2>, layer: &Linear, relu: bool) -> Tensor<2> {
+    let weight = layer.weight.val();
+    let bias = match &layer.bias {
+        Some(bias) => bias.val(),
+        None => Tensor::zeros([weight.dims()[1]], &weight.device()),
+    };
+    let [x, weight, bias] = [x.into_dispatch(), weight.into_dispatch(), bias.into_dispatch()];
+    Tensor::from_dispatch(<Dispatch as CpuKernels>::dense(x, weight, bias, relu))
 }
 
 /// `norm` on `x` `[batch, channels, ...]` while training (autodiff, not frozen): the batch's own
@@ -113,6 +133,9 @@ pub trait CpuKernels: Backend {
         bias: FloatTensor<Self>,
         pad: usize,
     ) -> FloatTensor<Self>;
+    /// `x W + b`, then ReLU when `relu`.
+    fn dense(x: FloatTensor<Self>, weight: FloatTensor<Self>, bias: FloatTensor<Self>, relu: bool)
+    -> FloatTensor<Self>;
     /// Each channel's mean and biased variance, `[2, channels]`; not differentiated.
     fn channel_stats(x: FloatTensor<Self>) -> FloatTensor<Self>;
     /// Batch norm with `stats` (from [`CpuKernels::channel_stats`] of `x`); differentiated
@@ -191,6 +214,10 @@ macro_rules! host_kernels {
         fn conv2d(x: FloatTensor<Self>, weight: FloatTensor<Self>, bias: FloatTensor<Self>, pad: usize) -> FloatTensor<Self> {
             conv_forward::<Self>(&x, &weight, &bias, pad)
         }
+
+        fn dense(x: FloatTensor<Self>, weight: FloatTensor<Self>, bias: FloatTensor<Self>, relu: bool) -> FloatTensor<Self> {
+            linear_forward::<Self>(x, weight, &bias, relu).0
+        }
     }
     )*};
 }
@@ -247,6 +274,23 @@ impl<B: HostBackend, C: CheckpointStrategy> CpuKernels for Autodiff<B, C> {
                 prep.finish((x, weight, pad), y)
             }
             OpsKind::UnTracked(prep) => prep.finish(conv_forward::<B>(&x, &weight, &bias, pad)),
+        }
+    }
+
+    fn dense(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        relu: bool,
+    ) -> FloatTensor<Self> {
+        let ((x, x_node), (weight, weight_node), (bias, bias_node)) =
+            (x.into_parts(), weight.into_parts(), bias.into_parts());
+        match LinearOp.prepare::<C>([x_node, weight_node, bias_node]).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => {
+                let (y, saved) = linear_forward::<B>(x, weight, &bias, relu);
+                prep.finish(saved, y)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(linear_forward::<B>(x, weight, &bias, relu).0),
         }
     }
 }
