@@ -5,9 +5,12 @@ use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops};
 use burn::backend::tensor::FloatTensor;
+use std::mem::MaybeUninit;
+
 use rayon::prelude::*;
 
 use super::gemm::{Matrix, matmul};
+use super::uninit::{filled, written};
 use super::{HostBackend, dims4};
 
 #[derive(Debug)]
@@ -155,17 +158,17 @@ pub(super) fn conv_forward<B: HostBackend>(
     let g = Geometry::new([c, h, w], ksize, pad);
     let (x, weight, bias) = (B::f32_values(x), B::f32_values(weight), B::f32_values(bias));
     let (k, p) = (g.rows(), g.oh * g.ow);
-    let mut y = vec![0f32; batch * out * p];
-    y.par_chunks_mut(out * p).enumerate().for_each_init(
-        || (vec![0f32; k * p], Vec::new()),
-        |(cols, scratch), (i, y)| {
-            im2col(&x[i * c * h * w..][..c * h * w], g, cols, scratch);
-            for (row, b) in y.chunks_exact_mut(p).zip(bias.iter()) {
-                row.fill(*b);
-            }
-            matmul(y, true, Matrix::row_major(&weight, out, k), Matrix::row_major(cols, k, p), false);
-        },
-    );
+    let image = |(cols, scratch): &mut (Vec<f32>, Vec<f32>), i: usize, y: &mut [MaybeUninit<f32>]| {
+        im2col(&x[i * c * h * w..][..c * h * w], g, cols, scratch);
+        for (row, b) in y.chunks_exact_mut(p).zip(bias.iter()) {
+            filled(row, *b);
+        }
+        // SAFETY: the rows above cover the image's `out * p` values.
+        let y = unsafe { &mut *(y as *mut [MaybeUninit<f32>] as *mut [f32]) };
+        matmul(y, true, Matrix::row_major(&weight, out, k), Matrix::row_major(cols, k, p), false);
+    };
+    // SAFETY: `image` sets all of its chunk (bias rows) before the product adds to it.
+    let y = unsafe { written(batch * out * p, out * p, || (vec![0f32; k * p], Vec::new()), image) };
     B::from_f32(y, vec![batch, out, g.oh, g.ow])
 }
 

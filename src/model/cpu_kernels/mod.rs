@@ -35,6 +35,7 @@ mod gemm;
 mod linear;
 mod norm;
 mod pool;
+mod uninit;
 
 use std::borrow::Cow;
 

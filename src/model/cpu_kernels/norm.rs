@@ -7,9 +7,12 @@ use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops};
 use burn::backend::tensor::FloatTensor;
+use std::mem::MaybeUninit;
+
 use rayon::prelude::*;
 
 use super::HostBackend;
+use super::uninit::written;
 
 #[derive(Debug)]
 pub(super) struct BatchNormOp;
@@ -104,15 +107,17 @@ pub(super) fn norm_forward<B: HostBackend>(
     let (mean, var) = (stats[..c].to_vec(), &stats[c..]);
     let inv_std: Vec<f32> = var.iter().map(|&v| 1.0 / (f64::from(v) + epsilon).sqrt() as f32).collect();
     let (gamma, beta) = (B::f32_values(gamma).into_owned(), B::f32_values(beta).into_owned());
-    let mut y = vec![0f32; values.len()];
-    y.par_chunks_mut(c * hw).zip(values.par_chunks(c * hw)).for_each(|(out, input)| {
+    let write = |_: &mut (), i: usize, out: &mut [MaybeUninit<f32>]| {
+        let input = &values[i * c * hw..][..c * hw];
         for ch in 0..c {
             let (scale, shift) = (gamma[ch] * inv_std[ch], beta[ch] - gamma[ch] * inv_std[ch] * mean[ch]);
             for (o, &v) in out[ch * hw..][..hw].iter_mut().zip(&input[ch * hw..][..hw]) {
-                *o = v * scale + shift;
+                o.write(v * scale + shift);
             }
         }
-    });
+    };
+    // SAFETY: `write` sets each of its image's c * hw values.
+    let y = unsafe { written(values.len(), c * hw, || (), write) };
     drop(values);
     (B::from_f32(y, shape), Saved { x, gamma, mean, inv_std })
 }
@@ -142,16 +147,18 @@ fn norm_backward<B: HostBackend>(
         })
         .unzip();
     let count = (n * hw) as f32;
-    let mut dx = vec![0f32; x.len()];
-    dx.par_chunks_mut(c * hw).zip(x.par_chunks(c * hw).zip(dy.par_chunks(c * hw))).for_each(|(out, (x, dy))| {
+    let write = |_: &mut (), i: usize, out: &mut [MaybeUninit<f32>]| {
+        let (x, dy) = (&x[i * c * hw..][..c * hw], &dy[i * c * hw..][..c * hw]);
         for ch in 0..c {
             let (scale, b, g) = (gamma[ch] * inv_std[ch], beta_grad[ch] / count, gamma_grad[ch] / count);
             let rows = out[ch * hw..][..hw].iter_mut().zip(x[ch * hw..][..hw].iter().zip(&dy[ch * hw..][..hw]));
             for (o, (&v, &d)) in rows {
-                *o = scale * (d - b - (v - mean[ch]) * inv_std[ch] * g);
+                o.write(scale * (d - b - (v - mean[ch]) * inv_std[ch] * g));
             }
         }
-    });
+    };
+    // SAFETY: `write` sets each of its image's c * hw values.
+    let dx = unsafe { written(x.len(), c * hw, || (), write) };
     (B::from_f32(dx, shape), B::from_f32(gamma_grad, vec![c]), B::from_f32(beta_grad, vec![c]))
 }
 

@@ -1,5 +1,6 @@
 //! [`super::relu_max_pool2x2`]: ReLU + 2x2 max pool in one pass, and its backward.
 
+use std::mem::MaybeUninit;
 use std::sync::Arc;
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
@@ -8,6 +9,7 @@ use burn::backend::autodiff::ops::{Backward, Ops};
 use burn::backend::tensor::FloatTensor;
 use rayon::prelude::*;
 
+use super::uninit::{filled, written};
 use super::{HostBackend, dims4};
 
 /// Which input of each 2x2 window won: 0-3 (row-major in the window), or [`CUT`].
@@ -89,19 +91,32 @@ fn pool_backward<B: HostBackend>(grad: FloatTensor<B>, winners: &Winners) -> Flo
     let [batch, channels, h, w] = winners.input_shape;
     let (oh, ow) = (h / 2, w / 2);
     let grad = B::f32_values(&grad);
-    let mut input_grad = vec![0f32; batch * channels * h * w];
-    input_grad.par_chunks_mut((h * w).max(1)).enumerate().for_each(|(p, plane)| {
+    // Each 2x2 window's four inputs get the output's gradient at the winner and 0 elsewhere; a
+    // last odd row or column, in no window, gets 0.
+    let write = |_: &mut (), p: usize, plane: &mut [MaybeUninit<f32>]| {
         let (grad, winner) = (&grad[p * oh * ow..][..oh * ow], &winners.winner[p * oh * ow..][..oh * ow]);
-        for oy in 0..oh {
-            for ox in 0..ow {
-                let k = winner[oy * ow + ox];
-                if k != CUT {
-                    let (dy, dx) = (k as usize / 2, k as usize % 2);
-                    plane[(2 * oy + dy) * w + 2 * ox + dx] = grad[oy * ow + ox];
-                }
+        let (windows, odd_row) = plane.split_at_mut(oh * 2 * w);
+        for ((rows, winner), grad) in
+            windows.chunks_exact_mut(2 * w).zip(winner.chunks_exact(ow)).zip(grad.chunks_exact(ow))
+        {
+            let (top, bottom) = rows.split_at_mut(w);
+            let pairs = top.chunks_exact_mut(2).zip(bottom.chunks_exact_mut(2));
+            for ((t, b), (&k, &g)) in pairs.zip(winner.iter().zip(grad)) {
+                let at = |i: u8| if k == i { g } else { 0.0 };
+                t[0].write(at(0));
+                t[1].write(at(1));
+                b[0].write(at(2));
+                b[1].write(at(3));
+            }
+            if w % 2 == 1 {
+                top[w - 1].write(0.0);
+                bottom[w - 1].write(0.0);
             }
         }
-    });
+        filled(odd_row, 0.0);
+    };
+    // SAFETY: `write` sets every value of its plane: the windows, then the odd row and column.
+    let input_grad = unsafe { written(batch * channels * h * w, h * w, || (), write) };
     B::from_f32(input_grad, vec![batch, channels, h, w])
 }
 
