@@ -172,6 +172,33 @@ pub(super) fn conv_forward<B: HostBackend>(
     B::from_f32(y, vec![batch, out, g.oh, g.ow])
 }
 
+/// Rows summed side by side by [`add_row_sums`].
+const ROWS_IN_FLIGHT: usize = 8;
+
+/// `sums[r] += rows[r].iter().sum()` for the rows of `len` values, with the same bits: each row
+/// is still added first to last from -0.0 (as `Sum` does), but [`ROWS_IN_FLIGHT`] rows at once.
+/// One row's additions wait on each other (4 cycles each); rows side by side fill that wait.
+/// Row by row this was ~4% of the seed CNN's train step.
+fn add_row_sums(sums: &mut [f32], rows: &[f32], len: usize) {
+    for (sums, rows) in sums.chunks_mut(ROWS_IN_FLIGHT).zip(rows.chunks(ROWS_IN_FLIGHT * len.max(1))) {
+        let mut acc = [-0.0f32; ROWS_IN_FLIGHT];
+        if sums.len() == ROWS_IN_FLIGHT {
+            for j in 0..len {
+                for (r, a) in acc.iter_mut().enumerate() {
+                    *a += rows[r * len + j];
+                }
+            }
+        } else {
+            for (a, row) in acc.iter_mut().zip(rows.chunks_exact(len.max(1))) {
+                *a = row.iter().sum::<f32>();
+            }
+        }
+        for (s, a) in sums.iter_mut().zip(acc) {
+            *s += a;
+        }
+    }
+}
+
 /// Images whose parameter gradients one task sums (then the tasks' sums are added in order).
 const IMAGES_PER_GROUP: usize = 8;
 
@@ -213,9 +240,7 @@ fn conv_backward<B: HostBackend>(
             im2col(&x[i * c * h * w..][..c * h * w], g, &mut buffers.cols, &mut buffers.scratch);
             let patches = Matrix::row_major(&buffers.cols, k, p).transposed();
             matmul(&mut partial.weight, true, Matrix::row_major(dy, out, p), patches, false);
-            for (b, row) in partial.bias.iter_mut().zip(dy.chunks_exact(p)) {
-                *b += row.iter().sum::<f32>();
-            }
+            add_row_sums(&mut partial.bias, dy, p);
         }
         if let Some(x_grad) = x_grad {
             matmul(
@@ -316,6 +341,30 @@ mod tests {
                     assert!(scale > 0.0 && max_diff(e, g) < 1e-5 * scale, "{name} gradient, {case}");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn row_sums_side_by_side_have_the_bits_of_one_row_at_a_time() {
+        let _rng = crate::burn_rng_lock();
+        for (rows, len) in [(64, 121), (32, 676), (13, 5), (3, 1), (9, 0)] {
+            let values: Vec<f32> = Tensor::<1>::random([rows * len], Distribution::Normal(0.0, 1.0), &Device::flex())
+                .into_data()
+                .to_vec()
+                .unwrap();
+            let mut values = values;
+            if len > 0 {
+                values[..len].fill(-0.0); // a row of negative zeros sums to -0.0
+            }
+            let start: Vec<f32> = (0..rows).map(|r| r as f32 * 0.37).collect();
+            let mut expected = start.clone();
+            for (s, row) in expected.iter_mut().zip(values.chunks_exact(len.max(1))) {
+                *s += row.iter().sum::<f32>();
+            }
+            let mut got = start;
+            super::add_row_sums(&mut got, &values, len);
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&expected), bits(&got), "{rows} rows of {len}");
         }
     }
 
