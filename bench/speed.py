@@ -13,7 +13,7 @@ import tempfile
 
 # (label, runner --set keys, bench/torch_step.py arguments)
 SHAPES = [
-    ("seed CNN", [], []),
+    ("seed CNN", ["model=\"cnn\""], []),
     ("conv_channels = [64, 128]", ["conv_channels=[64,128]"], ["--conv-channels", "64,128"]),
     ("[32, 64] k5 same batch norm", ["kernel_size=5", "padding=\"same\"", "batch_norm=true"],
      ["--kernel-size", "5", "--padding", "same", "--batch-norm"]),
