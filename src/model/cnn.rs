@@ -4,7 +4,7 @@ use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{BatchNorm, Dropout, Linear, PaddingConfig2d, Relu};
 use burn::prelude::*;
 
-use super::cpu_kernels::{self, batch_norm_train, conv2d, relu_max_pool2x2};
+use super::cpu_kernels::{self, batch_norm_train, conv2d, conv2d_relu_max_pool2x2, relu_max_pool2x2};
 use super::{Architecture, dense};
 use crate::catalog::ImageShape;
 use crate::error::Error;
@@ -75,6 +75,11 @@ impl Cnn {
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
         let mut x = images;
         for (i, conv) in self.convs.iter().enumerate() {
+            if self.cpu_kernels && self.conv_norms.is_empty() {
+                // Nothing between the conv and its pool: one kernel, pooling each image in cache.
+                x = conv2d_relu_max_pool2x2(x, conv, self.pad);
+                continue;
+            }
             x = if self.cpu_kernels { conv2d(x, conv, self.pad) } else { conv.forward(x) };
             if let Some(norm) = self.conv_norms.get(i) {
                 x = if self.cpu_kernels { batch_norm_train(x, norm) } else { norm.forward(x) };

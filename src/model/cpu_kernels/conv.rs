@@ -10,6 +10,7 @@ use std::mem::MaybeUninit;
 use rayon::prelude::*;
 
 use super::gemm::{Matrix, matmul};
+use super::pool::{CUT, Winners, pool_backward, pool_plane};
 use super::uninit::{filled, written};
 use super::{HostBackend, dims4};
 
@@ -24,6 +25,30 @@ impl<B: HostBackend> Backward<B, 3> for Conv2dOp {
         let [x_parent, weight_parent, bias_parent] = ops.parents;
         let grad = grads.consume::<B>(&ops.node);
         let (x, weight, pad) = ops.state;
+        let parameters = weight_parent.is_some() || bias_parent.is_some();
+        let (x_grad, weight_grad, bias_grad) =
+            conv_backward::<B>(&x, &weight, &grad, pad, x_parent.is_some(), parameters);
+        for (parent, grad) in [(x_parent, x_grad), (weight_parent, weight_grad), (bias_parent, bias_grad)] {
+            if let (Some(parent), Some(grad)) = (parent, grad) {
+                grads.register::<B>(parent.id, grad);
+            }
+        }
+    }
+}
+
+/// [`super::conv2d_relu_max_pool2x2`]'s backward: the pool's, then the convolution's.
+#[derive(Debug)]
+pub(super) struct Conv2dPoolOp;
+
+impl<B: HostBackend> Backward<B, 3> for Conv2dPoolOp {
+    /// The input, the weight, the padding and the pool's winners.
+    type State = (FloatTensor<B>, FloatTensor<B>, usize, Winners);
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [x_parent, weight_parent, bias_parent] = ops.parents;
+        let grad = grads.consume::<B>(&ops.node);
+        let (x, weight, pad, winners) = ops.state;
+        let grad = pool_backward::<B>(grad, &winners);
         let parameters = weight_parent.is_some() || bias_parent.is_some();
         let (x_grad, weight_grad, bias_grad) =
             conv_backward::<B>(&x, &weight, &grad, pad, x_parent.is_some(), parameters);
@@ -170,6 +195,51 @@ pub(super) fn conv_forward<B: HostBackend>(
     // SAFETY: `image` sets all of its chunk (bias rows) before the product adds to it.
     let y = unsafe { written(batch * out * p, out * p, || (vec![0f32; k * p], Vec::new()), image) };
     B::from_f32(y, vec![batch, out, g.oh, g.ow])
+}
+
+/// [`conv_forward`], then ReLU and a 2x2 max pool, image by image: each image's convolution
+/// output is pooled while it is still in cache, and the batch's is never stored. Pooling it in
+/// a pass of its own read it back from memory (~10% of the seed CNN's step). The same values as
+/// [`conv_forward`] then [`super::pool::pool_forward`]; the winners when `keep_winners`.
+pub(super) fn conv_pool_forward<B: HostBackend>(
+    x: &FloatTensor<B>,
+    weight: &FloatTensor<B>,
+    bias: &FloatTensor<B>,
+    pad: usize,
+    keep_winners: bool,
+) -> (FloatTensor<B>, Winners) {
+    let [batch, c, h, w] = dims4::<B>(x);
+    let [out, _, ksize, _] = dims4::<B>(weight);
+    let g = Geometry::new([c, h, w], ksize, pad);
+    let (x, weight, bias) = (B::f32_values(x), B::f32_values(weight), B::f32_values(bias));
+    let (k, p, q) = (g.rows(), g.oh * g.ow, (g.oh / 2) * (g.ow / 2));
+    let mut pooled = vec![0f32; batch * out * q];
+    let mut winner = vec![CUT; if keep_winners { pooled.len() } else { 0 }];
+    let init = || (vec![0f32; k * p], Vec::new(), vec![0f32; out * p]);
+    let image = |(cols, scratch, y): &mut (Vec<f32>, Vec<f32>, Vec<f32>),
+                 i: usize,
+                 pooled: &mut [f32],
+                 mut win: Option<&mut [u8]>| {
+        im2col(&x[i * c * h * w..][..c * h * w], g, cols, scratch);
+        for (row, b) in y.chunks_exact_mut(p).zip(bias.iter()) {
+            row.fill(*b);
+        }
+        matmul(y, true, Matrix::row_major(&weight, out, k), Matrix::row_major(cols, k, p), false);
+        for (ch, plane) in y.chunks_exact(p).enumerate() {
+            let win = win.as_deref_mut().map(|win| &mut win[ch * q..][..q]);
+            pool_plane(plane, g.ow, &mut pooled[ch * q..][..q], win);
+        }
+    };
+    let chunk = (out * q).max(1);
+    if keep_winners {
+        let images = pooled.par_chunks_mut(chunk).zip(winner.par_chunks_mut(chunk)).enumerate();
+        images.for_each_init(init, |state, (i, (pooled, win))| image(state, i, pooled, Some(win)));
+    } else {
+        let images = pooled.par_chunks_mut(chunk).enumerate();
+        images.for_each_init(init, |state, (i, pooled)| image(state, i, pooled, None));
+    }
+    let shape = vec![batch, out, g.oh / 2, g.ow / 2];
+    (B::from_f32(pooled, shape), Winners::new([batch, out, g.oh, g.ow], winner))
 }
 
 /// Rows summed side by side by [`add_row_sums`].

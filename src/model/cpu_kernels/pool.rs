@@ -20,7 +20,7 @@ pub(super) struct Winners {
 }
 
 /// The window's maximum was not positive: ReLU cut it, no gradient flows.
-const CUT: u8 = 4;
+pub(super) const CUT: u8 = 4;
 
 #[derive(Debug)]
 pub(super) struct ReluMaxPool;
@@ -44,20 +44,8 @@ pub(super) fn pool_forward<B: HostBackend>(x: FloatTensor<B>, keep_winners: bool
     let mut output = vec![0f32; batch * channels * oh * ow];
     let mut winner = vec![CUT; if keep_winners { output.len() } else { 0 }];
     let plane_out = (oh * ow).max(1);
-    let pool_plane = |(p, out): (usize, &mut [f32]), mut win: Option<&mut [u8]>| {
-        let plane = &input[p * h * w..(p + 1) * h * w];
-        for oy in 0..oh {
-            let pairs =
-                plane[2 * oy * w..][..2 * ow].chunks_exact(2).zip(plane[(2 * oy + 1) * w..][..2 * ow].chunks_exact(2));
-            for (ox, (top, bottom)) in pairs.enumerate() {
-                let (best, k) = window_max(top[0], top[1], bottom[0], bottom[1]);
-                let cut = best <= 0.0;
-                out[oy * ow + ox] = if cut { 0.0 } else { best };
-                if let Some(win) = win.as_deref_mut() {
-                    win[oy * ow + ox] = if cut { CUT } else { k };
-                }
-            }
-        }
+    let pool_plane = |(p, out): (usize, &mut [f32]), win: Option<&mut [u8]>| {
+        pool_plane(&input[p * h * w..(p + 1) * h * w], w, out, win)
     };
     if keep_winners {
         output
@@ -70,7 +58,35 @@ pub(super) fn pool_forward<B: HostBackend>(x: FloatTensor<B>, keep_winners: bool
     }
     drop(input);
     let output = B::from_f32(output, vec![batch, channels, oh, ow]);
-    (output, Winners { input_shape: [batch, channels, h, w], winner: Arc::new(winner) })
+    (output, Winners::new([batch, channels, h, w], winner))
+}
+
+impl Winners {
+    /// `winner`: per output of a `[batch, channels, h, w]` input, which input won (or [`CUT`]).
+    pub(super) fn new(input_shape: [usize; 4], winner: Vec<u8>) -> Winners {
+        Winners { input_shape, winner: Arc::new(winner) }
+    }
+}
+
+/// One `w`-wide plane -> `out` (`h/2 x w/2`), the ReLU of each 2x2 window's maximum, and `win`,
+/// which input of each window won (or [`CUT`]).
+pub(super) fn pool_plane(plane: &[f32], w: usize, out: &mut [f32], mut win: Option<&mut [u8]>) {
+    let ow = w / 2;
+    if ow == 0 {
+        return;
+    }
+    for (oy, out) in out.chunks_exact_mut(ow).enumerate() {
+        let pairs =
+            plane[2 * oy * w..][..2 * ow].chunks_exact(2).zip(plane[(2 * oy + 1) * w..][..2 * ow].chunks_exact(2));
+        for (ox, (top, bottom)) in pairs.enumerate() {
+            let (best, k) = window_max(top[0], top[1], bottom[0], bottom[1]);
+            let cut = best <= 0.0;
+            out[ox] = if cut { 0.0 } else { best };
+            if let Some(win) = win.as_deref_mut() {
+                win[oy * ow + ox] = if cut { CUT } else { k };
+            }
+        }
+    }
 }
 
 /// The maximum of a 2x2 window `[a b; c d]` and which input it is (0-3). Like Burn's and
@@ -87,7 +103,7 @@ fn window_max(a: f32, b: f32, c: f32, d: f32) -> (f32, u8) {
     (best, k)
 }
 
-fn pool_backward<B: HostBackend>(grad: FloatTensor<B>, winners: &Winners) -> FloatTensor<B> {
+pub(super) fn pool_backward<B: HostBackend>(grad: FloatTensor<B>, winners: &Winners) -> FloatTensor<B> {
     let [batch, channels, h, w] = winners.input_shape;
     let (oh, ow) = (h / 2, w / 2);
     let grad = B::f32_values(&grad);
