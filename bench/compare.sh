@@ -6,10 +6,5 @@
 #
 # A benchmark, not a test: CI does not run it. Keep the machine otherwise idle.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-if [ ! -x .venv/bin/python ]; then
-  python3 -m venv .venv
-  .venv/bin/pip install --quiet torch numpy
-fi
-cargo build --release --quiet
-exec .venv/bin/python bench/compare.py --binary "${CARGO_TARGET_DIR:-target}/release/runner" "$@"
+source "$(dirname "$0")/prepare.sh"
+exec .venv/bin/python bench/compare.py --binary "$binary" "$@"

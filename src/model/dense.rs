@@ -44,7 +44,8 @@ pub(super) struct Layers<'a> {
 pub(super) fn forward(net: Layers, mut x: Tensor<2>) -> Tensor<2> {
     let last = net.layers.len() - 1;
     for (i, layer) in net.layers.iter().enumerate() {
-        let norm = net.norms.get(i).filter(|_| i < last);
+        // Only hidden layers have a batch norm.
+        let norm = net.norms.get(i);
         // Without a batch norm between them, the kernel applies the ReLU itself.
         let fused = net.cpu_kernels && i < last && norm.is_none();
         x = if net.cpu_kernels { cpu_kernels::linear(x, layer, fused) } else { layer.forward(x) };

@@ -18,37 +18,18 @@ use super::{HostBackend, dims4};
 pub(super) struct Conv2dOp;
 
 impl<B: HostBackend> Backward<B, 3> for Conv2dOp {
-    /// The input, the weight and the padding.
-    type State = (FloatTensor<B>, FloatTensor<B>, usize);
-
-    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let [x_parent, weight_parent, bias_parent] = ops.parents;
-        let grad = grads.consume::<B>(&ops.node);
-        let (x, weight, pad) = ops.state;
-        let parameters = weight_parent.is_some() || bias_parent.is_some();
-        let (x_grad, weight_grad, bias_grad) =
-            conv_backward::<B>(&x, &weight, &grad, pad, x_parent.is_some(), parameters);
-        for (parent, grad) in [(x_parent, x_grad), (weight_parent, weight_grad), (bias_parent, bias_grad)] {
-            if let (Some(parent), Some(grad)) = (parent, grad) {
-                grads.register::<B>(parent.id, grad);
-            }
-        }
-    }
-}
-
-/// [`super::conv2d_relu_max_pool2x2`]'s backward: the pool's, then the convolution's.
-#[derive(Debug)]
-pub(super) struct Conv2dPoolOp;
-
-impl<B: HostBackend> Backward<B, 3> for Conv2dPoolOp {
-    /// The input, the weight, the padding and the pool's winners.
-    type State = (FloatTensor<B>, FloatTensor<B>, usize, Winners);
+    /// The input, the weight, the padding, and the pool's winners when the op also pooled
+    /// ([`super::conv2d_relu_max_pool2x2`]): then the pool's gradient comes first.
+    type State = (FloatTensor<B>, FloatTensor<B>, usize, Option<Winners>);
 
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
         let [x_parent, weight_parent, bias_parent] = ops.parents;
         let grad = grads.consume::<B>(&ops.node);
         let (x, weight, pad, winners) = ops.state;
-        let grad = pool_backward::<B>(grad, &winners);
+        let grad = match winners {
+            Some(winners) => pool_backward::<B>(grad, &winners),
+            None => grad,
+        };
         let parameters = weight_parent.is_some() || bias_parent.is_some();
         let (x_grad, weight_grad, bias_grad) =
             conv_backward::<B>(&x, &weight, &grad, pad, x_parent.is_some(), parameters);

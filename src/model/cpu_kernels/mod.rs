@@ -53,7 +53,7 @@ use burn::nn::conv::Conv2d;
 use burn::prelude::Tensor;
 use burn::tensor::{DType, TensorData};
 
-use conv::{Conv2dOp, Conv2dPoolOp, conv_forward, conv_pool_forward};
+use conv::{Conv2dOp, conv_forward, conv_pool_forward};
 use linear::{LinearOp, linear_forward};
 use norm::{BatchNormOp, norm_forward};
 use pool::{ReluMaxPool, pool_forward};
@@ -76,20 +76,24 @@ pub fn relu_max_pool2x2(x: Tensor<4>) -> Tensor<4> {
 /// `[batch, out, h+2pad-k+1, w+2pad-k+1]`, for `conv`'s square k x k kernel. CPU backends only,
 /// like [`relu_max_pool2x2`].
 pub fn conv2d(x: Tensor<4>, conv: &Conv2d, pad: usize) -> Tensor<4> {
-    let weight = conv.weight.val();
-    let [_, _, kh, kw] = weight.dims();
-    assert_eq!(kh, kw, "conv2d takes a square kernel");
-    let bias = match &conv.bias {
-        Some(bias) => bias.val(),
-        None => Tensor::zeros([weight.dims()[0]], &weight.device()),
-    };
-    let [x, weight, bias] = [x.into_dispatch(), weight.into_dispatch(), bias.into_dispatch()];
-    Tensor::from_dispatch(<Dispatch as CpuKernels>::conv2d(x, weight, bias, pad))
+    run_conv(x, conv, pad, <Dispatch as CpuKernels>::conv2d)
 }
 
 /// [`conv2d`] then [`relu_max_pool2x2`] as one kernel: each image's convolution output is pooled
 /// while in cache (the same values and gradients). CPU backends only, like [`relu_max_pool2x2`].
 pub fn conv2d_relu_max_pool2x2(x: Tensor<4>, conv: &Conv2d, pad: usize) -> Tensor<4> {
+    run_conv(x, conv, pad, <Dispatch as CpuKernels>::conv2d_relu_pool)
+}
+
+type DispatchFloat = FloatTensor<Dispatch>;
+
+/// `kernel` on `x` with `conv`'s square weight and its bias (zeros when it has none).
+fn run_conv(
+    x: Tensor<4>,
+    conv: &Conv2d,
+    pad: usize,
+    kernel: fn(DispatchFloat, DispatchFloat, DispatchFloat, usize) -> DispatchFloat,
+) -> Tensor<4> {
     let weight = conv.weight.val();
     let [_, _, kh, kw] = weight.dims();
     assert_eq!(kh, kw, "conv2d takes a square kernel");
@@ -97,8 +101,7 @@ pub fn conv2d_relu_max_pool2x2(x: Tensor<4>, conv: &Conv2d, pad: usize) -> Tenso
         Some(bias) => bias.val(),
         None => Tensor::zeros([weight.dims()[0]], &weight.device()),
     };
-    let [x, weight, bias] = [x.into_dispatch(), weight.into_dispatch(), bias.into_dispatch()];
-    Tensor::from_dispatch(<Dispatch as CpuKernels>::conv2d_relu_pool(x, weight, bias, pad))
+    Tensor::from_dispatch(kernel(x.into_dispatch(), weight.into_dispatch(), bias.into_dispatch(), pad))
 }
 
 /// `layer` on `x` `[batch, inputs]` (`x W + b`), then ReLU when `relu`: Burn's `Linear` (and
@@ -300,7 +303,7 @@ impl<B: HostBackend, C: CheckpointStrategy> CpuKernels for Autodiff<B, C> {
         match Conv2dOp.prepare::<C>([x_node, weight_node, bias_node]).compute_bound().stateful() {
             OpsKind::Tracked(prep) => {
                 let y = conv_forward::<B>(&x, &weight, &bias, pad);
-                prep.finish((x, weight, pad), y)
+                prep.finish((x, weight, pad, None), y)
             }
             OpsKind::UnTracked(prep) => prep.finish(conv_forward::<B>(&x, &weight, &bias, pad)),
         }
@@ -314,10 +317,10 @@ impl<B: HostBackend, C: CheckpointStrategy> CpuKernels for Autodiff<B, C> {
     ) -> FloatTensor<Self> {
         let ((x, x_node), (weight, weight_node), (bias, bias_node)) =
             (x.into_parts(), weight.into_parts(), bias.into_parts());
-        match Conv2dPoolOp.prepare::<C>([x_node, weight_node, bias_node]).compute_bound().stateful() {
+        match Conv2dOp.prepare::<C>([x_node, weight_node, bias_node]).compute_bound().stateful() {
             OpsKind::Tracked(prep) => {
                 let (y, winners) = conv_pool_forward::<B>(&x, &weight, &bias, pad, true);
-                prep.finish((x, weight, pad, winners), y)
+                prep.finish((x, weight, pad, Some(winners)), y)
             }
             OpsKind::UnTracked(prep) => prep.finish(conv_pool_forward::<B>(&x, &weight, &bias, pad, false).0),
         }
