@@ -22,10 +22,12 @@ impl<'a> Matrix<'a> {
     }
 }
 
-/// Multiply-adds below which a product runs on the calling thread. Waking the pool's threads for
-/// a product costs more than it saves until about here (2 cores, AVX-512): a 100x784x128 product
-/// ran at 157 GFLOP/s on one thread and 87 with gemm's two; 100x784x512 at 145 on one, 182 on two.
-const PARALLEL_MACS: usize = 1 << 25;
+/// Multiply-adds below which a product runs on the calling thread. Measured on 2 cores (AMD
+/// EPYC, AVX2), medians of 5-7 alternating runs: split into two blocks of rows, the 13M
+/// products of a 512-256 NN made its train step 1.20x faster and the seed CNN's 20M dense
+/// products 1.06x, but the seed NN's 10M ones (100x784x128) 0.85x. gemm's own split was slower
+/// than one thread up to far larger products (100x784x128: 157 GFLOP/s on one, 87 on two).
+const PARALLEL_MACS: usize = 12 << 20;
 
 /// `dst` (row-major, `a.rows x b.cols`) `= a * b`, or `+= a * b` when `accumulate`. On this
 /// thread when `threads` is false (callers that already run one task per pool thread), else on

@@ -164,9 +164,12 @@ mod tests {
     #[test]
     fn linear_gives_the_same_bits_whatever_the_thread_count() {
         let _rng = crate::burn_rng_lock();
-        for device in test_devices().map(|d| d.autodiff()) {
-            let layer = LinearConfig::new(3072, 512).init(&device);
-            let x = Tensor::<2>::random([100, 3072], Distribution::Normal(0.0, 1.0), &device).require_grad();
+        // The seed NN's first layer and a wide CIFAR-10 one: both products split across threads.
+        for (device, (k, n)) in
+            test_devices().into_iter().flat_map(|d| [(784, 128), (3072, 512)].map(|kn| (d.clone().autodiff(), kn)))
+        {
+            let layer = LinearConfig::new(k, n).init(&device);
+            let x = Tensor::<2>::random([100, k], Distribution::Normal(0.0, 1.0), &device).require_grad();
             let run = |threads: usize| {
                 let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
                 pool.install(|| {
@@ -177,7 +180,7 @@ mod tests {
             };
             let one = run(1);
             for threads in [2, 3] {
-                assert_eq!(one, run(threads), "{threads} threads on {device:?}");
+                assert_eq!(one, run(threads), "{k}x{n}, {threads} threads on {device:?}");
             }
         }
     }
