@@ -4,7 +4,7 @@ use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{BatchNorm, Dropout, Linear, PaddingConfig2d, Relu};
 use burn::prelude::*;
 
-use super::cpu_kernels::{self, batch_norm_train, conv2d, conv2d_relu_max_pool2x2, relu_max_pool2x2};
+use super::cpu_kernels::{self, batch_norm_relu_max_pool2x2, conv2d, conv2d_relu_max_pool2x2};
 use super::{Architecture, dense};
 use crate::catalog::ImageShape;
 use crate::error::Error;
@@ -68,10 +68,10 @@ impl Cnn {
         })
     }
 
-    /// On the CPU backends (Burn flex and ndarray) the convolutions, their batch norms and ReLU +
-    /// max pool run as this crate's kernels ([`super::cpu_kernels`]: measured faster than the
-    /// backends' own); dropout and the dense layers (with their batch norms) are Burn's. The tests check both paths compute
-    /// the same function with the same gradients.
+    /// On the CPU backends (Burn flex and ndarray) the convolutions, their batch norms, ReLU +
+    /// max pool and the dense layers run as this crate's kernels ([`super::cpu_kernels`]:
+    /// measured faster than the backends' own); dropout is Burn's. The tests check both paths
+    /// compute the same function with the same gradients.
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
         let mut x = images;
         for (i, conv) in self.convs.iter().enumerate() {
@@ -80,11 +80,16 @@ impl Cnn {
                 x = conv2d_relu_max_pool2x2(x, conv, self.pad);
                 continue;
             }
-            x = if self.cpu_kernels { conv2d(x, conv, self.pad) } else { conv.forward(x) };
-            if let Some(norm) = self.conv_norms.get(i) {
-                x = if self.cpu_kernels { batch_norm_train(x, norm) } else { norm.forward(x) };
+            if self.cpu_kernels {
+                // Batch norm, ReLU and pool in one kernel, each plane normalized in cache.
+                x = batch_norm_relu_max_pool2x2(conv2d(x, conv, self.pad), &self.conv_norms[i]);
+                continue;
             }
-            x = if self.cpu_kernels { relu_max_pool2x2(x) } else { self.pool.forward(self.activation.forward(x)) };
+            x = conv.forward(x);
+            if let Some(norm) = self.conv_norms.get(i) {
+                x = norm.forward(x);
+            }
+            x = self.pool.forward(self.activation.forward(x));
         }
         let head = dense::Layers {
             layers: &self.layers,

@@ -26,6 +26,8 @@
 //!   NN's train step 1.8x slower on 2 threads than on 1).
 //! - [`batch_norm_train`]: batch norm on the batch's statistics, forward and backward, per
 //!   channel over contiguous rows (Burn's default transposes the input to reduce it).
+//! - [`batch_norm_relu_max_pool2x2`]: batch norm then ReLU + max pool in one pass, each plane
+//!   normalized in cache; the normalized batch and its full-size gradient are never stored.
 //!
 //! All are checked against Burn's own operations, values and gradients, on both backends, in
 //! their tests.
@@ -37,6 +39,7 @@ mod conv;
 mod gemm;
 mod linear;
 mod norm;
+mod norm_pool;
 mod pool;
 mod uninit;
 
@@ -48,14 +51,15 @@ use burn::backend::flex::FlexTensor;
 use burn::backend::ndarray::NdArrayTensor;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Backend, Dispatch, Flex, NdArray, backend_extension};
-use burn::nn::Linear;
 use burn::nn::conv::Conv2d;
+use burn::nn::{BatchNorm, Linear};
 use burn::prelude::Tensor;
 use burn::tensor::{DType, TensorData};
 
 use conv::{Conv2dOp, conv_forward, conv_pool_forward};
 use linear::{LinearOp, linear_forward};
 use norm::{BatchNormOp, norm_forward};
+use norm_pool::{NormPoolOp, norm_pool_forward};
 use pool::{ReluMaxPool, pool_forward};
 
 /// Whether `device` (plain or autodiff) is a backend these kernels run on.
@@ -120,21 +124,38 @@ pub fn linear(x: Tensor<2>, layer: &Linear, relu: bool) -> Tensor<2> {
 /// `norm` on `x` `[batch, channels, ...]` while training (autodiff, not frozen): the batch's own
 /// statistics, and the running ones updated as Burn's `BatchNorm` does; otherwise `norm`'s own
 /// (inference) forward. CPU backends only, like [`relu_max_pool2x2`].
-pub fn batch_norm_train<const D: usize>(x: Tensor<D>, norm: &burn::nn::BatchNorm) -> Tensor<D> {
-    let device = x.device();
-    if !(device.is_autodiff() && norm.training.is_enabled()) {
+pub fn batch_norm_train<const D: usize>(x: Tensor<D>, norm: &BatchNorm) -> Tensor<D> {
+    if !training(&x, norm) {
         return norm.forward(x);
     }
+    normalize(x, norm, <Dispatch as CpuKernels>::batch_norm)
+}
+
+/// [`batch_norm_train`] then [`relu_max_pool2x2`] as one kernel on `x` `[batch, channels, h, w]`
+/// (the same values and gradients). CPU backends only, like [`relu_max_pool2x2`].
+pub fn batch_norm_relu_max_pool2x2(x: Tensor<4>, norm: &BatchNorm) -> Tensor<4> {
+    if !training(&x, norm) {
+        return relu_max_pool2x2(norm.forward(x));
+    }
+    normalize(x, norm, <Dispatch as CpuKernels>::batch_norm_relu_pool)
+}
+
+fn training<const D: usize>(x: &Tensor<D>, norm: &BatchNorm) -> bool {
+    x.device().is_autodiff() && norm.training.is_enabled()
+}
+
+/// `kernel` on `x` with `norm`'s gamma and beta and the batch's statistics, which also update
+/// `norm`'s running ones.
+fn normalize<const D: usize>(
+    x: Tensor<D>,
+    norm: &BatchNorm,
+    kernel: fn(DispatchFloat, DispatchFloat, DispatchFloat, DispatchFloat, f64) -> DispatchFloat,
+) -> Tensor<D> {
+    let device = x.device();
     let channels = x.dims()[1];
     let stats = Tensor::<2>::from_dispatch(<Dispatch as CpuKernels>::channel_stats(x.clone().into_dispatch()));
     let [gamma, beta] = [norm.gamma.val().into_dispatch(), norm.beta.val().into_dispatch()];
-    let y = Tensor::from_dispatch(<Dispatch as CpuKernels>::batch_norm(
-        x.into_dispatch(),
-        gamma,
-        beta,
-        stats.clone().into_dispatch(),
-        norm.epsilon,
-    ));
+    let y = Tensor::from_dispatch(kernel(x.into_dispatch(), gamma, beta, stats.clone().into_dispatch(), norm.epsilon));
     let mean = stats.clone().narrow(0, 0, 1).reshape([channels]).detach();
     let variance = stats.narrow(0, 1, 1).reshape([channels]).detach();
     let m = norm.momentum;
@@ -169,6 +190,14 @@ pub trait CpuKernels: Backend {
     /// Batch norm with `stats` (from [`CpuKernels::channel_stats`] of `x`); differentiated
     /// for x, gamma and beta as the whole batch norm.
     fn batch_norm(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        stats: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> FloatTensor<Self>;
+    /// [`CpuKernels::batch_norm`] then [`CpuKernels::relu_max_pool2x2`].
+    fn batch_norm_relu_pool(
         x: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
         beta: FloatTensor<Self>,
@@ -239,6 +268,10 @@ macro_rules! host_kernels {
             norm_forward::<Self>(x, &gamma, &beta, &stats, epsilon).0
         }
 
+        fn batch_norm_relu_pool(x: FloatTensor<Self>, gamma: FloatTensor<Self>, beta: FloatTensor<Self>, stats: FloatTensor<Self>, epsilon: f64) -> FloatTensor<Self> {
+            norm_pool_forward::<Self>(x, &gamma, &beta, &stats, epsilon, false).0
+        }
+
         fn conv2d(x: FloatTensor<Self>, weight: FloatTensor<Self>, bias: FloatTensor<Self>, pad: usize) -> FloatTensor<Self> {
             conv_forward::<Self>(&x, &weight, &bias, pad)
         }
@@ -278,6 +311,25 @@ impl<B: HostBackend, C: CheckpointStrategy> CpuKernels for Autodiff<B, C> {
                 prep.finish(saved, y)
             }
             OpsKind::UnTracked(prep) => prep.finish(norm_forward::<B>(x, &gamma, &beta, &stats, epsilon).0),
+        }
+    }
+
+    fn batch_norm_relu_pool(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        stats: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> FloatTensor<Self> {
+        let ((x, x_node), (gamma, gamma_node), (beta, beta_node)) =
+            (x.into_parts(), gamma.into_parts(), beta.into_parts());
+        let (stats, _) = stats.into_parts();
+        match NormPoolOp.prepare::<C>([x_node, gamma_node, beta_node]).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => {
+                let (y, saved, winners) = norm_pool_forward::<B>(x, &gamma, &beta, &stats, epsilon, true);
+                prep.finish((saved, winners), y)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(norm_pool_forward::<B>(x, &gamma, &beta, &stats, epsilon, false).0),
         }
     }
 

@@ -20,10 +20,28 @@ pub(super) struct BatchNormOp;
 /// What the backward pass needs: the input, gamma, and each channel's mean and 1/std.
 #[derive(Clone, Debug)]
 pub(super) struct Saved<B: HostBackend> {
-    x: FloatTensor<B>,
-    gamma: Vec<f32>,
-    mean: Vec<f32>,
-    inv_std: Vec<f32>,
+    pub x: FloatTensor<B>,
+    pub gamma: Vec<f32>,
+    pub mean: Vec<f32>,
+    pub inv_std: Vec<f32>,
+}
+
+impl<B: HostBackend> Saved<B> {
+    /// Batch norm's state for `x` with `stats`, each channel's mean and variance (`[2, c]`).
+    pub(super) fn new(x: FloatTensor<B>, gamma: &FloatTensor<B>, stats: &FloatTensor<B>, epsilon: f64) -> Saved<B> {
+        let c = layout::<B>(&x).1;
+        let stats = B::f32_values(stats);
+        let (mean, var) = (stats[..c].to_vec(), &stats[c..]);
+        let inv_std = var.iter().map(|&v| 1.0 / (f64::from(v) + epsilon).sqrt() as f32).collect();
+        Saved { gamma: B::f32_values(gamma).into_owned(), mean, inv_std, x }
+    }
+
+    /// What channel `ch`'s values are multiplied by, then added to: `gamma * inv_std` and
+    /// `beta - gamma * inv_std * mean`.
+    pub(super) fn affine(&self, ch: usize, beta: f32) -> (f32, f32) {
+        let scale = self.gamma[ch] * self.inv_std[ch];
+        (scale, beta - scale * self.mean[ch])
+    }
 }
 
 impl<B: HostBackend> Backward<B, 3> for BatchNormOp {
@@ -42,7 +60,7 @@ impl<B: HostBackend> Backward<B, 3> for BatchNormOp {
 }
 
 /// `[n, c, rest...]` as (n, c, the size of rest).
-fn layout<B: HostBackend>(x: &FloatTensor<B>) -> (usize, usize, usize) {
+pub(super) fn layout<B: HostBackend>(x: &FloatTensor<B>) -> (usize, usize, usize) {
     let shape = B::shape(x);
     assert!(shape.len() >= 2, "batch norm takes [batch, channels, ...]");
     (shape[0], shape[1], shape[2..].iter().product())
@@ -102,15 +120,13 @@ pub(super) fn norm_forward<B: HostBackend>(
 ) -> (FloatTensor<B>, Saved<B>) {
     let shape = B::shape(&x);
     let (_, c, hw) = layout::<B>(&x);
-    let values = B::f32_values(&x);
-    let stats = B::f32_values(stats);
-    let (mean, var) = (stats[..c].to_vec(), &stats[c..]);
-    let inv_std: Vec<f32> = var.iter().map(|&v| 1.0 / (f64::from(v) + epsilon).sqrt() as f32).collect();
-    let (gamma, beta) = (B::f32_values(gamma).into_owned(), B::f32_values(beta).into_owned());
+    let saved = Saved::new(x, gamma, stats, epsilon);
+    let beta = B::f32_values(beta);
+    let values = B::f32_values(&saved.x);
     let write = |_: &mut (), i: usize, out: &mut [MaybeUninit<f32>]| {
         let input = &values[i * c * hw..][..c * hw];
         for ch in 0..c {
-            let (scale, shift) = (gamma[ch] * inv_std[ch], beta[ch] - gamma[ch] * inv_std[ch] * mean[ch]);
+            let (scale, shift) = saved.affine(ch, beta[ch]);
             for (o, &v) in out[ch * hw..][..hw].iter_mut().zip(&input[ch * hw..][..hw]) {
                 o.write(v * scale + shift);
             }
@@ -119,7 +135,7 @@ pub(super) fn norm_forward<B: HostBackend>(
     // SAFETY: `write` sets each of its image's c * hw values.
     let y = unsafe { written(values.len(), c * hw, || (), write) };
     drop(values);
-    (B::from_f32(y, shape), Saved { x, gamma, mean, inv_std })
+    (B::from_f32(y, shape), saved)
 }
 
 /// The gradients for x, gamma and beta: with `xhat = (x - mean) * inv_std` and M values per

@@ -15,8 +15,8 @@ use super::{HostBackend, dims4};
 /// Which input of each 2x2 window won: 0-3 (row-major in the window), or [`CUT`].
 #[derive(Clone, Debug)]
 pub(super) struct Winners {
-    input_shape: [usize; 4],
-    winner: Arc<Vec<u8>>,
+    pub input_shape: [usize; 4],
+    pub winner: Arc<Vec<u8>>,
 }
 
 /// The window's maximum was not positive: ReLU cut it, no gradient flows.
