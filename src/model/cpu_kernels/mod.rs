@@ -58,8 +58,8 @@ use burn::tensor::{DType, TensorData};
 
 use conv::{Conv2dOp, conv_forward, conv_pool_forward};
 use linear::{LinearOp, linear_forward};
-use norm::{BatchNormOp, norm_forward};
-use norm_pool::{NormPoolOp, norm_pool_forward};
+use norm::norm_forward;
+use norm_pool::{BatchNormOp, norm_pool_forward};
 use pool::{ReluMaxPool, pool_forward};
 
 /// Whether `device` (plain or autodiff) is a backend these kernels run on.
@@ -302,16 +302,7 @@ impl<B: HostBackend, C: CheckpointStrategy> CpuKernels for Autodiff<B, C> {
         stats: FloatTensor<Self>,
         epsilon: f64,
     ) -> FloatTensor<Self> {
-        let ((x, x_node), (gamma, gamma_node), (beta, beta_node)) =
-            (x.into_parts(), gamma.into_parts(), beta.into_parts());
-        let (stats, _) = stats.into_parts();
-        match BatchNormOp.prepare::<C>([x_node, gamma_node, beta_node]).compute_bound().stateful() {
-            OpsKind::Tracked(prep) => {
-                let (y, saved) = norm_forward::<B>(x, &gamma, &beta, &stats, epsilon);
-                prep.finish(saved, y)
-            }
-            OpsKind::UnTracked(prep) => prep.finish(norm_forward::<B>(x, &gamma, &beta, &stats, epsilon).0),
-        }
+        batch_norm_op::<B, C>([x, gamma, beta, stats], epsilon, false)
     }
 
     fn batch_norm_relu_pool(
@@ -321,16 +312,7 @@ impl<B: HostBackend, C: CheckpointStrategy> CpuKernels for Autodiff<B, C> {
         stats: FloatTensor<Self>,
         epsilon: f64,
     ) -> FloatTensor<Self> {
-        let ((x, x_node), (gamma, gamma_node), (beta, beta_node)) =
-            (x.into_parts(), gamma.into_parts(), beta.into_parts());
-        let (stats, _) = stats.into_parts();
-        match NormPoolOp.prepare::<C>([x_node, gamma_node, beta_node]).compute_bound().stateful() {
-            OpsKind::Tracked(prep) => {
-                let (y, saved, winners) = norm_pool_forward::<B>(x, &gamma, &beta, &stats, epsilon, true);
-                prep.finish((saved, winners), y)
-            }
-            OpsKind::UnTracked(prep) => prep.finish(norm_pool_forward::<B>(x, &gamma, &beta, &stats, epsilon, false).0),
-        }
+        batch_norm_op::<B, C>([x, gamma, beta, stats], epsilon, true)
     }
 
     fn relu_max_pool2x2(x: FloatTensor<Self>) -> FloatTensor<Self> {
@@ -393,6 +375,33 @@ impl<B: HostBackend, C: CheckpointStrategy> CpuKernels for Autodiff<B, C> {
             }
             OpsKind::UnTracked(prep) => prep.finish(linear_forward::<B>(x, weight, &bias, relu).0),
         }
+    }
+}
+
+/// Batch norm of x with gamma, beta and the batch's statistics, then ReLU + max pool when `pool`;
+/// differentiated for x, gamma and beta.
+fn batch_norm_op<B: HostBackend, C: CheckpointStrategy>(
+    [x, gamma, beta, stats]: [FloatTensor<Autodiff<B, C>>; 4],
+    epsilon: f64,
+    pool: bool,
+) -> FloatTensor<Autodiff<B, C>> {
+    let ((x, x_node), (gamma, gamma_node), (beta, beta_node)) = (x.into_parts(), gamma.into_parts(), beta.into_parts());
+    let (stats, _) = stats.into_parts();
+    let forward = |x, keep_winners| {
+        if pool {
+            let (y, saved, winners) = norm_pool_forward::<B>(x, &gamma, &beta, &stats, epsilon, keep_winners);
+            (y, (saved, Some(winners)))
+        } else {
+            let (y, saved) = norm_forward::<B>(x, &gamma, &beta, &stats, epsilon);
+            (y, (saved, None))
+        }
+    };
+    match BatchNormOp.prepare::<C>([x_node, gamma_node, beta_node]).compute_bound().stateful() {
+        OpsKind::Tracked(prep) => {
+            let (y, state) = forward(x, true);
+            prep.finish(state, y)
+        }
+        OpsKind::UnTracked(prep) => prep.finish(forward(x, false).0),
     }
 }
 

@@ -3,9 +3,6 @@
 //! twice to reduce per channel and makes several full-size intermediate tensors; here each
 //! channel's rows are read in place, two passes forward, two backward.
 
-use burn::backend::autodiff::checkpoint::base::Checkpointer;
-use burn::backend::autodiff::grads::Gradients;
-use burn::backend::autodiff::ops::{Backward, Ops};
 use burn::backend::tensor::FloatTensor;
 use std::mem::MaybeUninit;
 
@@ -13,9 +10,6 @@ use rayon::prelude::*;
 
 use super::HostBackend;
 use super::uninit::written;
-
-#[derive(Debug)]
-pub(super) struct BatchNormOp;
 
 /// What the backward pass needs: the input, gamma, and each channel's mean and 1/std.
 #[derive(Clone, Debug)]
@@ -41,21 +35,6 @@ impl<B: HostBackend> Saved<B> {
     pub(super) fn affine(&self, ch: usize, beta: f32) -> (f32, f32) {
         let scale = self.gamma[ch] * self.inv_std[ch];
         (scale, beta - scale * self.mean[ch])
-    }
-}
-
-impl<B: HostBackend> Backward<B, 3> for BatchNormOp {
-    type State = Saved<B>;
-
-    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let [x_parent, gamma_parent, beta_parent] = ops.parents;
-        let grad = grads.consume::<B>(&ops.node);
-        let (x_grad, gamma_grad, beta_grad) = norm_backward::<B>(&ops.state, &grad);
-        for (parent, grad) in [(x_parent, x_grad), (gamma_parent, gamma_grad), (beta_parent, beta_grad)] {
-            if let Some(parent) = parent {
-                grads.register::<B>(parent.id, grad);
-            }
-        }
     }
 }
 
@@ -141,7 +120,7 @@ pub(super) fn norm_forward<B: HostBackend>(
 /// The gradients for x, gamma and beta: with `xhat = (x - mean) * inv_std` and M values per
 /// channel, `dbeta = sum(dy)`, `dgamma = sum(dy * xhat)`,
 /// `dx = gamma * inv_std * (dy - dbeta / M - xhat * dgamma / M)`.
-fn norm_backward<B: HostBackend>(
+pub(super) fn norm_backward<B: HostBackend>(
     saved: &Saved<B>,
     grad: &FloatTensor<B>,
 ) -> (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>) {

@@ -1,7 +1,8 @@
 //! [`super::batch_norm_relu_max_pool2x2`]: batch norm, ReLU and a 2x2 max pool in one pass over
 //! a convolution's output, and one pass back. One after the other, the three wrote the batch's
 //! full-size normalized values and read them back, and backward did the same with their
-//! gradient (mostly zeros: only each window's winner gets one).
+//! gradient (mostly zeros: only each window's winner gets one). [`BatchNormOp`] is the backward
+//! of both: batch norm alone ([`super::norm`]) and with the pool.
 
 use std::mem::MaybeUninit;
 
@@ -11,7 +12,7 @@ use burn::backend::autodiff::ops::{Backward, Ops};
 use burn::backend::tensor::FloatTensor;
 use rayon::prelude::*;
 
-use super::norm::Saved;
+use super::norm::{Saved, norm_backward};
 use super::pool::{CUT, Winners, pool_plane};
 use super::uninit::written;
 use super::{HostBackend, dims4};
@@ -20,16 +21,20 @@ use super::{HostBackend, dims4};
 const LANES: usize = 4;
 
 #[derive(Debug)]
-pub(super) struct NormPoolOp;
+pub(super) struct BatchNormOp;
 
-impl<B: HostBackend> Backward<B, 3> for NormPoolOp {
-    type State = (Saved<B>, Winners);
+impl<B: HostBackend> Backward<B, 3> for BatchNormOp {
+    /// Batch norm's state, and the pool's winners when the op also pooled
+    /// ([`norm_pool_forward`]): then the gradient comes from the pooled values.
+    type State = (Saved<B>, Option<Winners>);
 
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
         let [x_parent, gamma_parent, beta_parent] = ops.parents;
         let grad = grads.consume::<B>(&ops.node);
-        let (saved, winners) = &ops.state;
-        let (x_grad, gamma_grad, beta_grad) = norm_pool_backward::<B>(saved, winners, &grad);
+        let (x_grad, gamma_grad, beta_grad) = match &ops.state {
+            (saved, Some(winners)) => norm_pool_backward::<B>(saved, winners, &grad),
+            (saved, None) => norm_backward::<B>(saved, &grad),
+        };
         for (parent, grad) in [(x_parent, x_grad), (gamma_parent, gamma_grad), (beta_parent, beta_grad)] {
             if let Some(parent) = parent {
                 grads.register::<B>(parent.id, grad);
