@@ -75,14 +75,13 @@ impl Cnn {
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
         let mut x = images;
         for (i, conv) in self.convs.iter().enumerate() {
-            if self.cpu_kernels && self.conv_norms.is_empty() {
-                // Nothing between the conv and its pool: one kernel, pooling each image in cache.
-                x = conv2d_relu_max_pool2x2(x, conv, self.pad);
-                continue;
-            }
             if self.cpu_kernels {
-                // Batch norm, ReLU and pool in one kernel, each plane normalized in cache.
-                x = batch_norm_relu_max_pool2x2(conv2d(x, conv, self.pad), &self.conv_norms[i]);
+                x = match self.conv_norms.get(i) {
+                    // Nothing between the conv and its pool: one kernel, pooling each image in cache.
+                    None => conv2d_relu_max_pool2x2(x, conv, self.pad),
+                    // Batch norm, ReLU and pool in one kernel, each plane normalized in cache.
+                    Some(norm) => batch_norm_relu_max_pool2x2(conv2d(x, conv, self.pad), norm),
+                };
                 continue;
             }
             x = conv.forward(x);

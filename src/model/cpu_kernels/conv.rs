@@ -10,7 +10,7 @@ use std::mem::MaybeUninit;
 use rayon::prelude::*;
 
 use super::gemm::{Matrix, matmul};
-use super::pool::{CUT, Winners, pool_backward, pool_plane};
+use super::pool::{Winners, pool_backward, pool_plane, pooled_outputs};
 use super::uninit::{filled, written};
 use super::{HostBackend, dims4};
 
@@ -194,8 +194,6 @@ pub(super) fn conv_pool_forward<B: HostBackend>(
     let g = Geometry::new([c, h, w], ksize, pad);
     let (x, weight, bias) = (B::f32_values(x), B::f32_values(weight), B::f32_values(bias));
     let (k, p, q) = (g.rows(), g.oh * g.ow, (g.oh / 2) * (g.ow / 2));
-    let mut pooled = vec![0f32; batch * out * q];
-    let mut winner = vec![CUT; if keep_winners { pooled.len() } else { 0 }];
     let init = || (vec![0f32; k * p], Vec::new(), vec![0f32; out * p]);
     let image = |(cols, scratch, y): &mut (Vec<f32>, Vec<f32>, Vec<f32>),
                  i: usize,
@@ -211,14 +209,7 @@ pub(super) fn conv_pool_forward<B: HostBackend>(
             pool_plane(plane, g.ow, &mut pooled[ch * q..][..q], win);
         }
     };
-    let chunk = (out * q).max(1);
-    if keep_winners {
-        let images = pooled.par_chunks_mut(chunk).zip(winner.par_chunks_mut(chunk)).enumerate();
-        images.for_each_init(init, |state, (i, (pooled, win))| image(state, i, pooled, Some(win)));
-    } else {
-        let images = pooled.par_chunks_mut(chunk).enumerate();
-        images.for_each_init(init, |state, (i, pooled)| image(state, i, pooled, None));
-    }
+    let (pooled, winner) = pooled_outputs(batch * out * q, out * q, keep_winners, init, image);
     let shape = vec![batch, out, g.oh / 2, g.ow / 2];
     (B::from_f32(pooled, shape), Winners::new([batch, out, g.oh, g.ow], winner))
 }

@@ -153,7 +153,8 @@ mod tests {
                         } else {
                             let scale = e.clone().abs().max().into_scalar::<f32>();
                             let diff = (e - g).abs().max().into_scalar::<f32>();
-                            assert!(scale > 0.0 && diff <= 1e-5 * scale, "{name}, {case}: {diff} of {scale}");
+                            // A one-row case can be all zeros after ReLU (so must ours be).
+                            assert!(diff <= 1e-5 * scale, "{name}, {case}: {diff} of {scale}");
                         }
                     }
                 }

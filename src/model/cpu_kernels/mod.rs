@@ -332,15 +332,7 @@ impl<B: HostBackend, C: CheckpointStrategy> CpuKernels for Autodiff<B, C> {
         bias: FloatTensor<Self>,
         pad: usize,
     ) -> FloatTensor<Self> {
-        let ((x, x_node), (weight, weight_node), (bias, bias_node)) =
-            (x.into_parts(), weight.into_parts(), bias.into_parts());
-        match Conv2dOp.prepare::<C>([x_node, weight_node, bias_node]).compute_bound().stateful() {
-            OpsKind::Tracked(prep) => {
-                let y = conv_forward::<B>(&x, &weight, &bias, pad);
-                prep.finish((x, weight, pad, None), y)
-            }
-            OpsKind::UnTracked(prep) => prep.finish(conv_forward::<B>(&x, &weight, &bias, pad)),
-        }
+        conv_op::<B, C>([x, weight, bias], pad, false)
     }
 
     fn conv2d_relu_pool(
@@ -349,15 +341,7 @@ impl<B: HostBackend, C: CheckpointStrategy> CpuKernels for Autodiff<B, C> {
         bias: FloatTensor<Self>,
         pad: usize,
     ) -> FloatTensor<Self> {
-        let ((x, x_node), (weight, weight_node), (bias, bias_node)) =
-            (x.into_parts(), weight.into_parts(), bias.into_parts());
-        match Conv2dOp.prepare::<C>([x_node, weight_node, bias_node]).compute_bound().stateful() {
-            OpsKind::Tracked(prep) => {
-                let (y, winners) = conv_pool_forward::<B>(&x, &weight, &bias, pad, true);
-                prep.finish((x, weight, pad, Some(winners)), y)
-            }
-            OpsKind::UnTracked(prep) => prep.finish(conv_pool_forward::<B>(&x, &weight, &bias, pad, false).0),
-        }
+        conv_op::<B, C>([x, weight, bias], pad, true)
     }
 
     fn dense(
@@ -375,6 +359,32 @@ impl<B: HostBackend, C: CheckpointStrategy> CpuKernels for Autodiff<B, C> {
             }
             OpsKind::UnTracked(prep) => prep.finish(linear_forward::<B>(x, weight, &bias, relu).0),
         }
+    }
+}
+
+/// The convolution of x with weight and bias (`pad` zeros on each side), then ReLU + max pool
+/// when `pool`; differentiated for all three.
+fn conv_op<B: HostBackend, C: CheckpointStrategy>(
+    [x, weight, bias]: [FloatTensor<Autodiff<B, C>>; 3],
+    pad: usize,
+    pool: bool,
+) -> FloatTensor<Autodiff<B, C>> {
+    let ((x, x_node), (weight, weight_node), (bias, bias_node)) =
+        (x.into_parts(), weight.into_parts(), bias.into_parts());
+    let forward = |keep_winners| {
+        if pool {
+            let (y, winners) = conv_pool_forward::<B>(&x, &weight, &bias, pad, keep_winners);
+            (y, Some(winners))
+        } else {
+            (conv_forward::<B>(&x, &weight, &bias, pad), None)
+        }
+    };
+    match Conv2dOp.prepare::<C>([x_node, weight_node, bias_node]).compute_bound().stateful() {
+        OpsKind::Tracked(prep) => {
+            let (y, winners) = forward(true);
+            prep.finish((x, weight, pad, winners), y)
+        }
+        OpsKind::UnTracked(prep) => prep.finish(forward(false).0),
     }
 }
 

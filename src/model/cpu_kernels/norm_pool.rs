@@ -13,7 +13,7 @@ use burn::backend::tensor::FloatTensor;
 use rayon::prelude::*;
 
 use super::norm::{Saved, norm_backward};
-use super::pool::{CUT, Winners, pool_plane};
+use super::pool::{CUT, Winners, pool_plane, pooled_outputs};
 use super::uninit::written;
 use super::{HostBackend, dims4};
 
@@ -60,22 +60,13 @@ pub(super) fn norm_pool_forward<B: HostBackend>(
     let beta = B::f32_values(beta);
     let values = B::f32_values(&saved.x);
     let q = (h / 2) * (w / 2);
-    let mut pooled = vec![0f32; n * c * q];
-    let mut winner = vec![CUT; if keep_winners { pooled.len() } else { 0 }];
     let plane = |normalized: &mut Vec<f32>, p: usize, out: &mut [f32], win: Option<&mut [u8]>| {
         let (scale, shift) = saved.affine(p % c, beta[p % c]);
         normalized.clear();
         normalized.extend(values[p * h * w..][..h * w].iter().map(|&v| v * scale + shift));
         pool_plane(normalized, w, out, win);
     };
-    let chunk = q.max(1);
-    if keep_winners {
-        let planes = pooled.par_chunks_mut(chunk).zip(winner.par_chunks_mut(chunk)).enumerate();
-        planes.for_each_init(Vec::new, |buffer, (p, (out, win))| plane(buffer, p, out, Some(win)));
-    } else {
-        let planes = pooled.par_chunks_mut(chunk).enumerate();
-        planes.for_each_init(Vec::new, |buffer, (p, out)| plane(buffer, p, out, None));
-    }
+    let (pooled, winner) = pooled_outputs(n * c * q, q, keep_winners, Vec::new, plane);
     drop(values);
     let output = B::from_f32(pooled, vec![n, c, h / 2, w / 2]);
     (output, saved, Winners::new([n, c, h, w], winner))
@@ -196,6 +187,28 @@ mod tests {
                     let diff = (e - g).abs().max().into_scalar::<f32>();
                     assert!(diff < 2e-5 * scale, "{name} of {shape:?} on {device:?}: max difference {diff}");
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn gives_the_same_bits_whatever_the_thread_count() {
+        let _rng = crate::burn_rng_lock();
+        for device in test_devices().map(|d| d.autodiff()) {
+            let norm = BatchNormConfig::new(6).init(&device);
+            let x = Tensor::<4>::random([10, 6, 9, 9], Distribution::Normal(1.0, 2.0), &device).require_grad();
+            let run = |threads: usize| {
+                let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+                pool.install(|| {
+                    let y = batch_norm_relu_max_pool2x2(x.clone(), &norm);
+                    let grads = y.clone().powi_scalar(2).sum().backward();
+                    let gamma = norm.gamma.val().grad(&grads).unwrap();
+                    [y.into_data(), x.grad(&grads).unwrap().into_data(), gamma.into_data()]
+                })
+            };
+            let one = run(1);
+            for threads in [2, 3] {
+                assert_eq!(one, run(threads), "{threads} threads on {device:?}");
             }
         }
     }

@@ -41,24 +41,35 @@ pub(super) fn pool_forward<B: HostBackend>(x: FloatTensor<B>, keep_winners: bool
     let [batch, channels, h, w] = dims4::<B>(&x);
     let input = B::f32_values(&x);
     let (oh, ow) = (h / 2, w / 2);
-    let mut output = vec![0f32; batch * channels * oh * ow];
-    let mut winner = vec![CUT; if keep_winners { output.len() } else { 0 }];
-    let plane_out = (oh * ow).max(1);
-    let pool_plane = |(p, out): (usize, &mut [f32]), win: Option<&mut [u8]>| {
-        pool_plane(&input[p * h * w..(p + 1) * h * w], w, out, win)
+    let pool = |_: &mut (), p: usize, out: &mut [f32], win: Option<&mut [u8]>| {
+        pool_plane(&input[p * h * w..][..h * w], w, out, win)
     };
-    if keep_winners {
-        output
-            .par_chunks_mut(plane_out)
-            .zip(winner.par_chunks_mut(plane_out))
-            .enumerate()
-            .for_each(|(p, (out, win))| pool_plane((p, out), Some(win)));
-    } else {
-        output.par_chunks_mut(plane_out).enumerate().for_each(|po| pool_plane(po, None));
-    }
+    let (output, winner) = pooled_outputs(batch * channels * oh * ow, oh * ow, keep_winners, || (), pool);
     drop(input);
     let output = B::from_f32(output, vec![batch, channels, oh, ow]);
     (output, Winners::new([batch, channels, h, w], winner))
+}
+
+/// `len` pooled values in tasks of `chunk`, and their winners when `keep_winners` (else none):
+/// `pool(state, i, out, win)` fills task `i`'s, `state` made once per thread task by `init`.
+pub(super) fn pooled_outputs<S>(
+    len: usize,
+    chunk: usize,
+    keep_winners: bool,
+    init: impl Fn() -> S + Sync + Send,
+    pool: impl Fn(&mut S, usize, &mut [f32], Option<&mut [u8]>) + Sync + Send,
+) -> (Vec<f32>, Vec<u8>) {
+    let mut output = vec![0f32; len];
+    let mut winner = vec![CUT; if keep_winners { len } else { 0 }];
+    let chunk = chunk.max(1);
+    if keep_winners {
+        let tasks = output.par_chunks_mut(chunk).zip(winner.par_chunks_mut(chunk)).enumerate();
+        tasks.for_each_init(init, |state, (i, (out, win))| pool(state, i, out, Some(win)));
+    } else {
+        let tasks = output.par_chunks_mut(chunk).enumerate();
+        tasks.for_each_init(init, |state, (i, out)| pool(state, i, out, None));
+    }
+    (output, winner)
 }
 
 impl Winners {
