@@ -130,6 +130,26 @@ mod tests {
                 mnist,
             ),
             (Architecture { conv_channels: vec![8], kernel_size: 7, hidden: vec![], ..seed.clone() }, cifar),
+            // 7x7 outputs of 72 channels: several images per product, with and without batch norm.
+            (
+                Architecture {
+                    conv_channels: vec![4, 8, 72],
+                    padding: Padding::Same,
+                    hidden: vec![16],
+                    ..seed.clone()
+                },
+                mnist,
+            ),
+            (
+                Architecture {
+                    conv_channels: vec![4, 8, 72],
+                    padding: Padding::Same,
+                    batch_norm: true,
+                    hidden: vec![16],
+                    ..seed.clone()
+                },
+                mnist,
+            ),
             (
                 Architecture { conv_channels: vec![4, 6, 5], kernel_size: 1, ..seed.clone() },
                 ImageShape { channels: 2, height: 11, width: 9 },

@@ -109,23 +109,25 @@ fn copy_line(dst: &mut [f32], src: &[f32]) {
     dst[n - 8..].copy_from_slice(&src[n - 8..]);
 }
 
-/// One image -> its patches `[c*k*k, oh*ow]`: row `c*k*k + kh*k + kw` holds
+/// One image -> its patches `[c*k*k, oh*ow]`, row `r` at `cols[r * stride..]` (the image's
+/// columns of a matrix of several images' patches): row `c*k*k + kh*k + kw` holds
 /// `image[c, y+kh-pad, x+kw-pad]` (0 in the padding) in column `y*ow + x`, matching a weight
 /// `[out, c, k, k]`. `scratch` holds the padded image.
-fn im2col(image: &[f32], g: Geometry, cols: &mut [f32], scratch: &mut Vec<f32>) {
+fn im2col(image: &[f32], g: Geometry, cols: &mut [f32], stride: usize, scratch: &mut Vec<f32>) {
     let source = padded(image, g, scratch);
     let pw = g.padded().1;
-    for (row, out) in cols.chunks_exact_mut(g.oh * g.ow).enumerate().take(g.rows()) {
+    for row in 0..g.rows() {
         let origin = g.origin(row);
-        for (y, line) in out.chunks_exact_mut(g.ow).enumerate() {
+        for (y, line) in cols[row * stride..][..g.oh * g.ow].chunks_exact_mut(g.ow).enumerate() {
             copy_line(line, &source[origin + y * pw..][..g.ow]);
         }
     }
 }
 
 /// The gradient of [`im2col`]: adds to each pixel of `image` (zeros) the patch entries it was
-/// copied to, in the order of the patch rows. `scratch` holds the padded image's gradient.
-fn col2im(cols: &[f32], g: Geometry, image: &mut [f32], scratch: &mut Vec<f32>) {
+/// copied to (row `r` at `cols[r * stride..]`), in the order of the patch rows. `scratch` holds
+/// the padded image's gradient.
+fn col2im(cols: &[f32], stride: usize, g: Geometry, image: &mut [f32], scratch: &mut Vec<f32>) {
     let (ph, pw) = g.padded();
     let target: &mut [f32] = if g.pad == 0 {
         image
@@ -134,9 +136,9 @@ fn col2im(cols: &[f32], g: Geometry, image: &mut [f32], scratch: &mut Vec<f32>) 
         scratch.resize(g.c * ph * pw, 0.0);
         scratch
     };
-    for (row, patch) in cols.chunks_exact(g.oh * g.ow).enumerate().take(g.rows()) {
+    for row in 0..g.rows() {
         let origin = g.origin(row);
-        for (y, line) in patch.chunks_exact(g.ow).enumerate() {
+        for (y, line) in cols[row * stride..][..g.oh * g.ow].chunks_exact(g.ow).enumerate() {
             for (t, v) in target[origin + y * pw..][..g.ow].iter_mut().zip(line) {
                 *t += v;
             }
@@ -153,6 +155,66 @@ fn col2im(cols: &[f32], g: Geometry, image: &mut [f32], scratch: &mut Vec<f32>) 
     }
 }
 
+/// Images whose patches one product takes side by side, at most `max`: enough for about 256
+/// columns when an image's columns leave more than an eighth of gemm's registers unused (its
+/// AVX-512 kernel takes the columns 16 at a time; a remainder costs a pass of its own). On one
+/// Zen 4 core, 128 channels of 576 patch rows: a 7x7 output's 49 columns (15 of 64 unused) ran at
+/// 85 GFLOP/s image by image, 104 four images at a time, 108 eight, the input gradient's product
+/// alike; the three-block CNN's step used 7 % less CPU time. 121 and 196 columns (7 and 12
+/// unused) gained 3-8 % in the product alone but lost 3-7 % of the seed and k5 CNNs' steps.
+/// One image when both the output channels and the columns are at most 64: gemm then blocks the
+/// sum over the patch rows otherwise, and a product's bits must not depend on how many images it
+/// takes (elsewhere gemm's blocks depend on the sum's length alone).
+fn images_per_product(out: usize, columns: usize, max: usize) -> usize {
+    let unused = columns.next_multiple_of(16) - columns;
+    if unused <= columns / 8 || (out <= 64 && columns <= 64) {
+        return 1;
+    }
+    256usize.div_ceil(columns).next_power_of_two().min(max)
+}
+
+/// The forward's images per product: each product is one task, and groups of 4 share a batch of
+/// 100 between 2 threads to within 4 images.
+const FORWARD_IMAGES: usize = 4;
+
+/// A pool thread's buffers, kept from one group of images to the next: the patch matrix, the
+/// padded image, and a `[out, n * p]` matrix of the group's outputs or output gradients.
+#[derive(Default)]
+struct Buffers {
+    cols: Vec<f32>,
+    scratch: Vec<f32>,
+    wide: Vec<f32>,
+}
+
+/// `dst` (`[out, n * p]`, holding the bias) `+=` the convolutions of the `n` images of `x` from
+/// `first`, side by side: image `j`'s outputs in columns `j * p ..`.
+#[allow(clippy::too_many_arguments)]
+fn product_of_images(
+    x: &[f32],
+    weight: &[f32],
+    g: Geometry,
+    (first, n): (usize, usize),
+    cols: &mut Vec<f32>,
+    scratch: &mut Vec<f32>,
+    dst: &mut [f32],
+) {
+    let (k, p, size) = (g.rows(), g.oh * g.ow, g.c * g.h * g.w);
+    cols.resize(k * n * p, 0.0);
+    for j in 0..n {
+        im2col(&x[(first + j) * size..][..size], g, &mut cols[j * p..], n * p, scratch);
+    }
+    let out = dst.len() / (n * p);
+    matmul(dst, true, Matrix::row_major(weight, out, k), Matrix::row_major(cols, k, n * p), false);
+}
+
+/// `wide` resized to `[out, n * p]` with the bias in each row.
+fn bias_rows(wide: &mut Vec<f32>, bias: &[f32], columns: usize) {
+    wide.resize(bias.len() * columns, 0.0);
+    for (row, b) in wide.chunks_exact_mut(columns).zip(bias) {
+        row.fill(*b);
+    }
+}
+
 pub(super) fn conv_forward<B: HostBackend>(
     x: &FloatTensor<B>,
     weight: &FloatTensor<B>,
@@ -162,26 +224,45 @@ pub(super) fn conv_forward<B: HostBackend>(
     let [batch, c, h, w] = dims4::<B>(x);
     let [out, _, ksize, _] = dims4::<B>(weight);
     let g = Geometry::new([c, h, w], ksize, pad);
+    let images = images_per_product(out, g.oh * g.ow, FORWARD_IMAGES);
     let (x, weight, bias) = (B::f32_values(x), B::f32_values(weight), B::f32_values(bias));
-    let (k, p) = (g.rows(), g.oh * g.ow);
-    let image = |(cols, scratch): &mut (Vec<f32>, Vec<f32>), i: usize, y: &mut [MaybeUninit<f32>]| {
-        im2col(&x[i * c * h * w..][..c * h * w], g, cols, scratch);
-        for (row, b) in y.chunks_exact_mut(p).zip(bias.iter()) {
-            filled(row, *b);
-        }
-        // SAFETY: the rows above cover the image's `out * p` values.
-        let y = unsafe { &mut *(y as *mut [MaybeUninit<f32>] as *mut [f32]) };
-        matmul(y, true, Matrix::row_major(&weight, out, k), Matrix::row_major(cols, k, p), false);
-    };
-    // SAFETY: `image` sets all of its chunk (bias rows) before the product adds to it.
-    let y = unsafe { written(batch * out * p, out * p, || (vec![0f32; k * p], Vec::new()), image) };
+    let y = forward_values(&x, &weight, &bias, batch, g, images);
     B::from_f32(y, vec![batch, out, g.oh, g.ow])
 }
 
-/// [`conv_forward`], then ReLU and a 2x2 max pool, image by image: each image's convolution
-/// output is pooled while it is still in cache, and the batch's is never stored. Pooling it in
-/// a pass of its own read it back from memory (~10% of the seed CNN's step). The same values as
-/// [`conv_forward`] then [`super::pool::pool_forward`]; the winners when `keep_winners`.
+/// [`conv_forward`]'s values, `images` per product.
+fn forward_values(x: &[f32], weight: &[f32], bias: &[f32], batch: usize, g: Geometry, images: usize) -> Vec<f32> {
+    let (out, p) = (bias.len(), g.oh * g.ow);
+    let group = |b: &mut Buffers, i: usize, y: &mut [MaybeUninit<f32>]| {
+        let n = y.len() / (out * p);
+        if n == 1 {
+            // One image: its outputs are already the product's layout.
+            for (row, b) in y.chunks_exact_mut(p).zip(bias) {
+                filled(row, *b);
+            }
+            // SAFETY: the rows above cover the image's `out * p` values.
+            let y = unsafe { &mut *(y as *mut [MaybeUninit<f32>] as *mut [f32]) };
+            return product_of_images(x, weight, g, (i * images, 1), &mut b.cols, &mut b.scratch, y);
+        }
+        bias_rows(&mut b.wide, bias, n * p);
+        product_of_images(x, weight, g, (i * images, n), &mut b.cols, &mut b.scratch, &mut b.wide);
+        for (j, image) in y.chunks_exact_mut(out * p).enumerate() {
+            for (ch, plane) in image.chunks_exact_mut(p).enumerate() {
+                for (v, &s) in plane.iter_mut().zip(&b.wide[ch * n * p + j * p..][..p]) {
+                    v.write(s);
+                }
+            }
+        }
+    };
+    // SAFETY: `group` sets all of its chunk: bias rows then the product, or a copy of each value.
+    unsafe { written(batch * out * p, images * out * p, Buffers::default, group) }
+}
+
+/// [`conv_forward`], then ReLU and a 2x2 max pool, a group of images at a time: their
+/// convolution outputs are pooled while they are still in cache, and the batch's are never
+/// stored. Pooling them in a pass of its own read them back from memory (~10% of the seed CNN's
+/// step). The same values as [`conv_forward`] then [`super::pool::pool_forward`]; the winners
+/// when `keep_winners`.
 pub(super) fn conv_pool_forward<B: HostBackend>(
     x: &FloatTensor<B>,
     weight: &FloatTensor<B>,
@@ -192,24 +273,22 @@ pub(super) fn conv_pool_forward<B: HostBackend>(
     let [batch, c, h, w] = dims4::<B>(x);
     let [out, _, ksize, _] = dims4::<B>(weight);
     let g = Geometry::new([c, h, w], ksize, pad);
+    let (p, q) = (g.oh * g.ow, (g.oh / 2) * (g.ow / 2));
+    let images = images_per_product(out, p, FORWARD_IMAGES);
     let (x, weight, bias) = (B::f32_values(x), B::f32_values(weight), B::f32_values(bias));
-    let (k, p, q) = (g.rows(), g.oh * g.ow, (g.oh / 2) * (g.ow / 2));
-    let init = || (vec![0f32; k * p], Vec::new(), vec![0f32; out * p]);
-    let image = |(cols, scratch, y): &mut (Vec<f32>, Vec<f32>, Vec<f32>),
-                 i: usize,
-                 pooled: &mut [f32],
-                 mut win: Option<&mut [u8]>| {
-        im2col(&x[i * c * h * w..][..c * h * w], g, cols, scratch);
-        for (row, b) in y.chunks_exact_mut(p).zip(bias.iter()) {
-            row.fill(*b);
-        }
-        matmul(y, true, Matrix::row_major(&weight, out, k), Matrix::row_major(cols, k, p), false);
-        for (ch, plane) in y.chunks_exact(p).enumerate() {
-            let win = win.as_deref_mut().map(|win| &mut win[ch * q..][..q]);
-            pool_plane(plane, g.ow, &mut pooled[ch * q..][..q], win);
+    let group = |b: &mut Buffers, i: usize, pooled: &mut [f32], mut win: Option<&mut [u8]>| {
+        let n = pooled.len() / (out * q).max(1);
+        bias_rows(&mut b.wide, &bias, n * p);
+        product_of_images(&x, &weight, g, (i * images, n), &mut b.cols, &mut b.scratch, &mut b.wide);
+        for j in 0..n {
+            for ch in 0..out {
+                let at = (j * out + ch) * q;
+                let win = win.as_deref_mut().map(|win| &mut win[at..][..q]);
+                pool_plane(&b.wide[ch * n * p + j * p..][..p], g.ow, &mut pooled[at..][..q], win);
+            }
         }
     };
-    let (pooled, winner) = pooled_outputs(batch * out * q, out * q, keep_winners, init, image);
+    let (pooled, winner) = pooled_outputs(batch * out * q, images * out * q, keep_winners, Buffers::default, group);
     let shape = vec![batch, out, g.oh / 2, g.ow / 2];
     (B::from_f32(pooled, shape), Winners::new([batch, out, g.oh, g.ow], winner))
 }
@@ -250,12 +329,6 @@ struct Partial {
     bias: Vec<f32>,
 }
 
-/// A pool thread's patch matrix and padded image, kept from one group of images to the next.
-struct Buffers {
-    cols: Vec<f32>,
-    scratch: Vec<f32>,
-}
-
 /// The gradients of [`conv_forward`]: for the input when `input`, for weight and bias when
 /// `parameters`.
 #[allow(clippy::type_complexity)]
@@ -269,63 +342,94 @@ fn conv_backward<B: HostBackend>(
 ) -> (Option<FloatTensor<B>>, Option<FloatTensor<B>>, Option<FloatTensor<B>>) {
     let [batch, c, h, w] = dims4::<B>(x);
     let weight_shape = dims4::<B>(weight);
-    let out = weight_shape[0];
-    let g = Geometry::new([c, h, w], weight_shape[2], pad);
+    let (out, g) = (weight_shape[0], Geometry::new([c, h, w], weight_shape[2], pad));
+    let images = images_per_product(out, g.oh * g.ow, IMAGES_PER_GROUP);
     let (x, weight, grad) = (B::f32_values(x), B::f32_values(weight), B::f32_values(grad));
-    let (k, p) = (g.rows(), g.oh * g.ow);
-    let mut x_grad = vec![0f32; if input { batch * c * h * w } else { 0 }];
+    let (x_grad, partial) = backward_values(&x, &weight, &grad, batch, g, (input, parameters), images);
+    let tensor = B::from_f32;
+    (
+        input.then(|| tensor(x_grad, vec![batch, c, h, w])),
+        parameters.then(|| tensor(partial.weight, weight_shape.to_vec())),
+        parameters.then(|| tensor(partial.bias, vec![out])),
+    )
+}
+
+/// [`conv_backward`]'s values: the input gradient (empty unless `input`) and the parameters'
+/// (zeros unless `parameters`); input gradients `images` per product.
+fn backward_values(
+    x: &[f32],
+    weight: &[f32],
+    grad: &[f32],
+    batch: usize,
+    g: Geometry,
+    (input, parameters): (bool, bool),
+    images: usize,
+) -> (Vec<f32>, Partial) {
+    let (k, p, size) = (g.rows(), g.oh * g.ow, g.c * g.h * g.w);
+    let out = weight.len() / k;
+    let mut x_grad = vec![0f32; if input { batch * size } else { 0 }];
     let new_partial = || Partial { weight: vec![0.0; out * k], bias: vec![0.0; out] };
-    let new_buffers = || Buffers { cols: vec![0.0; k * p], scratch: Vec::new() };
-    let image = |buffers: &mut Buffers, mut partial: Partial, (i, x_grad): (usize, Option<&mut [f32]>)| {
-        let dy = &grad[i * out * p..][..out * p];
-        if parameters {
-            im2col(&x[i * c * h * w..][..c * h * w], g, &mut buffers.cols, &mut buffers.scratch);
-            let patches = Matrix::row_major(&buffers.cols, k, p).transposed();
+    // Image by image, summed in order: each image's product adds to the group's sums. (Several
+    // images in one product would sum over their columns in other blocks: other bits.)
+    let parameter_gradients = |b: &mut Buffers, first: usize, partial: &mut Partial| {
+        for i in first..batch.min(first + IMAGES_PER_GROUP) {
+            let dy = &grad[i * out * p..][..out * p];
+            b.cols.resize(k * p, 0.0);
+            im2col(&x[i * size..][..size], g, &mut b.cols, p, &mut b.scratch);
+            let patches = Matrix::row_major(&b.cols, k, p).transposed();
             matmul(&mut partial.weight, true, Matrix::row_major(dy, out, p), patches, false);
             add_row_sums(&mut partial.bias, dy, p);
         }
-        if let Some(x_grad) = x_grad {
-            matmul(
-                &mut buffers.cols,
-                false,
-                Matrix::row_major(&weight, out, k).transposed(),
-                Matrix::row_major(dy, out, p),
-                false,
-            );
-            col2im(&buffers.cols, g, x_grad, &mut buffers.scratch);
+    };
+    // `images` at a time: their output gradients side by side, one product, then each image's
+    // patches' gradients added back into place.
+    let input_gradients = |b: &mut Buffers, first: usize, x_grads: &mut [f32]| {
+        for (s, x_grads) in x_grads.chunks_mut(images * size).enumerate() {
+            let (first, n) = (first + s * images, x_grads.len() / size);
+            let dy = if n == 1 {
+                &grad[first * out * p..][..out * p]
+            } else {
+                b.wide.resize(out * n * p, 0.0);
+                for (ch, row) in b.wide.chunks_exact_mut(n * p).enumerate() {
+                    for (j, part) in row.chunks_exact_mut(p).enumerate() {
+                        part.copy_from_slice(&grad[((first + j) * out + ch) * p..][..p]);
+                    }
+                }
+                &b.wide[..]
+            };
+            b.cols.resize(k * n * p, 0.0);
+            let weight_t = Matrix::row_major(weight, out, k).transposed();
+            matmul(&mut b.cols, false, weight_t, Matrix::row_major(dy, out, n * p), false);
+            for (j, x_grad) in x_grads.chunks_exact_mut(size).enumerate() {
+                col2im(&b.cols[j * p..], n * p, g, x_grad, &mut b.scratch);
+            }
+        }
+    };
+    // Fixed groups of images, summed in order: the same gradients whatever the thread count and
+    // scheduling, so a resumed run repeats an uninterrupted one exactly.
+    let group = |b: &mut Buffers, first: usize, x_grads: Option<&mut [f32]>| {
+        let mut partial = new_partial();
+        if parameters {
+            parameter_gradients(b, first, &mut partial);
+        }
+        if let Some(x_grads) = x_grads {
+            input_gradients(b, first, x_grads);
         }
         partial
+    };
+    let partials: Vec<Partial> = if input {
+        let groups = x_grad.par_chunks_mut(IMAGES_PER_GROUP * size).enumerate();
+        groups.map_init(Buffers::default, |b, (j, g)| group(b, j * IMAGES_PER_GROUP, Some(g))).collect()
+    } else {
+        let groups = (0..batch.div_ceil(IMAGES_PER_GROUP)).into_par_iter();
+        groups.map_init(Buffers::default, |b, j| group(b, j * IMAGES_PER_GROUP, None)).collect()
     };
     let add = |mut a: Partial, b: Partial| {
         a.weight.iter_mut().zip(&b.weight).for_each(|(a, b)| *a += b);
         a.bias.iter_mut().zip(&b.bias).for_each(|(a, b)| *a += b);
         a
     };
-    // Fixed groups of images, summed in order: the same gradients whatever the thread count and
-    // scheduling, so a resumed run repeats an uninterrupted one exactly.
-    let group = |buffers: &mut Buffers, first: usize, x_grads: Option<&mut [f32]>| {
-        let images = first..batch.min(first + IMAGES_PER_GROUP);
-        match x_grads {
-            Some(x_grads) => images
-                .zip(x_grads.chunks_mut(c * h * w))
-                .fold(new_partial(), |part, (i, g)| image(buffers, part, (i, Some(g)))),
-            None => images.fold(new_partial(), |part, i| image(buffers, part, (i, None))),
-        }
-    };
-    let partials: Vec<Partial> = if input {
-        let groups = x_grad.par_chunks_mut(IMAGES_PER_GROUP * c * h * w).enumerate();
-        groups.map_init(new_buffers, |buffers, (j, g)| group(buffers, j * IMAGES_PER_GROUP, Some(g))).collect()
-    } else {
-        let groups = (0..batch.div_ceil(IMAGES_PER_GROUP)).into_par_iter();
-        groups.map_init(new_buffers, |buffers, j| group(buffers, j * IMAGES_PER_GROUP, None)).collect()
-    };
-    let sums = partials.into_iter().reduce(add).unwrap_or_else(new_partial);
-    let tensor = B::from_f32;
-    (
-        input.then(|| tensor(x_grad, vec![batch, c, h, w])),
-        parameters.then(|| tensor(sums.weight, weight_shape.to_vec())),
-        parameters.then(|| tensor(sums.bias, vec![out])),
-    )
+    (x_grad, partials.into_iter().reduce(add).unwrap_or_else(new_partial))
 }
 
 #[cfg(test)]
@@ -357,6 +461,7 @@ mod tests {
             (2, 2, 11, 9, 3, 7, 0),
             (2, 2, 8, 9, 3, 7, 3),
             (1, 4, 3, 3, 2, 5, 2),
+            (11, 3, 7, 7, 72, 3, 1), // several images per product
         ];
         for device in test_devices().map(|d| d.autodiff()) {
             for (b, c, h, w, out, k, pad) in cases {
@@ -384,6 +489,35 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn images_side_by_side_give_the_bits_of_one_image_at_a_time() {
+        use super::{Geometry, backward_values, forward_values, images_per_product};
+        // 7x7 outputs of 72 channels, as a three-block CNN's last convolution on MNIST.
+        let (batch, out, g) = (11, 72, Geometry::new([8, 7, 7], 3, 1));
+        assert_eq!([images_per_product(out, 49, 8), images_per_product(out, 49, 4)], [8, 4]);
+        // The seed CNN's convolutions and those whose columns fill gemm's registers: one image.
+        for (out, columns) in [(32, 676), (64, 121), (128, 64), (64, 196), (64, 49), (32, 25)] {
+            assert_eq!(images_per_product(out, columns, 8), 1, "{out} channels, {columns} columns");
+        }
+        let values = |n: usize, seed: usize| -> Vec<f32> {
+            (0..n).map(|i| ((i * 7919 + seed * 104729) % 1009) as f32 / 1009.0 - 0.5).collect()
+        };
+        let (x, weight, bias) = (values(batch * 8 * 49, 1), values(out * g.rows(), 2), values(out, 3));
+        let grad = values(batch * out * 49, 4);
+        let bits = |v: &[f32]| v.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        let one = bits(&forward_values(&x, &weight, &bias, batch, g, 1));
+        for images in [2, 4] {
+            assert_eq!(one, bits(&forward_values(&x, &weight, &bias, batch, g, images)), "forward, {images}");
+        }
+        let (x_grad, partial) = backward_values(&x, &weight, &grad, batch, g, (true, true), 1);
+        for images in [2, 8] {
+            let (x_grad_n, partial_n) = backward_values(&x, &weight, &grad, batch, g, (true, true), images);
+            assert_eq!(bits(&x_grad), bits(&x_grad_n), "input gradient, {images}");
+            assert_eq!(bits(&partial.weight), bits(&partial_n.weight), "weight gradient, {images}");
+        }
+        assert!(x_grad.iter().any(|&v| v != 0.0));
     }
 
     #[test]

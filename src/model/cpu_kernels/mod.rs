@@ -13,7 +13,9 @@
 //!   in cache, copied line by line out of a zero-padded copy of the image; a `memcpy` call per
 //!   line was ~5% of a train step) times the weight, with the `gemm` crate. The backward pass
 //!   does the same per image for the weight gradient and the input gradient (the transposed
-//!   product, added back into place: col2im). Flex's own convolution spends much of its time
+//!   product, added back into place: col2im). Small outputs (a 7x7 map's 49 columns leave a
+//!   quarter of gemm's registers idle) go several images to a product, their patches side by
+//!   side, forward and for the input gradient. Flex's own convolution spends much of its time
 //!   transposing, with 1-3 input channels computes the weight gradient several times slower, and every flex matrix product zero-fills and then
 //!   copies its output buffer; ndarray's computes the input gradient in a scalar loop (~70x
 //!   slower than this on the seed CNN).
