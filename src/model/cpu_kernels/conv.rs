@@ -398,7 +398,8 @@ fn backward_values(
     // images in one product would sum over their columns in other blocks: other bits.) The
     // transposed product, patches x output gradient^T, has the same bits as output gradient x
     // patches^T, and gemm runs it faster: on one Zen 4 core, 64 channels of 288 patch rows over
-    // 256 columns 66 -> 95 GFLOP/s, 800 rows 63 -> 106, 75 rows over 1024 columns 19 -> 40.
+    // 256 columns 66 -> 95 GFLOP/s, 800 rows 63 -> 106, 32 channels of 75 rows over 1024 columns
+    // 19 -> 50 (96 with [`output_gradient_rows`]' copy).
     let parameter_gradients = |b: &mut Buffers, first: usize, partial: &mut Partial| {
         for i in first..batch.min(first + IMAGES_PER_GROUP) {
             let dy = &grad[i * out * p..][..out * p];
