@@ -150,6 +150,19 @@ mod tests {
                 },
                 mnist,
             ),
+            // Winograd's second convolutions (16 channels on both sides, "same"): F(4x4, 3x3)
+            // pooled without batch norm, F(2x2, 5x5) with it.
+            (Architecture { conv_channels: vec![16, 16], padding: Padding::Same, ..seed.clone() }, mnist),
+            (
+                Architecture {
+                    conv_channels: vec![16, 20],
+                    kernel_size: 5,
+                    padding: Padding::Same,
+                    batch_norm: true,
+                    ..seed.clone()
+                },
+                cifar,
+            ),
             (
                 Architecture { conv_channels: vec![4, 6, 5], kernel_size: 1, ..seed.clone() },
                 ImageShape { channels: 2, height: 11, width: 9 },

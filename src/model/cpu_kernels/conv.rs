@@ -1,5 +1,6 @@
 //! [`super::conv2d`]: im2col + `gemm` per image, forward and backward, for square kernels of any
-//! size with zero padding, stride 1.
+//! size with zero padding, stride 1; "same" 3x3 and 5x5 kernels with many channels go to
+//! [`super::winograd`] instead.
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::grads::Gradients;
@@ -10,9 +11,9 @@ use std::mem::MaybeUninit;
 use rayon::prelude::*;
 
 use super::gemm::{Matrix, matmul};
-use super::pool::{Winners, pool_backward, pool_plane, pooled_outputs};
+use super::pool::{Winners, pool_backward, pool_forward, pool_plane, pooled_outputs};
 use super::uninit::{filled, written};
-use super::{HostBackend, dims4};
+use super::{HostBackend, dims4, winograd};
 
 #[derive(Debug)]
 pub(super) struct Conv2dOp;
@@ -227,7 +228,10 @@ pub(super) fn conv_forward<B: HostBackend>(
     let g = Geometry::new([c, h, w], ksize, pad);
     let images = images_per_product(out, g.oh * g.ow, FORWARD_IMAGES);
     let (x, weight, bias) = (B::f32_values(x), B::f32_values(weight), B::f32_values(bias));
-    let y = forward_values(&x, &weight, &bias, batch, g, images);
+    let y = match winograd::transform_for(c, out, ksize, pad) {
+        Some(tr) => winograd::forward(tr, &x, &weight, &bias, batch, [c, h, w]),
+        None => forward_values(&x, &weight, &bias, batch, g, images),
+    };
     B::from_f32(y, vec![batch, out, g.oh, g.ow])
 }
 
@@ -273,6 +277,11 @@ pub(super) fn conv_pool_forward<B: HostBackend>(
 ) -> (FloatTensor<B>, Winners) {
     let [batch, c, h, w] = dims4::<B>(x);
     let [out, _, ksize, _] = dims4::<B>(weight);
+    if winograd::transform_for(c, out, ksize, pad).is_some() {
+        // Winograd's products take groups of tiles, not an image's rows: pooled in a pass of
+        // their own.
+        return pool_forward::<B>(conv_forward::<B>(x, weight, bias, pad), keep_winners);
+    }
     let g = Geometry::new([c, h, w], ksize, pad);
     let (p, q) = (g.oh * g.ow, (g.oh / 2) * (g.ow / 2));
     let images = images_per_product(out, p, FORWARD_IMAGES);
@@ -354,6 +363,21 @@ fn transpose(values: &[f32], rows: usize, cols: usize) -> Vec<f32> {
     (0..cols).flat_map(|j| (0..rows).map(move |i| values[i * cols + j])).collect()
 }
 
+/// The bias gradient as [`backward_values`] sums it: image by image in groups of
+/// [`IMAGES_PER_GROUP`], the groups in order.
+fn bias_gradient(grad: &[f32], out: usize, p: usize) -> Vec<f32> {
+    let groups = grad.chunks(IMAGES_PER_GROUP * out * p).map(|group| {
+        let mut sums = vec![0f32; out];
+        group.chunks_exact(out * p).for_each(|dy| add_row_sums(&mut sums, dy, p));
+        sums
+    });
+    let add = |mut a: Vec<f32>, b: Vec<f32>| {
+        a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
+        a
+    };
+    groups.reduce(add).unwrap_or_else(|| vec![0.0; out])
+}
+
 /// The gradients of [`conv_forward`]: for the input when `input`, for weight and bias when
 /// `parameters`.
 #[allow(clippy::type_complexity)]
@@ -370,8 +394,16 @@ fn conv_backward<B: HostBackend>(
     let (out, g) = (weight_shape[0], Geometry::new([c, h, w], weight_shape[2], pad));
     let images = images_per_product(out, g.oh * g.ow, IMAGES_PER_GROUP);
     let (x, weight, grad) = (B::f32_values(x), B::f32_values(weight), B::f32_values(grad));
-    let (x_grad, partial) = backward_values(&x, &weight, &grad, batch, g, (input, parameters), images);
     let tensor = B::from_f32;
+    if let Some(tr) = winograd::transform_for(c, out, g.k, pad) {
+        return (
+            input.then(|| tensor(winograd::input_gradient(tr, &grad, &weight, batch, [c, h, w]), vec![batch, c, h, w])),
+            parameters
+                .then(|| tensor(winograd::weight_gradient(tr, &x, &grad, batch, [c, h, w]), weight_shape.to_vec())),
+            parameters.then(|| tensor(bias_gradient(&grad, out, g.oh * g.ow), vec![out])),
+        );
+    }
+    let (x_grad, partial) = backward_values(&x, &weight, &grad, batch, g, (input, parameters), images);
     (
         input.then(|| tensor(x_grad, vec![batch, c, h, w])),
         parameters.then(|| tensor(partial.weight, weight_shape.to_vec())),
@@ -493,6 +525,8 @@ mod tests {
             (2, 2, 8, 9, 3, 7, 3),
             (1, 4, 3, 3, 2, 5, 2),
             (11, 3, 7, 7, 72, 3, 1), // several images per product
+            (3, 16, 9, 7, 20, 3, 1), // Winograd F(4x4, 3x3), part-filled tiles
+            (2, 16, 8, 6, 16, 5, 2), // Winograd F(2x2, 5x5)
         ];
         for device in test_devices().map(|d| d.autodiff()) {
             for (b, c, h, w, out, k, pad) in cases {
@@ -611,8 +645,9 @@ mod tests {
     fn conv2d_gradients_do_not_depend_on_the_thread_count() {
         let _rng = crate::burn_rng_lock();
         for device in test_devices().map(|d| d.autodiff()) {
+            // The direct product, and Winograd's.
             for (k, pad) in [(3, 0), (5, 2)] {
-                let conv = conv(16, 8, k, pad, &device);
+                let conv = conv(16, 16, k, pad, &device);
                 let x = Tensor::<4>::random([37, 16, 9, 9], Distribution::Normal(0.0, 1.0), &device).require_grad();
                 let weight_grad = |threads: usize| {
                     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();

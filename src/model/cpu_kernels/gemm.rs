@@ -45,20 +45,26 @@ pub(super) fn matmul(dst: &mut [f32], accumulate: bool, a: Matrix, b: Matrix, th
         1
     };
     if tasks == 1 {
-        return product(dst, accumulate, a, b);
+        return product(dst, b.cols, accumulate, a, b);
     }
     let rows = m.div_ceil(tasks);
     dst[..m * n].par_chunks_mut(rows * n).enumerate().for_each(|(i, dst)| {
         let block = Matrix { data: &a.data[i * rows * a.row_stride..], rows: dst.len() / n, ..a };
-        product(dst, accumulate, block, b);
+        product(dst, n, accumulate, block, b);
     });
 }
 
-/// [`matmul`] on this thread.
-fn product(dst: &mut [f32], accumulate: bool, a: Matrix, b: Matrix) {
+/// [`matmul`] on this thread into rows `row_stride` apart: `dst[i * row_stride + j]`.
+pub(super) fn matmul_rows(dst: &mut [f32], row_stride: usize, accumulate: bool, a: Matrix, b: Matrix) {
+    product(dst, row_stride, accumulate, a, b)
+}
+
+/// [`matmul`] on this thread, `dst`'s rows `row_stride` apart.
+fn product(dst: &mut [f32], row_stride: usize, accumulate: bool, a: Matrix, b: Matrix) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     assert_eq!(b.rows, k, "matmul: inner dimensions differ");
-    assert!(dst.len() >= m * n, "matmul: destination too small");
+    assert!(row_stride >= n, "matmul: destination rows overlap");
+    assert!(m == 0 || dst.len() >= (m - 1) * row_stride + n, "matmul: destination too small");
     for x in [a, b] {
         let last = (x.rows.max(1) - 1) * x.row_stride + (x.cols.max(1) - 1) * x.col_stride;
         assert!(x.rows == 0 || x.cols == 0 || last < x.data.len(), "matmul: operand out of bounds");
@@ -72,7 +78,7 @@ fn product(dst: &mut [f32], accumulate: bool, a: Matrix, b: Matrix) {
             k,
             dst.as_mut_ptr(),
             1,
-            stride(n),
+            stride(row_stride),
             accumulate,
             a.data.as_ptr(),
             stride(a.col_stride),

@@ -20,6 +20,9 @@
 //!   copies its output buffer; ndarray's computes the input gradient in a scalar loop (~70x
 //!   slower than this on the seed CNN).
 //!
+//!   A "same" 3x3 or 5x5 convolution with 16 or more channels on both sides runs as Winograd's
+//!   F(4x4, 3x3) or F(2x2, 5x5) instead (`winograd.rs`): 4x and 2.8x fewer multiply-adds, forward
+//!   and both gradients, equal to the direct sums up to rounding.
 //! - [`conv2d_relu_max_pool2x2`]: both of the above in one kernel when nothing (batch norm) sits
 //!   between them: each image's convolution output is pooled while in cache; pooling in a pass
 //!   of its own read the batch's back from memory.
@@ -44,6 +47,7 @@ mod norm;
 mod norm_pool;
 mod pool;
 mod uninit;
+mod winograd;
 
 use std::borrow::Cow;
 
