@@ -13,7 +13,7 @@ use rayon::prelude::*;
 use super::gemm::{Matrix, matmul};
 use super::pool::{Winners, pool_backward, pool_forward, pool_plane, pooled_outputs};
 use super::uninit::{filled, written};
-use super::{HostBackend, dims4, winograd};
+use super::{HostBackend, dims4, sum_in_order, winograd};
 
 #[derive(Debug)]
 pub(super) struct Conv2dOp;
@@ -333,13 +333,6 @@ fn add_row_sums(sums: &mut [f32], rows: &[f32], len: usize) {
 /// Images whose parameter gradients one task sums (then the tasks' sums are added in order).
 const IMAGES_PER_GROUP: usize = 8;
 
-/// A group of images' sums of the parameter gradients; the weight's transposed (`[c*k*k, out]`)
-/// until [`backward_values`] returns it.
-struct Partial {
-    weight: Vec<f32>,
-    bias: Vec<f32>,
-}
-
 /// One image's output gradient (`[out, p]`) as the weight gradient's product reads it: rows
 /// `p` apart, or `p + 16` apart in `copy` when `p` is a multiple of 512. gemm reads this
 /// operand across its rows, and rows 2 KiB or more apart share cache sets: on one Zen 4 core,
@@ -363,19 +356,15 @@ fn transpose(values: &[f32], rows: usize, cols: usize) -> Vec<f32> {
     (0..cols).flat_map(|j| (0..rows).map(move |i| values[i * cols + j])).collect()
 }
 
-/// The bias gradient as [`backward_values`] sums it: image by image in groups of
-/// [`IMAGES_PER_GROUP`], the groups in order.
+/// The bias gradient from `grad` (`[batch, out, p]`), for both paths: image by image in groups
+/// of [`IMAGES_PER_GROUP`], the groups in order.
 fn bias_gradient(grad: &[f32], out: usize, p: usize) -> Vec<f32> {
-    let groups = grad.chunks(IMAGES_PER_GROUP * out * p).map(|group| {
+    let groups = grad.par_chunks(IMAGES_PER_GROUP * out * p).map(|group| {
         let mut sums = vec![0f32; out];
         group.chunks_exact(out * p).for_each(|dy| add_row_sums(&mut sums, dy, p));
         sums
     });
-    let add = |mut a: Vec<f32>, b: Vec<f32>| {
-        a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
-        a
-    };
-    groups.reduce(add).unwrap_or_else(|| vec![0.0; out])
+    sum_in_order(groups.collect(), out)
 }
 
 /// The gradients of [`conv_forward`]: for the input when `input`, for weight and bias when
@@ -394,25 +383,27 @@ fn conv_backward<B: HostBackend>(
     let (out, g) = (weight_shape[0], Geometry::new([c, h, w], weight_shape[2], pad));
     let images = images_per_product(out, g.oh * g.ow, IMAGES_PER_GROUP);
     let (x, weight, grad) = (B::f32_values(x), B::f32_values(weight), B::f32_values(grad));
+    let (x_grad, weight_grad) = match winograd::transform_for(c, out, g.k, pad) {
+        Some(tr) => (
+            input.then(|| winograd::input_gradient(tr, &grad, &weight, batch, [c, h, w])),
+            parameters.then(|| winograd::weight_gradient(tr, &x, &grad, batch, [c, h, w])),
+        ),
+        None => {
+            let (x_grad, weight_grad) = backward_values(&x, &weight, &grad, batch, g, (input, parameters), images);
+            (input.then_some(x_grad), parameters.then_some(weight_grad))
+        }
+    };
     let tensor = B::from_f32;
-    if let Some(tr) = winograd::transform_for(c, out, g.k, pad) {
-        return (
-            input.then(|| tensor(winograd::input_gradient(tr, &grad, &weight, batch, [c, h, w]), vec![batch, c, h, w])),
-            parameters
-                .then(|| tensor(winograd::weight_gradient(tr, &x, &grad, batch, [c, h, w]), weight_shape.to_vec())),
-            parameters.then(|| tensor(bias_gradient(&grad, out, g.oh * g.ow), vec![out])),
-        );
-    }
-    let (x_grad, partial) = backward_values(&x, &weight, &grad, batch, g, (input, parameters), images);
     (
-        input.then(|| tensor(x_grad, vec![batch, c, h, w])),
-        parameters.then(|| tensor(partial.weight, weight_shape.to_vec())),
-        parameters.then(|| tensor(partial.bias, vec![out])),
+        x_grad.map(|x_grad| tensor(x_grad, vec![batch, c, h, w])),
+        weight_grad.map(|weight_grad| tensor(weight_grad, weight_shape.to_vec())),
+        parameters.then(|| tensor(bias_gradient(&grad, out, g.oh * g.ow), vec![out])),
     )
 }
 
-/// [`conv_backward`]'s values: the input gradient (empty unless `input`) and the parameters'
-/// (zeros unless `parameters`); input gradients `images` per product.
+/// [`conv_backward`]'s values but the bias gradient ([`bias_gradient`]): the input gradient
+/// (empty unless `input`) and the weight's (zeros unless `parameters`); input gradients `images`
+/// per product.
 fn backward_values(
     x: &[f32],
     weight: &[f32],
@@ -421,25 +412,24 @@ fn backward_values(
     g: Geometry,
     (input, parameters): (bool, bool),
     images: usize,
-) -> (Vec<f32>, Partial) {
+) -> (Vec<f32>, Vec<f32>) {
     let (k, p, size) = (g.rows(), g.oh * g.ow, g.c * g.h * g.w);
     let out = weight.len() / k;
     let mut x_grad = vec![0f32; if input { batch * size } else { 0 }];
-    let new_partial = || Partial { weight: vec![0.0; out * k], bias: vec![0.0; out] };
     // Image by image, summed in order: each image's product adds to the group's sums. (Several
     // images in one product would sum over their columns in other blocks: other bits.) The
     // transposed product, patches x output gradient^T, has the same bits as output gradient x
     // patches^T, and gemm runs it faster: on one Zen 4 core, 64 channels of 288 patch rows over
     // 256 columns 66 -> 95 GFLOP/s, 800 rows 63 -> 106, 32 channels of 75 rows over 1024 columns
     // 19 -> 50 (96 with [`output_gradient_rows`]' copy).
-    let parameter_gradients = |b: &mut Buffers, first: usize, partial: &mut Partial| {
+    // The group's sum is transposed, `[c*k*k, out]`, until the end.
+    let weight_gradients = |b: &mut Buffers, first: usize, sum: &mut [f32]| {
         for i in first..batch.min(first + IMAGES_PER_GROUP) {
             let dy = &grad[i * out * p..][..out * p];
             b.cols.resize(k * p, 0.0);
             im2col(&x[i * size..][..size], g, &mut b.cols, p, &mut b.scratch);
             let dy_t = output_gradient_rows(dy, out, p, &mut b.wide).transposed();
-            matmul(&mut partial.weight, true, Matrix::row_major(&b.cols, k, p), dy_t, false);
-            add_row_sums(&mut partial.bias, dy, p);
+            matmul(sum, true, Matrix::row_major(&b.cols, k, p), dy_t, false);
         }
     };
     // `images` at a time: their output gradients side by side, one product, then each image's
@@ -469,30 +459,23 @@ fn backward_values(
     // Fixed groups of images, summed in order: the same gradients whatever the thread count and
     // scheduling, so a resumed run repeats an uninterrupted one exactly.
     let group = |b: &mut Buffers, first: usize, x_grads: Option<&mut [f32]>| {
-        let mut partial = new_partial();
+        let mut sum = vec![0f32; out * k];
         if parameters {
-            parameter_gradients(b, first, &mut partial);
+            weight_gradients(b, first, &mut sum);
         }
         if let Some(x_grads) = x_grads {
             input_gradients(b, first, x_grads);
         }
-        partial
+        sum
     };
-    let partials: Vec<Partial> = if input {
+    let partials: Vec<Vec<f32>> = if input {
         let groups = x_grad.par_chunks_mut(IMAGES_PER_GROUP * size).enumerate();
         groups.map_init(Buffers::default, |b, (j, g)| group(b, j * IMAGES_PER_GROUP, Some(g))).collect()
     } else {
         let groups = (0..batch.div_ceil(IMAGES_PER_GROUP)).into_par_iter();
         groups.map_init(Buffers::default, |b, j| group(b, j * IMAGES_PER_GROUP, None)).collect()
     };
-    let add = |mut a: Partial, b: Partial| {
-        a.weight.iter_mut().zip(&b.weight).for_each(|(a, b)| *a += b);
-        a.bias.iter_mut().zip(&b.bias).for_each(|(a, b)| *a += b);
-        a
-    };
-    let mut sum = partials.into_iter().reduce(add).unwrap_or_else(new_partial);
-    sum.weight = transpose(&sum.weight, k, out);
-    (x_grad, sum)
+    (x_grad, transpose(&sum_in_order(partials, out * k), k, out))
 }
 
 #[cfg(test)]
@@ -576,11 +559,11 @@ mod tests {
         for images in [2, 4] {
             assert_eq!(one, bits(&forward_values(&x, &weight, &bias, batch, g, images)), "forward, {images}");
         }
-        let (x_grad, partial) = backward_values(&x, &weight, &grad, batch, g, (true, true), 1);
+        let (x_grad, weight_grad) = backward_values(&x, &weight, &grad, batch, g, (true, true), 1);
         for images in [2, 8] {
-            let (x_grad_n, partial_n) = backward_values(&x, &weight, &grad, batch, g, (true, true), images);
+            let (x_grad_n, weight_grad_n) = backward_values(&x, &weight, &grad, batch, g, (true, true), images);
             assert_eq!(bits(&x_grad), bits(&x_grad_n), "input gradient, {images}");
-            assert_eq!(bits(&partial.weight), bits(&partial_n.weight), "weight gradient, {images}");
+            assert_eq!(bits(&weight_grad), bits(&weight_grad_n), "weight gradient, {images}");
         }
         assert!(x_grad.iter().any(|&v| v != 0.0));
     }
@@ -600,7 +583,7 @@ mod tests {
             let (batch, g) = (IMAGES_PER_GROUP + 3, Geometry::new(image, ksize, pad));
             let (k, p, size) = (g.rows(), g.oh * g.ow, g.c * g.h * g.w);
             let (x, weight, grad) = (values(batch * size, 1), values(out * k, 2), values(batch * out * p, 3));
-            let (_, partial) = backward_values(&x, &weight, &grad, batch, g, (false, true), 1);
+            let (_, weight_grad) = backward_values(&x, &weight, &grad, batch, g, (false, true), 1);
             // Output gradient x patches^T, image by image in groups, the groups summed in order.
             let (mut expected, mut cols, mut scratch) = (vec![0f32; out * k], vec![0f32; k * p], vec![]);
             for first in (0..batch).step_by(IMAGES_PER_GROUP) {
@@ -613,7 +596,7 @@ mod tests {
                 expected.iter_mut().zip(&group).for_each(|(e, v)| *e += v);
             }
             let bits = |v: &[f32]| v.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
-            assert_eq!(bits(&expected), bits(&partial.weight), "{image:?} -> {out}, k{ksize}");
+            assert_eq!(bits(&expected), bits(&weight_grad), "{image:?} -> {out}, k{ksize}");
         }
     }
 

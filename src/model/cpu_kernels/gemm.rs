@@ -45,22 +45,17 @@ pub(super) fn matmul(dst: &mut [f32], accumulate: bool, a: Matrix, b: Matrix, th
         1
     };
     if tasks == 1 {
-        return product(dst, b.cols, accumulate, a, b);
+        return matmul_rows(dst, n, accumulate, a, b);
     }
     let rows = m.div_ceil(tasks);
     dst[..m * n].par_chunks_mut(rows * n).enumerate().for_each(|(i, dst)| {
         let block = Matrix { data: &a.data[i * rows * a.row_stride..], rows: dst.len() / n, ..a };
-        product(dst, n, accumulate, block, b);
+        matmul_rows(dst, n, accumulate, block, b);
     });
 }
 
 /// [`matmul`] on this thread into rows `row_stride` apart: `dst[i * row_stride + j]`.
 pub(super) fn matmul_rows(dst: &mut [f32], row_stride: usize, accumulate: bool, a: Matrix, b: Matrix) {
-    product(dst, row_stride, accumulate, a, b)
-}
-
-/// [`matmul`] on this thread, `dst`'s rows `row_stride` apart.
-fn product(dst: &mut [f32], row_stride: usize, accumulate: bool, a: Matrix, b: Matrix) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     assert_eq!(b.rows, k, "matmul: inner dimensions differ");
     assert!(row_stride >= n, "matmul: destination rows overlap");

@@ -429,6 +429,16 @@ fn stats_tensor<B: HostBackend>(x: &FloatTensor<B>) -> FloatTensor<B> {
     B::from_f32(mean.into_iter().chain(var).collect(), vec![2, shape[1]])
 }
 
+/// The tasks' sums added first to last (not as the tasks finish), so the total's bits do not
+/// depend on the thread count; `len` zeros when there are none.
+fn sum_in_order(parts: Vec<Vec<f32>>, len: usize) -> Vec<f32> {
+    let add = |mut a: Vec<f32>, b: Vec<f32>| {
+        a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
+        a
+    };
+    parts.into_iter().reduce(add).unwrap_or_else(|| vec![0.0; len])
+}
+
 fn dims4<B: HostBackend>(x: &FloatTensor<B>) -> [usize; 4] {
     let dims = B::shape(x);
     dims.try_into().unwrap_or_else(|dims: Vec<usize>| panic!("the CPU kernels take 4-D tensors, got {dims:?}"))
