@@ -165,9 +165,11 @@ mod tests {
     #[test]
     fn linear_gives_the_same_bits_whatever_the_thread_count() {
         let _rng = crate::burn_rng_lock();
-        // The seed NN's first layer and a wide CIFAR-10 one: both products split across threads.
-        for (device, (k, n)) in
-            test_devices().into_iter().flat_map(|d| [(784, 128), (3072, 512)].map(|kn| (d.clone().autodiff(), kn)))
+        // The seed NN's first layer (on one thread), the seed CNN's (its forward product split by
+        // columns) and a wide CIFAR-10 one (split by columns forward, by rows for the weight).
+        for (device, (k, n)) in test_devices()
+            .into_iter()
+            .flat_map(|d| [(784, 128), (1600, 128), (3072, 512)].map(|kn| (d.clone().autodiff(), kn)))
         {
             let layer = LinearConfig::new(k, n).init(&device);
             let x = Tensor::<2>::random([100, k], Distribution::Normal(0.0, 1.0), &device).require_grad();
