@@ -47,11 +47,14 @@ const PARALLEL_MACS: usize = 12 << 20;
 pub(super) fn matmul(dst: &mut [f32], accumulate: bool, a: Matrix, b: Matrix, threads: bool) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     let large = threads && m * n * k >= PARALLEL_MACS;
-    let by_columns = b.rows * b.cols > a.rows * a.cols;
-    let tasks = match (large, by_columns) {
-        (true, false) if n > 64 => rayon::current_num_threads().min(m / 8).max(1),
-        (true, true) if m > 64 => rayon::current_num_threads().min(n / 16).max(1),
-        _ => 1,
+    // A batch of 64 rows or fewer (batch_size = 32) keeps the split by rows.
+    let by_columns = large && b.rows * b.cols > a.rows * a.cols && m > 64;
+    let tasks = if by_columns {
+        rayon::current_num_threads().min(n / 16).max(1)
+    } else if large && n > 64 {
+        rayon::current_num_threads().min(m / 8).max(1)
+    } else {
+        1
     };
     if tasks == 1 {
         return matmul_rows(dst, n, accumulate, a, b);
@@ -166,9 +169,10 @@ mod tests {
             (100, 1600, 130, false, false),
             (100, 256, 3072, false, true),
             (70, 4000, 200, false, false),
-            // Too few rows to split its columns: 32-column blocks of 40 rows would be summed by
-            // gemm in other blocks of k (512, 512, ... against 500, 500, ...).
+            // Too few rows to split its columns (32-column blocks of 40 rows would be summed by
+            // gemm in other blocks of k: 512, 512, ... against 500, 500, ...): split by rows.
             (40, 3000, 128, false, false),
+            (32, 3072, 512, false, false),
         ];
         for (m, k, n, a_t, b_t) in cases {
             let (a_values, b_values) = (values(m * k, 1), values(k * n, 2));
