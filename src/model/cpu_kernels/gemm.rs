@@ -35,7 +35,8 @@ const PARALLEL_MACS: usize = 12 << 20;
 /// product of its own (202 GFLOP/s on two threads for 100x784x512, gemm's own split 182).
 ///
 /// The blocks split the larger operand: rows of `a`, or columns of `b` when `b` is larger (a
-/// dense layer's weight against a batch of 100), so that each thread packs only its share of it.
+/// dense layer's weight against a batch of 100) and `a` has more than 64 rows, so that each
+/// thread packs only its share of it.
 /// Split by rows, every thread packed all of the weight: on 2 cores (AMD EPYC Zen 3), medians of
 /// 40, a 100x3072x128 forward product took 1.55 ms by rows and 1.19 ms by columns, 100x3072x512
 /// 4.55 and 4.21 ms, 100x1600x128 (the seed CNN's) 0.77 and 0.69 ms.
@@ -60,12 +61,13 @@ pub(super) fn matmul(dst: &mut [f32], accumulate: bool, a: Matrix, b: Matrix, th
         return matmul_rows(dst, n, accumulate, a, b);
     }
     if by_columns {
-        // Blocks of whole 16-column panels (gemm's tile height in its transposed view).
+        // Multiples of 16 columns: whole tiles of gemm's AVX2 kernel (its tile height in its
+        // transposed view), so only the last block ends in a part-filled one.
         let cols = n.div_ceil(tasks).next_multiple_of(16);
-        let blocks: Vec<(usize, usize)> = (0..n).step_by(cols).map(|j| (j, cols.min(n - j))).collect();
         let dst = Destination(dst.as_mut_ptr(), dst.len());
-        return blocks.into_par_iter().for_each(|(j, width)| {
-            let b = Matrix { data: &b.data[j * b.col_stride..], cols: width, ..b };
+        return (0..n.div_ceil(cols)).into_par_iter().for_each(|block| {
+            let j = block * cols;
+            let b = Matrix { data: &b.data[j * b.col_stride..], cols: cols.min(n - j), ..b };
             // SAFETY: `dst` is borrowed whole for this call; each task writes only its own
             // columns `j..j + width` of every row.
             unsafe { product(dst.at_column(j), n, accumulate, a, b) }
@@ -145,17 +147,8 @@ unsafe fn product(dst: Destination, row_stride: usize, accumulate: bool, a: Matr
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_values as values;
     use super::{Matrix, matmul, matmul_rows};
-
-    fn values(len: usize, seed: u64) -> Vec<f32> {
-        let mut state = seed;
-        (0..len)
-            .map(|_| {
-                state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-                (state >> 40) as f32 / (1u64 << 24) as f32 - 0.5
-            })
-            .collect()
-    }
 
     /// Split by rows (`a` the larger) and by columns (`b` the larger, as a dense layer's weight
     /// against a batch), into even and uneven blocks, with operands transposed as the dense

@@ -444,6 +444,12 @@ fn dims4<B: HostBackend>(x: &FloatTensor<B>) -> [usize; 4] {
     dims.try_into().unwrap_or_else(|dims: Vec<usize>| panic!("the CPU kernels take 4-D tensors, got {dims:?}"))
 }
 
+/// `n` values in [-0.5, 0.5) that differ with `seed`, for the kernels' tests.
+#[cfg(test)]
+fn test_values(n: usize, seed: usize) -> Vec<f32> {
+    (0..n).map(|i| ((i * 7919 + seed * 104729) % 1009) as f32 / 1009.0 - 0.5).collect()
+}
+
 /// The CPU devices the tests run the kernels on: flex, then ndarray.
 #[cfg(test)]
 pub(crate) fn test_devices() -> [burn::prelude::Device; 2] {

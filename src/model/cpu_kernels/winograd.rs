@@ -533,11 +533,8 @@ pub(super) fn weight_gradient(
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_values as values;
     use super::*;
-
-    fn values(n: usize, seed: usize) -> Vec<f32> {
-        (0..n).map(|i| ((i * 7919 + seed * 104729) % 1009) as f32 / 1009.0 - 0.5).collect()
-    }
 
     /// 1-D checks of each matrix set: `A^T [(G g) . (B^T d)]` is the correlation of `d` with `g`.
     #[test]
