@@ -151,7 +151,7 @@ mod tests {
                 mnist,
             ),
             // Winograd's second convolutions (16 channels on both sides, "same"): F(4x4, 3x3)
-            // pooled without batch norm, F(2x2, 5x5) with it.
+            // pooled without batch norm, F(4x4, 5x5) with it.
             (Architecture { conv_channels: vec![16, 16], padding: Padding::Same, ..seed.clone() }, mnist),
             (
                 Architecture {

@@ -509,7 +509,7 @@ mod tests {
             (1, 4, 3, 3, 2, 5, 2),
             (11, 3, 7, 7, 72, 3, 1), // several images per product
             (3, 16, 9, 7, 20, 3, 1), // Winograd F(4x4, 3x3), part-filled tiles
-            (2, 16, 8, 6, 16, 5, 2), // Winograd F(2x2, 5x5)
+            (2, 16, 8, 6, 16, 5, 2), // Winograd F(4x4, 5x5), part-filled tiles
         ];
         for device in test_devices().map(|d| d.autodiff()) {
             for (b, c, h, w, out, k, pad) in cases {

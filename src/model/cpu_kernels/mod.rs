@@ -21,7 +21,7 @@
 //!   slower than this on the seed CNN).
 //!
 //!   A "same" 3x3 or 5x5 convolution with 16 or more channels on both sides runs as Winograd's
-//!   F(4x4, 3x3) or F(2x2, 5x5) instead (`winograd.rs`): 4x and 2.8x fewer multiply-adds, forward
+//!   F(4x4, 3x3) or F(4x4, 5x5) instead (`winograd.rs`): 4x and 6.25x fewer multiply-adds, forward
 //!   and both gradients, equal to the direct sums up to rounding.
 //! - [`conv2d_relu_max_pool2x2`]: both of the above in one kernel when nothing (batch norm) sits
 //!   between them: each image's convolution output is pooled while in cache; pooling in a pass

@@ -3,15 +3,15 @@
 //!
 //! The tiles' transforms run for every tile of every image (input, output and output-gradient
 //! tiles), so each of their matrices is a [`Line`] written out by hand: its rows share their
-//! sums (`B^T` takes 14 additions and 7 multiplications where its matrix has 22 nonzero
-//! entries), and no zero is read. They were 21 % of a one-thread train step of the k5 CIFAR-10
-//! CNN as matrices read at run time, 10 % written out (Zen 3). The kernels' transforms run once
+//! sums (6x6 tiles' `B^T` takes 14 additions and 7 multiplications where its matrix has 22
+//! nonzero entries), and no zero is read. They were 21 % of a one-thread train step of the k5
+//! CIFAR-10 CNN (then on F(2x2, 5x5)) as matrices read at run time, 10 % written out (Zen 3). The kernels' transforms run once
 //! per step and go through the matrices.
 
 use std::mem::MaybeUninit;
 
-/// Most entries on a side of a tile: 6.
-pub(super) const MAX_SIDE: usize = 6;
+/// Most entries on a side of a tile: 8.
+pub(super) const MAX_SIDE: usize = 8;
 
 /// A column of entries, `L` lanes each.
 pub(super) type Column<const L: usize> = [[f32; L]; MAX_SIDE];
@@ -27,22 +27,25 @@ pub(super) trait Line {
 impl Transform {
     /// `B^T d B` of input tiles.
     pub(super) fn input_tiles(&self, lanes: usize, src: &[f32], from: Layout, dst: &mut [f32], to: Layout) {
-        sandwich(&InputLines, lanes, src, from, dst, to)
+        match self.t {
+            6 => sandwich(&InputLines6, lanes, src, from, dst, to),
+            _ => sandwich(&InputLines8, lanes, src, from, dst, to),
+        }
     }
 
     /// `A^T p A` of the products' tiles: output tiles.
     pub(super) fn output_tiles(&self, lanes: usize, src: &[f32], from: Layout, dst: &mut [f32], to: Layout) {
-        match self.m {
-            4 => sandwich(&OutputLines4, lanes, src, from, dst, to),
-            _ => sandwich(&OutputLines2, lanes, src, from, dst, to),
+        match self.t {
+            6 => sandwich(&OutputLines6, lanes, src, from, dst, to),
+            _ => sandwich(&OutputLines8, lanes, src, from, dst, to),
         }
     }
 
     /// The weight gradient's `G g G^T` of output gradient tiles.
     pub(super) fn gradient_tiles(&self, lanes: usize, src: &[f32], from: Layout, dst: &mut [f32], to: Layout) {
-        match self.m {
-            4 => sandwich(&GradientLines4, lanes, src, from, dst, to),
-            _ => sandwich(&GradientLines2, lanes, src, from, dst, to),
+        match self.t {
+            6 => sandwich(&GradientLines6, lanes, src, from, dst, to),
+            _ => sandwich(&GradientLines8, lanes, src, from, dst, to),
         }
     }
 
@@ -65,23 +68,24 @@ pub(super) struct Layout {
 }
 
 /// F(m x m, r x r) and, for the weight gradient, F(r x r, m x m), both on tiles of `t = m + r - 1`
-/// with the same interpolation points (0, 1, -1, 2, -2), so they share `B^T`.
+/// with the same interpolation points (0, 1, -1, 2, -2, and 1/2, -1/2 on 8x8 tiles), so they
+/// share `B^T`.
 /// Cook-Toom's matrices, with the points' products in `G` (the test checks each against a direct
 /// 1-D correlation).
 pub(in crate::model::cpu_kernels) struct Transform {
     pub m: usize,
     pub r: usize,
     pub t: usize,
-    /// `t x t`: an input tile's transform ([`InputLines`]; the matrices the written-out lines are
+    /// `t x t`: an input tile's transform ([`InputLines6`], [`InputLines8`]; the matrices the written-out lines are
     /// tested against).
     #[cfg_attr(not(test), allow(dead_code))]
     bt: &'static [f32],
     /// `t x r`: a kernel's.
     g: &'static [f32],
-    /// `m x t`: back to an output tile ([`OutputLines4`], [`OutputLines2`]).
+    /// `m x t`: back to an output tile ([`OutputLines6`], [`OutputLines8`]).
     #[cfg_attr(not(test), allow(dead_code))]
     at: &'static [f32],
-    /// `t x m`: an output gradient tile's (F(r, m)'s kernel; [`GradientLines4`], [`GradientLines2`]).
+    /// `t x m`: an output gradient tile's (F(r, m)'s kernel; [`GradientLines6`], [`GradientLines8`]).
     #[cfg_attr(not(test), allow(dead_code))]
     g_grad: &'static [f32],
     /// `r x t`: back to a kernel's gradient (F(r, m)'s output).
@@ -136,38 +140,64 @@ pub(super) const F4_3: Transform = Transform {
     ],
 };
 
+/// `B^T` of 8x8 tiles (points 0, 1, -1, 2, -2, 1/2, -1/2).
 #[rustfmt::skip]
-pub(super) const F2_5: Transform = Transform {
-    m: 2,
+const BT8: &[f32] = &[
+    1.0, 0.0, -5.25, 0.0, 5.25, 0.0, -1.0, 0.0,
+    0.0, 1.0, 1.0, -4.25, -4.25, 1.0, 1.0, 0.0,
+    0.0, -1.0, 1.0, 4.25, -4.25, -1.0, 1.0, 0.0,
+    0.0, 0.5, 0.25, -2.5, -1.25, 2.0, 1.0, 0.0,
+    0.0, -0.5, 0.25, 2.5, -1.25, -2.0, 1.0, 0.0,
+    0.0, 2.0, 4.0, -2.5, -5.0, 0.5, 1.0, 0.0,
+    0.0, -2.0, 4.0, 2.5, -5.0, -0.5, 1.0, 0.0,
+    0.0, -1.0, 0.0, 5.25, 0.0, -5.25, 0.0, 1.0,
+];
+
+const NINTH2: f32 = 2.0 / 9.0;
+const N90: f32 = 1.0 / 90.0;
+const N45: f32 = 1.0 / 45.0;
+
+/// F(4x4, 5x5) on 8x8 tiles: 64 multiply-adds per 16 outputs and channel pair (F(2x2, 5x5) on
+/// 6x6 tiles took 36 per 4, 2.25x as many). Its matrices were solved exactly (rationals) for these points from `A^T` and
+/// `G` (Cook-Toom's), then the first rows of `B^T` and `G` negated together.
+#[rustfmt::skip]
+pub(super) const F4_5: Transform = Transform {
+    m: 4,
     r: 5,
-    t: 6,
-    bt: BT6,
+    t: 8,
+    bt: BT8,
     g: &[
-        0.25, 0.0, 0.0, 0.0, 0.0,
-        -SIXTH, -SIXTH, -SIXTH, -SIXTH, -SIXTH,
-        -SIXTH, SIXTH, -SIXTH, SIXTH, -SIXTH,
-        SIXTH / 4.0, SIXTH / 2.0, SIXTH, 2.0 * SIXTH, 4.0 * SIXTH,
-        SIXTH / 4.0, -SIXTH / 2.0, SIXTH, -2.0 * SIXTH, 4.0 * SIXTH,
+        1.0, 0.0, 0.0, 0.0, 0.0,
+        -NINTH2, -NINTH2, -NINTH2, -NINTH2, -NINTH2,
+        -NINTH2, NINTH2, -NINTH2, NINTH2, -NINTH2,
+        N90, N45, 2.0 * N45, 4.0 * N45, 8.0 * N45,
+        N90, -N45, 2.0 * N45, -4.0 * N45, 8.0 * N45,
+        32.0 * N45, 16.0 * N45, 8.0 * N45, 4.0 * N45, 2.0 * N45,
+        32.0 * N45, -16.0 * N45, 8.0 * N45, -4.0 * N45, 2.0 * N45,
         0.0, 0.0, 0.0, 0.0, 1.0,
     ],
     at: &[
-        1.0, 1.0, 1.0, 1.0, 1.0, 0.0,
-        0.0, 1.0, -1.0, 2.0, -2.0, 1.0,
+        1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.0,
+        0.0, 1.0, -1.0, 2.0, -2.0, 0.5, -0.5, 0.0,
+        0.0, 1.0, 1.0, 4.0, 4.0, 0.25, 0.25, 0.0,
+        0.0, 1.0, -1.0, 8.0, -8.0, 0.125, -0.125, 1.0,
     ],
     g_grad: &[
-        0.25, 0.0,
-        -SIXTH, -SIXTH,
-        -SIXTH, SIXTH,
-        SIXTH / 4.0, SIXTH / 2.0,
-        SIXTH / 4.0, -SIXTH / 2.0,
-        0.0, 1.0,
+        1.0, 0.0, 0.0, 0.0,
+        -NINTH2, -NINTH2, -NINTH2, -NINTH2,
+        -NINTH2, NINTH2, -NINTH2, NINTH2,
+        N90, N45, 2.0 * N45, 4.0 * N45,
+        N90, -N45, 2.0 * N45, -4.0 * N45,
+        32.0 * N45, 16.0 * N45, 8.0 * N45, 4.0 * N45,
+        32.0 * N45, -16.0 * N45, 8.0 * N45, -4.0 * N45,
+        0.0, 0.0, 0.0, 1.0,
     ],
     at_grad: &[
-        1.0, 1.0, 1.0, 1.0, 1.0, 0.0,
-        0.0, 1.0, -1.0, 2.0, -2.0, 0.0,
-        0.0, 1.0, 1.0, 4.0, 4.0, 0.0,
-        0.0, 1.0, -1.0, 8.0, -8.0, 0.0,
-        0.0, 1.0, 1.0, 16.0, 16.0, 1.0,
+        1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.0,
+        0.0, 1.0, -1.0, 2.0, -2.0, 0.5, -0.5, 0.0,
+        0.0, 1.0, 1.0, 4.0, 4.0, 0.25, 0.25, 0.0,
+        0.0, 1.0, -1.0, 8.0, -8.0, 0.125, -0.125, 0.0,
+        0.0, 1.0, 1.0, 16.0, 16.0, 0.0625, 0.0625, 1.0,
     ],
 };
 
@@ -193,9 +223,9 @@ fn column<const L: usize, const N: usize>(entries: [[f32; L]; N]) -> Column<L> {
 }
 
 /// `B^T` of 6x6 tiles, the points 0, 1, -1, 2, -2 (`BT6` in the matrices).
-pub(super) struct InputLines;
+pub(super) struct InputLines6;
 
-impl Line for InputLines {
+impl Line for InputLines6 {
     fn sizes(&self) -> (usize, usize) {
         (6, 6)
     }
@@ -205,21 +235,21 @@ impl Line for InputLines {
         let (s12, d12) = (add(d[1], d[2]), sub(d[1], d[2]));
         let (s34, d43) = (add(d[3], d[4]), sub(d[4], d[3]));
         let (d42, d31) = (sub(d[4], d[2]), scale(2.0, sub(d[3], d[1])));
-        [
+        column([
             add(sub(scale(4.0, d[0]), scale(5.0, d[2])), d[4]),
             sub(s34, scale(4.0, s12)),
             add(d43, scale(4.0, d12)),
             add(d42, d31),
             sub(d42, d31),
             add(sub(scale(4.0, d[1]), scale(5.0, d[3])), d[5]),
-        ]
+        ])
     }
 }
 
 /// `A^T` of F(4x4, 3x3): 4 outputs of 6 entries.
-pub(super) struct OutputLines4;
+pub(super) struct OutputLines6;
 
-impl Line for OutputLines4 {
+impl Line for OutputLines6 {
     fn sizes(&self) -> (usize, usize) {
         (6, 4)
     }
@@ -237,27 +267,11 @@ impl Line for OutputLines4 {
     }
 }
 
-/// `A^T` of F(2x2, 5x5): 2 outputs of 6 entries.
-pub(super) struct OutputLines2;
-
-impl Line for OutputLines2 {
-    fn sizes(&self) -> (usize, usize) {
-        (6, 2)
-    }
-
-    #[inline(always)]
-    fn apply<const L: usize>(&self, p: &Column<L>) -> Column<L> {
-        let (s12, d12) = (add(p[1], p[2]), sub(p[1], p[2]));
-        let (s34, d34) = (add(p[3], p[4]), sub(p[3], p[4]));
-        column([add(add(p[0], s12), s34), add(add(d12, scale(2.0, d34)), p[5])])
-    }
-}
-
 /// `G` of F(3x3, 4x4), the weight gradient of F(4x4, 3x3): an output gradient tile's 4 entries
 /// to 6.
-pub(super) struct GradientLines4;
+pub(super) struct GradientLines6;
 
-impl Line for GradientLines4 {
+impl Line for GradientLines6 {
     fn sizes(&self) -> (usize, usize) {
         (4, 6)
     }
@@ -267,35 +281,94 @@ impl Line for GradientLines4 {
         let (s02, s13) = (add(g[0], g[2]), add(g[1], g[3]));
         let even = add(scale(SIXTH / 4.0, g[0]), scale(SIXTH, g[2]));
         let odd = add(scale(SIXTH / 2.0, g[1]), scale(2.0 * SIXTH, g[3]));
-        [
+        column([
             scale(0.25, g[0]),
             scale(-SIXTH, add(s02, s13)),
             scale(-SIXTH, sub(s02, s13)),
             add(even, odd),
             sub(even, odd),
             g[3],
+        ])
+    }
+}
+
+/// `B^T` of 8x8 tiles (`BT8` in the matrices).
+pub(super) struct InputLines8;
+
+impl Line for InputLines8 {
+    fn sizes(&self) -> (usize, usize) {
+        (8, 8)
+    }
+
+    #[inline(always)]
+    fn apply<const L: usize>(&self, d: &Column<L>) -> Column<L> {
+        // Rows 1-6 in pairs: an even part plus or minus an odd part.
+        let even1 = sub(add(d[2], d[6]), scale(4.25, d[4]));
+        let odd1 = sub(add(d[1], d[5]), scale(4.25, d[3]));
+        let even2 = add(sub(scale(0.25, d[2]), scale(1.25, d[4])), d[6]);
+        let odd2 = add(sub(scale(0.5, d[1]), scale(2.5, d[3])), scale(2.0, d[5]));
+        let even3 = add(sub(scale(4.0, d[2]), scale(5.0, d[4])), d[6]);
+        let odd3 = add(sub(scale(2.0, d[1]), scale(2.5, d[3])), scale(0.5, d[5]));
+        [
+            add(sub(d[0], d[6]), scale(5.25, sub(d[4], d[2]))),
+            add(even1, odd1),
+            sub(even1, odd1),
+            add(even2, odd2),
+            sub(even2, odd2),
+            add(even3, odd3),
+            sub(even3, odd3),
+            add(sub(d[7], d[1]), scale(5.25, sub(d[3], d[5]))),
         ]
     }
 }
 
-/// `G` of F(5x5, 2x2), the weight gradient of F(2x2, 5x5): 2 entries to 6.
-pub(super) struct GradientLines2;
+/// `A^T` of F(4x4, 5x5): 4 outputs of 8 entries.
+pub(super) struct OutputLines8;
 
-impl Line for GradientLines2 {
+impl Line for OutputLines8 {
     fn sizes(&self) -> (usize, usize) {
-        (2, 6)
+        (8, 4)
+    }
+
+    #[inline(always)]
+    fn apply<const L: usize>(&self, p: &Column<L>) -> Column<L> {
+        let (s12, d12) = (add(p[1], p[2]), sub(p[1], p[2]));
+        let (s34, d34) = (add(p[3], p[4]), sub(p[3], p[4]));
+        let (s56, d56) = (add(p[5], p[6]), sub(p[5], p[6]));
+        column([
+            add(add(add(p[0], s12), s34), s56),
+            add(add(d12, scale(2.0, d34)), scale(0.5, d56)),
+            add(add(s12, scale(4.0, s34)), scale(0.25, s56)),
+            add(add(add(d12, scale(8.0, d34)), scale(0.125, d56)), p[7]),
+        ])
+    }
+}
+
+/// `G` of F(5x5, 4x4), the weight gradient of F(4x4, 5x5): an output gradient tile's 4 entries
+/// to 8.
+pub(super) struct GradientLines8;
+
+impl Line for GradientLines8 {
+    fn sizes(&self) -> (usize, usize) {
+        (4, 8)
     }
 
     #[inline(always)]
     fn apply<const L: usize>(&self, g: &Column<L>) -> Column<L> {
-        let (even, odd) = (scale(SIXTH / 4.0, g[0]), scale(SIXTH / 2.0, g[1]));
+        let (s02, s13) = (add(g[0], g[2]), add(g[1], g[3]));
+        let even1 = add(scale(N90, g[0]), scale(2.0 * N45, g[2]));
+        let odd1 = add(scale(N45, g[1]), scale(4.0 * N45, g[3]));
+        let even2 = add(scale(32.0 * N45, g[0]), scale(8.0 * N45, g[2]));
+        let odd2 = add(scale(16.0 * N45, g[1]), scale(4.0 * N45, g[3]));
         [
-            scale(0.25, g[0]),
-            scale(-SIXTH, add(g[0], g[1])),
-            scale(-SIXTH, sub(g[0], g[1])),
-            add(even, odd),
-            sub(even, odd),
-            g[1],
+            g[0],
+            scale(-NINTH2, add(s02, s13)),
+            scale(-NINTH2, sub(s02, s13)),
+            add(even1, odd1),
+            sub(even1, odd1),
+            add(even2, odd2),
+            sub(even2, odd2),
+            g[3],
         ]
     }
 }
@@ -418,7 +491,7 @@ mod tests {
     /// 1-D checks of each matrix set: `A^T [(G g) . (B^T d)]` is the correlation of `d` with `g`.
     #[test]
     fn each_transform_is_a_correlation() {
-        for tr in [&F4_3, &F2_5] {
+        for tr in [&F4_3, &F4_5] {
             let (m, r, t) = (tr.m, tr.r, tr.t);
             // F(m, r) with (bt, g, at), then F(r, m) with (bt, g_grad, at_grad).
             for (outputs, taps, g_mat, a_mat) in [(m, r, tr.g, tr.at), (r, m, tr.g_grad, tr.at_grad)] {
@@ -441,12 +514,13 @@ mod tests {
 
     #[test]
     fn each_written_out_line_is_its_matrix() {
-        let lines: [(&str, OneLane, Rows); 5] = [
-            ("B^T", |x| InputLines.apply(x), Rows::new(BT6, 6)),
-            ("A^T of F(4, 3)", |x| OutputLines4.apply(x), Rows::new(F4_3.at, 6)),
-            ("A^T of F(2, 5)", |x| OutputLines2.apply(x), Rows::new(F2_5.at, 6)),
-            ("G of F(3, 4)", |x| GradientLines4.apply(x), Rows::new(F4_3.g_grad, 4)),
-            ("G of F(5, 2)", |x| GradientLines2.apply(x), Rows::new(F2_5.g_grad, 2)),
+        let lines: [(&str, OneLane, Rows); 6] = [
+            ("B^T", |x| InputLines6.apply(x), Rows::new(BT6, 6)),
+            ("A^T of F(4, 3)", |x| OutputLines6.apply(x), Rows::new(F4_3.at, 6)),
+            ("G of F(3, 4)", |x| GradientLines6.apply(x), Rows::new(F4_3.g_grad, 4)),
+            ("B^T of 8x8 tiles", |x| InputLines8.apply(x), Rows::new(BT8, 8)),
+            ("A^T of F(4, 5)", |x| OutputLines8.apply(x), Rows::new(F4_5.at, 8)),
+            ("G of F(5, 4)", |x| GradientLines8.apply(x), Rows::new(F4_5.g_grad, 4)),
         ];
         for (name, line, mat) in lines {
             let (n, out) = mat.sizes();
@@ -471,13 +545,13 @@ mod tests {
         let (from, to) = (Layout { row: 6 * lanes, col: lanes }, Layout { row: 6 * lanes, col: lanes });
         let bits = |v: &[f32]| v.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
         let (mut dispatched, mut baseline) = (vec![0f32; 36 * lanes], vec![0f32; 36 * lanes]);
-        sandwich(&InputLines, lanes, &src, from, &mut dispatched, to);
-        sandwich_lanes::<_, 1>(&InputLines, lanes, &src, from, &mut baseline, to);
+        sandwich(&InputLines6, lanes, &src, from, &mut dispatched, to);
+        sandwich_lanes::<_, 1>(&InputLines6, lanes, &src, from, &mut baseline, to);
         assert_eq!(bits(&dispatched), bits(&baseline));
         assert!(baseline.iter().any(|v| *v != 0.0));
         let (mut dispatched, mut baseline) = (vec![0f32; 36 * lanes], vec![0f32; 36 * lanes]);
-        sandwich(&GradientLines4, lanes, &src, from, &mut dispatched, to);
-        sandwich_lanes::<_, 1>(&GradientLines4, lanes, &src, from, &mut baseline, to);
+        sandwich(&GradientLines6, lanes, &src, from, &mut dispatched, to);
+        sandwich_lanes::<_, 1>(&GradientLines6, lanes, &src, from, &mut baseline, to);
         assert_eq!(bits(&dispatched), bits(&baseline));
     }
 }
