@@ -253,8 +253,10 @@ fn convolve_batch(
     unsafe { written(batch * out * h * w, images * out * h * w, Buffers::default, group) }
 }
 
-/// Images whose weight gradient one task sums; the tasks' sums are then added in order, so the
-/// bits do not depend on the thread count.
+/// Images whose weight gradient one task sums, all of their tiles the depth of one product per
+/// tile position; the tasks' sums are then added in order, so the bits do not depend on the
+/// thread count. A product per image (16 tiles deep for an 8x8 map) had left the three-block
+/// CNN's steps 1.06-1.12x slower (Zen 3, 4 alternating runs; the k5 CNN's unchanged).
 const GRADIENT_IMAGES: usize = 8;
 
 /// The gradient of [`forward`] for its weight (`[out][c][r][r]`), from `grad`
@@ -268,25 +270,24 @@ pub(super) fn weight_gradient(
 ) -> Vec<f32> {
     let (t, m, r) = (tr.t, tr.m, tr.r);
     let out = grad.len() / (batch * h * w);
-    // Image by image, each image's products added to the group's sums.
-    let (s, grad_tiles) = (Tiling::new(tr, 1, [c, h, w]), Tiling::new(tr, 1, [out, h, w]));
-    let (tiles, gh, gw) = (s.tiles(), s.th * m, s.tw * m);
+    // A group's images in one product per tile position: its tiles are the product's depth.
     let group = |b: &mut Buffers, first: usize| {
+        let n = GRADIENT_IMAGES.min(batch - first);
+        let (s, grad_tiles) = (Tiling::new(tr, n, [c, h, w]), Tiling::new(tr, n, [out, h, w]));
+        let (tiles, gh, gw) = (s.tiles(), s.th * m, s.tw * m);
+        input_tiles(tr, &x[first * c * h * w..][..n * c * h * w], s, b);
+        // The output gradient's tiles: m x m, zeros past the image.
+        channels_last(&grad[first * out * h * w..][..n * out * h * w], grad_tiles, (gh, gw), 0, &mut b.image);
+        b.product.resize(tiles * t * t * out, 0.0);
+        let (from, to) = (Layout { row: gw * out, col: out }, Layout { row: t * out, col: out });
+        for (i, j, y, x) in s.each(m) {
+            let src = &b.image[((j * gh + y) * gw + x) * out..];
+            tr.gradient_tiles(out, src, from, &mut b.product[i * t * t * out..], to);
+        }
         let mut sums = vec![0f32; t * t * out * c];
-        for image in first..batch.min(first + GRADIENT_IMAGES) {
-            input_tiles(tr, &x[image * c * h * w..][..c * h * w], s, b);
-            // The output gradient's tiles: m x m, zeros past the image.
-            channels_last(&grad[image * out * h * w..][..out * h * w], grad_tiles, (gh, gw), 0, &mut b.image);
-            b.product.resize(tiles * t * t * out, 0.0);
-            let (from, to) = (Layout { row: gw * out, col: out }, Layout { row: t * out, col: out });
-            for (i, _, y, x) in s.each(m) {
-                let src = &b.image[(y * gw + x) * out..];
-                tr.gradient_tiles(out, src, from, &mut b.product[i * t * t * out..], to);
-            }
-            for (xi, sum) in sums.chunks_exact_mut(out * c).enumerate() {
-                let dy = tile_rows(&b.product, xi, tiles, t * t, out).transposed();
-                matmul_rows(sum, c, true, dy, tile_rows(&b.input, xi, tiles, t * t, c));
-            }
+        for (xi, sum) in sums.chunks_exact_mut(out * c).enumerate() {
+            let dy = tile_rows(&b.product, xi, tiles, t * t, out).transposed();
+            matmul_rows(sum, c, false, dy, tile_rows(&b.input, xi, tiles, t * t, c));
         }
         sums
     };
