@@ -5,8 +5,8 @@
 //! tiles), so each of their matrices is a [`Line`] written out by hand: its rows share their
 //! sums (6x6 tiles' `B^T` takes 14 additions and 7 multiplications where its matrix has 22
 //! nonzero entries), and no zero is read. They were 21 % of a one-thread train step of the k5
-//! CIFAR-10 CNN (then on F(2x2, 5x5)) as matrices read at run time, 10 % written out (Zen 3). The kernels' transforms run once
-//! per step and go through the matrices.
+//! CIFAR-10 CNN (then on F(2x2, 5x5)) as matrices read at run time, 10 % written out (Zen 3).
+//! The kernels' transforms run once per step and go through the matrices.
 
 use std::mem::MaybeUninit;
 
@@ -22,42 +22,6 @@ pub(super) trait Line {
     /// (entries in, entries out).
     fn sizes(&self) -> (usize, usize);
     fn apply<const L: usize>(&self, x: &Column<L>) -> Column<L>;
-}
-
-impl Transform {
-    /// `B^T d B` of input tiles.
-    pub(super) fn input_tiles(&self, lanes: usize, src: &[f32], from: Layout, dst: &mut [f32], to: Layout) {
-        match self.t {
-            6 => sandwich(&InputLines6, lanes, src, from, dst, to),
-            _ => sandwich(&InputLines8, lanes, src, from, dst, to),
-        }
-    }
-
-    /// `A^T p A` of the products' tiles: output tiles.
-    pub(super) fn output_tiles(&self, lanes: usize, src: &[f32], from: Layout, dst: &mut [f32], to: Layout) {
-        match self.t {
-            6 => sandwich(&OutputLines6, lanes, src, from, dst, to),
-            _ => sandwich(&OutputLines8, lanes, src, from, dst, to),
-        }
-    }
-
-    /// The weight gradient's `G g G^T` of output gradient tiles.
-    pub(super) fn gradient_tiles(&self, lanes: usize, src: &[f32], from: Layout, dst: &mut [f32], to: Layout) {
-        match self.t {
-            6 => sandwich(&GradientLines6, lanes, src, from, dst, to),
-            _ => sandwich(&GradientLines8, lanes, src, from, dst, to),
-        }
-    }
-
-    /// `G`, the kernels' transform.
-    pub(super) fn kernel_lines(&self) -> Rows {
-        Rows::new(self.g, self.r)
-    }
-
-    /// The weight gradient's `A^T`, from its products' tiles back to kernels.
-    pub(super) fn kernel_gradient_lines(&self) -> Rows {
-        Rows::new(self.at_grad, self.t)
-    }
 }
 
 /// Where a tile's entries lie in a buffer: entry (i, j)'s lanes start at `i * row + j * col`.
@@ -158,8 +122,9 @@ const N90: f32 = 1.0 / 90.0;
 const N45: f32 = 1.0 / 45.0;
 
 /// F(4x4, 5x5) on 8x8 tiles: 64 multiply-adds per 16 outputs and channel pair (F(2x2, 5x5) on
-/// 6x6 tiles took 36 per 4, 2.25x as many). Its matrices were solved exactly (rationals) for these points from `A^T` and
-/// `G` (Cook-Toom's), then the first rows of `B^T` and `G` negated together.
+/// 6x6 tiles took 36 per 4, 2.25x as many). Its matrices were solved exactly (in rationals) for
+/// these points from Cook-Toom's `A^T` and `G`, then the first rows of `B^T` and `G` negated
+/// together.
 #[rustfmt::skip]
 pub(super) const F4_5: Transform = Transform {
     m: 4,
@@ -201,6 +166,42 @@ pub(super) const F4_5: Transform = Transform {
     ],
 };
 
+impl Transform {
+    /// `B^T d B` of input tiles.
+    pub(super) fn input_tiles(&self, lanes: usize, src: &[f32], from: Layout, dst: &mut [f32], to: Layout) {
+        match self.t {
+            6 => sandwich(&InputLines6, lanes, src, from, dst, to),
+            _ => sandwich(&InputLines8, lanes, src, from, dst, to),
+        }
+    }
+
+    /// `A^T p A` of the products' tiles: output tiles.
+    pub(super) fn output_tiles(&self, lanes: usize, src: &[f32], from: Layout, dst: &mut [f32], to: Layout) {
+        match self.t {
+            6 => sandwich(&OutputLines6, lanes, src, from, dst, to),
+            _ => sandwich(&OutputLines8, lanes, src, from, dst, to),
+        }
+    }
+
+    /// The weight gradient's `G g G^T` of output gradient tiles.
+    pub(super) fn gradient_tiles(&self, lanes: usize, src: &[f32], from: Layout, dst: &mut [f32], to: Layout) {
+        match self.t {
+            6 => sandwich(&GradientLines6, lanes, src, from, dst, to),
+            _ => sandwich(&GradientLines8, lanes, src, from, dst, to),
+        }
+    }
+
+    /// `G`, the kernels' transform.
+    pub(super) fn kernel_lines(&self) -> Rows {
+        Rows::new(self.g, self.r)
+    }
+
+    /// The weight gradient's `A^T`, from its products' tiles back to kernels.
+    pub(super) fn kernel_gradient_lines(&self) -> Rows {
+        Rows::new(self.at_grad, self.t)
+    }
+}
+
 #[inline(always)]
 fn add<const L: usize>(a: [f32; L], b: [f32; L]) -> [f32; L] {
     std::array::from_fn(|l| a[l] + b[l])
@@ -223,7 +224,7 @@ fn column<const L: usize, const N: usize>(entries: [[f32; L]; N]) -> Column<L> {
 }
 
 /// `B^T` of 6x6 tiles, the points 0, 1, -1, 2, -2 (`BT6` in the matrices).
-pub(super) struct InputLines6;
+struct InputLines6;
 
 impl Line for InputLines6 {
     fn sizes(&self) -> (usize, usize) {
@@ -247,7 +248,7 @@ impl Line for InputLines6 {
 }
 
 /// `A^T` of F(4x4, 3x3): 4 outputs of 6 entries.
-pub(super) struct OutputLines6;
+struct OutputLines6;
 
 impl Line for OutputLines6 {
     fn sizes(&self) -> (usize, usize) {
@@ -269,7 +270,7 @@ impl Line for OutputLines6 {
 
 /// `G` of F(3x3, 4x4), the weight gradient of F(4x4, 3x3): an output gradient tile's 4 entries
 /// to 6.
-pub(super) struct GradientLines6;
+struct GradientLines6;
 
 impl Line for GradientLines6 {
     fn sizes(&self) -> (usize, usize) {
@@ -293,7 +294,7 @@ impl Line for GradientLines6 {
 }
 
 /// `B^T` of 8x8 tiles (`BT8` in the matrices).
-pub(super) struct InputLines8;
+struct InputLines8;
 
 impl Line for InputLines8 {
     fn sizes(&self) -> (usize, usize) {
@@ -323,7 +324,7 @@ impl Line for InputLines8 {
 }
 
 /// `A^T` of F(4x4, 5x5): 4 outputs of 8 entries.
-pub(super) struct OutputLines8;
+struct OutputLines8;
 
 impl Line for OutputLines8 {
     fn sizes(&self) -> (usize, usize) {
@@ -346,7 +347,7 @@ impl Line for OutputLines8 {
 
 /// `G` of F(5x5, 4x4), the weight gradient of F(4x4, 5x5): an output gradient tile's 4 entries
 /// to 8.
-pub(super) struct GradientLines8;
+struct GradientLines8;
 
 impl Line for GradientLines8 {
     fn sizes(&self) -> (usize, usize) {
@@ -428,7 +429,7 @@ fn sandwich_avx512<T: Line>(line: &T, lanes: usize, src: &[f32], from: Layout, d
     sandwich_lanes::<T, 16>(line, lanes, src, from, dst, to)
 }
 
-/// Eight lanes a block: an AVX2 register (16 left too few registers for the columns).
+/// Eight lanes a block: an AVX2 register.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 fn sandwich_avx2<T: Line>(line: &T, lanes: usize, src: &[f32], from: Layout, dst: &mut [f32], to: Layout) {
@@ -437,7 +438,7 @@ fn sandwich_avx2<T: Line>(line: &T, lanes: usize, src: &[f32], from: Layout, dst
 
 /// [`sandwich`], `L` lanes a block, then one at a time.
 #[inline(always)]
-pub(super) fn sandwich_lanes<T: Line, const L: usize>(
+fn sandwich_lanes<T: Line, const L: usize>(
     line: &T,
     lanes: usize,
     src: &[f32],
@@ -538,20 +539,24 @@ mod tests {
 
     #[test]
     fn the_widest_vectors_give_the_bits_of_the_baseline_build() {
-        // 40 lanes: 16-lane blocks, 8-lane blocks and single lanes; a 6x6 tile's input transform,
-        // a 4x4 output gradient tile's.
+        // 40 lanes: 16-lane blocks, 8-lane blocks and single lanes, through every written-out
+        // line, on 8x8 tiles (a 6x6 one reads the first entries).
         let lanes = 40;
-        let src = values(6 * 6 * lanes, 5);
-        let (from, to) = (Layout { row: 6 * lanes, col: lanes }, Layout { row: 6 * lanes, col: lanes });
-        let bits = |v: &[f32]| v.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
-        let (mut dispatched, mut baseline) = (vec![0f32; 36 * lanes], vec![0f32; 36 * lanes]);
-        sandwich(&InputLines6, lanes, &src, from, &mut dispatched, to);
-        sandwich_lanes::<_, 1>(&InputLines6, lanes, &src, from, &mut baseline, to);
-        assert_eq!(bits(&dispatched), bits(&baseline));
-        assert!(baseline.iter().any(|v| *v != 0.0));
-        let (mut dispatched, mut baseline) = (vec![0f32; 36 * lanes], vec![0f32; 36 * lanes]);
-        sandwich(&GradientLines6, lanes, &src, from, &mut dispatched, to);
-        sandwich_lanes::<_, 1>(&GradientLines6, lanes, &src, from, &mut baseline, to);
-        assert_eq!(bits(&dispatched), bits(&baseline));
+        let src = values(8 * 8 * lanes, 5);
+        let layout = Layout { row: 8 * lanes, col: lanes };
+        fn check<T: Line>(line: &T, lanes: usize, src: &[f32], layout: Layout) {
+            let (mut dispatched, mut baseline) = (vec![0f32; 64 * lanes], vec![0f32; 64 * lanes]);
+            sandwich(line, lanes, src, layout, &mut dispatched, layout);
+            sandwich_lanes::<_, 1>(line, lanes, src, layout, &mut baseline, layout);
+            let bits = |v: &[f32]| v.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&dispatched), bits(&baseline));
+            assert!(baseline.iter().any(|v| *v != 0.0));
+        }
+        check(&InputLines6, lanes, &src, layout);
+        check(&OutputLines6, lanes, &src, layout);
+        check(&GradientLines6, lanes, &src, layout);
+        check(&InputLines8, lanes, &src, layout);
+        check(&OutputLines8, lanes, &src, layout);
+        check(&GradientLines8, lanes, &src, layout);
     }
 }
