@@ -36,8 +36,9 @@ use super::uninit::written;
 pub(super) use transforms::Transform;
 use transforms::{F4_3, F4_5, Layout, sandwich};
 
-/// Channels below which a convolution keeps the direct product: the transforms run 16 channels
-/// at a time, and a first layer's 1-3 channels would leave them one channel at a time.
+/// Channels below which a convolution keeps the direct product: the transforms run a vector
+/// register of channels at a time (8 or 16), and a first layer's 1-3 channels would leave them
+/// one channel at a time.
 const MIN_CHANNELS: usize = 16;
 
 /// The transform for a convolution of `c` input and `out` output channels, a `k x k` kernel and
@@ -128,7 +129,7 @@ fn input_tiles(tr: &Transform, x: &[f32], s: Tiling, b: &mut Buffers) {
     let (from, to) = (Layout { row: pw * c, col: c }, Layout { row: t * c, col: c });
     for (i, j, y, x) in s.each(m) {
         let src = &b.image[((j * ph + y) * pw + x) * c..];
-        tr.input_tiles(c, src, from, &mut b.input[i * t * t * c..], to);
+        tr.transform_inputs(c, src, from, &mut b.input[i * t * t * c..], to);
     }
 }
 
@@ -157,7 +158,7 @@ fn convolve(
     let (hw, zeros) = (s.h * s.w, vec![0.0; out]);
     let bias = bias.unwrap_or(&zeros);
     for (i, j, y0, x0) in s.each(m) {
-        tr.output_tiles(out, &b.product[i * t * t * out..], from, &mut b.tile, Layout { row: m * out, col: out });
+        tr.transform_products(out, &b.product[i * t * t * out..], from, &mut b.tile, Layout { row: m * out, col: out });
         for (a, bb) in (0..m * m).map(|p| (p / m, p % m)) {
             let (yy, xx) = (y0 + a, x0 + bb);
             if yy < s.h && xx < s.w {
@@ -191,8 +192,8 @@ fn kernel_tiles(tr: &Transform, weight: &[f32], out: usize, c: usize) -> Vec<f32
 }
 
 /// Images per group: about 64 tiles (the rows of each tile position's product), at most 8
-/// images. 256 tiles ran no faster (one thread, the k5 CIFAR-10 CNN: 873 and 897 img/s against
-/// 847 and 914).
+/// images. 256 tiles ran no faster (one thread, the k5 CIFAR-10 CNN, then on F(2x2, 5x5): 873 and
+/// 897 img/s against 847 and 914).
 fn images_per_group(tr: &Transform, h: usize, w: usize) -> usize {
     (64 / (h.div_ceil(tr.m) * w.div_ceil(tr.m))).clamp(1, 8)
 }
@@ -255,8 +256,8 @@ fn convolve_batch(
 
 /// Images whose weight gradient one task sums, all of their tiles the depth of one product per
 /// tile position; the tasks' sums are then added in order, so the bits do not depend on the
-/// thread count. A product per image (16 tiles deep for an 8x8 map) had left the three-block
-/// CNN's steps 1.06-1.12x slower (Zen 3, 4 alternating runs; the k5 CNN's unchanged).
+/// thread count. A product per image (4 tiles deep for the three-block CNN's 8x8 maps, 16 for
+/// its 16x16 ones) had left that CNN's steps 1.06-1.12x slower (Zen 3, 4 alternating runs; the k5 CNN's unchanged).
 const GRADIENT_IMAGES: usize = 8;
 
 /// The gradient of [`forward`] for its weight (`[out][c][r][r]`), from `grad`
@@ -282,7 +283,7 @@ pub(super) fn weight_gradient(
         let (from, to) = (Layout { row: gw * out, col: out }, Layout { row: t * out, col: out });
         for (i, j, y, x) in s.each(m) {
             let src = &b.image[((j * gh + y) * gw + x) * out..];
-            tr.gradient_tiles(out, src, from, &mut b.product[i * t * t * out..], to);
+            tr.transform_gradients(out, src, from, &mut b.product[i * t * t * out..], to);
         }
         let mut sums = vec![0f32; t * t * out * c];
         for (xi, sum) in sums.chunks_exact_mut(out * c).enumerate() {

@@ -168,7 +168,7 @@ pub(super) const F4_5: Transform = Transform {
 
 impl Transform {
     /// `B^T d B` of input tiles.
-    pub(super) fn input_tiles(&self, lanes: usize, src: &[f32], from: Layout, dst: &mut [f32], to: Layout) {
+    pub(super) fn transform_inputs(&self, lanes: usize, src: &[f32], from: Layout, dst: &mut [f32], to: Layout) {
         match self.t {
             6 => sandwich(&InputLines6, lanes, src, from, dst, to),
             _ => sandwich(&InputLines8, lanes, src, from, dst, to),
@@ -176,7 +176,7 @@ impl Transform {
     }
 
     /// `A^T p A` of the products' tiles: output tiles.
-    pub(super) fn output_tiles(&self, lanes: usize, src: &[f32], from: Layout, dst: &mut [f32], to: Layout) {
+    pub(super) fn transform_products(&self, lanes: usize, src: &[f32], from: Layout, dst: &mut [f32], to: Layout) {
         match self.t {
             6 => sandwich(&OutputLines6, lanes, src, from, dst, to),
             _ => sandwich(&OutputLines8, lanes, src, from, dst, to),
@@ -184,7 +184,7 @@ impl Transform {
     }
 
     /// The weight gradient's `G g G^T` of output gradient tiles.
-    pub(super) fn gradient_tiles(&self, lanes: usize, src: &[f32], from: Layout, dst: &mut [f32], to: Layout) {
+    pub(super) fn transform_gradients(&self, lanes: usize, src: &[f32], from: Layout, dst: &mut [f32], to: Layout) {
         match self.t {
             6 => sandwich(&GradientLines6, lanes, src, from, dst, to),
             _ => sandwich(&GradientLines8, lanes, src, from, dst, to),
