@@ -46,6 +46,28 @@ const PARALLEL_MACS: usize = 12 << 20;
 /// split avoids: it leaves whole rows of more than 64 columns, or whole columns of more than 64
 /// rows, and splits only into blocks of 8 rows or 16 columns or more.
 pub(super) fn matmul(dst: &mut [f32], accumulate: bool, a: Matrix, b: Matrix, threads: bool) {
+    // SAFETY: `dst` is a slice this call borrows whole.
+    unsafe { matmul_into(Destination(dst.as_mut_ptr(), dst.len()), accumulate, a, b, threads) }
+}
+
+/// [`matmul`] into a new vector, each value written once by the product: no zeroing first.
+pub(super) fn matmul_to_vec(a: Matrix, b: Matrix, threads: bool) -> Vec<f32> {
+    let len = a.rows * b.cols;
+    let mut values = Vec::with_capacity(len);
+    // SAFETY: the vector holds `len` floats; gemm writes each of them (it reads none when not
+    // accumulating) before `set_len`. A panic inside leaves the vector empty.
+    unsafe {
+        matmul_into(Destination(values.as_mut_ptr(), len), false, a, b, threads);
+        values.set_len(len);
+    }
+    values
+}
+
+/// [`matmul`] through a raw destination.
+///
+/// # Safety
+/// As [`product`]'s: `dst` valid for writes of its `len` floats, which no other thread touches.
+unsafe fn matmul_into(dst: Destination, accumulate: bool, a: Matrix, b: Matrix, threads: bool) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     let large = threads && m * n * k >= PARALLEL_MACS;
     // A batch of 64 rows or fewer (batch_size = 32) keeps the split by rows.
@@ -58,25 +80,26 @@ pub(super) fn matmul(dst: &mut [f32], accumulate: bool, a: Matrix, b: Matrix, th
         1
     };
     if tasks == 1 {
-        return matmul_rows(dst, n, accumulate, a, b);
+        // SAFETY: as the caller's.
+        return unsafe { product(dst, n, accumulate, a, b) };
     }
     if by_columns {
         // Multiples of 16 columns: whole tiles of gemm's AVX2 kernel (its tile height in its
         // transposed view), so only the last block ends in a part-filled one.
         let cols = n.div_ceil(tasks).next_multiple_of(16);
-        let dst = Destination(dst.as_mut_ptr(), dst.len());
         return (0..n.div_ceil(cols)).into_par_iter().for_each(|block| {
             let j = block * cols;
             let b = Matrix { data: &b.data[j * b.col_stride..], cols: cols.min(n - j), ..b };
-            // SAFETY: `dst` is borrowed whole for this call; each task writes only its own
-            // columns `j..j + width` of every row.
-            unsafe { product(dst.at_column(j), n, accumulate, a, b) }
+            // SAFETY: each task writes only its own columns `j..j + width` of every row.
+            unsafe { product(dst.at(j), n, accumulate, a, b) }
         });
     }
     let rows = m.div_ceil(tasks);
-    dst[..m * n].par_chunks_mut(rows * n).enumerate().for_each(|(i, dst)| {
-        let block = Matrix { data: &a.data[i * rows * a.row_stride..], rows: dst.len() / n, ..a };
-        matmul_rows(dst, n, accumulate, block, b);
+    (0..m.div_ceil(rows)).into_par_iter().for_each(|block| {
+        let i = block * rows;
+        let a = Matrix { data: &a.data[i * a.row_stride..], rows: rows.min(m - i), ..a };
+        // SAFETY: each task writes only its own rows `i..i + rows`.
+        unsafe { product(dst.at(i * n), n, accumulate, a, b) }
     });
 }
 
@@ -86,20 +109,20 @@ pub(super) fn matmul_rows(dst: &mut [f32], row_stride: usize, accumulate: bool, 
     unsafe { product(Destination(dst.as_mut_ptr(), dst.len()), row_stride, accumulate, a, b) }
 }
 
-/// Where a product writes: `len` floats from the pointer. The pool's tasks of a column split
-/// each write their own columns of the same rows.
+/// Where a product writes: `len` floats from the pointer. The pool's tasks of a split each write
+/// their own rows, or their own columns of the same rows.
 #[derive(Clone, Copy)]
 struct Destination(*mut f32, usize);
-// SAFETY: the tasks that share one write disjoint columns (see `matmul`).
+// SAFETY: the tasks that share one write disjoint rows or columns (see `matmul_into`).
 unsafe impl Send for Destination {}
 unsafe impl Sync for Destination {}
 
 impl Destination {
-    /// The same rows from column `j` on.
-    fn at_column(self, j: usize) -> Destination {
-        assert!(j <= self.1, "matmul: column outside the destination");
-        // SAFETY: `j` is inside the destination (asserted).
-        Destination(unsafe { self.0.add(j) }, self.1 - j)
+    /// The same destination from `offset` floats on: a row's start, or a column of every row.
+    fn at(self, offset: usize) -> Destination {
+        assert!(offset <= self.1, "matmul: block outside the destination");
+        // SAFETY: `offset` is inside the destination (asserted).
+        Destination(unsafe { self.0.add(offset) }, self.1 - offset)
     }
 }
 

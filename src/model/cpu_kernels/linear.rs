@@ -12,7 +12,7 @@ use burn::backend::tensor::FloatTensor;
 use burn::tensor::Shape;
 
 use super::HostBackend;
-use super::gemm::{Matrix, matmul};
+use super::gemm::{Matrix, matmul_to_vec};
 
 #[derive(Debug)]
 pub(super) struct LinearOp;
@@ -40,16 +40,14 @@ impl<B: HostBackend> Backward<B, 3> for LinearOp {
         let n = dims2::<B>(&saved.weight)[1];
         if let Some(parent) = x_parent {
             let (g, weight) = (B::f32_values(&grad), B::f32_values(&saved.weight));
-            let mut x_grad = vec![0f32; m * k];
             let weight_t = Matrix::row_major(&weight, k, n).transposed();
-            matmul(&mut x_grad, false, Matrix::row_major(&g, m, n), weight_t, true);
+            let x_grad = matmul_to_vec(Matrix::row_major(&g, m, n), weight_t, true);
             grads.register::<B>(parent.id, B::from_f32(x_grad, vec![m, k]));
         }
         if let Some(parent) = weight_parent {
             let (g, x) = (B::f32_values(&grad), B::f32_values(&saved.x));
-            let mut weight_grad = vec![0f32; k * n];
             let x_t = Matrix::row_major(&x, m, k).transposed();
-            matmul(&mut weight_grad, false, x_t, Matrix::row_major(&g, m, n), true);
+            let weight_grad = matmul_to_vec(x_t, Matrix::row_major(&g, m, n), true);
             grads.register::<B>(parent.id, B::from_f32(weight_grad, vec![k, n]));
         }
         if let Some(parent) = bias_parent {
@@ -75,10 +73,9 @@ pub(super) fn linear_forward<B: HostBackend>(
 ) -> (FloatTensor<B>, Saved<B>) {
     let [m, k] = dims2::<B>(&x);
     let n = dims2::<B>(&weight)[1];
-    let mut y = vec![0f32; m * n];
-    {
+    let y = {
         let (xs, ws, bs) = (B::f32_values(&x), B::f32_values(&weight), B::f32_values(bias));
-        matmul(&mut y, false, Matrix::row_major(&xs, m, k), Matrix::row_major(&ws, k, n), true);
+        let mut y = matmul_to_vec(Matrix::row_major(&xs, m, k), Matrix::row_major(&ws, k, n), true);
         for row in y.chunks_exact_mut(n) {
             for (v, b) in row.iter_mut().zip(bs.iter()) {
                 *v += b;
@@ -87,7 +84,8 @@ pub(super) fn linear_forward<B: HostBackend>(
                 }
             }
         }
-    }
+        y
+    };
     let y = B::from_f32(y, vec![m, n]);
     let relu_output = relu.then(|| y.clone());
     (y, Saved { x, weight, relu_output })
