@@ -1,7 +1,10 @@
 """Train-step speed of the runner against PyTorch, shape by shape, alternating in one sitting:
 for each round, each shape and each image size, `runner bench --set ...` (both CPU backends)
 then bench/torch_step.py for the same layers. Prints median img/s, min-max, the runner/PyTorch
-ratios of the medians, and the peak RSS of each runner process. Called by bench/speed.sh.
+ratios of the medians, and the peak RSS of each runner process. For the NNs it also times
+PyTorch's step's matrix products alone (bench/torch_step.py --ceiling) and prints the
+ceiling: how much faster than PyTorch's step any step could be that multiplies at PyTorch's speed.
+Called by bench/speed.sh.
 """
 import argparse
 import json
@@ -52,9 +55,12 @@ def runner(binary, backends, sets, steps):
 
 
 def pytorch(python, image, args, steps):
-    cmd = [python, "bench/torch_step.py", "--shape", image, "--steps", str(steps), "--json", *args]
+    """PyTorch's train-step img/s, and for an NN its step's products alone (else None)."""
+    ceiling = ["--ceiling"] if "nn" in args else []
+    cmd = [python, "bench/torch_step.py", "--shape", image, "--steps", str(steps), "--json", *args, *ceiling]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])["img/s"]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    return result["img/s"], result.get("products img/s")
 
 
 def main():
@@ -70,13 +76,16 @@ def main():
     backends = a.backends.split(",")
     shapes = [s for s in SHAPES if not a.shapes or any(s[0].startswith(w) for w in a.shapes.split(","))]
     cases = [(s, i) for s in shapes for i in a.images.split(",")]
-    samples = {}
+    samples, ceilings = {}, {}
     for r in range(a.rounds):
         for (label, sets, args), image in cases:
             rates, rss = runner(a.binary, backends, sets + IMAGES[image][1], a.steps)
-            torch = pytorch(a.python, image, args, a.steps)
+            torch, products = pytorch(a.python, image, args, a.steps)
             samples.setdefault((label, image), []).append((rates, torch, rss))
             shown = "  ".join(f"{b} {v:.0f}" for b, v in rates.items())
+            if products:
+                ceilings.setdefault((label, image), []).append((products, torch))
+                shown += f"  pytorch's products alone {products:.0f}"
             print(f"round {r + 1} {label}, {image}: runner {shown}  pytorch {torch:.0f} img/s  rss {rss:.0f} MB",
                   flush=True)
     med = statistics.median
@@ -94,6 +103,16 @@ def main():
             cells += [f"{med(ours):.0f} ({min(ours):.0f}-{max(ours):.0f})", f"{med(ours) / med(torch):.2f}x"]
         print(f"| {label} | {IMAGES[image][0]} | {med(torch):.0f} ({min(torch):.0f}-{max(torch):.0f}) | "
               f"{' | '.join(cells)} | {max(r for _, _, r in rows):.0f} |")
+
+    if ceilings:
+        print("\nceiling: PyTorch's step's matrix products alone (its BLAS, the same threads, timed after each step) "
+              "over its whole step. No step that multiplies at that speed is faster than PyTorch's by more.\n")
+        print("| shape | images | PyTorch step img/s | its products alone img/s | ceiling |")
+        print("|---|---|---|---|---|")
+        for (label, image), rows in ceilings.items():
+            products, torch = [p for p, _ in rows], [t for _, t in rows]
+            print(f"| {label} | {IMAGES[image][0]} | {med(torch):.0f} | {med(products):.0f} | "
+                  f"{med(products) / med(torch):.2f}x |")
 
 
 if __name__ == "__main__":

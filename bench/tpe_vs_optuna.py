@@ -1,12 +1,17 @@
 """TPE against random search and against Optuna's TPESampler on known functions.
 
     python3 bench/tpe_vs_optuna.py [--trials 100] [--seeds 30] [--functions branin,hartmann6,mixed]
+    python3 bench/tpe_vs_optuna.py --functions branin --seeds 300 --blocks 30
 
 Needs `optuna` and `scipy` (pip install optuna scipy) and builds the runner's
 `examples/search_bench.rs` (cargo run --release). For each function and `parallel` in 1 and 4
 it prints the median over seeds of the best objective after the trials, the regret (best minus
 the function's minimum), the one-sided Mann-Whitney U test of TPE's bests against random
 search's (p < 0.01 means TPE is better), and the runner's median regret over Optuna's.
+
+With --blocks B it then splits the seeds into blocks of B (0..B-1, B..2B-1, ...) and prints how
+much a block's regret ratio moves by chance: the runner's over Optuna's in each block, and
+Optuna's over its own in every other block (how often Optuna comes within 10 % of itself).
 """
 
 import argparse
@@ -85,7 +90,11 @@ def main():
     parser.add_argument("--trials", type=int, default=100)
     parser.add_argument("--seeds", type=int, default=30)
     parser.add_argument("--functions", default="branin,hartmann6,mixed")
+    parser.add_argument("--blocks", type=int, default=0, help="seeds per block for the chance table (0: none)")
     args = parser.parse_args()
+    if args.blocks and (args.seeds % args.blocks or args.seeds < 2 * args.blocks):
+        parser.error("--blocks must divide --seeds into two blocks or more")
+    studies = []
     print(f"median best after {args.trials} trials over {args.seeds} seeds (regret = best - minimum)")
     print("| function | parallel | runner TPE | random | Mann-Whitney U p (TPE < random) | Optuna TPE | regret runner / Optuna |")
     print("|---|---|---|---|---|---|---|")
@@ -98,6 +107,26 @@ def main():
             regret = lambda bests: statistics.median(bests) - MINIMUM[function]
             print(f"| {function} | {parallel} | {statistics.median(tpe):.5f} | {statistics.median(rnd):.5f} | {p:.2e} "
                   f"| {statistics.median(opt):.5f} | {regret(tpe) / regret(opt):.2f} |", flush=True)
+            studies.append((function, parallel, tpe, opt, regret))
+    if args.blocks:
+        chance_table(studies, args.blocks)
+
+
+def chance_table(studies, size):
+    """Per block of `size` seeds, the regret ratio runner / Optuna; and Optuna / Optuna across blocks."""
+    print(f"\nregret ratios per block of {size} seeds; within 10 %: ratio <= 1.10")
+    print("| function | parallel | runner / Optuna, all seeds | Mann-Whitney U p (two-sided) | runner / Optuna per block "
+          "| blocks within 10 % | Optuna / Optuna between blocks: within 10 % |")
+    print("|---|---|---|---|---|---|---|")
+    for function, parallel, tpe, opt, regret in studies:
+        blocks = range(0, len(tpe), size)
+        ours = [regret(tpe[b:b + size]) / regret(opt[b:b + size]) for b in blocks]
+        selfs = [regret(opt[b:b + size]) / regret(opt[c:c + size]) for b in blocks for c in blocks if b != c]
+        near = lambda ratios: sum(r <= 1.10 for r in ratios)
+        p = mannwhitneyu(tpe, opt).pvalue
+        print(f"| {function} | {parallel} | {regret(tpe) / regret(opt):.2f} | {p:.2f} | {' '.join(f'{r:.2f}' for r in ours)} "
+              f"| {near(ours)} of {len(ours)} | {near(selfs)} of {len(selfs)} ({100 * near(selfs) / len(selfs):.0f} %) |",
+              flush=True)
 
 
 if __name__ == "__main__":
