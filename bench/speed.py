@@ -67,6 +67,8 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--steps", type=int, default=20, help="timed train steps per measurement")
+    p.add_argument("--nn-steps", type=int, default=200,
+                   help="timed train steps per measurement for the NNs, whose steps take about a millisecond")
     p.add_argument("--backends", default="cpu,ndarray")
     p.add_argument("--images", default="mnist,cifar")
     p.add_argument("--shapes", help="labels' first words to keep, comma-separated (e.g. 'seed,NN')")
@@ -79,8 +81,9 @@ def main():
     samples, ceilings = {}, {}
     for r in range(a.rounds):
         for (label, sets, args), image in cases:
-            rates, rss = runner(a.binary, backends, sets + IMAGES[image][1], a.steps)
-            torch, products = pytorch(a.python, image, args, a.steps)
+            steps = a.nn_steps if "nn" in args else a.steps
+            rates, rss = runner(a.binary, backends, sets + IMAGES[image][1], steps)
+            torch, products = pytorch(a.python, image, args, steps)
             samples.setdefault((label, image), []).append((rates, torch, rss))
             shown = "  ".join(f"{b} {v:.0f}" for b, v in rates.items())
             if products:
@@ -89,7 +92,8 @@ def main():
             print(f"round {r + 1} {label}, {image}: runner {shown}  pytorch {torch:.0f} img/s  rss {rss:.0f} MB",
                   flush=True)
     med = statistics.median
-    print(f"\ntrain step (forward, backward, SGD), batch 100, {a.steps} timed steps per measurement, "
+    print(f"\ntrain step (forward, backward, SGD), batch 100, {a.steps} timed steps per measurement "
+          f"({a.nn_steps} for the NNs), "
           f"{a.rounds} rounds alternating; {cpu_model()}, the runner and PyTorch on the same threads. "
           "img/s: median (min-max); ratio: of the medians\n")
     head = " | ".join(f"{b} img/s | {b} / PyTorch" for b in backends)

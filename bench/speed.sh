@@ -3,7 +3,7 @@
 # wider and deeper CNNs, the NNs), on MNIST and CIFAR-10 shapes, both CPU backends; alternating
 # in one sitting. Installs PyTorch into .venv when missing and builds the release binary.
 #
-#   bench/speed.sh [--rounds 3] [--steps 20] [--backends cpu,ndarray] [--images mnist,cifar] [--shapes seed,NN]
+#   bench/speed.sh [--rounds 3] [--steps 20] [--nn-steps 200] [--backends cpu,ndarray] [--images mnist,cifar] [--shapes seed,NN]
 #
 # A benchmark, not a test: CI does not run it. Keep the machine otherwise idle.
 set -euo pipefail
