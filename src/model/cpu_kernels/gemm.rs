@@ -1,5 +1,7 @@
 //! Matrix products for the kernels, with the `gemm` crate.
 
+use std::mem::MaybeUninit;
+
 use rayon::prelude::*;
 
 /// A matrix inside a slice: element (i, j) at `i * row_stride + j * col_stride`.
@@ -54,13 +56,18 @@ pub(super) fn matmul(dst: &mut [f32], accumulate: bool, a: Matrix, b: Matrix, th
 pub(super) fn matmul_to_vec(a: Matrix, b: Matrix, threads: bool) -> Vec<f32> {
     let len = a.rows * b.cols;
     let mut values = Vec::with_capacity(len);
-    // SAFETY: the vector holds `len` floats; gemm writes each of them (it reads none when not
-    // accumulating) before `set_len`. A panic inside leaves the vector empty.
-    unsafe {
-        matmul_into(Destination(values.as_mut_ptr(), len), false, a, b, threads);
-        values.set_len(len);
-    }
+    matmul_uninit(&mut values.spare_capacity_mut()[..len], a, b, threads);
+    // SAFETY: the product wrote all `len` values.
+    unsafe { values.set_len(len) };
     values
+}
+
+/// [`matmul`] into values never written (row-major, `a.rows x b.cols` exactly): gemm writes
+/// every one of them once and, not accumulating, reads none.
+pub(super) fn matmul_uninit(dst: &mut [MaybeUninit<f32>], a: Matrix, b: Matrix, threads: bool) {
+    assert_eq!(dst.len(), a.rows * b.cols, "matmul: destination is not the product's size");
+    // SAFETY: `dst` is a slice this call borrows whole.
+    unsafe { matmul_into(Destination(dst.as_mut_ptr().cast(), dst.len()), false, a, b, threads) }
 }
 
 /// [`matmul`] through a raw destination.

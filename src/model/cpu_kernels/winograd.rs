@@ -30,7 +30,7 @@ use rayon::prelude::*;
 
 mod transforms;
 
-use super::gemm::{Matrix, matmul_rows};
+use super::gemm::{Matrix, matmul_rows, matmul_uninit};
 use super::sum_in_order;
 use super::uninit::written;
 pub(super) use transforms::Transform;
@@ -285,11 +285,15 @@ pub(super) fn weight_gradient(
             let src = &b.image[((j * gh + y) * gw + x) * out..];
             tr.transform_gradients(out, src, from, &mut b.product[i * t * t * out..], to);
         }
-        let mut sums = vec![0f32; t * t * out * c];
-        for (xi, sum) in sums.chunks_exact_mut(out * c).enumerate() {
+        // Each tile position's product writes its own `out x c` sums: nothing to zero first.
+        let len = t * t * out * c;
+        let mut sums = Vec::with_capacity(len);
+        for (xi, sum) in sums.spare_capacity_mut()[..len].chunks_exact_mut(out * c).enumerate() {
             let dy = tile_rows(&b.product, xi, tiles, t * t, out).transposed();
-            matmul_rows(sum, c, false, dy, tile_rows(&b.input, xi, tiles, t * t, c));
+            matmul_uninit(sum, dy, tile_rows(&b.input, xi, tiles, t * t, c), false);
         }
+        // SAFETY: the chunks cover `len` values, each written by its product.
+        unsafe { sums.set_len(len) };
         sums
     };
     let groups = (0..batch).step_by(GRADIENT_IMAGES).collect::<Vec<_>>();
