@@ -24,12 +24,16 @@ impl<'a> Matrix<'a> {
     }
 }
 
-/// Multiply-adds below which a product runs on the calling thread. Measured on 2 cores (AMD
-/// EPYC, AVX2), medians of 5-7 alternating runs: split into two blocks of rows, the 13M
-/// products of a 512-256 NN made its train step 1.20x faster and the seed CNN's 20M dense
-/// products 1.06x, but the seed NN's 10M ones (100x784x128) 0.85x. gemm's own split was slower
-/// than one thread up to far larger products (100x784x128: 157 GFLOP/s on one, 87 on two).
-const PARALLEL_MACS: usize = 12 << 20;
+/// Multiply-adds below which a product runs on the calling thread: the seed NN's 10M (100x784x128,
+/// forward and weight gradient) are split. Measured on 2 cores (AMD EPYC Zen 3, AVX2), `runner
+/// bench` on the seed NN, paired medians of 8-12 alternating runs against 12M, four sittings:
+/// 1.06x and 1.47x (cpu), 1.43x and 1.33x (ndarray). The host's state moves between sittings:
+/// an FMA loop on one vCPU ran at 95 GFLOP/s whether or not the other ran one too at some times,
+/// and at 50 each at others. The earlier 0.85x for these products was with the split by rows,
+/// each thread packing all of the weight; split by columns (below) each packs its half.
+/// gemm's own split was slower than one thread up to far larger products (100x784x128: 157
+/// GFLOP/s on one, 87 on two).
+const PARALLEL_MACS: usize = 8 << 20;
 
 /// `dst` (row-major, `a.rows x b.cols`) `= a * b`, or `+= a * b` when `accumulate`. On this
 /// thread when `threads` is false (callers that already run one task per pool thread), else on

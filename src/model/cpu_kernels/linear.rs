@@ -163,8 +163,8 @@ mod tests {
     #[test]
     fn linear_gives_the_same_bits_whatever_the_thread_count() {
         let _rng = crate::burn_rng_lock();
-        // The seed NN's first layer (on one thread), the seed CNN's (its forward product split by
-        // columns) and a wide CIFAR-10 one (split by columns forward, by rows for the weight).
+        // The seed NN's first layer, the seed CNN's and a wide CIFAR-10 one: each forward product
+        // split by columns, each weight gradient by rows.
         for (device, (k, n)) in test_devices()
             .into_iter()
             .flat_map(|d| [(784, 128), (1600, 128), (3072, 512)].map(|kn| (d.clone().autodiff(), kn)))
