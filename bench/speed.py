@@ -1,7 +1,8 @@
 """Train-step speed of the runner against PyTorch, shape by shape, alternating in one sitting:
 for each round, each shape and each image size, `runner bench --set ...` (both CPU backends)
 then bench/torch_step.py for the same layers. Prints median img/s, min-max, the runner/PyTorch
-ratios of the medians, and the peak RSS of each runner process. For the NNs it also times
+ratios of the medians and of each round's pair (the host's speed swings over minutes on shared
+machines; a pair, measured back to back, shares its state), and the peak RSS of each runner process. For the NNs it also times
 PyTorch's step's matrix products alone (bench/torch_step.py --ceiling) and prints the
 ceiling: how much faster than PyTorch's step any step could be that multiplies at PyTorch's speed.
 Called by bench/speed.sh.
@@ -95,7 +96,8 @@ def main():
     print(f"\ntrain step (forward, backward, SGD), batch 100, {a.steps} timed steps per measurement "
           f"({a.nn_steps} for the NNs), "
           f"{a.rounds} rounds alternating; {cpu_model()}, the runner and PyTorch on the same threads. "
-          "img/s: median (min-max); ratio: of the medians\n")
+          "img/s: median (min-max); ratio: of the medians, then the median (min-max) of each round's own "
+          "ratio, the runner's rate over PyTorch's measured right after it: the host's slow swings cancel in those\n")
     head = " | ".join(f"{b} img/s | {b} / PyTorch" for b in backends)
     print(f"| shape | images | PyTorch img/s | {head} | runner peak RSS MB |")
     print("|---|---|---" + "|---|---" * len(backends) + "|---|")
@@ -104,7 +106,9 @@ def main():
         cells = []
         for b in backends:
             ours = [r[b] for r, _, _ in rows]
-            cells += [f"{med(ours):.0f} ({min(ours):.0f}-{max(ours):.0f})", f"{med(ours) / med(torch):.2f}x"]
+            paired = [o / t for o, t in zip(ours, torch)]
+            cells += [f"{med(ours):.0f} ({min(ours):.0f}-{max(ours):.0f})",
+                      f"{med(ours) / med(torch):.2f}x; {med(paired):.2f}x ({min(paired):.2f}-{max(paired):.2f})"]
         print(f"| {label} | {IMAGES[image][0]} | {med(torch):.0f} ({min(torch):.0f}-{max(torch):.0f}) | "
               f"{' | '.join(cells)} | {max(r for _, _, r in rows):.0f} |")
 
