@@ -2,9 +2,10 @@
 for each round, each shape and each image size, `runner bench --set ...` (both CPU backends)
 then bench/torch_step.py for the same layers. Prints median img/s, min-max, the runner/PyTorch
 ratios of the medians and of each round's pair (the host's speed swings over minutes on shared
-machines; a pair, measured back to back, shares its state), and the peak RSS of each runner process. For the NNs it also times
-PyTorch's step's matrix products alone (bench/torch_step.py --ceiling) and prints the
-ceiling: how much faster than PyTorch's step any step could be that multiplies at PyTorch's speed.
+machines; a pair, measured back to back, shares its state), and the peak RSS of each runner
+process. For the NNs it also times PyTorch's step's matrix products alone (bench/torch_step.py
+--ceiling) and prints the ceiling: how much faster than PyTorch's step any step could be that
+multiplies at PyTorch's speed.
 Called by bench/speed.sh.
 """
 import argparse
